@@ -1,0 +1,236 @@
+/*
+ * miriam: real-time multi-DNN inference on one GPU with elastic kernels.
+ *
+ * This is the only header users include. Conventions:
+ *  - Every public symbol starts with mr_ (types, functions) or MR_ (constants).
+ *  - Handles are opaque; every create or load function has a destroy function, and destroying
+ *    NULL is a no-op.
+ *  - Parameters come in structs initialised by mr_*_default_params(), so fields can be added
+ *    without breaking callers.
+ *  - Every fallible call returns mr_status. MR_OK is 0. On failure, mr_runtime_last_error()
+ *    (or the caller-supplied error buffer of the few runtime-less calls) says what went wrong.
+ *    The library never aborts, exits or prints on its own: diagnostics go to the logging
+ *    callback of the runtime, which is silent unless set.
+ *  - No global mutable state: everything lives in the runtime object.
+ *
+ * Thread safety:
+ *  - Distinct runtimes are fully independent.
+ *  - Within one runtime, loading/destroying models and mr_model_run() may be called from
+ *    several threads; runs are serialised on the runtime's worker pool (one model runs at a
+ *    time, using all workers). A model must not be destroyed while another thread runs it.
+ *  - mr_runtime_last_error() returns the message of the most recent failure on that runtime
+ *    from any thread; copy it before making further calls if several threads share a runtime.
+ *  - The logging callback may be called from any thread that calls into the runtime.
+ */
+#ifndef MIRIAM_H
+#define MIRIAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MR_VERSION_MAJOR 0
+#define MR_VERSION_MINOR 1
+#define MR_VERSION_PATCH 0
+
+/* Largest tensor rank the library handles. */
+#define MR_MAX_DIMS 8
+
+/* ---------------------------------------------------------------------------------------- */
+/* Status codes                                                                             */
+
+typedef enum mr_status {
+    MR_OK = 0,
+    MR_ERR_INVALID_ARG = 1, /* a NULL handle, an out-of-range index, a bad parameter value */
+    MR_ERR_IO = 2,          /* a file could not be opened, read or written */
+    MR_ERR_PARSE = 3,       /* a model or .npy file is malformed, truncated or inconsistent */
+    MR_ERR_UNSUPPORTED = 4, /* an operator, attribute, data type or feature is not supported */
+    MR_ERR_SHAPE = 5,       /* tensor shapes or data types do not agree */
+    MR_ERR_NO_MEMORY = 6,   /* a host or device allocation failed */
+    MR_ERR_NOT_FOUND = 7,   /* an unknown zoo model, tensor name or device */
+    MR_ERR_BACKEND = 8,     /* the backend failed (e.g. a CUDA error) or is not available */
+    MR_ERR_GRAPH = 9,       /* the graph is invalid: a cycle, a dangling input, a bad output */
+    MR_ERR_INTERNAL = 10,   /* a bug in miriam: please report it */
+} mr_status;
+
+/* A static, human-readable name for a status ("invalid argument", ...). Never NULL. */
+const char *mr_status_str(mr_status status);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Data types and tensors                                                                   */
+
+typedef enum mr_dtype {
+    MR_DTYPE_INVALID = 0,
+    MR_DTYPE_F32 = 1,
+    MR_DTYPE_I64 = 2,
+    MR_DTYPE_I32 = 3,
+} mr_dtype;
+
+/* "float32", "int64", "int32" or "invalid". */
+const char *mr_dtype_name(mr_dtype dtype);
+/* Bytes per element; 0 for MR_DTYPE_INVALID. */
+size_t mr_dtype_size(mr_dtype dtype);
+
+/* A borrowed view of a dense, C-ordered tensor. The library never frees `data` of a tensor
+ * the caller passes in. */
+typedef struct mr_tensor {
+    mr_dtype dtype;
+    int ndim;
+    int64_t dims[MR_MAX_DIMS];
+    void *data;
+} mr_tensor;
+
+/* Number of elements (1 for a scalar of rank 0); -1 if a dimension is negative or the count
+ * overflows. */
+int64_t mr_tensor_numel(const mr_tensor *t);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Logging                                                                                  */
+
+typedef enum mr_log_level {
+    MR_LOG_ERROR = 0,
+    MR_LOG_WARN = 1,
+    MR_LOG_INFO = 2,
+    MR_LOG_DEBUG = 3,
+} mr_log_level;
+
+/* Receives one complete message (no trailing newline). */
+typedef void (*mr_log_fn)(mr_log_level level, const char *message, void *user_data);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Runtime                                                                                  */
+
+typedef enum mr_backend_kind {
+    MR_BACKEND_AUTO = 0, /* CUDA when a usable GPU is present, else CPU */
+    MR_BACKEND_CPU = 1,
+    MR_BACKEND_CUDA = 2,
+} mr_backend_kind;
+
+/* "auto", "cpu", "cuda". */
+const char *mr_backend_name(mr_backend_kind kind);
+/* Parses "auto", "cpu" or "cuda". Returns MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_backend_parse(const char *name, mr_backend_kind *out);
+
+typedef struct mr_runtime mr_runtime;
+
+typedef struct mr_runtime_params {
+    mr_backend_kind backend; /* default MR_BACKEND_AUTO */
+    int n_threads;           /* CPU worker threads; 0 = one per online core (default) */
+    int gpu;                 /* CUDA device ordinal (default 0) */
+    mr_log_fn log_fn;        /* NULL (default): the library stays silent */
+    void *log_user_data;
+    mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */
+} mr_runtime_params;
+
+mr_runtime_params mr_runtime_default_params(void);
+
+/* Creates a runtime. `params` may be NULL for the defaults. On failure *out is NULL and, as
+ * no runtime exists to hold the message, it is written to errbuf (if not NULL). */
+mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, char *errbuf,
+                            size_t errbuf_size);
+void mr_runtime_destroy(mr_runtime *rt);
+
+/* The backend actually in use (never MR_BACKEND_AUTO). */
+mr_backend_kind mr_runtime_backend(const mr_runtime *rt);
+/* Worker threads of the CPU backend (0 for other backends). */
+int mr_runtime_n_threads(const mr_runtime *rt);
+/* Message of the most recent failure on this runtime; "" if none. Never NULL. */
+const char *mr_runtime_last_error(const mr_runtime *rt);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Models                                                                                   */
+
+typedef struct mr_model mr_model;
+
+typedef struct mr_model_params {
+    /* Value given to symbolic or unknown input dimensions (e.g. "batch_size"). Default 1. */
+    int64_t default_dim;
+    /* Graph passes (BatchNorm folding, bias/activation fusion, dropping Dropout/Identity,
+     * constant folding). Default 1. Turning them off is for testing the passes. */
+    int optimize;
+} mr_model_params;
+
+mr_model_params mr_model_default_params(void);
+
+/* Loads an ONNX model from a file. `params` may be NULL. */
+mr_status mr_model_load_file(mr_runtime *rt, const char *path, const mr_model_params *params,
+                             mr_model **out);
+/* Loads an ONNX model from memory; the buffer is not referenced after the call returns. */
+mr_status mr_model_load_buffer(mr_runtime *rt, const void *data, size_t size,
+                               const mr_model_params *params, mr_model **out);
+/* Builds a model of the built-in zoo by name ("resnet18", ...); see mr_zoo_name(). */
+mr_status mr_model_load_zoo(mr_runtime *rt, const char *name, const mr_model_params *params,
+                            mr_model **out);
+/* "zoo:NAME" loads from the zoo; anything else is a path to an ONNX file. */
+mr_status mr_model_load(mr_runtime *rt, const char *spec, const mr_model_params *params,
+                        mr_model **out);
+void mr_model_destroy(mr_model *model);
+
+/* Built-in zoo: names by index, NULL past the end; and a one-line description. */
+const char *mr_zoo_name(int index);
+const char *mr_zoo_description(const char *name);
+
+/* Description of one model input or output. `name` is owned by the model. */
+typedef struct mr_tensor_info {
+    const char *name;
+    mr_dtype dtype;
+    int ndim;
+    int64_t dims[MR_MAX_DIMS];
+} mr_tensor_info;
+
+int mr_model_n_inputs(const mr_model *model);
+int mr_model_n_outputs(const mr_model *model);
+mr_status mr_model_input_info(const mr_model *model, int index, mr_tensor_info *out);
+mr_status mr_model_output_info(const mr_model *model, int index, mr_tensor_info *out);
+
+typedef struct mr_model_stats {
+    int64_t n_params;      /* learnable parameters as the framework counts them (BatchNorm
+                              running mean/variance excluded), before any folding */
+    int64_t flops;         /* floating-point operations of one inference (a multiply-add is 2) */
+    size_t weight_bytes;   /* bytes of constant data after the graph passes */
+    size_t arena_bytes;    /* planned activation arena of one execution context */
+    size_t largest_tensor; /* bytes of the largest single activation */
+    int n_nodes;           /* operators in the source graph */
+    int n_steps;           /* kernel steps after the graph passes */
+    int64_t n_blocks;      /* logical blocks of one inference, summed over steps */
+} mr_model_stats;
+
+mr_status mr_model_get_stats(const mr_model *model, mr_model_stats *out);
+
+/* One kernel step of the execution plan, for inspection (`miriam info --steps`). Strings are
+ * owned by the model. */
+typedef struct mr_step_info {
+    const char *op;     /* ONNX op type, with fusions appended ("Conv+Relu") */
+    const char *name;   /* node name */
+    const char *output; /* first output tensor */
+    int64_t n_blocks;   /* logical grid */
+    int64_t flops;
+} mr_step_info;
+
+int mr_model_n_steps(const mr_model *model);
+mr_status mr_model_step_info(const mr_model *model, int index, mr_step_info *out);
+
+/* Runs one inference synchronously. `inputs` and `outputs` are in the model's order and must
+ * match its dtypes and shapes exactly (a mismatch is MR_ERR_SHAPE naming the tensor). Output
+ * data buffers are caller-allocated. */
+mr_status mr_model_run(mr_model *model, int n_inputs, const mr_tensor *inputs, int n_outputs,
+                       mr_tensor *outputs);
+
+/* ---------------------------------------------------------------------------------------- */
+/* NumPy .npy files (float32, int64, int32; C order; little-endian)                        */
+
+/* Reads a .npy file. On success out->data is allocated with malloc(); release it with
+ * mr_tensor_free_data(). Errors are written to errbuf (may be NULL). */
+mr_status mr_npy_read(const char *path, mr_tensor *out, char *errbuf, size_t errbuf_size);
+mr_status mr_npy_write(const char *path, const mr_tensor *t, char *errbuf, size_t errbuf_size);
+/* Frees data allocated by mr_npy_read() and sets it to NULL. */
+void mr_tensor_free_data(mr_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIRIAM_H */

@@ -1,0 +1,49 @@
+/* Checked allocation and size arithmetic. Every size derived from untrusted input (a model
+ * file, a .npy header) goes through these so a crafted dimension cannot overflow or trigger a
+ * giant allocation. */
+#ifndef MR_CORE_ALLOC_H
+#define MR_CORE_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* Upper bound for any single allocation derived from file contents (16 GiB). */
+#define MR_MAX_ALLOC ((size_t)1 << 34)
+
+/* a*b into *out; returns 0 on overflow (or negative operands). */
+static inline int mr_mul_i64(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return 0;
+    if (a != 0 && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+static inline int mr_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+static inline int mr_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+/* malloc/calloc/realloc that record MR_ERR_NO_MEMORY in err on failure. `what` names the
+ * object for the message. Sizes above MR_MAX_ALLOC are refused. */
+void *mr_malloc(size_t size, const char *what, mr_err *err);
+void *mr_calloc(size_t n, size_t size, const char *what, mr_err *err);
+void *mr_realloc(void *p, size_t size, const char *what, mr_err *err);
+/* count*size with overflow check, then mr_malloc. */
+void *mr_malloc_array(size_t count, size_t size, const char *what, mr_err *err);
+/* 64-byte aligned allocation, freed with mr_free_aligned (for arenas and weights). */
+void *mr_malloc_aligned(size_t size, const char *what, mr_err *err);
+void mr_free_aligned(void *p);
+char *mr_strdup(const char *s, mr_err *err);
+
+/* Grows a dynamic array *items (with *cap slots) to hold at least `need` items of `elem`
+ * bytes. Returns 0 and records the error on failure. */
+int mr_grow(void **items, int *cap, int need, size_t elem, const char *what, mr_err *err);
+
+#endif

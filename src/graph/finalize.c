@@ -1,0 +1,200 @@
+/* Graph finalisation: validation, ordering, shape inference with constant folding, and the
+ * optimisation passes (graph/passes.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "graph/passes.h"
+#include "ops/op.h"
+
+/* Parameters as PyTorch counts them: float constants that nodes read, once each, excluding the
+ * running statistics of BatchNormalization (inputs 3 and 4), which are buffers, not
+ * parameters. */
+static mr_status count_params(mr_graph *g, mr_err *err) {
+    char *counted = mr_calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1, "param flags", err);
+    if (!counted) return err->status;
+    int64_t total = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mr_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        int is_bn = strcmp(n->op_type, "BatchNormalization") == 0;
+        for (int k = 0; k < n->n_in; k++) {
+            int t = n->in[k];
+            if (t < 0 || counted[t]) continue;
+            const mr_tensor_desc *d = &g->tensors[t];
+            if (!d->data || d->dtype != MR_DTYPE_F32) continue;
+            counted[t] = 1;
+            if (is_bn && (k == 3 || k == 4)) continue;
+            total += mr_desc_numel(d);
+        }
+    }
+    free(counted);
+    g->n_params = total;
+    return MR_OK;
+}
+
+static mr_status check_dangling(mr_graph *g, mr_err *err) {
+    if (g->n_outputs == 0) return mr_errf(err, MR_ERR_GRAPH, "the graph has no outputs");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mr_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            int t = n->in[k];
+            if (t < 0) continue;
+            const mr_tensor_desc *d = &g->tensors[t];
+            if (d->producer < 0 && !d->data && !d->is_input)
+                return mr_errf(err, MR_ERR_GRAPH,
+                               "%s node '%s': input '%s' is not produced by any node, "
+                               "initializer or graph input",
+                               n->op_type, n->name, d->name);
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const mr_tensor_desc *d = &g->tensors[g->outputs[i]];
+        if (d->producer < 0 && !d->data && !d->is_input)
+            return mr_errf(err, MR_ERR_GRAPH,
+                           "graph output '%s' is not produced by any node, initializer or input",
+                           d->name);
+    }
+    return MR_OK;
+}
+
+mr_status mr_graph_sort(mr_graph *g, mr_err *err) {
+    mr_graph_link(g);
+    free(g->order);
+    g->order = NULL;
+    g->n_order = 0;
+    int n = g->n_nodes;
+    int *pending = mr_calloc((size_t)(n ? n : 1), sizeof(int), "sort state", err);
+    int *order = mr_malloc_array((size_t)(n ? n : 1), sizeof(int), "node order", err);
+    int *queue = mr_malloc_array((size_t)(n ? n : 1), sizeof(int), "sort queue", err);
+    if (!pending || !order || !queue) {
+        free(pending);
+        free(order);
+        free(queue);
+        return err->status;
+    }
+    int qh = 0, qt = 0, live = 0;
+    /* pending[i] = inputs of node i produced by live nodes not yet emitted. Kahn's algorithm,
+     * seeded in node order so the result is stable. */
+    for (int i = 0; i < n; i++) {
+        const mr_node *nd = &g->nodes[i];
+        if (nd->dead) continue;
+        live++;
+        for (int k = 0; k < nd->n_in; k++) {
+            int t = nd->in[k];
+            if (t >= 0 && g->tensors[t].producer >= 0 && !g->tensors[t].data) pending[i]++;
+        }
+        if (pending[i] == 0) queue[qt++] = i;
+    }
+    while (qh < qt) {
+        int i = queue[qh++];
+        order[g->n_order++] = i;
+        const mr_node *nd = &g->nodes[i];
+        for (int o = 0; o < nd->n_out; o++) {
+            int t = nd->out[o];
+            if (t < 0) continue;
+            for (int j = 0; j < n; j++) {
+                const mr_node *c = &g->nodes[j];
+                if (c->dead) continue;
+                for (int k = 0; k < c->n_in; k++)
+                    if (c->in[k] == t && --pending[j] == 0) queue[qt++] = j;
+            }
+        }
+    }
+    mr_status st = MR_OK;
+    if (g->n_order != live) {
+        int culprit = -1;
+        for (int i = 0; i < n && culprit < 0; i++)
+            if (!g->nodes[i].dead && pending[i] > 0) culprit = i;
+        st = mr_errf(err, MR_ERR_GRAPH, "the graph has a cycle through %s node '%s'",
+                     culprit >= 0 ? g->nodes[culprit].op_type : "?",
+                     culprit >= 0 ? g->nodes[culprit].name : "?");
+        free(order);
+        order = NULL;
+        g->n_order = 0;
+    }
+    free(pending);
+    free(queue);
+    g->order = order;
+    return st;
+}
+
+/* A node is folded when its result does not depend on graph inputs. */
+static int foldable(const mr_graph *g, const mr_node *n) {
+    if (n->op->flags & MR_OP_NO_FOLD) return 0;
+    if (n->op->flags & MR_OP_SHAPE_ONLY) return 1;
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && !g->tensors[n->in[k]].data) return 0;
+    return 1;
+}
+
+/* Shape inference over g->order, folding constant nodes (always on: PyTorch's exports need
+ * it to turn Shape->Gather->Concat chains into the constant shapes Reshape requires). */
+static mr_status infer_all(mr_graph *g, int fold, mr_err *err) {
+    for (int i = 0; i < g->n_order; i++) {
+        int idx = g->order[i];
+        mr_node *n = &g->nodes[idx];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            const mr_tensor_desc *t = mr_node_input(g, n, k);
+            if (t && t->ndim < 0)
+                return mr_err_node(err, MR_ERR_SHAPE, n, "input '%s' has an unknown shape",
+                                   t->name);
+        }
+        if (fold && foldable(g, n)) {
+            MR_TRY(mr_node_eval(g, idx, err));
+            /* The outputs now hold data: the node is gone, its results are constants. */
+            n->dead = 1;
+            continue;
+        }
+        MR_TRY(n->op->infer(g, n, err));
+        for (int o = 0; o < n->n_out; o++) {
+            const mr_tensor_desc *t = mr_node_output(g, n, o);
+            if (t && t->ndim < 0)
+                return mr_err_node(err, MR_ERR_INTERNAL, n, "inferred no shape for output %d",
+                                   o);
+            if (t && mr_desc_numel(t) < 0)
+                return mr_err_node(err, MR_ERR_SHAPE, n, "output '%s' is too large", t->name);
+        }
+    }
+    return MR_OK;
+}
+
+mr_status mr_graph_finalize(mr_graph *g, int optimize, mr_err *err) {
+    mr_graph_link(g);
+    MR_TRY(check_dangling(g, err));
+    MR_TRY(count_params(g, err));
+    MR_TRY(mr_graph_sort(g, err));
+    for (int i = 0; i < g->n_order; i++) MR_TRY(mr_node_bind_op(g, &g->nodes[g->order[i]], err));
+    for (int i = 0; i < g->n_inputs; i++) {
+        const mr_tensor_desc *t = &g->tensors[g->inputs[i]];
+        if (t->ndim < 0 || mr_desc_numel(t) < 0)
+            return mr_errf(err, MR_ERR_SHAPE, "graph input '%s' has no usable shape", t->name);
+    }
+    MR_TRY(infer_all(g, 1, err));
+    if (optimize) {
+        MR_TRY(mr_pass_drop_identity(g, err));
+        MR_TRY(mr_pass_fold_batchnorm(g, err));
+        MR_TRY(mr_pass_fuse_bias(g, err));
+        MR_TRY(mr_pass_fuse_activation(g, err));
+        MR_TRY(mr_graph_sort(g, err));
+        MR_TRY(infer_all(g, 0, err));
+    }
+    /* Drop the folded nodes from the order. */
+    MR_TRY(mr_graph_sort(g, err));
+    for (int i = 0; i < g->n_outputs; i++) {
+        const mr_tensor_desc *t = &g->tensors[g->outputs[i]];
+        if (t->ndim < 0) return mr_errf(err, MR_ERR_GRAPH, "graph output '%s' has no shape", t->name);
+    }
+    for (int i = 0; i < g->n_order; i++) {
+        mr_node *n = &g->nodes[g->order[i]];
+        if (n->dead) continue;
+        n->n_phases = 1;
+        n->workspace_bytes = 0;
+        MR_TRY(n->op->prepare(g, n, err));
+        if (n->n_blocks < 0 || n->n_phases < 1)
+            return mr_err_node(err, MR_ERR_INTERNAL, n, "prepared an invalid logical grid");
+    }
+    return MR_OK;
+}

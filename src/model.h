@@ -1,0 +1,25 @@
+/* Internal model/runtime interface shared by the importer, the zoo, the CLI and the tests. */
+#ifndef MR_MODEL_H
+#define MR_MODEL_H
+
+#include "core/err.h"
+#include "graph/ir.h"
+#include "miriam.h"
+
+/* Builds a model from a graph that has not been finalised yet: finalises it (ordering, shape
+ * inference, passes), plans memory and prepares the backend. Takes ownership of `g`, also on
+ * failure. On failure the runtime's last error holds the message. */
+mr_status mr_model_from_graph(mr_runtime *rt, mr_graph *g, const mr_model_params *params,
+                              mr_model **out);
+
+/* Records err as the runtime's last error (and logs it at MR_LOG_ERROR level at most once).
+ * Returns err->status. */
+mr_status mr_runtime_fail(mr_runtime *rt, const mr_err *err);
+
+/* Logging through the runtime's callback (no-op when none is set). */
+void mr_log(const mr_runtime *rt, mr_log_level level, const char *fmt, ...) MR_PRINTF(3, 4);
+
+/* The graph of a model (read-only; for info and tests). */
+const mr_graph *mr_model_graph(const mr_model *m);
+
+#endif

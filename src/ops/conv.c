@@ -1,0 +1,514 @@
+/* Conv (ONNX opsets 1..17), float32, NCHW, 1-D and 2-D.
+ *
+ * A 1-D convolution runs as a 2-D one with H = 1 (kernel height 1, stride/dilation 1, no
+ * vertical padding). 3-D convolution is reported as unsupported.
+ *
+ * Three kernels, picked in prepare:
+ *  - GEMM: per logical block, im2col of one output-position tile into the worker's scratch,
+ *    then one cblas_sgemm of a tile of output channels (of one group) against it. The tile
+ *    of output channels is grown first, because the im2col of a position tile is redone by
+ *    every channel tile that uses it;
+ *  - 1x1 (kernel 1x1, stride 1, no padding): the input of a group already is the [Cg, H*W]
+ *    column matrix, so sgemm reads it in place (ldb = H*W): no im2col, no scratch;
+ *  - DIRECT (one input channel per group, i.e. depthwise or channel-multiplier conv): K is
+ *    only KH*KW, far too small for BLAS to pay off, so a plain loop over kernel taps with
+ *    contiguous inner rows (vectorised for stride 1) computes a tile of (channels, rows).
+ * W is read from the step at run time, not copied in prepare, so the passes that rewrite
+ * weights (BatchNorm folding) after init need nothing special; it must still be a constant,
+ * as every backend may pack it.
+ *
+ * Epilogue, per output tile while it is in cache: + bias, then node->act (MR_OP_FUSE_ACT).
+ * node->flops = 2 * MACs of the convolution (the bias adds are left out).
+ */
+#include <cblas.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "ops/op.h"
+
+enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
+enum { KERNEL_GEMM, KERNEL_1X1, KERNEL_DIRECT };
+
+/* Attribute values (kernel, stride, dilation, pad) above this are refused: no real model
+ * comes close, and it keeps every size product below in int64 range. */
+#define CONV_ATTR_MAX ((int64_t)1 << 20)
+/* Spatial input extent limit for the same reason. */
+#define CONV_DIM_MAX ((int64_t)1 << 40)
+
+/* Work per logical block (flops). GEMM tiles are never made smaller than 64 x 64 (when the
+ * problem is that large) because OpenBLAS's per-call packing makes thinner tiles slow, so
+ * blocks with a long K exceed this; see pick_tiles. */
+#define CONV_BLOCK_FLOPS ((int64_t)10 << 20)
+#define CONV_TILE_MIN 64
+/* Direct kernel: lower arithmetic intensity, so smaller blocks. */
+#define CONV_DIRECT_BLOCK_FLOPS ((int64_t)1 << 20)
+
+typedef struct conv_params {
+    /* attributes (init) */
+    int auto_pad;
+    int64_t group;
+    int n_ks, n_strides, n_dil, n_pads;
+    int64_t ks[MR_MAX_DIMS], strides[MR_MAX_DIMS], dil[MR_MAX_DIMS], pads[2 * MR_MAX_DIMS];
+    /* geometry, always 2-D (set by conv_geometry) */
+    int64_t N, C, H, W, M, KH, KW, OH, OW;
+    int64_t sh, sw, dh, dw, pt, pl;
+    int64_t Cg, Mg, K, P; /* channels per group, K = Cg*KH*KW, P = OH*OW */
+    /* tiling (prepare) */
+    int kernel;
+    int64_t mt, n_mt, pt_size, n_pt; /* GEMM / 1x1: channel tile, position tile */
+    int64_t cb, n_cb, rb, n_rb;      /* DIRECT: channels, output rows per block */
+} conv_params;
+
+static const char *const conv_attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
+                                         "pads",     "strides",   NULL};
+
+static mr_status parse_auto_pad(const mr_node *n, int *out, mr_err *err) {
+    const char *s;
+    MR_TRY(mr_attr_get_string(n, "auto_pad", "NOTSET", &s, err));
+    if (strcmp(s, "NOTSET") == 0)
+        *out = PAD_NOTSET;
+    else if (strcmp(s, "SAME_UPPER") == 0)
+        *out = PAD_SAME_UPPER;
+    else if (strcmp(s, "SAME_LOWER") == 0)
+        *out = PAD_SAME_LOWER;
+    else if (strcmp(s, "VALID") == 0)
+        *out = PAD_VALID;
+    else {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "unknown value '%.60s' (expected NOTSET, SAME_UPPER, SAME_LOWER or VALID)", s);
+        return mr_err_attr(err, n, "auto_pad", why);
+    }
+    return MR_OK;
+}
+
+/* Reads an ints attribute whose values must lie in [lo, CONV_ATTR_MAX]. */
+static mr_status get_ints_range(const mr_node *n, const char *name, int64_t *out, int cap,
+                                int *count, int64_t lo, mr_err *err) {
+    MR_TRY(mr_attr_get_ints(n, name, out, cap, count, err));
+    for (int i = 0; i < *count; i++) {
+        if (out[i] < lo || out[i] > CONV_ATTR_MAX) {
+            char why[128];
+            snprintf(why, sizeof why, "value %lld is out of range [%lld, %lld]",
+                     (long long)out[i], (long long)lo, (long long)CONV_ATTR_MAX);
+            return mr_err_attr(err, n, name, why);
+        }
+    }
+    return MR_OK;
+}
+
+static mr_status conv_init(mr_graph *g, mr_node *n, mr_err *err) {
+    conv_params p;
+    memset(&p, 0, sizeof p);
+    MR_TRY(parse_auto_pad(n, &p.auto_pad, err));
+    MR_TRY(mr_attr_get_int(n, "group", 1, &p.group, err));
+    if (p.group < 1 || p.group > INT32_MAX) return mr_err_attr(err, n, "group", "must be >= 1");
+    MR_TRY(get_ints_range(n, "kernel_shape", p.ks, MR_MAX_DIMS, &p.n_ks, 1, err));
+    MR_TRY(get_ints_range(n, "strides", p.strides, MR_MAX_DIMS, &p.n_strides, 1, err));
+    MR_TRY(get_ints_range(n, "dilations", p.dil, MR_MAX_DIMS, &p.n_dil, 1, err));
+    MR_TRY(get_ints_range(n, "pads", p.pads, 2 * MR_MAX_DIMS, &p.n_pads, 0, err));
+    conv_params *pp = mr_malloc(sizeof *pp, "Conv parameters", err);
+    if (!pp) return err->status;
+    *pp = p;
+    n->params = pp;
+    return MR_OK;
+}
+
+/* Output extent and begin pad of one spatial dimension. Explicit pads pb/pe are used for
+ * NOTSET; SAME_* put the extra pad at the end (UPPER) or the beginning (LOWER). Returns 0
+ * when the (dilated) kernel does not fit in the padded input. */
+static int conv_dim(int64_t in, int64_t k, int64_t s, int64_t d, int auto_pad, int64_t pb,
+                    int64_t pe, int64_t *out, int64_t *pad_begin) {
+    int64_t dk = (k - 1) * d + 1;
+    if (auto_pad == PAD_SAME_UPPER || auto_pad == PAD_SAME_LOWER) {
+        int64_t o = (in + s - 1) / s;
+        int64_t total = (o - 1) * s + dk - in;
+        if (total < 0) total = 0;
+        *pad_begin = auto_pad == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+        *out = o;
+        return o >= 1;
+    }
+    if (auto_pad == PAD_VALID) pb = pe = 0;
+    *pad_begin = pb;
+    if (in + pb + pe < dk) return 0;
+    *out = (in + pb + pe - dk) / s + 1;
+    return 1;
+}
+
+/* Validates the inputs and fills the geometry of p (output shape in out_dims). */
+static mr_status conv_geometry(mr_graph *g, const mr_node *n, conv_params *p, int *out_ndim,
+                               int64_t *out_dims, mr_err *err) {
+    const mr_tensor_desc *x = mr_node_input(g, n, 0);
+    const mr_tensor_desc *w;
+    const mr_tensor_desc *b = mr_node_input(g, n, 2);
+    char s1[128], s2[128];
+    if (!x) return mr_err_node(err, MR_ERR_GRAPH, n, "the input X is missing");
+    if (x->dtype != MR_DTYPE_F32)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "input X is %s; only float32 is supported",
+                           mr_dtype_name(x->dtype));
+    if (x->ndim > 4)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                           "%d-D convolution is not supported (input X is %s); only 1-D and "
+                           "2-D are",
+                           x->ndim - 2, mr_dims_str(x->ndim, x->dims, s1, sizeof s1));
+    if (x->ndim < 3)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "input X must have rank 3 or 4 (N, C, spatial...), got %s",
+                           mr_dims_str(x->ndim, x->dims, s1, sizeof s1));
+    MR_TRY(mr_node_const_input(g, n, 1, MR_DTYPE_F32, "weights W", &w, err));
+    if (w->ndim != x->ndim)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "W is %s but must have the rank of X %s",
+                           mr_dims_str(w->ndim, w->dims, s1, sizeof s1),
+                           mr_dims_str(x->ndim, x->dims, s2, sizeof s2));
+    int ns = x->ndim - 2;
+    int one_d = ns == 1;
+    p->N = x->dims[0];
+    p->C = x->dims[1];
+    p->H = one_d ? 1 : x->dims[2];
+    p->W = x->dims[x->ndim - 1];
+    p->M = w->dims[0];
+    p->KH = one_d ? 1 : w->dims[2];
+    p->KW = w->dims[w->ndim - 1];
+    if (p->H > CONV_DIM_MAX || p->W > CONV_DIM_MAX)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "input X %s is too large",
+                           mr_dims_str(x->ndim, x->dims, s1, sizeof s1));
+    if (p->KH < 1 || p->KW < 1 || p->KH > CONV_ATTR_MAX || p->KW > CONV_ATTR_MAX ||
+        p->M > INT32_MAX || w->dims[1] > INT32_MAX)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "W has an unsupported shape %s",
+                           mr_dims_str(w->ndim, w->dims, s1, sizeof s1));
+    /* group and channel agreement: W is [M, C/group, k...]. */
+    if (w->dims[1] * p->group != p->C)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "input has %lld channels but W expects %lld (group %lld)",
+                           (long long)p->C, (long long)(w->dims[1] * p->group),
+                           (long long)p->group);
+    if (p->M % p->group != 0)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "W has %lld output channels, not a multiple of group %lld",
+                           (long long)p->M, (long long)p->group);
+    if (b) {
+        if (b->dtype != MR_DTYPE_F32)
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                               "bias B is %s; only float32 is supported",
+                               mr_dtype_name(b->dtype));
+        if (b->ndim != 1 || b->dims[0] != p->M)
+            return mr_err_node(err, MR_ERR_SHAPE, n, "bias B is %s, expected [%lld]",
+                               mr_dims_str(b->ndim, b->dims, s1, sizeof s1), (long long)p->M);
+    }
+    if (p->n_ks && p->n_ks != ns)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "kernel_shape has %d values for %d spatial dimensions", p->n_ks, ns);
+    for (int i = 0; i < p->n_ks; i++)
+        if (p->ks[i] != w->dims[2 + i])
+            return mr_err_node(err, MR_ERR_SHAPE, n, "kernel_shape %lld does not match W %s",
+                               (long long)p->ks[i], mr_dims_str(w->ndim, w->dims, s1, sizeof s1));
+    if (p->n_strides && p->n_strides != ns)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "strides has %d values for %d spatial dimensions",
+                           p->n_strides, ns);
+    if (p->n_dil && p->n_dil != ns)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "dilations has %d values for %d spatial dimensions", p->n_dil, ns);
+    /* auto_pad other than NOTSET overrides pads (the ONNX spec forbids both; exporters
+     * sometimes write zero pads anyway). */
+    if (p->auto_pad == PAD_NOTSET && p->n_pads && p->n_pads != 2 * ns)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "pads has %d values for %d spatial dimensions",
+                           p->n_pads, ns);
+
+    /* Spatial attributes, in 2-D form: index 0 = H, 1 = W. */
+    int64_t st[2] = {1, 1}, dl[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0};
+    for (int i = 0; i < ns; i++) {
+        int j = one_d ? 1 : i;
+        if (p->n_strides) st[j] = p->strides[i];
+        if (p->n_dil) dl[j] = p->dil[i];
+        if (p->n_pads && p->auto_pad == PAD_NOTSET) {
+            pb[j] = p->pads[i];
+            pe[j] = p->pads[i + ns];
+        }
+    }
+    int64_t in[2] = {p->H, p->W}, k[2] = {p->KH, p->KW}, o[2], pad0[2];
+    for (int i = 0; i < 2; i++) {
+        if (!conv_dim(in[i], k[i], st[i], dl[i], one_d && i == 0 ? PAD_NOTSET : p->auto_pad,
+                      pb[i], pe[i], &o[i], &pad0[i]))
+            return mr_err_node(err, MR_ERR_SHAPE, n,
+                               "the kernel %s (dilations applied) does not fit in the padded "
+                               "input %s",
+                               mr_dims_str(w->ndim, w->dims, s1, sizeof s1),
+                               mr_dims_str(x->ndim, x->dims, s2, sizeof s2));
+    }
+    p->OH = o[0];
+    p->OW = o[1];
+    p->sh = st[0];
+    p->sw = st[1];
+    p->dh = dl[0];
+    p->dw = dl[1];
+    p->pt = pad0[0];
+    p->pl = pad0[1];
+    p->Cg = w->dims[1];
+    p->Mg = p->M / p->group;
+    if (!mr_mul_i64(p->Cg, p->KH * p->KW, &p->K) || !mr_mul_i64(p->OH, p->OW, &p->P))
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the convolution is too large");
+
+    *out_ndim = x->ndim;
+    out_dims[0] = p->N;
+    out_dims[1] = p->M;
+    if (one_d)
+        out_dims[2] = p->OW;
+    else {
+        out_dims[2] = p->OH;
+        out_dims[3] = p->OW;
+    }
+    return MR_OK;
+}
+
+static mr_status conv_infer(mr_graph *g, mr_node *n, mr_err *err) {
+    conv_params *p = n->params;
+    int nd;
+    int64_t dims[MR_MAX_DIMS];
+    MR_TRY(conv_geometry(g, n, p, &nd, dims, err));
+    mr_tensor_desc *y = mr_node_output(g, n, 0);
+    if (!y) return mr_err_node(err, MR_ERR_GRAPH, n, "the output Y is missing");
+    mr_set_shape(y, MR_DTYPE_F32, nd, dims);
+    return MR_OK;
+}
+
+/* Tiles an [M x N] output with reduction length K: tiles of at least CONV_TILE_MIN on each
+ * side (where the matrix is that large), grown by doubling while a tile stays within
+ * `budget` flops (`m_first`: grow M before N), then evened out so that the last tile is not
+ * a sliver, in multiples of 16 (the SIMD width of the sgemm kernels). */
+static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int m_first,
+                       int64_t *mt, int64_t *nt) {
+    int64_t m = M < CONV_TILE_MIN ? M : CONV_TILE_MIN;
+    int64_t c = N < CONV_TILE_MIN ? N : CONV_TILE_MIN;
+    int64_t k2 = 2 * (K > 0 ? K : 1);
+    for (int grown = 1; grown;) {
+        grown = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            int grow_m = (pass == 0) == (m_first != 0);
+            if (grow_m && m < M) {
+                int64_t m2 = m * 2 < M ? m * 2 : M;
+                if (m2 * c * k2 <= budget) m = m2, grown = 1;
+            } else if (!grow_m && c < N) {
+                int64_t c2 = c * 2 < N ? c * 2 : N;
+                if (m * c2 * k2 <= budget) c = c2, grown = 1;
+            }
+        }
+    }
+    int64_t nm = mr_div_up(M, m > 0 ? m : 1), nn = mr_div_up(N, c > 0 ? c : 1);
+    m = mr_div_up(M, nm > 0 ? nm : 1);
+    c = mr_div_up(N, nn > 0 ? nn : 1);
+    if (m < M) m = mr_div_up(m, 16) * 16 < M ? mr_div_up(m, 16) * 16 : M;
+    if (c < N) c = mr_div_up(c, 16) * 16 < N ? mr_div_up(c, 16) * 16 : N;
+    *mt = m > 0 ? m : 1;
+    *nt = c > 0 ? c : 1;
+}
+
+static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
+    conv_params *p = n->params;
+    int nd;
+    int64_t dims[MR_MAX_DIMS];
+    MR_TRY(conv_geometry(g, n, p, &nd, dims, err));
+    /* cblas takes int sizes. */
+    if (p->K > INT_MAX || p->P > INT_MAX || p->H * p->W > INT_MAX)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                           "the convolution is too large for the BLAS interface");
+    int64_t macs;
+    if (!mr_mul_i64(p->N, p->M, &macs) || !mr_mul_i64(macs, p->P, &macs) ||
+        !mr_mul_i64(macs, p->K, &macs) || macs > INT64_MAX / 2)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the convolution is too large");
+    n->flops = 2 * macs;
+    n->n_phases = 1;
+    n->workspace_bytes = 0;
+    n->scratch_bytes = 0;
+
+    int64_t units = p->N * p->group; /* (batch, group) pairs */
+    if (p->Cg == 1) {
+        /* DIRECT: tile over (batch, channel chunk, output-row chunk). */
+        p->kernel = KERNEL_DIRECT;
+        int64_t row = 2 * p->OW * p->KH * p->KW; /* flops of one output row */
+        int64_t chan = row * p->OH;
+        if (chan >= CONV_DIRECT_BLOCK_FLOPS) {
+            p->cb = 1;
+            p->rb = CONV_DIRECT_BLOCK_FLOPS / (row > 0 ? row : 1);
+            if (p->rb < 1) p->rb = 1;
+            if (p->rb > p->OH) p->rb = p->OH;
+        } else {
+            p->rb = p->OH;
+            p->cb = CONV_DIRECT_BLOCK_FLOPS / (chan > 0 ? chan : 1);
+            if (p->cb > p->M) p->cb = p->M;
+        }
+        if (p->cb < 1) p->cb = 1;
+        p->n_cb = mr_div_up(p->M, p->cb);
+        p->n_rb = mr_div_up(p->OH, p->rb);
+        n->n_blocks = p->N * p->n_cb * p->n_rb;
+        return MR_OK;
+    }
+    int is_1x1 = p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
+                 p->pl == 0 && p->OH == p->H && p->OW == p->W;
+    p->kernel = is_1x1 ? KERNEL_1X1 : KERNEL_GEMM;
+    /* 1x1 reads B in place, so its tile shape only trades A- against B-packing: no
+     * preference. GEMM redoes the im2col of a position tile for every channel tile. */
+    pick_tiles(p->Mg, p->P, p->K, CONV_BLOCK_FLOPS, !is_1x1, &p->mt, &p->pt_size);
+    p->n_mt = mr_div_up(p->Mg, p->mt);
+    p->n_pt = mr_div_up(p->P, p->pt_size);
+    n->n_blocks = units * p->n_mt * p->n_pt;
+    if (p->Mg == 0 || p->P == 0) n->n_blocks = 0;
+    if (!is_1x1) {
+        size_t sb;
+        if (!mr_mul_size((size_t)p->K, (size_t)p->pt_size, &sb) ||
+            !mr_mul_size(sb, sizeof(float), &sb) || sb > MR_MAX_ALLOC)
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the im2col tile is too large");
+        n->scratch_bytes = sb;
+    }
+    return MR_OK;
+}
+
+/* Fills col[K][np] with the input patches of output positions [p0, p0 + np) of one group:
+ * row (c, kh, kw) holds x[c][oh*sh - pt + kh*dh][ow*sw - pl + kw*dw], 0 in the padding. */
+static void im2col(const conv_params *p, const float *x, int64_t p0, int64_t np, float *col) {
+    const int64_t H = p->H, W = p->W, OW = p->OW, sw = p->sw;
+    for (int64_t c = 0; c < p->Cg; c++) {
+        const float *xc = x + c * H * W;
+        for (int64_t kh = 0; kh < p->KH; kh++) {
+            for (int64_t kw = 0; kw < p->KW; kw++) {
+                float *row = col + ((c * p->KH + kh) * p->KW + kw) * np;
+                int64_t oh = p0 / OW, ow = p0 % OW;
+                for (int64_t j = 0; j < np;) {
+                    int64_t seg = OW - ow < np - j ? OW - ow : np - j;
+                    float *dst = row + j;
+                    int64_t ih = oh * p->sh - p->pt + kh * p->dh;
+                    if (ih < 0 || ih >= H) {
+                        memset(dst, 0, sizeof(float) * (size_t)seg);
+                    } else {
+                        const float *xr = xc + ih * W;
+                        /* positions t in [0, seg) read iw = iw0 + t*sw; valid ones form
+                         * [lo, hi). */
+                        int64_t iw0 = ow * sw - p->pl + kw * p->dw;
+                        int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+                        int64_t hi = iw0 >= W ? 0 : (W - iw0 + sw - 1) / sw;
+                        if (hi > seg) hi = seg;
+                        if (lo > hi) lo = hi;
+                        for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
+                        if (sw == 1)
+                            memcpy(dst + lo, xr + iw0 + lo, sizeof(float) * (size_t)(hi - lo));
+                        else
+                            for (int64_t t = lo; t < hi; t++) dst[t] = xr[iw0 + t * sw];
+                        for (int64_t t = hi; t < seg; t++) dst[t] = 0.0f;
+                    }
+                    j += seg;
+                    oh++;
+                    ow = 0;
+                }
+            }
+        }
+    }
+}
+
+/* + bias and the fused activation on rows [m0, m0+mc) x positions [p0, p0+np) of one image's
+ * output (y points at row m0, position p0; rows are P apart). */
+static void epilogue(const mr_node *n, const float *bias, int64_t m0, int64_t mc, float *y,
+                     int64_t np, int64_t ld) {
+    for (int64_t m = 0; m < mc; m++) {
+        float *r = y + m * ld;
+        if (bias) {
+            float bv = bias[m0 + m];
+            for (int64_t j = 0; j < np; j++) r[j] += bv;
+        }
+        if (n->act.kind != MR_ACT_NONE) mr_act_apply(&n->act, r, np);
+    }
+}
+
+static void run_direct(const mr_step *s, const conv_params *p, int64_t blk) {
+    int64_t rbi = blk % p->n_rb;
+    blk /= p->n_rb;
+    int64_t cbi = blk % p->n_cb;
+    int64_t nb = blk / p->n_cb;
+    int64_t m0, m1, r0, r1;
+    mr_block_range(p->M, p->cb, cbi, &m0, &m1);
+    mr_block_range(p->OH, p->rb, rbi, &r0, &r1);
+    const float *x = s->in[0].data, *w = s->in[1].data;
+    const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
+    float *y = s->out[0].data;
+    const int64_t H = p->H, W = p->W, OW = p->OW, sw = p->sw, KH = p->KH, KW = p->KW;
+    for (int64_t m = m0; m < m1; m++) {
+        /* Cg == 1: output channel m reads input channel m / Mg (its group). */
+        const float *xp = x + (nb * p->C + m / p->Mg) * H * W;
+        const float *wp = w + m * KH * KW;
+        float *yp = y + (nb * p->M + m) * p->P;
+        float b0 = bias ? bias[m] : 0.0f;
+        for (int64_t oh = r0; oh < r1; oh++) {
+            float *yr = yp + oh * OW;
+            for (int64_t j = 0; j < OW; j++) yr[j] = b0;
+            for (int64_t kh = 0; kh < KH; kh++) {
+                int64_t ih = oh * p->sh - p->pt + kh * p->dh;
+                if (ih < 0 || ih >= H) continue;
+                const float *xr = xp + ih * W;
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const float wv = wp[kh * KW + kw];
+                    int64_t iw0 = kw * p->dw - p->pl; /* iw = ow*sw + iw0 */
+                    int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+                    int64_t hi = iw0 >= W ? 0 : (W - iw0 + sw - 1) / sw;
+                    if (hi > OW) hi = OW;
+                    if (sw == 1) {
+                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow + iw0];
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * sw + iw0];
+                    }
+                }
+            }
+            if (s->node->act.kind != MR_ACT_NONE) mr_act_apply(&s->node->act, yr, OW);
+        }
+    }
+}
+
+static void conv_run_block(const mr_step *s, int64_t blk, void *scratch) {
+    const conv_params *p = s->node->params;
+    if (p->kernel == KERNEL_DIRECT) {
+        run_direct(s, p, blk);
+        return;
+    }
+    int64_t pti = blk % p->n_pt;
+    blk /= p->n_pt;
+    int64_t mti = blk % p->n_mt;
+    blk /= p->n_mt;
+    int64_t gi = blk % p->group;
+    int64_t nb = blk / p->group;
+    int64_t ma, mb, p0, p1;
+    mr_block_range(p->Mg, p->mt, mti, &ma, &mb);
+    mr_block_range(p->P, p->pt_size, pti, &p0, &p1);
+    int64_t mc = mb - ma, np = p1 - p0;
+    int64_t m0 = gi * p->Mg + ma; /* first output channel of the tile */
+    const float *x = (const float *)s->in[0].data + (nb * p->C + gi * p->Cg) * p->H * p->W;
+    const float *w = (const float *)s->in[1].data + m0 * p->K;
+    const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
+    float *y = (float *)s->out[0].data + (nb * p->M + m0) * p->P + p0;
+    if (p->K == 0) {
+        for (int64_t m = 0; m < mc; m++) memset(y + m * p->P, 0, sizeof(float) * (size_t)np);
+    } else if (p->kernel == KERNEL_1X1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)p->K, 1.0f,
+                    w, (int)p->K, x + p0, (int)p->P, 0.0f, y, (int)p->P);
+    } else {
+        float *col = scratch;
+        im2col(p, x, p0, np, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)p->K, 1.0f,
+                    w, (int)p->K, col, (int)np, 0.0f, y, (int)p->P);
+    }
+    epilogue(s->node, bias, m0, mc, y, np, p->P);
+}
+
+const mr_op_def mr_op_conv = {
+    .name = "Conv",
+    .min_in = 2,
+    .max_in = 3,
+    .min_out = 1,
+    .max_out = 1,
+    .flags = MR_OP_FUSE_ACT,
+    .attrs = conv_attrs,
+    .init = conv_init,
+    .infer = conv_infer,
+    .prepare = conv_prepare,
+    .run_block = conv_run_block,
+    .free_params = NULL,
+};

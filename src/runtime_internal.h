@@ -1,0 +1,19 @@
+/* The runtime object's layout, shared by runtime.c and model.c only. */
+#ifndef MR_RUNTIME_INTERNAL_H
+#define MR_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+
+#include "backend/backend.h"
+#include "core/err.h"
+
+struct mr_runtime {
+    mr_runtime_params params;
+    const mr_backend_iface *iface;
+    mr_backend *be;
+    pthread_mutex_t err_mu; /* guards last_error */
+    pthread_mutex_t run_mu; /* one inference at a time on the backend */
+    char last_error[MR_ERR_MSG_MAX];
+};
+
+#endif

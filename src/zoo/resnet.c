@@ -1,0 +1,83 @@
+/* ResNet-18 and ResNet-50, exactly torchvision.models.resnet18 / resnet50 (v1.5: the stride of
+ * a downsampling Bottleneck is on its 3x3 convolution). Names follow torchvision's state_dict. */
+#include <stdio.h>
+
+#include "zoo/builder.h"
+
+/* conv -> bn (-> relu): torchvision's convN/bnN/relu sequence inside a block. */
+static int conv_bn(mr_zb *b, int x, const char *prefix, const char *conv, const char *bn, int cin,
+                   int cout, int k, int stride, int pad, int relu) {
+    char cn[160], bnn[160], rn[160];
+    snprintf(cn, sizeof cn, "%s%s", prefix, conv);
+    snprintf(bnn, sizeof bnn, "%s%s", prefix, bn);
+    snprintf(rn, sizeof rn, "%s%s_relu", prefix, conv);
+    int y = mr_zb_conv(b, x, cn, cin, cout, k, stride, pad, 1, 0);
+    y = mr_zb_bn(b, y, bnn, cout);
+    return relu ? mr_zb_relu(b, y, rn) : y;
+}
+
+/* The identity branch, or downsample.0 (1x1 conv, stride) + downsample.1 (BatchNorm). */
+static int shortcut(mr_zb *b, int x, const char *prefix, int cin, int cout, int stride) {
+    if (stride == 1 && cin == cout) return x;
+    return conv_bn(b, x, prefix, "downsample.0", "downsample.1", cin, cout, 1, stride, 0, 0);
+}
+
+static int residual_out(mr_zb *b, int y, int sc, const char *prefix) {
+    char an[160], rn[160];
+    snprintf(an, sizeof an, "%sadd", prefix);
+    snprintf(rn, sizeof rn, "%srelu", prefix);
+    return mr_zb_relu(b, mr_zb_add(b, y, sc, an), rn);
+}
+
+/* BasicBlock: conv3x3(stride)-bn-relu-conv3x3-bn, + shortcut, relu. */
+static int basic_block(mr_zb *b, int x, const char *prefix, int cin, int planes, int stride) {
+    int y = conv_bn(b, x, prefix, "conv1", "bn1", cin, planes, 3, stride, 1, 1);
+    y = conv_bn(b, y, prefix, "conv2", "bn2", planes, planes, 3, 1, 1, 0);
+    return residual_out(b, y, shortcut(b, x, prefix, cin, planes, stride), prefix);
+}
+
+/* Bottleneck (expansion 4): conv1x1-bn-relu-conv3x3(stride)-bn-relu-conv1x1-bn, + shortcut,
+ * relu. */
+static int bottleneck(mr_zb *b, int x, const char *prefix, int cin, int planes, int stride) {
+    int y = conv_bn(b, x, prefix, "conv1", "bn1", cin, planes, 1, 1, 0, 1);
+    y = conv_bn(b, y, prefix, "conv2", "bn2", planes, planes, 3, stride, 1, 1);
+    y = conv_bn(b, y, prefix, "conv3", "bn3", planes, planes * 4, 1, 1, 0, 0);
+    return residual_out(b, y, shortcut(b, x, prefix, cin, planes * 4, stride), prefix);
+}
+
+static mr_status resnet(mr_zb *b, const int blocks[4], int bottle) {
+    int64_t in_dims[4] = {1, 3, 224, 224};
+    int x = mr_zb_input(b, "input", 4, in_dims);
+    x = mr_zb_conv(b, x, "conv1", 3, 64, 7, 2, 3, 1, 0);
+    x = mr_zb_bn(b, x, "bn1", 64);
+    x = mr_zb_relu(b, x, "relu");
+    x = mr_zb_maxpool(b, x, "maxpool", 3, 2, 1, 0);
+    int expansion = bottle ? 4 : 1, cin = 64;
+    for (int l = 0; l < 4; l++) {
+        int planes = 64 << l;
+        for (int i = 0; i < blocks[l]; i++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "layer%d.%d.", l + 1, i);
+            int stride = (i == 0 && l > 0) ? 2 : 1;
+            x = bottle ? bottleneck(b, x, prefix, cin, planes, stride)
+                       : basic_block(b, x, prefix, cin, planes, stride);
+            cin = planes * expansion;
+        }
+    }
+    /* AdaptiveAvgPool2d((1,1)) on the 7x7 map. */
+    x = mr_zb_global_avgpool(b, x, "avgpool");
+    x = mr_zb_flatten(b, x, "flatten", NULL);
+    x = mr_zb_linear(b, x, "fc", cin, 1000, "logits");
+    mr_zb_output(b, x);
+    return mr_zb_status(b);
+}
+
+mr_status mr_zoo_build_resnet18(mr_zb *b) {
+    static const int blocks[4] = {2, 2, 2, 2};
+    return resnet(b, blocks, 0);
+}
+
+mr_status mr_zoo_build_resnet50(mr_zb *b) {
+    static const int blocks[4] = {3, 4, 6, 3};
+    return resnet(b, blocks, 1);
+}

@@ -1,0 +1,35 @@
+/* Shared pieces of the miriam command-line tool. */
+#ifndef MIRIAM_CLI_H
+#define MIRIAM_CLI_H
+
+#include "miriam.h"
+
+typedef struct cli_common {
+    mr_backend_kind backend;
+    int threads; /* 0 = default */
+    int verbose;
+} cli_common;
+
+void cli_common_init(cli_common *c);
+/* Parses --device/--threads/--verbose at argv[*i]: -1 consumed, 1 error, 2 not common. */
+int cli_common_option(cli_common *c, int argc, char **argv, int *i);
+int cli_runtime(const cli_common *c, mr_runtime **rt);
+
+/* Prints "miriam: error: ..." to stderr; returns 1. */
+int cli_error(const char *fmt, ...);
+int cli_parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out);
+int cli_parse_float(const char *opt, const char *s, double *out);
+double cli_now_ms(void);
+/* Sorts v in place; nearest-rank percentile. */
+double cli_percentile(double *v, int n, double p);
+
+/* Allocates a tensor matching an input/output description (data zeroed). */
+int cli_alloc_tensor(const mr_tensor_info *info, mr_tensor *t);
+/* Fills a float tensor with deterministic values in [-1, 1) from `seed`. */
+void cli_fill_random(mr_tensor *t, unsigned long long seed);
+
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,162 @@
+/* miriam: command-line front end of libmiriam.
+ *
+ *   miriam info MODEL [--steps]
+ *   miriam run MODEL [--input x.npy ...] [--output y.npy ...] [--compare ref.npy ...]
+ *                    [--rtol R] [--atol A] [--device cpu|cuda|auto] [--repeat N] [--warmup N]
+ *                    [--threads N] [--seed S]
+ *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [-o FILE]
+ *   miriam zoo
+ *
+ * MODEL is a path to an .onnx file or zoo:NAME.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "miriam.h"
+
+static void log_stderr(mr_log_level level, const char *msg, void *user) {
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    (void)user;
+    fprintf(stderr, "miriam: %s: %s\n", names[level], msg);
+}
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "miriam: error: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s ? s : "", &end, 10);
+    if (!s || !*s || *end || errno || v < lo || v > hi)
+        return cli_error("%s expects an integer in [%lld, %lld], got '%s'", opt, lo, hi,
+                         s ? s : "");
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s ? s : "", &end);
+    if (!s || !*s || *end || errno || !(v >= 0))
+        return cli_error("%s expects a non-negative number, got '%s'", opt, s ? s : "");
+    *out = v;
+    return 0;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double cli_percentile(double *v, int n, double p) {
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    /* Nearest-rank: the smallest value with at least p% of the samples at or below it. */
+    int rank = (int)ceil(p / 100.0 * n);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return v[rank - 1];
+}
+
+int cli_runtime(const cli_common *c, mr_runtime **rt) {
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = c->backend;
+    p.n_threads = c->threads;
+    p.log_fn = log_stderr;
+    p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
+    char err[512];
+    if (mr_runtime_create(&p, rt, err, sizeof err) != MR_OK)
+        return cli_error("cannot create the runtime: %s", err);
+    return 0;
+}
+
+int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    long long n;
+    if (strcmp(a, "--device") == 0) {
+        if (!v || mr_backend_parse(v, &c->backend) != MR_OK)
+            return cli_error("--device expects cpu, cuda or auto, got '%s'", v ? v : "");
+    } else if (strcmp(a, "--threads") == 0) {
+        if (cli_parse_int(a, v, 1, 256, &n)) return 1;
+        c->threads = (int)n;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        c->verbose = 1;
+        return -1;
+    } else {
+        return 2; /* not a common option */
+    }
+    (*i)++;
+    return -1;
+}
+
+void cli_common_init(cli_common *c) {
+    memset(c, 0, sizeof *c);
+    c->backend = MR_BACKEND_AUTO;
+}
+
+static int cmd_zoo(int argc, char **argv) {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: miriam zoo\n\nLists the built-in models (use them as zoo:NAME).\n");
+        return 0;
+    }
+    printf("%-16s %s\n", "name", "description");
+    for (int i = 0; mr_zoo_name(i); i++)
+        printf("%-16s %s\n", mr_zoo_name(i), mr_zoo_description(mr_zoo_name(i)));
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: miriam COMMAND [options]\n\n"
+            "Commands:\n"
+            "  info MODEL      inputs, outputs, parameters, FLOPs, planned activation memory\n"
+            "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
+            "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
+            "  zoo             list the built-in models\n\n"
+            "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
+            "`miriam COMMAND --help` describes each command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("miriam %d.%d.%d\n", MR_VERSION_MAJOR, MR_VERSION_MINOR, MR_VERSION_PATCH);
+        return 0;
+    }
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
+    cli_error("unknown command '%s'", cmd);
+    usage(stderr);
+    return 2;
+}
