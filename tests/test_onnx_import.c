@@ -469,6 +469,45 @@ static void test_truncated(mr_runtime *rt) {
     }
 }
 
+/* Byte mutations of a valid model reach the validation behind the protobuf parser (bad sizes,
+ * names, types): whatever the outcome, it is a status with a message, never a crash or leak. */
+static void test_mutated(mr_runtime *rt) {
+    Onnx__ModelProto *m = base_model();
+    static const char *const in[] = {"Y"}, *const out[] = {"Z"};
+    Onnx__NodeProto *n = add_node(m, "Flatten", "flat", 1, in, 1, out);
+    Onnx__AttributeProto *a = add_attr(n, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    a->has_i = 1;
+    a->i = 1;
+    m->graph->output[0]->name = pstr("Z");
+    size_t size;
+    uint8_t *orig = pack(m, &size);
+    mr_rng rng;
+    mr_rng_seed(&rng, 99);
+    int ok = 0, bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        uint8_t *buf = malloc(size);
+        memcpy(buf, orig, size);
+        int flips = 1 + (int)(mr_rng_u64(&rng) % 4);
+        for (int f = 0; f < flips; f++) {
+            size_t pos = mr_rng_u64(&rng) % size;
+            buf[pos] = (mr_rng_u64(&rng) & 1) ? (uint8_t)mr_rng_u64(&rng) : buf[pos] ^ 0x01;
+        }
+        mr_model *model = NULL;
+        mr_status st = mr_model_load_buffer(rt, buf, size, NULL, &model);
+        if (st == MR_OK) {
+            ok++;
+            mr_model_destroy(model);
+        } else {
+            bad++;
+            CHECK_MSG(mr_runtime_last_error(rt)[0] && !model, "mutation %d: %s without message",
+                      iter, mr_status_str(st));
+        }
+        free(buf);
+    }
+    CHECK(ok + bad == 3000 && bad > 0);
+    printf("mutations: %d loaded, %d rejected\n", ok, bad);
+}
+
 static void test_graph_errors(mr_runtime *rt) {
     static const int64_t dims[2] = {2, 3};
     /* A cycle: S = X + T, T = Relu(S). */
@@ -814,6 +853,7 @@ int main(void) {
     test_attributes();
     test_empty_and_random(rt);
     test_truncated(rt);
+    test_mutated(rt);
     test_graph_errors(rt);
     test_unsupported(rt);
     test_bad_tensors(rt);

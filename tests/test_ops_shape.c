@@ -34,7 +34,9 @@ static int64_t numel_of(int nd, const int64_t *dims) {
     return n;
 }
 
-static size_t esz(mr_dtype dt) { return mr_dtype_size(dt); }
+static size_t esz(mr_dtype dt) {
+    return mr_dtype_size(dt);
+}
 
 static tens make_empty(mr_dtype dt, int nd, const int64_t *dims) {
     tens t;
@@ -211,8 +213,8 @@ static void check_fails(mr_graph *g, int node, int eval, mr_status want, const c
     mr_err err;
     mr_err_clear(&err);
     mr_status st = eval ? mr_node_eval(g, node, &err) : infer_only(g, node, &err);
-    CHECK_MSG(st == want, "%s: status %d (%s), want %d; message: %s", what, st,
-              mr_status_str(st), want, err.msg);
+    CHECK_MSG(st == want, "%s: status %d (%s), want %d; message: %s", what, st, mr_status_str(st),
+              want, err.msg);
     CHECK_STATUS(st, want, err.msg, needle);
 }
 
@@ -225,10 +227,17 @@ static void test_shape(void) {
         int64_t s, e;
         int lo, hi;
     } cases[] = {
-        {0, 0, 0, 0, 0, 3},          {1, 0, 1, 0, 1, 3},      {0, 1, 0, 1, 0, 1},
-        {0, 1, 0, -1, 0, 2},         {1, 0, -1, 0, 2, 3},     {1, 1, 1, 2, 1, 2},
-        {1, 1, 1, -1, 1, 2},         {1, 0, -10, 0, 0, 3},    {0, 1, 0, 10, 0, 3},
-        {1, 1, 2, 1, 2, 2},          {1, 1, INT64_MIN, INT64_MAX, 0, 3},
+        {0, 0, 0, 0, 0, 3},
+        {1, 0, 1, 0, 1, 3},
+        {0, 1, 0, 1, 0, 1},
+        {0, 1, 0, -1, 0, 2},
+        {1, 0, -1, 0, 2, 3},
+        {1, 1, 1, 2, 1, 2},
+        {1, 1, 1, -1, 1, 2},
+        {1, 0, -10, 0, 0, 3},
+        {0, 1, 0, 10, 0, 3},
+        {1, 1, 2, 1, 2, 2},
+        {1, 1, INT64_MIN, INT64_MAX, 0, 3},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         mr_graph *g = new_graph(15);
@@ -287,16 +296,13 @@ static void reshape_case(mr_dtype dt, int nd, const int64_t *dims, int ns, const
 
 static void test_reshape(void) {
     int64_t d234[3] = {2, 3, 4};
-    reshape_case(MR_DTYPE_F32, 3, d234, 4, (int64_t[]){2, 3, 2, 2}, -1, 4,
-                 (int64_t[]){2, 3, 2, 2});
+    reshape_case(MR_DTYPE_F32, 3, d234, 4, (int64_t[]){2, 3, 2, 2}, -1, 4, (int64_t[]){2, 3, 2, 2});
     reshape_case(MR_DTYPE_I64, 3, d234, 3, (int64_t[]){2, -1, 2}, -1, 3, (int64_t[]){2, 6, 2});
-    reshape_case(MR_DTYPE_I32, 3, d234, 4, (int64_t[]){-1, 2, 3, 4}, 0, 4,
-                 (int64_t[]){1, 2, 3, 4});
+    reshape_case(MR_DTYPE_I32, 3, d234, 4, (int64_t[]){-1, 2, 3, 4}, 0, 4, (int64_t[]){1, 2, 3, 4});
     reshape_case(MR_DTYPE_F32, 3, d234, 1, (int64_t[]){24}, -1, 1, (int64_t[]){24});
     reshape_case(MR_DTYPE_F32, 3, d234, 4, (int64_t[]){2, 0, 1, -1}, -1, 4,
                  (int64_t[]){2, 3, 1, 4});
-    reshape_case(MR_DTYPE_I64, 3, d234, 4, (int64_t[]){2, 0, 4, 1}, 0, 4,
-                 (int64_t[]){2, 3, 4, 1});
+    reshape_case(MR_DTYPE_I64, 3, d234, 4, (int64_t[]){2, 0, 4, 1}, 0, 4, (int64_t[]){2, 3, 4, 1});
     /* allowzero=1: 0 is a real zero-sized dim. */
     reshape_case(MR_DTYPE_F32, 3, (int64_t[]){0, 3, 4}, 3, (int64_t[]){3, 4, 0}, 1, 3,
                  (int64_t[]){3, 4, 0});
@@ -454,14 +460,11 @@ static void test_squeeze_unsqueeze(void) {
         squeeze_bad("Squeeze", opset, 4, d1315, 1, (int64_t[]){1}, MR_ERR_SHAPE, "non-1 dim");
         squeeze_bad("Squeeze", opset, 4, d1315, 1, (int64_t[]){4}, MR_ERR_SHAPE, "axis 4");
         squeeze_bad("Squeeze", opset, 4, d1315, 1, (int64_t[]){-5}, MR_ERR_SHAPE, "axis -5");
-        squeeze_bad("Squeeze", opset, 4, d1315, 2, (int64_t[]){0, -4}, MR_ERR_SHAPE,
-                    "duplicate");
+        squeeze_bad("Squeeze", opset, 4, d1315, 2, (int64_t[]){0, -4}, MR_ERR_SHAPE, "duplicate");
 
         int64_t d345[3] = {3, 4, 5};
-        squeeze_case("Unsqueeze", opset, 3, d345, 1, (int64_t[]){0}, 4,
-                     (int64_t[]){1, 3, 4, 5});
-        squeeze_case("Unsqueeze", opset, 3, d345, 1, (int64_t[]){3}, 4,
-                     (int64_t[]){3, 4, 5, 1});
+        squeeze_case("Unsqueeze", opset, 3, d345, 1, (int64_t[]){0}, 4, (int64_t[]){1, 3, 4, 5});
+        squeeze_case("Unsqueeze", opset, 3, d345, 1, (int64_t[]){3}, 4, (int64_t[]){3, 4, 5, 1});
         squeeze_case("Unsqueeze", opset, 4, d1315, 1, (int64_t[]){-2}, 5,
                      (int64_t[]){1, 3, 1, 1, 5});
         squeeze_case("Unsqueeze", opset, 3, d345, 3, (int64_t[]){5, 4, 2}, 6,
@@ -469,14 +472,13 @@ static void test_squeeze_unsqueeze(void) {
         squeeze_case("Unsqueeze", opset, 3, d345, 2, (int64_t[]){1, -1}, 5,
                      (int64_t[]){3, 1, 4, 5, 1});
         squeeze_case("Unsqueeze", opset, 0, NULL, 1, (int64_t[]){0}, 1, (int64_t[]){1});
-        squeeze_bad("Unsqueeze", opset, 3, d345, 2, (int64_t[]){1, 1}, MR_ERR_SHAPE,
-                    "duplicate");
+        squeeze_bad("Unsqueeze", opset, 3, d345, 2, (int64_t[]){1, 1}, MR_ERR_SHAPE, "duplicate");
         squeeze_bad("Unsqueeze", opset, 3, d345, 2, (int64_t[]){1, -4}, MR_ERR_SHAPE,
                     "duplicate (negative)");
         squeeze_bad("Unsqueeze", opset, 3, d345, 1, (int64_t[]){4}, MR_ERR_SHAPE, "axis 4");
         squeeze_bad("Unsqueeze", opset, 3, d345, -1, NULL, MR_ERR_GRAPH, "no axes");
-        squeeze_bad("Unsqueeze", opset, 6, (int64_t[]){1, 2, 1, 2, 1, 2}, 3,
-                    (int64_t[]){0, 1, 2}, MR_ERR_UNSUPPORTED, "rank 9");
+        squeeze_bad("Unsqueeze", opset, 6, (int64_t[]){1, 2, 1, 2, 1, 2}, 3, (int64_t[]){0, 1, 2},
+                    MR_ERR_UNSUPPORTED, "rank 9");
     }
     /* Multi-block view copy. */
     squeeze_case("Unsqueeze", 13, 2, (int64_t[]){500, 200}, 1, (int64_t[]){1}, 3,
@@ -580,7 +582,9 @@ static void test_identity_dropout(void) {
             CHECK(mr_node_set_float(g, node, "ratio", 0.2f, &err) == MR_OK);
         }
         check_fails(g, node, 0, MR_ERR_UNSUPPORTED, "Dropout node 'do'",
-                    form == 2 ? "mask" : form == 3 ? "ratio attribute" : "training mode");
+                    form == 2   ? "mask"
+                    : form == 3 ? "ratio attribute"
+                                : "training mode");
         free_t(&x);
         mr_graph_destroy(g);
     }
@@ -858,8 +862,7 @@ static tens ref_gather(const tens *x, const tens *ind, int axis) {
         for (int d = 0; d < axis; d++) ii[d] = oi[d];
         for (int d = 0; d < ind->nd; d++) ji[d] = oi[axis + d];
         int64_t j = ravel(ind->nd, ind->dims, ji);
-        int64_t v = ind->dt == MR_DTYPE_I64 ? ((int64_t *)ind->data)[j]
-                                            : ((int32_t *)ind->data)[j];
+        int64_t v = ind->dt == MR_DTYPE_I64 ? ((int64_t *)ind->data)[j] : ((int32_t *)ind->data)[j];
         ii[axis] = v < 0 ? v + x->dims[axis] : v;
         for (int d = axis + 1; d < x->nd; d++) ii[d] = oi[d - 1 + ind->nd];
         copy_elem(&y, o, x, ravel(x->nd, x->dims, ii));
@@ -887,9 +890,9 @@ static void test_gather(void) {
         int64_t dims[MR_MAX_DIMS], qdims[MR_MAX_DIMS];
         for (int d = 0; d < nd; d++) dims[d] = 1 + (int64_t)(mr_rng_u64(&rng) % 5);
         for (int d = 0; d < qd; d++) qdims[d] = 1 + (int64_t)(mr_rng_u64(&rng) % 4);
-        if (it == 0) { /* several blocks, rows of 1 KiB */
+        if (it == 0) { /* several blocks, rows of 1020 bytes: blocks end mid-row */
             nd = 2, axis = 0, qd = 1;
-            dims[0] = 1000, dims[1] = 256, qdims[0] = 700;
+            dims[0] = 1000, dims[1] = 255, qdims[0] = 700;
         } else if (it == 1) { /* several blocks, rows of one element (last axis) */
             nd = 2, axis = 1, qd = 1;
             dims[0] = 300, dims[1] = 50, qdims[0] = 400;
@@ -1000,22 +1003,18 @@ static void test_gather(void) {
 
 /* ---- Slice ---- */
 
-/* The indices a Python slice start:stop:step selects from a sequence of length dim
- * (CPython's PySlice_AdjustIndices, then the explicit loop). */
-static int64_t py_slice(int64_t dim, int64_t start, int64_t stop, int64_t step, int64_t *list) {
-    int64_t lower = step > 0 ? 0 : -1, upper = step > 0 ? dim : dim - 1;
-    if (start < 0) {
-        start += dim;
-        if (start < lower) start = lower;
-    } else if (start > upper) {
-        start = upper;
-    }
-    if (stop < 0) {
-        stop += dim;
-        if (stop < lower) stop = lower;
-    } else if (stop > upper) {
-        stop = upper;
-    }
+/* The indices Slice selects from a dim of length `dim`, written from the ONNX spec's text and
+ * enumerated with an explicit loop. Negative starts/ends get dim added; then the start is
+ * clamped to [0, dim] (positive step) or [0, dim-1] (negative step), the end to [0, dim] or
+ * [-1, dim-1]. (This differs from numpy in one corner: a start still below 0 with a negative
+ * step selects element 0, where numpy selects nothing; onnxruntime follows the spec.) */
+static int64_t spec_slice(int64_t dim, int64_t start, int64_t stop, int64_t step, int64_t *list) {
+    if (dim == 0) return 0;
+    if (start < 0) start += dim;
+    if (stop < 0) stop += dim;
+    int64_t slo = 0, shi = step > 0 ? dim : dim - 1, elo = step > 0 ? 0 : -1, ehi = shi;
+    start = start < slo ? slo : start > shi ? shi : start;
+    stop = stop < elo ? elo : stop > ehi ? ehi : stop;
     int64_t c = 0;
     for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
         list[c++] = i;
@@ -1041,8 +1040,8 @@ static tens ref_slice(const tens *x, const slice_spec *sp) {
     for (int i = 0; i < sp->n; i++) {
         int64_t a = sp->has_axes ? sp->axes[i] : i;
         if (a < 0) a += x->nd;
-        dims[a] = py_slice(x->dims[a], sp->starts[i], sp->ends[i],
-                           sp->has_steps ? sp->steps[i] : 1, lists[a]);
+        dims[a] = spec_slice(x->dims[a], sp->starts[i], sp->ends[i],
+                             sp->has_steps ? sp->steps[i] : 1, lists[a]);
     }
     tens y = make_empty(x->dt, x->nd, dims);
     int64_t oi[MR_MAX_DIMS], ii[MR_MAX_DIMS];
@@ -1055,8 +1054,7 @@ static tens ref_slice(const tens *x, const slice_spec *sp) {
 }
 
 /* Builds a Slice node: opset < 10 uses attributes, else constant inputs of `idt`. */
-static int slice_node(mr_graph *g, int opset, int x, const slice_spec *sp, mr_dtype idt,
-                      int *out) {
+static int slice_node(mr_graph *g, int opset, int x, const slice_spec *sp, mr_dtype idt, int *out) {
     if (opset < 10) {
         int node = add_node(g, "sl", "Slice", 1, &x, out);
         set_ints(g, node, "starts", sp->n, sp->starts);
@@ -1074,11 +1072,16 @@ static int slice_node(mr_graph *g, int opset, int x, const slice_spec *sp, mr_dt
 
 static int64_t rand_bound(int64_t dim) {
     switch (mr_rng_u64(&rng) % 8) {
-    case 0: return INT64_MAX;
-    case 1: return INT64_MIN;
-    case 2: return dim + 3;
-    case 3: return -dim - 3;
-    default: return (int64_t)(mr_rng_u64(&rng) % (uint64_t)(2 * dim + 3)) - dim - 1;
+    case 0:
+        return INT64_MAX;
+    case 1:
+        return INT64_MIN;
+    case 2:
+        return dim + 3;
+    case 3:
+        return -dim - 3;
+    default:
+        return (int64_t)(mr_rng_u64(&rng) % (uint64_t)(2 * dim + 3)) - dim - 1;
     }
 }
 
@@ -1118,11 +1121,18 @@ static void test_slice(void) {
             sp.axes[0] = 2, sp.starts[0] = -2, sp.ends[0] = INT64_MIN, sp.steps[0] = -1;
             sp.axes[1] = 0, sp.starts[1] = 1, sp.ends[1] = 1000, sp.steps[1] = 1;
         }
+        mr_dtype idt = it % 4 == 1 ? MR_DTYPE_I32 : MR_DTYPE_I64;
+        if (idt == MR_DTYPE_I32) /* int32 inputs: the extremes become INT32_MIN/MAX */
+            for (int i = 0; i < sp.n; i++) {
+                int64_t *v[3] = {&sp.starts[i], &sp.ends[i], &sp.steps[i]};
+                for (int k = 0; k < 3; k++)
+                    *v[k] = *v[k] < INT32_MIN ? INT32_MIN : *v[k] > INT32_MAX ? INT32_MAX : *v[k];
+            }
         mr_dtype dt = it % 3 == 0 ? MR_DTYPE_F32 : it % 3 == 1 ? MR_DTYPE_I64 : MR_DTYPE_I32;
         mr_graph *g = new_graph(opset);
         tens x = make_rand(dt, nd, dims);
         int xi = add_const(g, "x", &x), out;
-        int node = slice_node(g, opset, xi, &sp, it % 4 == 1 ? MR_DTYPE_I32 : MR_DTYPE_I64, &out);
+        int node = slice_node(g, opset, xi, &sp, idt, &out);
         tens want = ref_slice(&x, &sp);
         char what[64];
         snprintf(what, sizeof what, "Slice it %d opset %d", it, opset);
@@ -1152,9 +1162,9 @@ static void test_slice(void) {
         mr_graph *g = new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, (int64_t[]){4, 5, 6});
         slice_spec sp = {2, {0, 0}, {2, 2}, {0, 1}, {1, 1}, 1, 1};
-        if (form == 0) sp.axes[1] = -3;             /* repeated axis */
-        if (form == 1) sp.steps[1] = 0;             /* zero step */
-        if (form == 2) sp.axes[1] = 3;              /* axis out of range */
+        if (form == 0) sp.axes[1] = -3; /* repeated axis */
+        if (form == 1) sp.steps[1] = 0; /* zero step */
+        if (form == 2) sp.axes[1] = 3;  /* axis out of range */
         int xi = add_const(g, "x", &x), out, node;
         if (form == 3) {
             /* starts computed at run time */

@@ -226,7 +226,9 @@ mr_status mr_node_bind_op(mr_graph *g, mr_node *n, mr_err *err) {
 mr_status mr_node_eval(mr_graph *g, int node, mr_err *err) {
     mr_node *n = &g->nodes[node];
     MR_TRY(mr_node_bind_op(g, n, err));
-    for (int i = 0; i < n->n_in; i++) {
+    /* Shape-only ops (Shape) read the input's dims, never its data, so they fold even when
+     * the input is a runtime tensor. */
+    for (int i = 0; i < n->n_in && !(n->op->flags & MR_OP_SHAPE_ONLY); i++) {
         const mr_tensor_desc *t = mr_node_input(g, n, i);
         if (t && !t->data)
             return mr_err_node(err, MR_ERR_INTERNAL, n, "input '%s' has no data to evaluate",

@@ -326,7 +326,7 @@ static mr_status rnn_prepare(mr_graph *g, mr_node *n, mr_err *err) {
 }
 
 static inline float sigm(float v) {
-    return 1.0f / (1.0f + expf(-v));
+    return mr_vsigmoidf(v);
 }
 
 /* Phase 0, block j: one tile of xw[d] = X * W[d]^T + bias. X is one (S*B) x NI matrix in either

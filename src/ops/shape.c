@@ -17,9 +17,13 @@
 #define COPY_CHUNK ((int64_t)1 << 18)
 
 /* Graphs built without an opset (0) get the newest semantics we implement. */
-static int opset_of(const mr_graph *g) { return g->opset > 0 ? g->opset : 17; }
+static int opset_of(const mr_graph *g) {
+    return g->opset > 0 ? g->opset : 17;
+}
 
-static int has_input(const mr_node *n, int i) { return i < n->n_in && n->in[i] >= 0; }
+static int has_input(const mr_node *n, int i) {
+    return i < n->n_in && n->in[i] >= 0;
+}
 
 /* Reads constant input i (a scalar or 1-D int64 tensor, or int32 when allow_i32) into
  * out[cap]. The messages name the node and the input's role (`what`). */
@@ -162,8 +166,7 @@ static mr_status reshape_infer(mr_graph *g, mr_node *n, mr_err *err) {
     int cnt = 0;
     int64_t allowzero;
     MR_TRY(mr_attr_get_int(n, "allowzero", 0, &allowzero, err));
-    if (allowzero != 0 && allowzero != 1)
-        return mr_err_attr(err, n, "allowzero", "must be 0 or 1");
+    if (allowzero != 0 && allowzero != 1) return mr_err_attr(err, n, "allowzero", "must be 0 or 1");
     if (opset_of(g) < 5) {
         /* Reshape-1 took the shape as an attribute. */
         if (!mr_node_attr(n, "shape"))
@@ -417,7 +420,8 @@ static mr_status dropout_infer(mr_graph *g, mr_node *n, mr_err *err) {
             return mr_err_node(err, MR_ERR_GRAPH, n,
                                "takes ratio as an attribute before opset 12, not an input");
     } else {
-        if (mr_node_attr(n, "ratio")) return mr_err_attr(err, n, "ratio", "is an input since opset 12");
+        if (mr_node_attr(n, "ratio"))
+            return mr_err_attr(err, n, "ratio", "is an input since opset 12");
         /* The ratio input (1) is ignored; training_mode (2) must be absent or constant false. */
         const mr_tensor_desc *tm = mr_node_input(g, n, 2);
         if (tm) {
@@ -462,8 +466,8 @@ typedef struct const_params {
     } scalar;
 } const_params;
 
-static const char *const constant_attrs[] = {"value",        "value_float",  "value_floats",
-                                             "value_int",    "value_ints",   "sparse_value",
+static const char *const constant_attrs[] = {"value",        "value_float",   "value_floats",
+                                             "value_int",    "value_ints",    "sparse_value",
                                              "value_string", "value_strings", NULL};
 
 static mr_status constant_init(mr_graph *g, mr_node *n, mr_err *err) {

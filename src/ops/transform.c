@@ -19,12 +19,20 @@
 #define STRIDED_CHUNK ((int64_t)1 << 16)
 
 /* Graphs built without an opset (0) get the newest semantics we implement. */
-static int opset_of(const mr_graph *g) { return g->opset > 0 ? g->opset : 17; }
+static int opset_of(const mr_graph *g) {
+    return g->opset > 0 ? g->opset : 17;
+}
 
-static int has_input(const mr_node *n, int i) { return i < n->n_in && n->in[i] >= 0; }
+static int has_input(const mr_node *n, int i) {
+    return i < n->n_in && n->in[i] >= 0;
+}
 
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
+static int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 /* Reads constant input i (a scalar or 1-D int64/int32 tensor) into out[cap]. */
 static mr_status const_ints(mr_graph *g, const mr_node *n, int i, const char *what, int64_t *out,
@@ -74,10 +82,10 @@ static void set_grid(mr_node *n, int64_t total, int64_t chunk, int64_t flops) {
 /* ---- strided copy (Transpose, Slice) ---- */
 
 typedef struct strided_plan {
-    int nd;                       /* >= 1 after coalescing */
-    int64_t dims[MR_MAX_DIMS];    /* output dims */
-    int64_t stride[MR_MAX_DIMS];  /* input element stride per output dim (may be negative) */
-    int64_t base;                 /* input element offset of output element 0 */
+    int nd;                      /* >= 1 after coalescing */
+    int64_t dims[MR_MAX_DIMS];   /* output dims */
+    int64_t stride[MR_MAX_DIMS]; /* input element stride per output dim (may be negative) */
+    int64_t base;                /* input element offset of output element 0 */
 } strided_plan;
 
 /* Drops size-1 dims and merges neighbours that are contiguous in the input too, so a
@@ -126,8 +134,8 @@ static void copy_run(char *dst, const char *src, int64_t st, int64_t cnt, size_t
 }
 
 /* Output elements [e0, e1) of the plan. */
-static void strided_copy(const strided_plan *p, const void *src, void *dst, size_t esz,
-                         int64_t e0, int64_t e1) {
+static void strided_copy(const strided_plan *p, const void *src, void *dst, size_t esz, int64_t e0,
+                         int64_t e1) {
     if (e0 >= e1) return;
     int nd = p->nd;
     int64_t idx[MR_MAX_DIMS], off = p->base, rem = e0;
@@ -205,8 +213,8 @@ static mr_status concat_infer(mr_graph *g, mr_node *n, mr_err *err) {
         const mr_tensor_desc *t = mr_node_input(g, n, i);
         if (!t) return mr_err_node(err, MR_ERR_GRAPH, n, "input %d is missing", i);
         if (t->dtype != in0->dtype)
-            return mr_err_node(err, MR_ERR_SHAPE, n, "input %d ('%s') is %s but input 0 is %s",
-                               i, t->name, mr_dtype_name(t->dtype), mr_dtype_name(in0->dtype));
+            return mr_err_node(err, MR_ERR_SHAPE, n, "input %d ('%s') is %s but input 0 is %s", i,
+                               t->name, mr_dtype_name(t->dtype), mr_dtype_name(in0->dtype));
         int bad = t->ndim != in0->ndim;
         for (int d = 0; d < in0->ndim && !bad; d++)
             if (d != axis && t->dims[d] != in0->dims[d]) bad = 1;
@@ -384,8 +392,9 @@ static mr_status gather_infer(mr_graph *g, mr_node *n, mr_err *err) {
     int axis;
     MR_TRY(norm_axis(n, "attribute 'axis'", p->axis_attr, data->ndim, &axis, err));
     if (ind->dtype != MR_DTYPE_I64 && ind->dtype != MR_DTYPE_I32)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the indices ('%s') must be int64 or int32, not %s",
-                           ind->name, mr_dtype_name(ind->dtype));
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "the indices ('%s') must be int64 or int32, not %s", ind->name,
+                           mr_dtype_name(ind->dtype));
     int rank = data->ndim - 1 + ind->ndim;
     if (rank > MR_MAX_DIMS)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the output would have rank %d (at most %d)",
