@@ -123,19 +123,27 @@ static void eval_fails(mr_graph *g, int node, mr_status want, const char *needle
 
 static double ref_act(mr_act_kind k, double x, double a, double b) {
     switch (k) {
-    case MR_ACT_RELU: return x < 0 ? 0 : x;
-    case MR_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
-    case MR_ACT_CLIP: return x < a ? a : x > b ? b : x;
-    case MR_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case MR_ACT_TANH: return tanh(x);
-    default: return x;
+    case MR_ACT_RELU:
+        return x < 0 ? 0 : x;
+    case MR_ACT_LEAKY_RELU:
+        return x < 0 ? a * x : x;
+    case MR_ACT_CLIP:
+        return fmin(fmax(x, a), b); /* numpy: max wins when min > max */
+    case MR_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case MR_ACT_TANH:
+        return tanh(x);
+    default:
+        return x;
     }
 }
 
-static int act_exact(mr_act_kind k) { return k != MR_ACT_SIGMOID && k != MR_ACT_TANH; }
+static int act_exact(mr_act_kind k) {
+    return k != MR_ACT_SIGMOID && k != MR_ACT_TANH;
+}
 
-static int compare_act(const float *y, const float *x, int64_t n, mr_act_kind k, double a,
-                       double b, const char *label) {
+static int compare_act(const float *y, const float *x, int64_t n, mr_act_kind k, double a, double b,
+                       const char *label) {
     int ok = 1;
     int64_t worst = -1;
     double wd = 0;
@@ -158,8 +166,8 @@ static int compare_act(const float *y, const float *x, int64_t n, mr_act_kind k,
 
 /* Runs a unary op on x (given shape), with optional attribute/inputs set up by the caller
  * through `setup`, and compares with ref_act(kind, ., a, b). */
-static void unary_case(const char *op, mr_act_kind kind, int opset, int ndim,
-                       const int64_t *dims, float lo, float hi, double a, double b,
+static void unary_case(const char *op, mr_act_kind kind, int opset, int ndim, const int64_t *dims,
+                       float lo, float hi, double a, double b,
                        void (*setup)(mr_graph *, int, void *), void *ctx, int n_extra,
                        const int *extra_in) {
     char label[128];
@@ -196,8 +204,8 @@ static void set_min_max(mr_graph *g, int node, void *ctx) {
 }
 
 static void test_unary(void) {
-    const int64_t small[] = {3, 5, 7};              /* one block, not a vector multiple */
-    const int64_t big[] = {2, 64, 31, 17};          /* 67456: three blocks, last partial */
+    const int64_t small[] = {3, 5, 7};     /* one block, not a vector multiple */
+    const int64_t big[] = {2, 64, 31, 17}; /* 67456: three blocks, last partial */
     const int64_t scalar[] = {1};
     const int64_t *shapes[] = {small, big};
     const int ranks[] = {3, 4};
@@ -208,11 +216,10 @@ static void test_unary(void) {
         unary_case("Sigmoid", MR_ACT_SIGMOID, 13, r, d, -12, 12, 0, 0, NULL, NULL, 0, NULL);
         unary_case("Tanh", MR_ACT_TANH, 13, r, d, -6, 6, 0, 0, NULL, NULL, 0, NULL);
         unary_case("Tanh", MR_ACT_TANH, 13, r, d, -0.7f, 0.7f, 0, 0, NULL, NULL, 0, NULL);
-        unary_case("LeakyRelu", MR_ACT_LEAKY_RELU, 13, r, d, -4, 4, 0.01f, 0, NULL, NULL, 0,
-                   NULL);
+        unary_case("LeakyRelu", MR_ACT_LEAKY_RELU, 13, r, d, -4, 4, 0.01f, 0, NULL, NULL, 0, NULL);
         float alpha = 0.2f;
-        unary_case("LeakyRelu", MR_ACT_LEAKY_RELU, 13, r, d, -4, 4, alpha, 0, set_alpha, &alpha,
-                   0, NULL);
+        unary_case("LeakyRelu", MR_ACT_LEAKY_RELU, 13, r, d, -4, 4, alpha, 0, set_alpha, &alpha, 0,
+                   NULL);
     }
     unary_case("Relu", MR_ACT_RELU, 13, 0, scalar, -1, 1, 0, 0, NULL, NULL, 0, NULL);
     unary_case("Sigmoid", MR_ACT_SIGMOID, 13, 1, scalar, -1, 1, 0, 0, NULL, NULL, 0, NULL);
@@ -224,8 +231,7 @@ static void test_unary(void) {
     unary_case("Clip", MR_ACT_CLIP, 6, 3, small, -3, 3, -FLT_MAX, FLT_MAX, NULL, NULL, 0, NULL);
     /* min > max: every value becomes max (numpy's clip; ONNX opset 13 states it). */
     float inv[2] = {1.0f, -1.0f};
-    unary_case("Clip", MR_ACT_CLIP, 6, 3, small, -3, 3, inv[0], inv[1], set_min_max, inv, 0,
-               NULL);
+    unary_case("Clip", MR_ACT_CLIP, 6, 3, small, -3, 3, inv[0], inv[1], set_min_max, inv, 0, NULL);
 
     /* Clip, opset 11 and 13: bounds as inputs; each may be omitted. The inputs are built in
      * the same graph as x, so build the graphs by hand. */
@@ -246,7 +252,8 @@ static void test_unary(void) {
             n_in = mode == 3 ? 1 : mode == 1 ? 2 : 3;
             int out, node = add_node(g, "clip_node", "Clip", n_in, in, &out);
             double a = in[1] >= 0 ? lo : -INFINITY, b = in[2] >= 0 ? hi : INFINITY;
-            if (eval_ok(g, node, label)) compare_act(g->tensors[out].data, x, n, MR_ACT_CLIP, a, b, label);
+            if (eval_ok(g, node, label))
+                compare_act(g->tensors[out].data, x, n, MR_ACT_CLIP, a, b, label);
             free(x);
             mr_graph_destroy(g);
         }
@@ -254,13 +261,12 @@ static void test_unary(void) {
 
     /* Special values: NaN propagates, infinities saturate, huge arguments do not overflow. */
     {
-        const float sp[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f,
-                            -88.0f, 89.0f, -89.0f, 100.0f, -100.0f, 1e30f, -1e30f, 0.625f,
-                            -0.625f, 0.6249f, 9.0f, -9.0f, 20.0f};
+        const float sp[] = {NAN,     INFINITY, -INFINITY, 0.0f,   -0.0f,   1e-30f, -1e-30f, 88.0f,
+                            -88.0f,  89.0f,    -89.0f,    100.0f, -100.0f, 1e30f,  -1e30f,  0.625f,
+                            -0.625f, 0.6249f,  9.0f,      -9.0f,  20.0f,   9.05f,  9.2f,    -9.2f};
         const int nsp = (int)(sizeof sp / sizeof sp[0]);
         const char *ops[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu"};
-        const mr_act_kind kinds[] = {MR_ACT_RELU, MR_ACT_SIGMOID, MR_ACT_TANH,
-                                     MR_ACT_LEAKY_RELU};
+        const mr_act_kind kinds[] = {MR_ACT_RELU, MR_ACT_SIGMOID, MR_ACT_TANH, MR_ACT_LEAKY_RELU};
         for (int o = 0; o < 4; o++) {
             mr_graph *g = new_graph(13);
             int64_t d = nsp;
@@ -268,7 +274,7 @@ static void test_unary(void) {
             int out, node = add_node(g, "special", ops[o], 1, &in, &out);
             if (eval_ok(g, node, ops[o])) {
                 const float *y = g->tensors[out].data;
-                compare_act(y, sp, nsp, kinds[o], 0.01, 0, ops[o]);
+                compare_act(y, sp, nsp, kinds[o], (double)0.01f, 0, ops[o]);
                 if (kinds[o] == MR_ACT_SIGMOID) CHECK(y[1] == 1.0f && y[2] == 0.0f);
                 if (kinds[o] == MR_ACT_TANH) CHECK(y[1] == 1.0f && y[2] == -1.0f);
             }
@@ -483,10 +489,14 @@ static const char *const bin_names[] = {"Add", "Sub", "Mul", "Div"};
 
 static double ref_f(int op, double a, double b) {
     switch (op) {
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    default: return a / b;
+    case OP_ADD:
+        return a + b;
+    case OP_SUB:
+        return a - b;
+    case OP_MUL:
+        return a * b;
+    default:
+        return a / b;
     }
 }
 
@@ -494,9 +504,12 @@ static double ref_f(int op, double a, double b) {
  * truncating division written without C's `/` on negative numbers. */
 static int64_t ref_i(int op, int64_t a, int64_t b) {
     switch (op) {
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
+    case OP_ADD:
+        return a + b;
+    case OP_SUB:
+        return a - b;
+    case OP_MUL:
+        return a * b;
     default: {
         if (b == 0) return 0;
         uint64_t ua = a < 0 ? 0u - (uint64_t)a : (uint64_t)a;
@@ -540,8 +553,7 @@ static double get_d(mr_dtype dt, const void *p, int64_t i) {
     return ((const int32_t *)p)[i];
 }
 
-static void binary_case(int op, mr_dtype dt, int na, const int64_t *ad, int nb,
-                        const int64_t *bd) {
+static void binary_case(int op, mr_dtype dt, int na, const int64_t *ad, int nb, const int64_t *bd) {
     char sa[64], sb[64], label[200];
     snprintf(label, sizeof label, "%s %s %s %s", bin_names[op], mr_dtype_name(dt),
              mr_dims_str(na, ad, sa, sizeof sa), mr_dims_str(nb, bd, sb, sizeof sb));
@@ -600,22 +612,22 @@ static void test_binary(void) {
         int nb;
         int64_t b[5];
     } cases[] = {
-        {3, {3, 4, 5}, 3, {3, 4, 5}},                 /* same shape */
-        {0, {0}, 3, {3, 4, 5}},                       /* scalar op tensor */
-        {3, {3, 4, 5}, 0, {0}},                       /* tensor op scalar */
-        {3, {3, 4, 5}, 1, {1}},                       /* one-element 1-D */
-        {4, {2, 16, 9, 11}, 4, {1, 16, 1, 1}},        /* per-channel */
-        {3, {16, 1, 1}, 4, {2, 16, 9, 11}},           /* per-channel on the left, lower rank */
-        {2, {5, 7}, 1, {7}},                          /* row vector */
-        {2, {5, 7}, 2, {5, 1}},                       /* column vector */
-        {2, {5, 1}, 2, {1, 7}},                       /* outer product */
-        {4, {2, 1, 4, 1}, 3, {3, 1, 5}},              /* both broadcast, interleaved */
-        {4, {2, 64, 33, 17}, 3, {64, 1, 17}},         /* general, several blocks */
-        {4, {4, 32, 28, 28}, 4, {1, 32, 1, 1}},       /* per-channel, several blocks */
-        {2, {70000, 1}, 1, {1}},                      /* scalar, several blocks */
-        {2, {3, 1}, 3, {2, 1, 1}},                    /* only broadcasting dims */
-        {5, {1, 1, 1, 1, 1}, 1, {1}},                 /* one element, high rank */
-        {2, {0, 3}, 1, {3}},                          /* empty */
+        {3, {3, 4, 5}, 3, {3, 4, 5}},           /* same shape */
+        {0, {0}, 3, {3, 4, 5}},                 /* scalar op tensor */
+        {3, {3, 4, 5}, 0, {0}},                 /* tensor op scalar */
+        {3, {3, 4, 5}, 1, {1}},                 /* one-element 1-D */
+        {4, {2, 16, 9, 11}, 4, {1, 16, 1, 1}},  /* per-channel */
+        {3, {16, 1, 1}, 4, {2, 16, 9, 11}},     /* per-channel on the left, lower rank */
+        {2, {5, 7}, 1, {7}},                    /* row vector */
+        {2, {5, 7}, 2, {5, 1}},                 /* column vector */
+        {2, {5, 1}, 2, {1, 7}},                 /* outer product */
+        {4, {2, 1, 4, 1}, 3, {3, 1, 5}},        /* both broadcast, interleaved */
+        {4, {2, 64, 33, 17}, 3, {64, 1, 17}},   /* general, several blocks */
+        {4, {4, 32, 28, 28}, 4, {1, 32, 1, 1}}, /* per-channel, several blocks */
+        {2, {70000, 1}, 1, {1}},                /* scalar, several blocks */
+        {2, {3, 1}, 3, {2, 1, 1}},              /* only broadcasting dims */
+        {5, {1, 1, 1, 1, 1}, 1, {1}},           /* one element, high rank */
+        {2, {0, 3}, 1, {3}},                    /* empty */
     };
     const mr_dtype dts[] = {MR_DTYPE_F32, MR_DTYPE_I64, MR_DTYPE_I32};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
@@ -657,7 +669,8 @@ static void test_binary_int_edges(void) {
         int out, node = add_node(g, "div_i32", "Div", 2, in, &out);
         if (eval_ok(g, node, "Div int32 edges")) {
             const int32_t *y = g->tensors[out].data;
-            for (int i = 0; i < n; i++) CHECK_MSG(y[i] == q[i], "int32 %d / %d = %d", a[i], b[i], y[i]);
+            for (int i = 0; i < n; i++)
+                CHECK_MSG(y[i] == q[i], "int32 %d / %d = %d", a[i], b[i], y[i]);
         }
         mr_graph_destroy(g);
     }

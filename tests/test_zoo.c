@@ -395,6 +395,7 @@ int main(void) {
 
     mr_runtime_params rp = mr_runtime_default_params();
     rp.backend = MR_BACKEND_CPU;
+    if (getenv("ZOO_THREADS")) rp.n_threads = atoi(getenv("ZOO_THREADS")); // TMPDEBUG
     mr_runtime *rt = NULL;
     char eb[512];
     mr_status st = mr_runtime_create(&rp, &rt, eb, sizeof eb);

@@ -115,6 +115,10 @@ mr_status mr_npy_read(const char *path, mr_tensor *out, char *errbuf, size_t err
     char *header = NULL;
     void *data = NULL;
     size_t got = fread(pre, 1, 10, fp);
+    if (got < 10 && ferror(fp)) { /* e.g. a directory: fopen succeeds, reading does not */
+        st = fail(errbuf, errbuf_size, MR_ERR_IO, path, strerror(errno));
+        goto done;
+    }
     if (got < 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "not a .npy file (bad magic)");
         goto done;
@@ -207,6 +211,7 @@ mr_status mr_npy_write(const char *path, const mr_tensor *t, char *errbuf, size_
     int64_t numel = mr_tensor_numel(t);
     if (numel < 0) return fail(errbuf, errbuf_size, MR_ERR_INVALID_ARG, path, "bad shape");
     char shape[MR_MAX_DIMS * 24 + 8];
+    shape[0] = '\0'; /* a scalar's shape is "()" */
     size_t pos = 0;
     for (int i = 0; i < t->ndim; i++)
         pos += (size_t)snprintf(shape + pos, sizeof shape - pos, "%lld,%s",

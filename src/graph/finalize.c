@@ -107,6 +107,21 @@ mr_status mr_graph_sort(mr_graph *g, mr_err *err) {
         int culprit = -1;
         for (int i = 0; i < n && culprit < 0; i++)
             if (!g->nodes[i].dead && pending[i] > 0) culprit = i;
+        /* The first stuck node may only be downstream of the cycle. Every stuck node reads
+         * an output of another stuck node, so stepping to such a producer n times from any
+         * stuck node ends on the cycle itself, which is what the user has to fix. */
+        for (int step = 0; step < n && culprit >= 0; step++) {
+            const mr_node *nd = &g->nodes[culprit];
+            int next = -1;
+            for (int k = 0; k < nd->n_in && next < 0; k++) {
+                int t = nd->in[k];
+                if (t < 0 || g->tensors[t].data) continue;
+                int p = g->tensors[t].producer;
+                if (p >= 0 && pending[p] > 0) next = p;
+            }
+            if (next < 0) break;
+            culprit = next;
+        }
         st = mr_errf(err, MR_ERR_GRAPH, "the graph has a cycle through %s node '%s'",
                      culprit >= 0 ? g->nodes[culprit].op_type : "?",
                      culprit >= 0 ? g->nodes[culprit].name : "?");

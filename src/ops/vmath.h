@@ -84,8 +84,8 @@ static inline float mr_vtanhf(float x) {
     p = p * s + 1.33314422036e-1f;
     p = p * s - 3.33332819422e-1f;
     float small = p * s * ax + ax;
-    /* tanh(9) rounds to 1 in float; clamping keeps exp finite. */
-    float ac = mr_vsel(ax > 9.0f, 9.0f, ax);
+    /* Above |x| = 9.1, tanh rounds to +-1 in float; clamping at 10 keeps exp finite. */
+    float ac = mr_vsel(ax > 10.0f, 10.0f, ax);
     float large = 1.0f - 2.0f / (mr_vexpf(2.0f * ac) + 1.0f);
     float r = mr_vsel(ax < 0.625f, small, large);
     r = copysignf(r, x);
