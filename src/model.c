@@ -63,6 +63,31 @@ static void compute_stats(mr_model *m) {
     free(seen);
 }
 
+/* Finalises, plans and binds a graph into a model; takes ownership of g. Does not record
+ * the error in the runtime (callers add context first). */
+static mr_status build_model(mr_runtime *rt, mr_graph *g, const mr_model_params *params,
+                             mr_model **out, mr_err *err) {
+    mr_model_params p = params ? *params : mr_model_default_params();
+    mr_model *m = mr_calloc(1, sizeof *m, "model", err);
+    if (!m) {
+        mr_graph_destroy(g);
+        return err->status;
+    }
+    m->rt = rt;
+    m->g = g;
+    if (mr_graph_finalize(g, p.optimize, err) != MR_OK ||
+        mr_plan_build(g, &m->plan, err) != MR_OK ||
+        rt->iface->exec_create(rt->be, g, &m->plan, &m->exec, err) != MR_OK) {
+        mr_model_destroy(m);
+        return err->status;
+    }
+    compute_stats(m);
+    mr_log(rt, MR_LOG_INFO, "model: %d steps, %.1f MFLOP, arena %.2f MiB", m->stats.n_steps,
+           (double)m->stats.flops / 1e6, (double)m->stats.arena_bytes / (1024.0 * 1024.0));
+    *out = m;
+    return MR_OK;
+}
+
 mr_status mr_model_from_graph(mr_runtime *rt, mr_graph *g, const mr_model_params *params,
                               mr_model **out) {
     mr_err err;
@@ -77,24 +102,7 @@ mr_status mr_model_from_graph(mr_runtime *rt, mr_graph *g, const mr_model_params
         mr_errf(&err, MR_ERR_INVALID_ARG, "mr_model_from_graph: NULL graph");
         return fail(rt, &err);
     }
-    mr_model_params p = params ? *params : mr_model_default_params();
-    mr_model *m = mr_calloc(1, sizeof *m, "model", &err);
-    if (!m) {
-        mr_graph_destroy(g);
-        return fail(rt, &err);
-    }
-    m->rt = rt;
-    m->g = g;
-    if (mr_graph_finalize(g, p.optimize, &err) != MR_OK ||
-        mr_plan_build(g, &m->plan, &err) != MR_OK ||
-        rt->iface->exec_create(rt->be, g, &m->plan, &m->exec, &err) != MR_OK) {
-        mr_model_destroy(m);
-        return fail(rt, &err);
-    }
-    compute_stats(m);
-    mr_log(rt, MR_LOG_INFO, "model: %d steps, %.1f MFLOP, arena %.2f MiB", m->stats.n_steps,
-           (double)m->stats.flops / 1e6, (double)m->stats.arena_bytes / (1024.0 * 1024.0));
-    *out = m;
+    if (build_model(rt, g, params, out, &err) != MR_OK) return fail(rt, &err);
     return MR_OK;
 }
 
@@ -141,13 +149,16 @@ mr_status mr_model_load_file(mr_runtime *rt, const char *path, const mr_model_pa
     int64_t dd = params ? params->default_dim : 1;
     mr_status st = mr_onnx_import(data, size, dd, &g, &err);
     free(data);
+    if (st == MR_OK) {
+        g->default_dim = dd;
+        st = build_model(rt, g, params, out, &err);
+    }
     if (st != MR_OK) {
         /* Say which file failed: users load several models. */
         mr_err_prefix(&err, "%s: ", path);
         return fail(rt, &err);
     }
-    g->default_dim = dd;
-    return mr_model_from_graph(rt, g, params, out);
+    return MR_OK;
 }
 
 mr_status mr_model_load_zoo(mr_runtime *rt, const char *name, const mr_model_params *params,

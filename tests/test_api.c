@@ -32,8 +32,7 @@ static void test_status_strings(void) {
         CHECK_MSG(str && str[0], "status %d has no string", s);
         seen[s] = str ? str : "";
         for (int k = 0; k < s; k++)
-            CHECK_MSG(strcmp(seen[k], seen[s]) != 0, "status %d and %d share '%s'", k, s,
-                      seen[s]);
+            CHECK_MSG(strcmp(seen[k], seen[s]) != 0, "status %d and %d share '%s'", k, s, seen[s]);
     }
     const char *unknown = mr_status_str((mr_status)999);
     CHECK(unknown && unknown[0]);
@@ -125,12 +124,9 @@ static void test_runtime_params(void) {
         int n_threads, gpu, log_level;
         const char *needle;
     } bad[] = {
-        {-1, 0, MR_LOG_WARN, "n_threads"},
-        {-100, 0, MR_LOG_WARN, "n_threads"},
-        {0, -1, MR_LOG_WARN, "gpu"},
-        {0, 0, -1, "log_level"},
-        {0, 0, MR_LOG_DEBUG + 1, "log_level"},
-        {0, 0, 1000, "log_level"},
+        {-1, 0, MR_LOG_WARN, "n_threads"},     {-100, 0, MR_LOG_WARN, "n_threads"},
+        {0, -1, MR_LOG_WARN, "gpu"},           {0, 0, -1, "log_level"},
+        {0, 0, MR_LOG_DEBUG + 1, "log_level"}, {0, 0, 1000, "log_level"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         p = mr_runtime_default_params();
@@ -393,39 +389,38 @@ static void test_model_basics(void) {
     CHECK_STATUS(mr_model_run(m, 0, &in, 1, &out), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
                  "1 input");
     CHECK(fc_check_run(m, &f, x, y));
-    CHECK_STATUS(mr_model_run(m, 2, two_in, 1, &out), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "got 2");
+    CHECK_STATUS(mr_model_run(m, 2, two_in, 1, &out), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "got 2");
     CHECK(fc_check_run(m, &f, x, y));
     CHECK_STATUS(mr_model_run(m, 1, &in, 0, &out), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
                  "output");
     CHECK(fc_check_run(m, &f, x, y));
-    CHECK_STATUS(mr_model_run(m, 1, NULL, 1, &out), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "NULL");
-    CHECK_STATUS(mr_model_run(m, 1, &in, 1, NULL), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "NULL");
+    CHECK_STATUS(mr_model_run(m, 1, NULL, 1, &out), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "NULL");
+    CHECK_STATUS(mr_model_run(m, 1, &in, 1, NULL), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "NULL");
     CHECK(fc_check_run(m, &f, x, y));
     CHECK(mr_model_run(NULL, 1, &in, 1, &out) == MR_ERR_INVALID_ARG);
 
     mr_tensor bad = in;
     bad.data = NULL;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "'x'");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "'x'");
     CHECK(fc_check_run(m, &f, x, y));
     bad = out;
     bad.data = NULL;
-    CHECK_STATUS(mr_model_run(m, 1, &in, 1, &bad), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "'y'");
+    CHECK_STATUS(mr_model_run(m, 1, &in, 1, &bad), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "'y'");
     CHECK(fc_check_run(m, &f, x, y));
 
     bad = in;
     bad.dtype = MR_DTYPE_I32;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'x'");
-    CHECK(strstr(mr_runtime_last_error(rt), "int32") && strstr(mr_runtime_last_error(rt), "float32"));
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'x'");
+    CHECK(strstr(mr_runtime_last_error(rt), "int32") &&
+          strstr(mr_runtime_last_error(rt), "float32"));
     CHECK(fc_check_run(m, &f, x, y));
     bad.dtype = MR_DTYPE_INVALID;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'x'");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'x'");
     CHECK(fc_check_run(m, &f, x, y));
 
     float big[8];
@@ -433,16 +428,14 @@ static void test_model_basics(void) {
     bad = in;
     bad.data = big;
     bad.dims[1] = 5;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'x'");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'x'");
     CHECK_MSG(strstr(mr_runtime_last_error(rt), "[1,5]") &&
                   strstr(mr_runtime_last_error(rt), "[1,4]"),
               "message '%s' lacks both shapes", mr_runtime_last_error(rt));
     CHECK(fc_check_run(m, &f, x, y));
     bad.ndim = 1;
     bad.dims[0] = 4;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "[4]");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "[4]");
     CHECK(strstr(mr_runtime_last_error(rt), "[1,4]") != NULL);
     CHECK(fc_check_run(m, &f, x, y));
     bad.ndim = 3;
@@ -450,18 +443,15 @@ static void test_model_basics(void) {
     CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
                  "[1,1,4]");
     bad.ndim = -3; /* nonsense ranks must not be read past dims[] */
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'x'");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'x'");
     bad.ndim = 1000;
-    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'x'");
+    CHECK_STATUS(mr_model_run(m, 1, &bad, 1, &out), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'x'");
     CHECK(fc_check_run(m, &f, x, y));
 
     bad = out;
     bad.data = big;
     bad.dims[1] = 4;
-    CHECK_STATUS(mr_model_run(m, 1, &in, 1, &bad), MR_ERR_SHAPE, mr_runtime_last_error(rt),
-                 "'y'");
+    CHECK_STATUS(mr_model_run(m, 1, &in, 1, &bad), MR_ERR_SHAPE, mr_runtime_last_error(rt), "'y'");
     CHECK(strstr(mr_runtime_last_error(rt), "[1,4]") && strstr(mr_runtime_last_error(rt), "[1,3]"));
     CHECK(fc_check_run(m, &f, x, y));
 
@@ -472,8 +462,8 @@ static void test_model_basics(void) {
                  "-1");
     CHECK_STATUS(mr_model_output_info(m, 1, &ti), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
                  "output index 1");
-    CHECK_STATUS(mr_model_output_info(m, -7, &ti), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), "-7");
+    CHECK_STATUS(mr_model_output_info(m, -7, &ti), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "-7");
     CHECK_STATUS(mr_model_step_info(m, 1, &si), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
                  "step index 1");
     CHECK_STATUS(mr_model_step_info(m, -1, &si), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
@@ -573,8 +563,8 @@ static void test_loading(void) {
     CHECK(m == NULL);
     CHECK_STATUS(mr_model_load(rt, missing, NULL, &m), MR_ERR_IO, mr_runtime_last_error(rt),
                  missing);
-    CHECK_STATUS(mr_model_load(rt, NULL, NULL, &m), MR_ERR_INVALID_ARG,
-                 mr_runtime_last_error(rt), NULL);
+    CHECK_STATUS(mr_model_load(rt, NULL, NULL, &m), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 NULL);
     CHECK(mr_model_load_file(NULL, missing, NULL, &m) == MR_ERR_INVALID_ARG);
 
     char path[64];
@@ -592,8 +582,7 @@ static void test_loading(void) {
     }
     /* A directory opens but cannot be read as a file. */
     mr_status st = mr_model_load_file(rt, "/tmp", NULL, &m);
-    CHECK_MSG(st == MR_ERR_IO || st == MR_ERR_PARSE, "loading a directory: %s",
-              mr_status_str(st));
+    CHECK_MSG(st == MR_ERR_IO || st == MR_ERR_PARSE, "loading a directory: %s", mr_status_str(st));
     CHECK(m == NULL);
     CHECK_STATUS(mr_model_load_buffer(rt, junk, sizeof junk - 1, NULL, &m), MR_ERR_PARSE,
                  mr_runtime_last_error(rt), NULL);
@@ -615,8 +604,8 @@ static void test_loading(void) {
             mr_tensor_info ti;
             CHECK(mr_model_n_inputs(m) == 1 && mr_model_n_outputs(m) == 1);
             CHECK(mr_model_input_info(m, 0, &ti) == MR_OK);
-            CHECK(ti.dtype == MR_DTYPE_F32 && ti.ndim == 4 && ti.dims[0] == 1 &&
-                  ti.dims[1] == 3 && ti.dims[2] == 32 && ti.dims[3] == 32);
+            CHECK(ti.dtype == MR_DTYPE_F32 && ti.ndim == 4 && ti.dims[0] == 1 && ti.dims[1] == 3 &&
+                  ti.dims[2] == 32 && ti.dims[3] == 32);
             CHECK(mr_model_output_info(m, 0, &ti) == MR_OK);
             CHECK(ti.ndim == 2 && ti.dims[0] == 1 && ti.dims[1] == 10);
             mr_model_stats s;

@@ -444,6 +444,37 @@ static void test_dangling(mr_runtime *rt) {
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'nowhere'");
     mr_graph_destroy(g);
 
+    /* A tensor written by two nodes. */
+    g = mr_graph_create(err);
+    x = add_input(g, "x", 1, dims, err);
+    y = MUST(mr_graph_add_tensor(g, "twice", err));
+    MUST(mr_graph_add_node(g, "writer1", "Relu", 1, &x, 1, &y, err));
+    MUST(mr_graph_add_node(g, "writer2", "Sigmoid", 1, &x, 1, &y, err));
+    mark_output(g, y);
+    st = mr_graph_finalize(g, 1, err);
+    CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'twice'");
+    CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'writer1'");
+    CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'writer2'");
+    mr_graph_destroy(g);
+
+    /* A node writing into a constant (the weights would change under the next run) or into a
+     * graph input. */
+    for (int v = 0; v < 2; v++) {
+        g = mr_graph_create(err);
+        x = add_input(g, "x", 1, dims, err);
+        int z = add_input(g, "xin", 1, dims, err);
+        float c[4] = {1, 2, 3, 4};
+        int w = MUST(mr_graph_add_const(g, "wconst", MR_DTYPE_F32, 1, dims, c, err));
+        int target = v ? z : w;
+        MUST(mr_graph_add_node(g, "clobber", "Relu", 1, &x, 1, &target, err));
+        add_node(g, "use", "Add", 2, (int[]){x, target}, &y, err);
+        mark_output(g, y);
+        st = mr_graph_finalize(g, 1, err);
+        CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'clobber'");
+        CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, v ? "'xin'" : "'wconst'");
+        mr_graph_destroy(g);
+    }
+
     /* No outputs at all. */
     g = mr_graph_create(err);
     x = add_input(g, "x", 1, dims, err);
@@ -806,6 +837,21 @@ static void build_matmul_add_swapped(mr_graph *g, mr_err *err) {
     mark_output(g, y);
 }
 
+/* Batched: [2,3,8] x [8,6] + [6] -> Relu; the fused bias covers every row of every batch. */
+static void build_matmul_batched(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 23);
+    int64_t xd[3] = {2, FC_M, FC_K}, wd[2] = {FC_K, FC_N}, n = FC_N;
+    int x = add_input(g, "x", 3, xd, err);
+    int w = rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
+    int b = rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
+    int m, a, y;
+    add_node(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
+    add_node(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
+    add_node(g, "relu", "Relu", 1, &a, &y, err);
+    mark_output(g, y);
+}
+
 /* The MatMul result also feeds a Tanh, and the Add result is a graph output besides feeding
  * the Relu: neither the bias nor the activation may fuse. */
 static void build_matmul_shared(mr_graph *g, mr_err *err) {
@@ -895,6 +941,10 @@ static void test_fuse_activation(mr_runtime *rt) {
         CHECK_MSG(below > 0 && above > 0, "test data does not reach both bounds (%d, %d)", below,
                   above);
         check_close("Gemm+Clip vs reference", r1.out[0], want, F);
+        /* Gemm weight + bias; Clip's bounds are not learnable parameters. */
+        CHECK_MSG(r0.stats.n_params == FC_N * FC_K + FC_N && r1.stats.n_params == r0.stats.n_params,
+                  "n_params %lld / %lld, want %d", (long long)r0.stats.n_params,
+                  (long long)r1.stats.n_params, FC_N * FC_K + FC_N);
         CHECK(r0.stats.n_steps == 2 && r1.stats.n_steps == 1);
         CHECK_MSG(strcmp(r1.labels[0], "Gemm+Clip") == 0, "label %s", r1.labels[0]);
     }
@@ -915,6 +965,20 @@ static void test_fuse_activation(mr_runtime *rt) {
         result_free(&r0);
         result_free(&r1);
     }
+
+    run_both(rt, build_matmul_batched, "batched MatMul+Add+Relu", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        float wb[2 * F];
+        for (int bt = 0; bt < 2; bt++) {
+            fc_ref(build_matmul_batched, r0.in[0] + bt * FC_M * FC_K, "mm.w", "mm.b", 0, d);
+            for (int i = 0; i < F; i++) wb[bt * F + i] = (float)relu_d(d[i]);
+        }
+        check_close("batched MatMul+Add+Relu vs reference", r1.out[0], wb, 2 * F);
+        CHECK(r0.stats.n_steps == 3 && r1.stats.n_steps == 1);
+        CHECK_MSG(strcmp(r1.labels[0], "MatMul+Add+Relu") == 0, "label %s", r1.labels[0]);
+    }
+    result_free(&r0);
+    result_free(&r1);
 
     run_both(rt, build_matmul_shared, "MatMul with shared results", &r0, &r1);
     if (r0.st == MR_OK && r1.st == MR_OK) {

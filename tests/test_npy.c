@@ -140,8 +140,9 @@ static void roundtrip(mr_dtype dt, int ndim, const int64_t *dims, mr_rng *r) {
     for (int i = 0; same && i < ndim; i++) same = u.dims[i] == dims[i];
     CHECK_MSG(same, "%s rank %d: shape differs", mr_dtype_name(dt), ndim);
     CHECK(u.data != NULL);
-    if (same && u.data) CHECK_MSG(memcmp(u.data, t.data, bytes) == 0, "%s rank %d: data differs",
-                                  mr_dtype_name(dt), ndim);
+    if (same && u.data)
+        CHECK_MSG(memcmp(u.data, t.data, bytes) == 0, "%s rank %d: data differs", mr_dtype_name(dt),
+                  ndim);
     mr_tensor_free_data(&u);
     CHECK(u.data == NULL);
     free(t.data);
@@ -196,7 +197,7 @@ static void test_write_errors(void) {
     CHECK_STATUS(mr_npy_write(path, &bad, eb, sizeof eb), MR_ERR_INVALID_ARG, eb, path);
     bad.ndim = -1;
     CHECK_STATUS(mr_npy_write(path, &bad, eb, sizeof eb), MR_ERR_INVALID_ARG, eb, path);
-    CHECK(access(path, F_OK) != 0); /* nothing written by the failures */
+    CHECK(access(path, F_OK) != 0);                  /* nothing written by the failures */
     CHECK(mr_npy_write(path, &t, NULL, 0) == MR_OK); /* errbuf may be NULL */
     unlink(path);
     /* A NULL errbuf on failure, and a tiny one that truncates. */
@@ -227,7 +228,7 @@ static void check_read(int line, const char *path, mr_dtype dt, int ndim, const 
     }
     mr_tensor_free_data(&t);
 }
-#define CHECK_READ(path, dt, ndim, dims, data, bytes)                                          \
+#define CHECK_READ(path, dt, ndim, dims, data, bytes)                                              \
     check_read(__LINE__, path, dt, ndim, dims, data, bytes)
 
 static void test_handwritten(void) {
@@ -238,8 +239,8 @@ static void test_handwritten(void) {
     const int64_t d23[2] = {2, 3}, d3[1] = {3}, d4[1] = {4}, d221[3] = {2, 2, 1};
 
     /* Version 1.0, as numpy writes it. */
-    write_raw(p, sizeof p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 1,
-              f6, sizeof f6);
+    write_raw(p, sizeof p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 1, f6,
+              sizeof f6);
     CHECK_READ(p, MR_DTYPE_F32, 2, d23, f6, sizeof f6);
     unlink(p);
     /* Version 2.0 (4-byte header length) and 3.0 (utf-8 header). */
@@ -261,8 +262,7 @@ static void test_handwritten(void) {
     CHECK_READ(p, MR_DTYPE_F32, 2, d23, f6, sizeof f6);
     unlink(p);
     /* A scalar, an empty array, and '<f4' spelt with numpy's other little-endian code. */
-    write_raw(p, sizeof p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 1, f6,
-              4);
+    write_raw(p, sizeof p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 1, f6, 4);
     CHECK_READ(p, MR_DTYPE_F32, 0, d3, f6, 4);
     unlink(p);
     const int64_t d0[2] = {0, 5};
@@ -347,19 +347,14 @@ static void test_malformed(void) {
         {"{'descr': '<f4', 'shape': (2, 3), }", 24, MR_ERR_PARSE, "fortran_order"},
         {"{'fortran_order': False, 'shape': (2, 3), }", 24, MR_ERR_PARSE, "descr"},
         {"{'descr': '<f4', 'fortran_order': False, }", 24, MR_ERR_PARSE, "shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3], }", 24, MR_ERR_PARSE,
-         "shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2; 3), }", 24, MR_ERR_PARSE,
-         "shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 24, MR_ERR_PARSE,
-         "shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3], }", 24, MR_ERR_PARSE, "shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2; 3), }", 24, MR_ERR_PARSE, "shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 24, MR_ERR_PARSE, "shape"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3", 24, MR_ERR_PARSE, "shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,, 3), }", 24, MR_ERR_PARSE,
-         "shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,, 3), }", 24, MR_ERR_PARSE, "shape"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2, -3), }", 24, MR_ERR_PARSE,
          "shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (6, -0), }", 24, MR_ERR_PARSE,
-         "shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (6, -0), }", 24, MR_ERR_PARSE, "shape"},
         /* Overflowing digits, an overflowing product, and a size beyond the 16 GiB limit. */
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 24,
          MR_ERR_PARSE, "dimension"},
@@ -372,8 +367,7 @@ static void test_malformed(void) {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4,
          MR_ERR_UNSUPPORTED, "dimensions"},
         /* Data shorter and longer than the shape. */
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, MR_ERR_PARSE,
-         "24"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, MR_ERR_PARSE, "24"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 0, MR_ERR_PARSE, "24"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", 24, MR_ERR_PARSE, "20"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 8, MR_ERR_PARSE, "bytes"},
@@ -540,8 +534,8 @@ static void test_numpy(void) {
             unlink(ours);
             unlink(theirs);
         }
-    const char *names[] = {"f32", "i64", "i32", "scalar", "empty", "f64", "fortran",
-                           "big_endian", "bool"};
+    const char *names[] = {"f32", "i64",     "i32",        "scalar", "empty",
+                           "f64", "fortran", "big_endian", "bool"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s.npy", dir, names[i]);
         unlink(p);

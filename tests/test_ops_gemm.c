@@ -81,9 +81,8 @@ static void check_result(mr_graph *g, int node, int out, int nd, const int64_t *
     double max_abs;
     int64_t worst;
     int ok = mr_allclose(t->data, ref, ne, 1e-4f, 1e-5f, &max_abs, &worst);
-    CHECK_MSG(ok, "%s: max |diff| %.3g at %lld (got %g, want %g)", label, max_abs,
-              (long long)worst, worst >= 0 ? ((const float *)t->data)[worst] : 0.0,
-              worst >= 0 ? ref[worst] : 0.0);
+    CHECK_MSG(ok, "%s: max |diff| %.3g at %lld (got %g, want %g)", label, max_abs, (long long)worst,
+              worst >= 0 ? ((const float *)t->data)[worst] : 0.0, worst >= 0 ? ref[worst] : 0.0);
     CHECK(g->nodes[node].n_blocks >= 1);
     check_block_order(g, node, rng, label);
 }
@@ -106,12 +105,24 @@ static void gemm_case(int M, int N, int K, int ta, int tb, float alpha, float be
     int64_t cd[2] = {0, 0};
     size_t cn = 1;
     switch (cform) {
-    case 1: cnd = 0; break;
-    case 2: cnd = 1, cd[0] = 1; break;
-    case 3: cnd = 1, cd[0] = N, cn = (size_t)N; break;
-    case 4: cnd = 2, cd[0] = 1, cd[1] = N, cn = (size_t)N; break;
-    case 5: cnd = 2, cd[0] = M, cd[1] = 1, cn = (size_t)M; break;
-    case 6: cnd = 2, cd[0] = M, cd[1] = N, cn = (size_t)M * N; break;
+    case 1:
+        cnd = 0;
+        break;
+    case 2:
+        cnd = 1, cd[0] = 1;
+        break;
+    case 3:
+        cnd = 1, cd[0] = N, cn = (size_t)N;
+        break;
+    case 4:
+        cnd = 2, cd[0] = 1, cd[1] = N, cn = (size_t)N;
+        break;
+    case 5:
+        cnd = 2, cd[0] = M, cd[1] = 1, cn = (size_t)M;
+        break;
+    case 6:
+        cnd = 2, cd[0] = M, cd[1] = N, cn = (size_t)M * N;
+        break;
     }
     float *c = cform ? rnd(&rng, cn, -1.0f, 1.0f) : NULL;
     float *ref = malloc((size_t)M * N * sizeof(float));

@@ -23,6 +23,10 @@
 static void log_stderr(mr_log_level level, const char *msg, void *user) {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)user;
+    /* Every failure is also returned to the command, which reports it once with its context
+     * (cli_error); printing the runtime's error log too would show each message twice. */
+    if (level == MR_LOG_ERROR) return;
+    if (level < MR_LOG_ERROR || level > MR_LOG_DEBUG) return;
     fprintf(stderr, "miriam: %s: %s\n", names[level], msg);
 }
 
@@ -120,6 +124,8 @@ static int cmd_zoo(int argc, char **argv) {
         printf("usage: miriam zoo\n\nLists the built-in models (use them as zoo:NAME).\n");
         return 0;
     }
+    if (argc > 1)
+        return cli_error("zoo: unexpected argument '%s' (see miriam zoo --help)", argv[1]);
     printf("%-16s %s\n", "name", "description");
     for (int i = 0; mr_zoo_name(i); i++)
         printf("%-16s %s\n", mr_zoo_name(i), mr_zoo_description(mr_zoo_name(i)));
@@ -140,6 +146,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
+        cli_error("no command given");
         usage(stderr);
         return 2;
     }

@@ -7,9 +7,16 @@
 #include "graph/passes.h"
 #include "ops/op.h"
 
-/* Parameters as PyTorch counts them: float constants that nodes read, once each, excluding the
- * running statistics of BatchNormalization (inputs 3 and 4), which are buffers, not
- * parameters. */
+/* Float constants at these inputs are buffers or hyper-parameters, not learnable parameters:
+ * BatchNormalization's running mean/variance (inputs 3 and 4), Clip's bounds (exported as
+ * initializers for ReLU6) and Dropout's ratio. */
+static int is_param_input(const mr_node *n, int k) {
+    if (strcmp(n->op_type, "BatchNormalization") == 0) return k < 3;
+    if (strcmp(n->op_type, "Clip") == 0 || strcmp(n->op_type, "Dropout") == 0) return k < 1;
+    return 1;
+}
+
+/* Parameters as PyTorch counts them: float constants that nodes read as weights, once each. */
 static mr_status count_params(mr_graph *g, mr_err *err) {
     char *counted = mr_calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1, "param flags", err);
     if (!counted) return err->status;
@@ -17,20 +24,53 @@ static mr_status count_params(mr_graph *g, mr_err *err) {
     for (int i = 0; i < g->n_nodes; i++) {
         const mr_node *n = &g->nodes[i];
         if (n->dead) continue;
-        int is_bn = strcmp(n->op_type, "BatchNormalization") == 0;
         for (int k = 0; k < n->n_in; k++) {
             int t = n->in[k];
-            if (t < 0 || counted[t]) continue;
+            if (t < 0 || counted[t] || !is_param_input(n, k)) continue;
             const mr_tensor_desc *d = &g->tensors[t];
             if (!d->data || d->dtype != MR_DTYPE_F32) continue;
             counted[t] = 1;
-            if (is_bn && (k == 3 || k == 4)) continue;
             total += mr_desc_numel(d);
         }
     }
     free(counted);
     g->n_params = total;
     return MR_OK;
+}
+
+/* Every tensor has at most one writer, and no node writes a constant (it would change the
+ * weights under later runs) or a graph input. The ONNX importer checks this too; graphs built
+ * in code (the zoo, tests) are checked here. */
+static mr_status check_writers(mr_graph *g, mr_err *err) {
+    int *writer = mr_malloc_array((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof(int),
+                                  "writer table", err);
+    if (!writer) return err->status;
+    for (int t = 0; t < g->n_tensors; t++) writer[t] = -1;
+    mr_status st = MR_OK;
+    for (int i = 0; i < g->n_nodes && st == MR_OK; i++) {
+        const mr_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_out && st == MR_OK; k++) {
+            int t = n->out[k];
+            if (t < 0) continue;
+            const mr_tensor_desc *d = &g->tensors[t];
+            if (d->data || d->is_input)
+                st = mr_errf(err, MR_ERR_GRAPH, "%s node '%s' writes '%s', which is a %s",
+                             n->op_type, n->name, d->name,
+                             d->data ? "constant" : "graph input");
+            else if (writer[t] >= 0 && writer[t] != i)
+                st = mr_errf(err, MR_ERR_GRAPH,
+                             "tensor '%s' is produced twice: by %s node '%s' and by %s node '%s'",
+                             d->name, g->nodes[writer[t]].op_type, g->nodes[writer[t]].name,
+                             n->op_type, n->name);
+            else if (writer[t] == i)
+                st = mr_errf(err, MR_ERR_GRAPH, "%s node '%s' writes '%s' twice", n->op_type,
+                             n->name, d->name);
+            writer[t] = i;
+        }
+    }
+    free(writer);
+    return st;
 }
 
 static mr_status check_dangling(mr_graph *g, mr_err *err) {
@@ -178,6 +218,7 @@ static mr_status infer_all(mr_graph *g, int fold, mr_err *err) {
 
 mr_status mr_graph_finalize(mr_graph *g, int optimize, mr_err *err) {
     mr_graph_link(g);
+    MR_TRY(check_writers(g, err));
     MR_TRY(check_dangling(g, err));
     MR_TRY(count_params(g, err));
     MR_TRY(mr_graph_sort(g, err));

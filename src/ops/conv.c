@@ -3,16 +3,23 @@
  * A 1-D convolution runs as a 2-D one with H = 1 (kernel height 1, stride/dilation 1, no
  * vertical padding). 3-D convolution is reported as unsupported.
  *
- * Three kernels, picked in prepare:
- *  - GEMM: per logical block, im2col of one output-position tile into the worker's scratch,
- *    then one cblas_sgemm of a tile of output channels (of one group) against it. The tile
- *    of output channels is grown first, because the im2col of a position tile is redone by
- *    every channel tile that uses it;
- *  - 1x1 (kernel 1x1, stride 1, no padding): the input of a group already is the [Cg, H*W]
- *    column matrix, so sgemm reads it in place (ldb = H*W): no im2col, no scratch;
- *  - DIRECT (one input channel per group, i.e. depthwise or channel-multiplier conv): K is
- *    only KH*KW, far too small for BLAS to pay off, so a plain loop over kernel taps with
- *    contiguous inner rows (vectorised for stride 1) computes a tile of (channels, rows).
+ * Kernels, picked in prepare:
+ *  - 1X1 (kernel 1x1, stride 1, no padding): the input of a group already is the [Cg, H*W]
+ *    column matrix, so each block is one cblas_sgemm of an (output-channel tile x position
+ *    tile) reading it in place (ldb = H*W): no im2col, no scratch;
+ *  - GEMM: a block does the im2col of its position tile into the worker's scratch, then one
+ *    sgemm of all the group's output channels against it. Used when one channel tile covers
+ *    the group, so no im2col is ever done twice;
+ *  - GEMM_WS (two phases): when the output channels need several tiles, a per-block im2col
+ *    would be redone by each of them (for the deep layers of ResNet that cost as much as the
+ *    sgemm). Phase 0 writes the whole column matrix of every (image, group) into the step's
+ *    workspace, split into equal runs of rows; phase 1 runs the sgemm tiles on it. Only taken
+ *    while that workspace stays small (CONV_WS_MAX), else GEMM with tiles of channels;
+ *  - DIRECT (one input channel per group: depthwise or channel-multiplier conv): K is only
+ *    KH*KW, far too small for BLAS, so a plain loop over kernel taps with contiguous inner
+ *    rows (vectorised for stride 1) computes a tile of (channels, output rows).
+ * The valid output-column range of every kernel column kw (where the input column is inside
+ * the image) is precomputed in prepare, so no inner loop divides.
  * W is read from the step at run time, not copied in prepare, so the passes that rewrite
  * weights (BatchNorm folding) after init need nothing special; it must still be a constant,
  * as every backend may pack it.
@@ -30,7 +37,7 @@
 #include "ops/op.h"
 
 enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
-enum { KERNEL_GEMM, KERNEL_1X1, KERNEL_DIRECT };
+enum { KERNEL_GEMM, KERNEL_GEMM_WS, KERNEL_1X1, KERNEL_DIRECT };
 
 /* Attribute values (kernel, stride, dilation, pad) above this are refused: no real model
  * comes close, and it keeps every size product below in int64 range. */
@@ -42,9 +49,14 @@ enum { KERNEL_GEMM, KERNEL_1X1, KERNEL_DIRECT };
  * problem is that large) because OpenBLAS's per-call packing makes thinner tiles slow, so
  * blocks with a long K exceed this; see pick_tiles. */
 #define CONV_BLOCK_FLOPS ((int64_t)10 << 20)
-#define CONV_TILE_MIN 64
+#define CONV_TILE_MIN    64
 /* Direct kernel: lower arithmetic intensity, so smaller blocks. */
 #define CONV_DIRECT_BLOCK_FLOPS ((int64_t)1 << 20)
+/* Largest column matrix (all images and groups) GEMM_WS keeps in the workspace: enough for
+ * every layer of VGG-16 at 224x224 or ResNet-50 at batch 8. */
+#define CONV_WS_MAX ((size_t)64 << 20)
+/* Kernel widths whose valid output-column ranges are tabulated in the params. */
+#define CONV_KW_TAB 32
 
 typedef struct conv_params {
     /* attributes (init) */
@@ -58,8 +70,11 @@ typedef struct conv_params {
     int64_t Cg, Mg, K, P; /* channels per group, K = Cg*KH*KW, P = OH*OW */
     /* tiling (prepare) */
     int kernel;
-    int64_t mt, n_mt, pt_size, n_pt; /* GEMM / 1x1: channel tile, position tile */
+    int64_t mt, n_mt, pt_size, n_pt; /* GEMM*, 1X1: channel tile, position tile */
+    int64_t ws_rows;                 /* GEMM_WS phase 0: column-matrix rows per block */
     int64_t cb, n_cb, rb, n_rb;      /* DIRECT: channels, output rows per block */
+    /* output columns [lo, hi) whose input column for kernel column kw is inside the image */
+    int64_t ow_lo[CONV_KW_TAB], ow_hi[CONV_KW_TAB];
 } conv_params;
 
 static const char *const conv_attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
@@ -92,8 +107,8 @@ static mr_status get_ints_range(const mr_node *n, const char *name, int64_t *out
     for (int i = 0; i < *count; i++) {
         if (out[i] < lo || out[i] > CONV_ATTR_MAX) {
             char why[128];
-            snprintf(why, sizeof why, "value %lld is out of range [%lld, %lld]",
-                     (long long)out[i], (long long)lo, (long long)CONV_ATTR_MAX);
+            snprintf(why, sizeof why, "value %lld is out of range [%lld, %lld]", (long long)out[i],
+                     (long long)lo, (long long)CONV_ATTR_MAX);
             return mr_err_attr(err, n, name, why);
         }
     }
@@ -181,10 +196,9 @@ static mr_status conv_geometry(mr_graph *g, const mr_node *n, conv_params *p, in
                            mr_dims_str(w->ndim, w->dims, s1, sizeof s1));
     /* group and channel agreement: W is [M, C/group, k...]. */
     if (w->dims[1] * p->group != p->C)
-        return mr_err_node(err, MR_ERR_SHAPE, n,
-                           "input has %lld channels but W expects %lld (group %lld)",
-                           (long long)p->C, (long long)(w->dims[1] * p->group),
-                           (long long)p->group);
+        return mr_err_node(
+            err, MR_ERR_SHAPE, n, "input has %lld channels but W expects %lld (group %lld)",
+            (long long)p->C, (long long)(w->dims[1] * p->group), (long long)p->group);
     if (p->M % p->group != 0)
         return mr_err_node(err, MR_ERR_SHAPE, n,
                            "W has %lld output channels, not a multiple of group %lld",
@@ -192,8 +206,7 @@ static mr_status conv_geometry(mr_graph *g, const mr_node *n, conv_params *p, in
     if (b) {
         if (b->dtype != MR_DTYPE_F32)
             return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                               "bias B is %s; only float32 is supported",
-                               mr_dtype_name(b->dtype));
+                               "bias B is %s; only float32 is supported", mr_dtype_name(b->dtype));
         if (b->ndim != 1 || b->dims[0] != p->M)
             return mr_err_node(err, MR_ERR_SHAPE, n, "bias B is %s, expected [%lld]",
                                mr_dims_str(b->ndim, b->dims, s1, sizeof s1), (long long)p->M);
@@ -230,8 +243,8 @@ static mr_status conv_geometry(mr_graph *g, const mr_node *n, conv_params *p, in
     }
     int64_t in[2] = {p->H, p->W}, k[2] = {p->KH, p->KW}, o[2], pad0[2];
     for (int i = 0; i < 2; i++) {
-        if (!conv_dim(in[i], k[i], st[i], dl[i], one_d && i == 0 ? PAD_NOTSET : p->auto_pad,
-                      pb[i], pe[i], &o[i], &pad0[i]))
+        if (!conv_dim(in[i], k[i], st[i], dl[i], one_d && i == 0 ? PAD_NOTSET : p->auto_pad, pb[i],
+                      pe[i], &o[i], &pad0[i]))
             return mr_err_node(err, MR_ERR_SHAPE, n,
                                "the kernel %s (dilations applied) does not fit in the padded "
                                "input %s",
@@ -278,8 +291,8 @@ static mr_status conv_infer(mr_graph *g, mr_node *n, mr_err *err) {
  * side (where the matrix is that large), grown by doubling while a tile stays within
  * `budget` flops (`m_first`: grow M before N), then evened out so that the last tile is not
  * a sliver, in multiples of 16 (the SIMD width of the sgemm kernels). */
-static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int m_first,
-                       int64_t *mt, int64_t *nt) {
+static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int m_first, int64_t *mt,
+                       int64_t *nt) {
     int64_t m = M < CONV_TILE_MIN ? M : CONV_TILE_MIN;
     int64_t c = N < CONV_TILE_MIN ? N : CONV_TILE_MIN;
     int64_t k2 = 2 * (K > 0 ? K : 1);
@@ -305,6 +318,26 @@ static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int m_fi
     *nt = c > 0 ? c : 1;
 }
 
+/* Output columns [lo, hi) for which kernel column kw reads inside the image. */
+static void ow_range_calc(const conv_params *p, int64_t kw, int64_t *lo, int64_t *hi) {
+    int64_t iw0 = kw * p->dw - p->pl, sw = p->sw, W = p->W; /* iw = ow*sw + iw0 */
+    int64_t l = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+    int64_t h = iw0 >= W ? 0 : (W - iw0 + sw - 1) / sw;
+    if (h > p->OW) h = p->OW;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+static inline void ow_range(const conv_params *p, int64_t kw, int64_t *lo, int64_t *hi) {
+    if (kw < CONV_KW_TAB) {
+        *lo = p->ow_lo[kw];
+        *hi = p->ow_hi[kw];
+    } else {
+        ow_range_calc(p, kw, lo, hi);
+    }
+}
+
 static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     conv_params *p = n->params;
     int nd;
@@ -322,10 +355,12 @@ static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     n->n_phases = 1;
     n->workspace_bytes = 0;
     n->scratch_bytes = 0;
+    for (int64_t kw = 0; kw < CONV_KW_TAB && kw < p->KW; kw++)
+        ow_range_calc(p, kw, &p->ow_lo[kw], &p->ow_hi[kw]);
 
-    int64_t units = p->N * p->group; /* (batch, group) pairs */
+    int64_t units = p->N * p->group; /* (image, group) pairs */
     if (p->Cg == 1) {
-        /* DIRECT: tile over (batch, channel chunk, output-row chunk). */
+        /* DIRECT: tile over (image, channel chunk, output-row chunk). */
         p->kernel = KERNEL_DIRECT;
         int64_t row = 2 * p->OW * p->KH * p->KW; /* flops of one output row */
         int64_t chan = row * p->OH;
@@ -345,69 +380,72 @@ static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
         n->n_blocks = p->N * p->n_cb * p->n_rb;
         return MR_OK;
     }
-    int is_1x1 = p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
-                 p->pl == 0 && p->OH == p->H && p->OW == p->W;
-    p->kernel = is_1x1 ? KERNEL_1X1 : KERNEL_GEMM;
-    /* 1x1 reads B in place, so its tile shape only trades A- against B-packing: no
-     * preference. GEMM redoes the im2col of a position tile for every channel tile. */
-    pick_tiles(p->Mg, p->P, p->K, CONV_BLOCK_FLOPS, !is_1x1, &p->mt, &p->pt_size);
+    int is_1x1 = p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+                 p->OH == p->H && p->OW == p->W;
+    if (is_1x1) {
+        /* B is read in place: the tile shape only trades A- against B-packing. */
+        p->kernel = KERNEL_1X1;
+        pick_tiles(p->Mg, p->P, p->K, CONV_BLOCK_FLOPS, 0, &p->mt, &p->pt_size);
+    } else {
+        p->kernel = KERNEL_GEMM;
+        pick_tiles(p->Mg, p->P, p->K, CONV_BLOCK_FLOPS, 1, &p->mt, &p->pt_size);
+        size_t ws;
+        if (p->mt < p->Mg && mr_mul_size((size_t)units, (size_t)p->K, &ws) &&
+            mr_mul_size(ws, (size_t)p->P, &ws) && mr_mul_size(ws, sizeof(float), &ws) &&
+            ws <= CONV_WS_MAX) {
+            p->kernel = KERNEL_GEMM_WS;
+            pick_tiles(p->Mg, p->P, p->K, CONV_BLOCK_FLOPS, 0, &p->mt, &p->pt_size);
+            n->workspace_bytes = ws;
+        }
+    }
     p->n_mt = mr_div_up(p->Mg, p->mt);
     p->n_pt = mr_div_up(p->P, p->pt_size);
     n->n_blocks = units * p->n_mt * p->n_pt;
     if (p->Mg == 0 || p->P == 0) n->n_blocks = 0;
-    if (!is_1x1) {
+    if (p->kernel == KERNEL_GEMM) {
         size_t sb;
         if (!mr_mul_size((size_t)p->K, (size_t)p->pt_size, &sb) ||
             !mr_mul_size(sb, sizeof(float), &sb) || sb > MR_MAX_ALLOC)
             return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the im2col tile is too large");
         n->scratch_bytes = sb;
+    } else if (p->kernel == KERNEL_GEMM_WS && n->n_blocks > 0) {
+        n->n_phases = 2;
+        p->ws_rows = mr_div_up(units * p->K, n->n_blocks);
     }
     return MR_OK;
 }
 
-/* Fills col[K][np] with the input patches of output positions [p0, p0 + np) of one group:
- * row (c, kh, kw) holds x[c][oh*sh - pt + kh*dh][ow*sw - pl + kw*dw], 0 in the padding. */
-static void im2col(const conv_params *p, const float *x, int64_t p0, int64_t np, float *col) {
-    const int64_t H = p->H, W = p->W, OW = p->OW, sw = p->sw;
-    for (int64_t c = 0; c < p->Cg; c++) {
-        const float *xc = x + c * H * W;
-        for (int64_t kh = 0; kh < p->KH; kh++) {
-            for (int64_t kw = 0; kw < p->KW; kw++) {
-                float *row = col + ((c * p->KH + kh) * p->KW + kw) * np;
-                int64_t oh = p0 / OW, ow = p0 % OW;
-                for (int64_t j = 0; j < np;) {
-                    int64_t seg = OW - ow < np - j ? OW - ow : np - j;
-                    float *dst = row + j;
-                    int64_t ih = oh * p->sh - p->pt + kh * p->dh;
-                    if (ih < 0 || ih >= H) {
-                        memset(dst, 0, sizeof(float) * (size_t)seg);
-                    } else {
-                        const float *xr = xc + ih * W;
-                        /* positions t in [0, seg) read iw = iw0 + t*sw; valid ones form
-                         * [lo, hi). */
-                        int64_t iw0 = ow * sw - p->pl + kw * p->dw;
-                        int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-                        int64_t hi = iw0 >= W ? 0 : (W - iw0 + sw - 1) / sw;
-                        if (hi > seg) hi = seg;
-                        if (lo > hi) lo = hi;
-                        for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
-                        if (sw == 1)
-                            memcpy(dst + lo, xr + iw0 + lo, sizeof(float) * (size_t)(hi - lo));
-                        else
-                            for (int64_t t = lo; t < hi; t++) dst[t] = xr[iw0 + t * sw];
-                        for (int64_t t = hi; t < seg; t++) dst[t] = 0.0f;
-                    }
-                    j += seg;
-                    oh++;
-                    ow = 0;
-                }
-            }
+/* One row of the column matrix: dst[j] = x_c[ih][iw] for output positions p0 + j, j < np,
+ * with ih = oh*sh - pt + kh*dh, iw = ow*sw - pl + kw*dw, and 0 in the padding. */
+static void im2col_row(const conv_params *p, const float *xc, int64_t kh, int64_t kw, int64_t p0,
+                       int64_t np, float *dst) {
+    const int64_t OW = p->OW, sw = p->sw, iw0 = kw * p->dw - p->pl;
+    int64_t lo, hi;
+    ow_range(p, kw, &lo, &hi);
+    int64_t oh = p0 / OW, ow = p0 % OW;
+    for (int64_t j = 0; j < np; oh++, ow = 0) {
+        int64_t end = ow + (OW - ow < np - j ? OW - ow : np - j); /* this output row: [ow, end) */
+        float *d = dst + j;                                       /* d[t - ow] is output column t */
+        int64_t ih = oh * p->sh - p->pt + kh * p->dh;
+        if (ih < 0 || ih >= p->H) {
+            for (int64_t t = ow; t < end; t++) d[t - ow] = 0.0f;
+        } else {
+            const float *xr = xc + ih * p->W;
+            int64_t a = lo > ow ? lo : ow, b = hi < end ? hi : end;
+            if (b < a) b = a;
+            for (int64_t t = ow; t < a; t++) d[t - ow] = 0.0f;
+            if (sw == 1)
+                for (int64_t t = a; t < b; t++) d[t - ow] = xr[t + iw0];
+            else
+                for (int64_t t = a; t < b; t++) d[t - ow] = xr[t * sw + iw0];
+            for (int64_t t = b; t < end; t++) d[t - ow] = 0.0f;
         }
+        j += end - ow;
     }
 }
 
 /* + bias and the fused activation on rows [m0, m0+mc) x positions [p0, p0+np) of one image's
- * output (y points at row m0, position p0; rows are P apart). */
+ * output (y points at row m0, position p0; rows are ld apart). */
 static void epilogue(const mr_node *n, const float *bias, int64_t m0, int64_t mc, float *y,
                      int64_t np, int64_t ld) {
     for (int64_t m = 0; m < mc; m++) {
@@ -447,19 +485,33 @@ static void run_direct(const mr_step *s, const conv_params *p, int64_t blk) {
                 const float *xr = xp + ih * W;
                 for (int64_t kw = 0; kw < KW; kw++) {
                     const float wv = wp[kh * KW + kw];
-                    int64_t iw0 = kw * p->dw - p->pl; /* iw = ow*sw + iw0 */
-                    int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-                    int64_t hi = iw0 >= W ? 0 : (W - iw0 + sw - 1) / sw;
-                    if (hi > OW) hi = OW;
-                    if (sw == 1) {
+                    const int64_t iw0 = kw * p->dw - p->pl; /* iw = ow*sw + iw0 */
+                    int64_t lo, hi;
+                    ow_range(p, kw, &lo, &hi);
+                    if (sw == 1)
                         for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow + iw0];
-                    } else {
+                    else
                         for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * sw + iw0];
-                    }
                 }
             }
             if (s->node->act.kind != MR_ACT_NONE) mr_act_apply(&s->node->act, yr, OW);
         }
+    }
+}
+
+/* GEMM_WS phase 0: rows [r0, r1) of the column matrices of all (image, group) pairs, which
+ * lie back to back in the workspace ([N*group][K][P]). */
+static void run_ws_im2col(const mr_step *s, const conv_params *p, int64_t blk) {
+    int64_t r0, r1;
+    mr_block_range(p->N * p->group * p->K, p->ws_rows, blk, &r0, &r1);
+    const int64_t KK = p->KH * p->KW, HW = p->H * p->W;
+    float *ws = s->workspace;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t u = r / p->K, k = r % p->K; /* u = image * group + group index */
+        int64_t c = k / KK, kh = (k % KK) / p->KW, kw = k % p->KW;
+        /* channel (u % group) * Cg + c of image u / group is plane u * Cg + c */
+        const float *xc = (const float *)s->in[0].data + (u * p->Cg + c) * HW;
+        im2col_row(p, xc, kh, kw, 0, p->P, ws + r * p->P);
     }
 }
 
@@ -469,33 +521,47 @@ static void conv_run_block(const mr_step *s, int64_t blk, void *scratch) {
         run_direct(s, p, blk);
         return;
     }
+    if (p->kernel == KERNEL_GEMM_WS) {
+        int64_t nblk = s->node->n_blocks;
+        if (blk < nblk) {
+            run_ws_im2col(s, p, blk);
+            return;
+        }
+        blk -= nblk;
+    }
     int64_t pti = blk % p->n_pt;
     blk /= p->n_pt;
     int64_t mti = blk % p->n_mt;
-    blk /= p->n_mt;
-    int64_t gi = blk % p->group;
-    int64_t nb = blk / p->group;
+    int64_t u = blk / p->n_mt; /* image * group + group index */
+    int64_t gi = u % p->group, nb = u / p->group;
     int64_t ma, mb, p0, p1;
     mr_block_range(p->Mg, p->mt, mti, &ma, &mb);
     mr_block_range(p->P, p->pt_size, pti, &p0, &p1);
-    int64_t mc = mb - ma, np = p1 - p0;
-    int64_t m0 = gi * p->Mg + ma; /* first output channel of the tile */
-    const float *x = (const float *)s->in[0].data + (nb * p->C + gi * p->Cg) * p->H * p->W;
-    const float *w = (const float *)s->in[1].data + m0 * p->K;
+    const int64_t mc = mb - ma, np = p1 - p0, K = p->K, P = p->P;
+    const int64_t m0 = gi * p->Mg + ma; /* first output channel of the tile */
+    const float *x = (const float *)s->in[0].data + u * p->Cg * p->H * p->W;
+    const float *w = (const float *)s->in[1].data + m0 * K;
     const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
-    float *y = (float *)s->out[0].data + (nb * p->M + m0) * p->P + p0;
-    if (p->K == 0) {
-        for (int64_t m = 0; m < mc; m++) memset(y + m * p->P, 0, sizeof(float) * (size_t)np);
+    float *y = (float *)s->out[0].data + (nb * p->M + m0) * P + p0;
+    if (K == 0) {
+        for (int64_t m = 0; m < mc; m++) memset(y + m * P, 0, sizeof(float) * (size_t)np);
     } else if (p->kernel == KERNEL_1X1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)p->K, 1.0f,
-                    w, (int)p->K, x + p0, (int)p->P, 0.0f, y, (int)p->P);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)K, 1.0f, w,
+                    (int)K, x + p0, (int)P, 0.0f, y, (int)P);
+    } else if (p->kernel == KERNEL_GEMM_WS) {
+        const float *col = (const float *)s->workspace + u * K * P + p0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)K, 1.0f, w,
+                    (int)K, col, (int)P, 0.0f, y, (int)P);
     } else {
         float *col = scratch;
-        im2col(p, x, p0, np, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)p->K, 1.0f,
-                    w, (int)p->K, col, (int)np, 0.0f, y, (int)p->P);
+        const int64_t KK = p->KH * p->KW;
+        for (int64_t k = 0; k < K; k++)
+            im2col_row(p, x + (k / KK) * p->H * p->W, (k % KK) / p->KW, k % p->KW, p0, np,
+                       col + k * np);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)K, 1.0f, w,
+                    (int)K, col, (int)np, 0.0f, y, (int)P);
     }
-    epilogue(s->node, bias, m0, mc, y, np, p->P);
+    epilogue(s->node, bias, m0, mc, y, np, P);
 }
 
 const mr_op_def mr_op_conv = {

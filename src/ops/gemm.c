@@ -29,7 +29,7 @@
 /* Work per logical block; tiles are never thinner than 64 where the matrix is that large,
  * because OpenBLAS packs both operands on every call (see pick_tiles). */
 #define GEMM_BLOCK_FLOPS ((int64_t)10 << 20)
-#define GEMM_TILE_MIN 64
+#define GEMM_TILE_MIN    64
 
 typedef struct gemm_params {
     /* Gemm attributes */
@@ -37,10 +37,10 @@ typedef struct gemm_params {
     int trans_a, trans_b;
     /* geometry (prepare) */
     int64_t M, N, K;
-    int has_c;            /* Gemm: C present and beta != 0; MatMul: bias present */
-    int64_t c_sm, c_sn;   /* Gemm: element strides of C along M and N (0 = broadcast) */
-    int nb;               /* MatMul: batch dims after folding */
-    int64_t batch;        /* MatMul: product of the batch dims */
+    int has_c;          /* Gemm: C present and beta != 0; MatMul: bias present */
+    int64_t c_sm, c_sn; /* Gemm: element strides of C along M and N (0 = broadcast) */
+    int nb;             /* MatMul: batch dims after folding */
+    int64_t batch;      /* MatMul: product of the batch dims */
     int64_t bdims[MR_MAX_DIMS], a_bs[MR_MAX_DIMS], b_bs[MR_MAX_DIMS]; /* batch dims, strides */
     int64_t mt, nt, n_mt, n_nt;
 } gemm_params;
@@ -49,8 +49,7 @@ static const char *const gemm_attrs[] = {"alpha", "beta", "transA", "transB", NU
 
 /* See conv.c's pick_tiles: tiles of at least GEMM_TILE_MIN per side (where the matrix is that
  * large), doubled while within `budget` flops, then evened out in multiples of 16. */
-static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int64_t *mt,
-                       int64_t *nt) {
+static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int64_t *mt, int64_t *nt) {
     int64_t m = M < GEMM_TILE_MIN ? M : GEMM_TILE_MIN;
     int64_t c = N < GEMM_TILE_MIN ? N : GEMM_TILE_MIN;
     int64_t k2 = 2 * (K > 0 ? K : 1);
@@ -89,8 +88,8 @@ static mr_status set_tiling(mr_node *n, gemm_params *p, mr_err *err) {
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
                            "the product is too large for the BLAS interface");
     int64_t f;
-    if (!mr_mul_i64(p->batch, p->M, &f) || !mr_mul_i64(f, p->N, &f) ||
-        !mr_mul_i64(f, p->K, &f) || f > INT64_MAX / 2)
+    if (!mr_mul_i64(p->batch, p->M, &f) || !mr_mul_i64(f, p->N, &f) || !mr_mul_i64(f, p->K, &f) ||
+        f > INT64_MAX / 2)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
     n->flops = 2 * f;
     pick_tiles(p->M, p->N, p->K, GEMM_BLOCK_FLOPS, &p->mt, &p->nt);
@@ -163,10 +162,9 @@ static mr_status gemm_geometry(mr_graph *g, const mr_node *n, gemm_params *p, mr
             p->c_sm = cm == 1 ? 0 : c->dims[1];
         }
         if (!ok)
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "C %s cannot be broadcast to the output [%lld,%lld]",
-                               mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p->M,
-                               (long long)p->N);
+            return mr_err_node(
+                err, MR_ERR_SHAPE, n, "C %s cannot be broadcast to the output [%lld,%lld]",
+                mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p->M, (long long)p->N);
         p->has_c = p->beta != 0.0f;
     }
     return MR_OK;
@@ -228,8 +226,8 @@ static void gemm_run_block(const mr_step *s, int64_t blk, void *scratch) {
                             av, inca, 1.0f, y, 1);
         } else {
             cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans,
-                        p->trans_b ? CblasTrans : CblasNoTrans, (int)mc, (int)nc, (int)K,
-                        p->alpha, p->trans_a ? a + m0 : a + m0 * K, p->trans_a ? (int)M : (int)K,
+                        p->trans_b ? CblasTrans : CblasNoTrans, (int)mc, (int)nc, (int)K, p->alpha,
+                        p->trans_a ? a + m0 : a + m0 * K, p->trans_a ? (int)M : (int)K,
                         p->trans_b ? b + n0 * K : b + n0, p->trans_b ? (int)K : (int)N, 1.0f, y,
                         (int)N);
         }
@@ -264,11 +262,10 @@ static mr_status matmul_geometry(mr_graph *g, const mr_node *n, gemm_params *p, 
     int64_t kb = b1 ? b->dims[0] : b->dims[b->ndim - 2];
     p->N = b1 ? 1 : b->dims[b->ndim - 1];
     if (kb != p->K)
-        return mr_err_node(err, MR_ERR_SHAPE, n,
-                           "A %s and B %s have different inner dimensions (%lld and %lld)",
-                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
-                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2), (long long)p->K,
-                           (long long)kb);
+        return mr_err_node(
+            err, MR_ERR_SHAPE, n, "A %s and B %s have different inner dimensions (%lld and %lld)",
+            mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
+            mr_dims_str(b->ndim, b->dims, s2, sizeof s2), (long long)p->K, (long long)kb);
     int na = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0;
     int nb;
     int64_t bd[MR_MAX_DIMS];
@@ -357,8 +354,7 @@ static void matmul_run_block(const mr_step *s, int64_t blk, void *scratch) {
         for (int64_t i = 0; i < mc; i++) memset(y + i * N, 0, sizeof(float) * (size_t)nc);
     } else if (mc == 1) {
         memset(y, 0, sizeof(float) * (size_t)nc); /* see gemm_run_block */
-        cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)nc, 1.0f, b, (int)N, a, 1, 1.0f, y,
-                    1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)nc, 1.0f, b, (int)N, a, 1, 1.0f, y, 1);
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)nc, (int)K, 1.0f, a,
                     (int)K, b, (int)N, 0.0f, y, (int)N);

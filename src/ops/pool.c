@@ -33,7 +33,7 @@ enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
 enum { POOL_MAX, POOL_AVG, POOL_GLOBAL_AVG };
 
 #define POOL_ATTR_MAX ((int64_t)1 << 20)
-#define POOL_DIM_MAX ((int64_t)1 << 40)
+#define POOL_DIM_MAX  ((int64_t)1 << 40)
 /* Window taps (compare or add) per logical block: these kernels are memory-bound, a few
  * hundred thousand taps is some tens of microseconds. */
 #define POOL_BLOCK_TAPS ((int64_t)1 << 18)
@@ -51,11 +51,10 @@ typedef struct pool_params {
 } pool_params;
 
 static const char *const maxpool_attrs[] = {
-    "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides",
-    NULL};
+    "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides", NULL};
 static const char *const avgpool_attrs[] = {
-    "auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads",
-    "strides",  NULL};
+    "auto_pad",     "ceil_mode", "count_include_pad", "dilations",
+    "kernel_shape", "pads",      "strides",           NULL};
 
 static mr_status parse_auto_pad(const mr_node *n, int *out, mr_err *err) {
     const char *s;
@@ -83,8 +82,8 @@ static mr_status get_ints_range(const mr_node *n, const char *name, int64_t *out
     for (int i = 0; i < *count; i++) {
         if (out[i] < lo || out[i] > POOL_ATTR_MAX) {
             char why[128];
-            snprintf(why, sizeof why, "value %lld is out of range [%lld, %lld]",
-                     (long long)out[i], (long long)lo, (long long)POOL_ATTR_MAX);
+            snprintf(why, sizeof why, "value %lld is out of range [%lld, %lld]", (long long)out[i],
+                     (long long)lo, (long long)POOL_ATTR_MAX);
             return mr_err_attr(err, n, name, why);
         }
     }
@@ -233,8 +232,8 @@ static mr_status pool_geometry(mr_graph *g, const mr_node *n, pool_params *p, in
                                "pads must be smaller than the (dilated) kernel (%lld)",
                                (long long)dk);
         int mode = i < 0 ? PAD_NOTSET : p->auto_pad;
-        if (!pool_dim(p->in[j], p->k[j], p->s[j], p->d[j], mode, p->ceil_mode, &p->pb[j],
-                      &p->pe[j], &p->out[j]))
+        if (!pool_dim(p->in[j], p->k[j], p->s[j], p->d[j], mode, p->ceil_mode, &p->pb[j], &p->pe[j],
+                      &p->out[j]))
             return mr_err_node(err, MR_ERR_SHAPE, n,
                                "the kernel (dilations applied) does not fit in the padded input "
                                "%s",

@@ -1,0 +1,414 @@
+/* The miriam command-line tool, run as a separate process (its path comes from MIRIAM_CLI,
+ * which tests/CMakeLists.txt sets): help texts, the zoo listing, argument errors, `info`,
+ * `run` with .npy input/output and --compare against a reference the test computes through
+ * the C API, loading errors and `bench`. Built with -DMIRIAM_ASAN=ON the CLI is sanitised too,
+ * so a leak on any of its error paths makes it exit non-zero and fails these checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "miriam.h"
+#include "testutil.h"
+
+static const char *cli_path;
+static char tmpdir[64];
+
+typedef struct result {
+    int rc; /* exit status; -1 if the process did not exit normally */
+    char *out, *err;
+} result;
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return calloc(1, 1);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Runs `miriam ARGS` (ARGS is shell text) capturing stdout and stderr separately. */
+static result run_cli(const char *args) {
+    char out[128], err[128], cmd[2048];
+    snprintf(out, sizeof out, "%s/stdout", tmpdir);
+    snprintf(err, sizeof err, "%s/stderr", tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", cli_path, args, out, err);
+    int st = system(cmd);
+    result r;
+    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    unlink(out);
+    unlink(err);
+    return r;
+}
+
+static void result_free(result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+static void show(const char *args, const result *r) {
+    fprintf(stderr, "  $ miriam %s  (exit %d)\n  stdout: %s\n  stderr: %s\n", args, r->rc, r->out,
+            r->err);
+}
+
+/* Expects exit 0 and every needle (NULL-terminated list) in stdout. */
+static void expect_ok(int line, const char *args, const char *const *needles) {
+    result r = run_cli(args);
+    int ok = r.rc == 0;
+    for (int i = 0; needles && needles[i]; i++)
+        if (!strstr(r.out, needles[i])) {
+            fprintf(stderr, "%s:%d: stdout lacks '%s'\n", __FILE__, line, needles[i]);
+            ok = 0;
+        }
+    mr_test_checks++;
+    if (!ok) {
+        mr_test_failures++;
+        fprintf(stderr, "%s:%d: expected success\n", __FILE__, line);
+        show(args, &r);
+    }
+    result_free(&r);
+}
+
+/* Expects a non-zero exit (exactly `want_rc` when it is > 0) and "miriam: error:" plus every
+ * needle on stderr. */
+static void expect_fail(int line, const char *args, int want_rc, const char *const *needles) {
+    result r = run_cli(args);
+    int ok = r.rc > 0 && (want_rc <= 0 || r.rc == want_rc);
+    if (!strstr(r.err, "miriam: error:")) {
+        fprintf(stderr, "%s:%d: stderr lacks 'miriam: error:'\n", __FILE__, line);
+        ok = 0;
+    }
+    for (int i = 0; needles && needles[i]; i++)
+        if (!strstr(r.err, needles[i])) {
+            fprintf(stderr, "%s:%d: stderr lacks '%s'\n", __FILE__, line, needles[i]);
+            ok = 0;
+        }
+    mr_test_checks++;
+    if (!ok) {
+        mr_test_failures++;
+        fprintf(stderr, "%s:%d: expected failure\n", __FILE__, line);
+        show(args, &r);
+    }
+    result_free(&r);
+}
+
+#define NEEDLES(...)               ((const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_OK(args, ...)       expect_ok(__LINE__, args, NEEDLES(__VA_ARGS__))
+#define EXPECT_FAIL(args, rc, ...) expect_fail(__LINE__, args, rc, NEEDLES(__VA_ARGS__))
+
+static void tmp_path(char *buf, size_t size, const char *name) {
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_help(void) {
+    EXPECT_OK("--help", "usage: miriam", "run", "info", "bench", "zoo");
+    EXPECT_OK("-h", "usage: miriam");
+    EXPECT_OK("help", "usage: miriam");
+    EXPECT_OK("run --help", "usage: miriam run", "--input", "--output", "--compare", "--repeat");
+    EXPECT_OK("info --help", "usage: miriam info", "--steps");
+    EXPECT_OK("bench --help", "usage: miriam bench", "--repeat");
+    EXPECT_OK("zoo --help", "usage: miriam zoo");
+    char version[32];
+    snprintf(version, sizeof version, "miriam %d.%d.%d", MR_VERSION_MAJOR, MR_VERSION_MINOR,
+             MR_VERSION_PATCH);
+    EXPECT_OK("--version", version);
+
+    /* `zoo` lists every model of the library's zoo with its description. */
+    result r = run_cli("zoo");
+    CHECK(r.rc == 0);
+    int n = 0;
+    for (int i = 0; mr_zoo_name(i); i++, n++) {
+        CHECK_MSG(strstr(r.out, mr_zoo_name(i)) != NULL, "zoo listing lacks %s", mr_zoo_name(i));
+        const char *d = mr_zoo_description(mr_zoo_name(i));
+        CHECK_MSG(d && strstr(r.out, d), "zoo listing lacks the description of %s", mr_zoo_name(i));
+    }
+    CHECK(n > 0);
+    CHECK(strstr(r.out, "cifarnet") != NULL);
+    CHECK(r.err[0] == '\0');
+    result_free(&r);
+}
+
+static void test_arg_errors(void) {
+    EXPECT_FAIL("", 0, "no command", "usage");
+    EXPECT_FAIL("frobnicate", 0, "frobnicate");
+    EXPECT_FAIL("--frobnicate", 0, "--frobnicate");
+    EXPECT_FAIL("run zoo:cifarnet --bogus", 0, "--bogus");
+    EXPECT_FAIL("info zoo:cifarnet --bogus", 0, "--bogus");
+    EXPECT_FAIL("bench zoo:cifarnet --bogus", 0, "--bogus");
+    EXPECT_FAIL("zoo --bogus", 0, "--bogus");
+    EXPECT_FAIL("run", 0, "MODEL");
+    EXPECT_FAIL("run --repeat 2", 0, "MODEL");
+    EXPECT_FAIL("info", 0, "MODEL");
+    EXPECT_FAIL("run zoo:cifarnet zoo:cifarnet", 0, "more than one MODEL");
+    EXPECT_FAIL("info zoo:cifarnet zoo:cifarnet", 0, "more than one MODEL");
+    EXPECT_FAIL("run zoo:cifarnet --threads abc", 0, "--threads", "abc");
+    EXPECT_FAIL("run zoo:cifarnet --threads 0", 0, "--threads");
+    EXPECT_FAIL("run zoo:cifarnet --threads -3", 0, "--threads");
+    EXPECT_FAIL("run zoo:cifarnet --threads 4x", 0, "--threads");
+    EXPECT_FAIL("run zoo:cifarnet --threads 99999999999999999999", 0, "--threads");
+    EXPECT_FAIL("run zoo:cifarnet --threads", 0, "--threads");
+    EXPECT_FAIL("info zoo:cifarnet --threads many", 0, "--threads");
+    EXPECT_FAIL("bench zoo:cifarnet --threads ''", 0, "--threads");
+    EXPECT_FAIL("run zoo:cifarnet --device gpu", 0, "--device", "gpu");
+    EXPECT_FAIL("run zoo:cifarnet --device", 0, "--device");
+    EXPECT_FAIL("info zoo:cifarnet --device tpu", 0, "--device", "tpu");
+    EXPECT_FAIL("bench zoo:cifarnet --device CPU", 0, "--device");
+    EXPECT_FAIL("run zoo:cifarnet --repeat 0", 0, "--repeat");
+    EXPECT_FAIL("run zoo:cifarnet --repeat", 0, "--repeat");
+    EXPECT_FAIL("run zoo:cifarnet --warmup -1", 0, "--warmup");
+    EXPECT_FAIL("run zoo:cifarnet --rtol x", 0, "--rtol");
+    EXPECT_FAIL("run zoo:cifarnet --atol -1", 0, "--atol");
+    EXPECT_FAIL("run zoo:cifarnet --input", 0, "--input");
+    EXPECT_FAIL("bench --repeat 0", 0, "--repeat");
+    EXPECT_FAIL("bench --csv", 0, "--csv");
+
+    /* cuda: not in this build yet, which must be a clear error; success is right once the
+     * CUDA backend exists and a GPU is present. */
+    result r = run_cli("run zoo:cifarnet --device cuda --repeat 1 --warmup 0");
+    if (r.rc != 0) {
+        CHECK(strstr(r.err, "miriam: error:") != NULL);
+        CHECK_MSG(strstr(r.err, "CUDA") || strstr(r.err, "cuda"), "stderr: %s", r.err);
+        /* Reported once, not once by the log callback and again by the command. */
+        const char *first = strstr(r.err, "miriam:");
+        CHECK(first && !strstr(first + 1, "miriam:"));
+    }
+    result_free(&r);
+}
+
+static void test_info(void) {
+    EXPECT_OK("info zoo:cifarnet", "parameters:", "62006", "activation arena:", "MiB", "input",
+              "[1,3,32,32]", "[1,10]", "FLOPs");
+    EXPECT_OK("info zoo:cifarnet --steps", "62006", "Conv+Relu", "Gemm", "blocks");
+    EXPECT_OK("info --threads 1 zoo:cifarnet --device cpu", "62006");
+    EXPECT_FAIL("info zoo:no_such_net", 0, "no_such_net");
+
+    /* -v logs what the runtime does, on stderr, and the output stays the same. */
+    result r = run_cli("info zoo:cifarnet -v");
+    CHECK(r.rc == 0);
+    CHECK(strstr(r.out, "62006") != NULL);
+    CHECK_MSG(strstr(r.err, "miriam: info:") != NULL, "verbose stderr: %s", r.err);
+    result_free(&r);
+    r = run_cli("info zoo:cifarnet");
+    CHECK_MSG(r.err[0] == '\0', "info printed on stderr without -v: %s", r.err);
+    result_free(&r);
+}
+
+static int write_npy(const char *path, mr_dtype dt, int ndim, const int64_t *dims, void *data) {
+    mr_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dt;
+    t.ndim = ndim;
+    for (int i = 0; i < ndim; i++) t.dims[i] = dims[i];
+    t.data = data;
+    char eb[512];
+    mr_status st = mr_npy_write(path, &t, eb, sizeof eb);
+    CHECK_MSG(st == MR_OK, "%s", eb);
+    return st == MR_OK;
+}
+
+/* Reference output of zoo:cifarnet for input x, through the C API (an independent path from
+ * the CLI's option parsing, .npy plumbing and output writing). */
+static int reference_logits(const float *x, float *y) {
+    mr_runtime *rt;
+    char eb[512];
+    if (mr_runtime_create(NULL, &rt, eb, sizeof eb) != MR_OK) {
+        CHECK_MSG(0, "runtime: %s", eb);
+        return 0;
+    }
+    mr_model *m;
+    int ok = 0;
+    if (mr_model_load_zoo(rt, "cifarnet", NULL, &m) == MR_OK) {
+        mr_tensor in, out;
+        memset(&in, 0, sizeof in);
+        memset(&out, 0, sizeof out);
+        in.dtype = out.dtype = MR_DTYPE_F32;
+        in.ndim = 4;
+        in.dims[0] = 1, in.dims[1] = 3, in.dims[2] = 32, in.dims[3] = 32;
+        in.data = (void *)x;
+        out.ndim = 2;
+        out.dims[0] = 1, out.dims[1] = 10;
+        out.data = y;
+        ok = mr_model_run(m, 1, &in, 1, &out) == MR_OK;
+        CHECK_MSG(ok, "reference run: %s", mr_runtime_last_error(rt));
+        mr_model_destroy(m);
+    } else {
+        CHECK_MSG(0, "cifarnet: %s", mr_runtime_last_error(rt));
+    }
+    mr_runtime_destroy(rt);
+    return ok;
+}
+
+static void test_run(void) {
+    char out_path[128], x_path[128], ref_path[128], bad_path[128], args[1024];
+    tmp_path(out_path, sizeof out_path, "out.npy");
+    tmp_path(x_path, sizeof x_path, "x.npy");
+    tmp_path(ref_path, sizeof ref_path, "ref.npy");
+    tmp_path(bad_path, sizeof bad_path, "bad.npy");
+
+    /* Random input, --output written as a [1,10] float32 .npy. */
+    snprintf(args, sizeof args, "run zoo:cifarnet --repeat 3 --output '%s'", out_path);
+    EXPECT_OK(args, "p50", "p99", "3 runs", "logits", "[1,10]");
+    mr_tensor t;
+    char eb[512];
+    CHECK_STATUS(mr_npy_read(out_path, &t, eb, sizeof eb), MR_OK, eb, NULL);
+    CHECK(t.dtype == MR_DTYPE_F32 && t.ndim == 2 && t.dims[0] == 1 && t.dims[1] == 10);
+    mr_tensor_free_data(&t);
+    unlink(out_path);
+
+    /* --input X.npy, --output, then --compare with the C API's result for the same X. */
+    mr_rng r;
+    mr_rng_seed(&r, 2024);
+    float x[3 * 32 * 32], y[10];
+    mr_rng_fill(&r, x, 3 * 32 * 32, -1.0f, 1.0f);
+    const int64_t xd[4] = {1, 3, 32, 32}, yd[2] = {1, 10};
+    if (!write_npy(x_path, MR_DTYPE_F32, 4, xd, x) || !reference_logits(x, y)) return;
+    CHECK(write_npy(ref_path, MR_DTYPE_F32, 2, yd, y));
+
+    snprintf(args, sizeof args,
+             "run zoo:cifarnet --input '%s' --output '%s' --compare '%s' --repeat 2 --warmup 0",
+             x_path, out_path, ref_path);
+    EXPECT_OK(args, "compare logits", "ok");
+    CHECK_STATUS(mr_npy_read(out_path, &t, eb, sizeof eb), MR_OK, eb, NULL);
+    if (t.data) {
+        /* The CLI and the C API run the same kernels: any difference comes from the
+         * summation order of the worker split, bounded far below 1e-5 for these logits. */
+        CHECK(t.ndim == 2 && t.dims[1] == 10);
+        double max_abs;
+        CHECK(mr_allclose(t.data, y, 10, 1e-5f, 1e-5f, &max_abs, NULL));
+        mr_tensor_free_data(&t);
+    }
+    /* --threads 1 gives the same answer within --compare's default tolerance. */
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --compare '%s' --threads 1", x_path,
+             ref_path);
+    EXPECT_OK(args, "ok", "(1 threads)");
+
+    /* One element of the reference off by 1.0: FAIL, exit 1. */
+    float yp[10];
+    memcpy(yp, y, sizeof yp);
+    yp[3] += 1.0f;
+    CHECK(write_npy(bad_path, MR_DTYPE_F32, 2, yd, yp));
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --compare '%s' --repeat 1", x_path,
+             bad_path);
+    result res = run_cli(args);
+    CHECK_MSG(res.rc == 1, "perturbed --compare exited %d", res.rc);
+    CHECK(strstr(res.out, "FAIL") != NULL);
+    CHECK(strstr(res.out, "1 of 10") != NULL);
+    CHECK(strstr(res.out, "worst element 3") != NULL);
+    result_free(&res);
+    /* ...and a loose enough tolerance accepts it. */
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --compare '%s' --atol 1.5", x_path,
+             bad_path);
+    EXPECT_OK(args, "ok");
+
+    /* A reference of the wrong shape. */
+    const int64_t d9[2] = {1, 9};
+    CHECK(write_npy(bad_path, MR_DTYPE_F32, 2, d9, yp));
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --compare '%s'", x_path, bad_path);
+    EXPECT_FAIL(args, 0, "logits");
+    /* A missing reference. */
+    snprintf(args, sizeof args, "run zoo:cifarnet --compare '%s/none.npy'", tmpdir);
+    EXPECT_FAIL(args, 0, "none.npy");
+
+    /* Input of the wrong shape: the message names the input and both shapes. */
+    const int64_t xbad[4] = {1, 3, 32, 31};
+    CHECK(write_npy(bad_path, MR_DTYPE_F32, 4, xbad, x));
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s'", bad_path);
+    EXPECT_FAIL(args, 0, "'input'", "[1,3,32,31]", "[1,3,32,32]");
+    /* Wrong dtype. */
+    int32_t xi[3 * 32 * 32];
+    for (int i = 0; i < 3 * 32 * 32; i++) xi[i] = i % 7;
+    CHECK(write_npy(bad_path, MR_DTYPE_I32, 4, xd, xi));
+    EXPECT_FAIL(args, 0, "'input'", "int32", "float32");
+    /* A file that is not .npy, a missing one, and too many --input / --output. */
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s/none.npy'", tmpdir);
+    EXPECT_FAIL(args, 0, "none.npy");
+    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --input '%s'", x_path, x_path);
+    EXPECT_FAIL(args, 0, "--input");
+    snprintf(args, sizeof args, "run zoo:cifarnet --output '%s' --output '%s'", out_path, out_path);
+    EXPECT_FAIL(args, 0, "--output");
+    snprintf(args, sizeof args, "run zoo:cifarnet --output '%s/no/such/dir/y.npy'", tmpdir);
+    EXPECT_FAIL(args, 0, "y.npy");
+
+    /* Model loading errors name the file. */
+    snprintf(args, sizeof args, "run '%s/missing.onnx'", tmpdir);
+    EXPECT_FAIL(args, 0, "missing.onnx");
+    snprintf(args, sizeof args, "info '%s/missing.onnx'", tmpdir);
+    EXPECT_FAIL(args, 0, "missing.onnx");
+    char junk_path[128];
+    tmp_path(junk_path, sizeof junk_path, "junk.onnx");
+    FILE *f = fopen(junk_path, "w");
+    if (f) {
+        fputs("definitely not a protobuf\n", f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "run '%s'", junk_path);
+    EXPECT_FAIL(args, 0, "junk.onnx", "ONNX");
+    snprintf(args, sizeof args, "info '%s'", x_path); /* an .npy is not a model either */
+    EXPECT_FAIL(args, 0, "x.npy");
+    EXPECT_FAIL("run zoo:no_such_net", 0, "no_such_net");
+
+    /* Every error above is reported exactly once. */
+    snprintf(args, sizeof args, "run '%s'", junk_path);
+    res = run_cli(args);
+    const char *first = strstr(res.err, "miriam: error:");
+    CHECK_MSG(first && !strstr(first + 1, "miriam: error:"), "stderr: %s", res.err);
+    result_free(&res);
+
+    unlink(out_path);
+    unlink(x_path);
+    unlink(ref_path);
+    unlink(bad_path);
+    unlink(junk_path);
+}
+
+static void test_bench(void) {
+    char csv[128], args[512];
+    tmp_path(csv, sizeof csv, "bench.csv");
+    snprintf(args, sizeof args, "bench zoo:cifarnet --repeat 2 --warmup 0 --threads 1 --csv '%s'",
+             csv);
+    EXPECT_OK(args, "| zoo:cifarnet", "62006", "p50");
+    char *s = NULL;
+    FILE *f = fopen(csv, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        fclose(f);
+        s = slurp(csv);
+        CHECK(strncmp(s, "model,", 6) == 0);
+        CHECK(strstr(s, "\nzoo:cifarnet,cpu,1,62006,") != NULL);
+        free(s);
+    }
+    unlink(csv);
+    EXPECT_FAIL("bench zoo:no_such_net --repeat 1 --warmup 0", 0, "no_such_net");
+}
+
+int main(void) {
+    cli_path = mr_test_env("MIRIAM_CLI", MIRIAM_BINARY_DIR "/miriam");
+    if (access(cli_path, X_OK) != 0) {
+        fprintf(stderr, "cli: the miriam executable '%s' is missing (build target miriam_cli)\n",
+                cli_path);
+        return 1;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/miriam-test-cli-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_help();
+    test_arg_errors();
+    test_info();
+    test_run();
+    test_bench();
+    rmdir(tmpdir);
+    return mr_test_finish("cli");
+}
