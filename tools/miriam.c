@@ -97,7 +97,7 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
 int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    long long n;
+    long long n = 0;
     if (strcmp(a, "--device") == 0) {
         if (!v || mr_backend_parse(v, &c->backend) != MR_OK)
             return cli_error("--device expects cpu, cuda or auto, got '%s'", v ? v : "");

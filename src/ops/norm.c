@@ -85,7 +85,7 @@ static mr_status bn_init(mr_graph *g, mr_node *n, mr_err *err) {
 }
 
 static mr_status bn_infer(mr_graph *g, mr_node *n, mr_err *err) {
-    const mr_tensor_desc *x;
+    const mr_tensor_desc *x = NULL;
     MR_TRY(check_x(g, n, &x, err));
     static const char *const names[] = {"X", "scale", "B", "mean", "var"};
     for (int i = 1; i < 5; i++) {
@@ -189,7 +189,7 @@ static mr_status lrn_init(mr_graph *g, mr_node *n, mr_err *err) {
 }
 
 static mr_status lrn_infer(mr_graph *g, mr_node *n, mr_err *err) {
-    const mr_tensor_desc *x;
+    const mr_tensor_desc *x = NULL;
     MR_TRY(check_x(g, n, &x, err));
     mr_set_shape(mr_node_output(g, n, 0), MR_DTYPE_F32, x->ndim, x->dims);
     return MR_OK;

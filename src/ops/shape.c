@@ -321,7 +321,7 @@ static mr_status mark_axes(const mr_node *n, const int64_t *axes, int cnt, int r
 static mr_status squeeze_infer(mr_graph *g, mr_node *n, mr_err *err) {
     const mr_tensor_desc *in = mr_node_input(g, n, 0);
     int64_t axes[MR_MAX_DIMS], dims[MR_MAX_DIMS];
-    int cnt, given, mark[MR_MAX_DIMS];
+    int cnt = 0, given = 0, mark[MR_MAX_DIMS];
     MR_TRY(get_axes(g, n, axes, &cnt, &given, err));
     if (given) {
         MR_TRY(mark_axes(n, axes, cnt, in->ndim, mark, err));
@@ -342,7 +342,7 @@ static mr_status squeeze_infer(mr_graph *g, mr_node *n, mr_err *err) {
 static mr_status unsqueeze_infer(mr_graph *g, mr_node *n, mr_err *err) {
     const mr_tensor_desc *in = mr_node_input(g, n, 0);
     int64_t axes[MR_MAX_DIMS], dims[MR_MAX_DIMS];
-    int cnt, given, mark[MR_MAX_DIMS];
+    int cnt = 0, given = 0, mark[MR_MAX_DIMS];
     MR_TRY(get_axes(g, n, axes, &cnt, &given, err));
     if (!given) return mr_err_node(err, MR_ERR_GRAPH, n, "axes are required");
     int rank = in->ndim + cnt;

@@ -204,7 +204,7 @@ static mr_status concat_infer(mr_graph *g, mr_node *n, mr_err *err) {
     const mr_tensor_desc *in0 = mr_node_input(g, n, 0);
     if (!in0) return mr_err_node(err, MR_ERR_GRAPH, n, "input 0 is missing");
     if (in0->ndim == 0) return mr_err_node(err, MR_ERR_SHAPE, n, "cannot concatenate scalars");
-    int axis;
+    int axis = 0;
     MR_TRY(norm_axis(n, "attribute 'axis'", p->axis_attr, in0->ndim, &axis, err));
     int64_t dims[MR_MAX_DIMS];
     memcpy(dims, in0->dims, sizeof dims);
@@ -389,7 +389,7 @@ static mr_status gather_infer(mr_graph *g, mr_node *n, mr_err *err) {
     const mr_tensor_desc *data = mr_node_input(g, n, 0), *ind = mr_node_input(g, n, 1);
     if (!ind) return mr_err_node(err, MR_ERR_GRAPH, n, "the indices input is missing");
     if (data->ndim == 0) return mr_err_node(err, MR_ERR_SHAPE, n, "cannot gather from a scalar");
-    int axis;
+    int axis = 0;
     MR_TRY(norm_axis(n, "attribute 'axis'", p->axis_attr, data->ndim, &axis, err));
     if (ind->dtype != MR_DTYPE_I64 && ind->dtype != MR_DTYPE_I32)
         return mr_err_node(err, MR_ERR_SHAPE, n,
@@ -520,7 +520,7 @@ static mr_status slice_resolve(mr_graph *g, const mr_node *n, const mr_tensor_de
         outd[d] = in->dims[d];
     }
     for (int i = 0; i < ns; i++) {
-        int a;
+        int a = 0;
         MR_TRY(norm_axis(n, "slice axis", has_axes ? ax[i] : i, rank, &a, err));
         if (seen[a])
             return mr_err_node(err, MR_ERR_SHAPE, n, "axis %d is sliced more than once", a);
