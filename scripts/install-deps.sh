@@ -10,7 +10,7 @@ build_pkgs=(
   libprotobuf-c-dev protobuf-c-compiler # ONNX parsing (code generated from onnx.proto)
   libonnx-dev                           # /usr/include/onnx/onnx.proto
   libcjson-dev                          # workload and profile files
-  libopenblas-serial-dev                # single-threaded BLAS for CPU GEMM tiles
+  libblis-serial-dev                    # single-threaded, thread-safe BLAS for GEMM tiles
 )
 test_pkgs=(
   libonnx-testdata # ONNX golden node tests

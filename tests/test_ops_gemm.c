@@ -369,6 +369,13 @@ static void test_errors(void) {
     CHECK_STATUS(st, MR_OK, err.msg, NULL);
     st = eval_simple("Gemm", 2, d34, MR_DTYPE_F32, 2, d45, -1, NULL, 1, "transB", 2, &err);
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err.msg, "transB");
+    /* Gemm-6 broadcast attribute: 0 requires C = [M, N] */
+    st = eval_simple("Gemm", 2, d34, MR_DTYPE_F32, 2, d45, 1, d5, 1, "broadcast", 0, &err);
+    CHECK_STATUS(st, MR_ERR_SHAPE, err.msg, "broadcast = 0");
+    st = eval_simple("Gemm", 2, d34, MR_DTYPE_F32, 2, d45, 2, d35, 1, "broadcast", 0, &err);
+    CHECK_STATUS(st, MR_OK, err.msg, NULL);
+    st = eval_simple("Gemm", 2, d34, MR_DTYPE_F32, 2, d45, 1, d5, 1, "broadcast", 1, &err);
+    CHECK_STATUS(st, MR_OK, err.msg, NULL);
     st = eval_simple("Gemm", 2, d34, MR_DTYPE_I64, 2, d45, -1, NULL, 1, NULL, 0, &err);
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err.msg, "float32");
     /* a runtime C is fine for Gemm */

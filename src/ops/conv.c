@@ -73,6 +73,7 @@ typedef struct conv_params {
     int64_t mt, n_mt, pt_size, n_pt; /* GEMM*, 1X1: channel tile, position tile */
     int64_t ws_rows;                 /* GEMM_WS phase 0: column-matrix rows per block */
     int64_t cb, n_cb, rb, n_rb;      /* DIRECT: channels, output rows per block */
+    int64_t dwid;                    /* DIRECT: padded input row width */
     /* output columns [lo, hi) whose input column for kernel column kw is inside the image */
     int64_t ow_lo[CONV_KW_TAB], ow_hi[CONV_KW_TAB];
 } conv_params;
@@ -344,17 +345,19 @@ static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     int64_t dims[MR_MAX_DIMS];
     MR_TRY(conv_geometry(g, n, p, &nd, dims, err));
     /* cblas takes int sizes. */
-    if (p->K > INT_MAX || p->P > INT_MAX || p->H * p->W > INT_MAX)
+    int64_t hw, outs, macs;
+    if (!mr_mul_i64(p->H, p->W, &hw) || p->K > INT_MAX || p->P > INT_MAX || hw > INT_MAX)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
                            "the convolution is too large for the BLAS interface");
-    int64_t macs;
-    if (!mr_mul_i64(p->N, p->M, &macs) || !mr_mul_i64(macs, p->P, &macs) ||
-        !mr_mul_i64(macs, p->K, &macs) || macs > INT64_MAX / 2)
+    if (!mr_mul_i64(p->N, p->M, &outs) || !mr_mul_i64(outs, p->P, &outs) ||
+        !mr_mul_i64(outs, p->K, &macs) || macs > INT64_MAX / 2)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the convolution is too large");
     n->flops = 2 * macs;
     n->n_phases = 1;
     n->workspace_bytes = 0;
     n->scratch_bytes = 0;
+    n->n_blocks = 0;
+    if (outs == 0) return MR_OK; /* empty output: nothing to run */
     for (int64_t kw = 0; kw < CONV_KW_TAB && kw < p->KW; kw++)
         ow_range_calc(p, kw, &p->ow_lo[kw], &p->ow_hi[kw]);
 
@@ -378,6 +381,14 @@ static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
         p->n_cb = mr_div_up(p->M, p->cb);
         p->n_rb = mr_div_up(p->OH, p->rb);
         n->n_blocks = p->N * p->n_cb * p->n_rb;
+        /* padded input rows of one block: the extent its output rows read */
+        p->dwid = (p->OW - 1) * p->sw + (p->KW - 1) * p->dw + 1;
+        int64_t rows = (p->rb - 1) * p->sh + (p->KH - 1) * p->dh + 1;
+        size_t sb;
+        if (!mr_mul_size((size_t)rows, (size_t)p->dwid, &sb) ||
+            !mr_mul_size(sb, sizeof(float), &sb) || sb > MR_MAX_ALLOC)
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the padded input rows are too large");
+        n->scratch_bytes = sb;
         return MR_OK;
     }
     int is_1x1 = p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
@@ -401,7 +412,6 @@ static mr_status conv_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     p->n_mt = mr_div_up(p->Mg, p->mt);
     p->n_pt = mr_div_up(p->P, p->pt_size);
     n->n_blocks = units * p->n_mt * p->n_pt;
-    if (p->Mg == 0 || p->P == 0) n->n_blocks = 0;
     if (p->kernel == KERNEL_GEMM) {
         size_t sb;
         if (!mr_mul_size((size_t)p->K, (size_t)p->pt_size, &sb) ||
@@ -458,7 +468,11 @@ static void epilogue(const mr_node *n, const float *bias, int64_t m0, int64_t mc
     }
 }
 
-static void run_direct(const mr_step *s, const conv_params *p, int64_t blk) {
+/* DIRECT kernel. For each input channel, a block first copies the input rows its output rows
+ * read into a zero-padded buffer in scratch (rows of p->dwid floats), so the tap loops need
+ * no bounds checks and vectorise along the output row (3-wide kernels, the common case, get
+ * one fused pass per kernel row). */
+static void run_direct(const mr_step *s, const conv_params *p, int64_t blk, float *pad) {
     int64_t rbi = blk % p->n_rb;
     blk /= p->n_rb;
     int64_t cbi = blk % p->n_cb;
@@ -469,29 +483,55 @@ static void run_direct(const mr_step *s, const conv_params *p, int64_t blk) {
     const float *x = s->in[0].data, *w = s->in[1].data;
     const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
     float *y = s->out[0].data;
-    const int64_t H = p->H, W = p->W, OW = p->OW, sw = p->sw, KH = p->KH, KW = p->KW;
+    const int64_t H = p->H, W = p->W, OW = p->OW, KH = p->KH, KW = p->KW;
+    const int64_t sh = p->sh, sw = p->sw, dh = p->dh, dw = p->dw, pl = p->pl;
+    const int64_t wid = p->dwid, ih0 = r0 * sh - p->pt; /* input row of padded row 0 */
+    const int64_t nrows = (r1 - r0 - 1) * sh + (KH - 1) * dh + 1;
+    /* input columns [0, c1) land at padded columns [pl, c1 + pl); the right padding and any
+     * input column beyond what the last window reads are cut */
+    const int64_t c1 = W < wid - pl ? W : wid - pl;
     for (int64_t m = m0; m < m1; m++) {
         /* Cg == 1: output channel m reads input channel m / Mg (its group). */
         const float *xp = x + (nb * p->C + m / p->Mg) * H * W;
         const float *wp = w + m * KH * KW;
         float *yp = y + (nb * p->M + m) * p->P;
+        if (m == m0 || m / p->Mg != (m - 1) / p->Mg) {
+            for (int64_t r = 0; r < nrows; r++) {
+                float *d = pad + r * wid;
+                int64_t ih = ih0 + r;
+                if (ih < 0 || ih >= H || c1 <= 0) {
+                    memset(d, 0, sizeof(float) * (size_t)wid);
+                    continue;
+                }
+                for (int64_t j = 0; j < pl; j++) d[j] = 0.0f;
+                memcpy(d + pl, xp + ih * W, sizeof(float) * (size_t)c1);
+                for (int64_t j = c1 + pl; j < wid; j++) d[j] = 0.0f;
+            }
+        }
         float b0 = bias ? bias[m] : 0.0f;
         for (int64_t oh = r0; oh < r1; oh++) {
             float *yr = yp + oh * OW;
             for (int64_t j = 0; j < OW; j++) yr[j] = b0;
             for (int64_t kh = 0; kh < KH; kh++) {
-                int64_t ih = oh * p->sh - p->pt + kh * p->dh;
-                if (ih < 0 || ih >= H) continue;
-                const float *xr = xp + ih * W;
-                for (int64_t kw = 0; kw < KW; kw++) {
-                    const float wv = wp[kh * KW + kw];
-                    const int64_t iw0 = kw * p->dw - p->pl; /* iw = ow*sw + iw0 */
-                    int64_t lo, hi;
-                    ow_range(p, kw, &lo, &hi);
+                const float *xr = pad + ((oh - r0) * sh + kh * dh) * wid;
+                const float *wr = wp + kh * KW;
+                if (KW == 3) {
+                    const float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+                    const float *x1 = xr + dw, *x2 = xr + 2 * dw;
                     if (sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow + iw0];
+                        for (int64_t ow = 0; ow < OW; ow++)
+                            yr[ow] += w0 * xr[ow] + w1 * x1[ow] + w2 * x2[ow];
                     else
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * sw + iw0];
+                        for (int64_t ow = 0; ow < OW; ow++)
+                            yr[ow] += w0 * xr[ow * sw] + w1 * x1[ow * sw] + w2 * x2[ow * sw];
+                } else {
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const float wv = wr[kw], *xk = xr + kw * dw;
+                        if (sw == 1)
+                            for (int64_t ow = 0; ow < OW; ow++) yr[ow] += wv * xk[ow];
+                        else
+                            for (int64_t ow = 0; ow < OW; ow++) yr[ow] += wv * xk[ow * sw];
+                    }
                 }
             }
             if (s->node->act.kind != MR_ACT_NONE) mr_act_apply(&s->node->act, yr, OW);
@@ -518,7 +558,7 @@ static void run_ws_im2col(const mr_step *s, const conv_params *p, int64_t blk) {
 static void conv_run_block(const mr_step *s, int64_t blk, void *scratch) {
     const conv_params *p = s->node->params;
     if (p->kernel == KERNEL_DIRECT) {
-        run_direct(s, p, blk);
+        run_direct(s, p, blk, scratch);
         return;
     }
     if (p->kernel == KERNEL_GEMM_WS) {

@@ -1,8 +1,9 @@
-/* Gemm (ONNX opsets 7..17) and MatMul (opsets 1..17), float32.
+/* Gemm (ONNX opsets 1..17) and MatMul (opsets 1..17), float32.
  *
  * Gemm: Y = alpha * op(A) * op(B) + beta * C, op = transpose or not (transA, transB); A, B are
  * 2-D and C (optional) is unidirectionally broadcast to [M, N]: scalar, [N], [1, N], [M, 1],
- * [M, N]. A logical block is an (m-tile, n-tile) of Y: beta*C is written into the tile first,
+ * [M, N] (opsets < 7: the `broadcast` attribute, 0 = C must be [M, N]; C is optional in every
+ * opset here). A logical block is an (m-tile, n-tile) of Y: beta*C is written into the tile first,
  * then one cblas_sgemm accumulates alpha*op(A)*op(B) into it (cblas_sgemv when M == 1, the
  * batch-1 fully connected layer), then node->act is applied to the tile (MR_OP_FUSE_ACT).
  *
@@ -35,6 +36,7 @@ typedef struct gemm_params {
     /* Gemm attributes */
     float alpha, beta;
     int trans_a, trans_b;
+    int no_broadcast; /* Gemm-6 broadcast = 0 */
     /* geometry (prepare) */
     int64_t M, N, K;
     int has_c;          /* Gemm: C present and beta != 0; MatMul: bias present */
@@ -45,10 +47,16 @@ typedef struct gemm_params {
     int64_t mt, nt, n_mt, n_nt;
 } gemm_params;
 
-static const char *const gemm_attrs[] = {"alpha", "beta", "transA", "transB", NULL};
+static const char *const gemm_attrs[] = {"alpha", "beta", "broadcast", "transA", "transB", NULL};
 
 /* See conv.c's pick_tiles: tiles of at least GEMM_TILE_MIN per side (where the matrix is that
- * large), doubled while within `budget` flops, then evened out in multiples of 16. */
+ * large), doubled while within `budget` flops, then evened out in multiples of 16. A tile
+ * of fewer than 8 rows is costed as 8 rows: with so few rows (batch-1 fully connected
+ * layers) the time goes into streaming B, not into flops. */
+static int64_t cost_rows(int64_t m) {
+    return m < 8 ? 8 : m;
+}
+
 static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int64_t *mt, int64_t *nt) {
     int64_t m = M < GEMM_TILE_MIN ? M : GEMM_TILE_MIN;
     int64_t c = N < GEMM_TILE_MIN ? N : GEMM_TILE_MIN;
@@ -57,11 +65,11 @@ static void pick_tiles(int64_t M, int64_t N, int64_t K, int64_t budget, int64_t 
         grown = 0;
         if (c < N) {
             int64_t c2 = c * 2 < N ? c * 2 : N;
-            if (m * c2 * k2 <= budget) c = c2, grown = 1;
+            if (cost_rows(m) * c2 * k2 <= budget) c = c2, grown = 1;
         }
         if (m < M) {
             int64_t m2 = m * 2 < M ? m * 2 : M;
-            if (m2 * c * k2 <= budget) m = m2, grown = 1;
+            if (cost_rows(m2) * c * k2 <= budget) m = m2, grown = 1;
         }
     }
     int64_t nm = mr_div_up(M, m > 0 ? m : 1), nn = mr_div_up(N, c > 0 ? c : 1);
@@ -114,6 +122,10 @@ static mr_status gemm_init(mr_graph *g, mr_node *n, mr_err *err) {
     MR_TRY(mr_attr_get_int(n, "transB", 0, &tb, err));
     if (ta != 0 && ta != 1) return mr_err_attr(err, n, "transA", "must be 0 or 1");
     if (tb != 0 && tb != 1) return mr_err_attr(err, n, "transB", "must be 0 or 1");
+    int64_t bc;
+    MR_TRY(mr_attr_get_int(n, "broadcast", 1, &bc, err));
+    if (bc != 0 && bc != 1) return mr_err_attr(err, n, "broadcast", "must be 0 or 1");
+    p.no_broadcast = bc == 0;
     p.trans_a = (int)ta;
     p.trans_b = (int)tb;
     gemm_params *pp = mr_malloc(sizeof *pp, "Gemm parameters", err);
@@ -161,10 +173,12 @@ static mr_status gemm_geometry(mr_graph *g, const mr_node *n, gemm_params *p, mr
             ok = cm == 1 || cm == p->M;
             p->c_sm = cm == 1 ? 0 : c->dims[1];
         }
+        if (p->no_broadcast && (c->ndim != 2 || c->dims[0] != p->M || c->dims[1] != p->N)) ok = 0;
         if (!ok)
-            return mr_err_node(
-                err, MR_ERR_SHAPE, n, "C %s cannot be broadcast to the output [%lld,%lld]",
-                mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p->M, (long long)p->N);
+            return mr_err_node(err, MR_ERR_SHAPE, n,
+                               "C %s cannot be broadcast to the output [%lld,%lld]%s",
+                               mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p->M,
+                               (long long)p->N, p->no_broadcast ? " (broadcast = 0)" : "");
         p->has_c = p->beta != 0.0f;
     }
     return MR_OK;

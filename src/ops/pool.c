@@ -268,13 +268,14 @@ static mr_status pool_prepare(mr_graph *g, mr_node *n, mr_err *err) {
         p->rows = p->NC;
         per_row = p->in[2];
     } else {
-        p->rows = p->NC * p->out[0] * p->out[1]; /* fits: bounded by the output numel */
-        if (!mr_mul_i64(p->out[2], taps, &per_row))
+        if (!mr_mul_i64(p->NC, p->out[0], &p->rows) || !mr_mul_i64(p->rows, p->out[1], &p->rows) ||
+            !mr_mul_i64(p->out[2], taps, &per_row))
             return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the pooling is too large");
     }
     if (!mr_mul_i64(p->rows, per_row, &ops))
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the pooling is too large");
     n->flops = ops; /* one compare or add per window tap (padding included) */
+    if (p->kind != POOL_GLOBAL_AVG) n->scratch_bytes = sizeof(float) * (size_t)p->in[2];
     p->rows_per_block = POOL_BLOCK_TAPS / (per_row > 0 ? per_row : 1);
     if (p->rows_per_block < 1) p->rows_per_block = 1;
     n->n_blocks = mr_div_up(p->rows, p->rows_per_block);
@@ -284,57 +285,118 @@ static mr_status pool_prepare(mr_graph *g, mr_node *n, mr_err *err) {
 /* Taps t in [0, k) with 0 <= start + t*d < lim, as [*lo, *hi). */
 static inline void tap_range(int64_t start, int64_t k, int64_t d, int64_t lim, int64_t *lo,
                              int64_t *hi) {
-    int64_t l = start >= 0 ? 0 : (-start + d - 1) / d;
-    int64_t h = start >= lim ? 0 : (lim - start + d - 1) / d;
+    int64_t l, h;
+    if (d == 1) {
+        l = start >= 0 ? 0 : -start;
+        h = lim - start;
+    } else {
+        l = start >= 0 ? 0 : (-start + d - 1) / d;
+        h = start >= lim ? 0 : (lim - start + d - 1) / d;
+    }
     if (h > k) h = k;
+    if (h < 0) h = 0;
     if (l > h) l = h;
     *lo = l;
     *hi = h;
 }
 
-static void pool_row(const pool_params *p, const float *xp, float *yr, int64_t od, int64_t oh) {
+/* One output row. Max and sum are separable: the valid (d, h) taps are first combined
+ * elementwise into tmp[IW] (contiguous, vectorised), then each output reduces its kernel
+ * columns of tmp; interior outputs, whose columns all lie inside the input, skip the
+ * bounds. */
+static void pool_row(const pool_params *p, const float *xp, float *yr, int64_t od, int64_t oh,
+                     float *tmp) {
     const int64_t IH = p->in[1], IW = p->in[2], dd = p->d[0], dh = p->d[1], dw = p->d[2];
+    const int64_t OW = p->out[2], kw = p->k[2], sw = p->s[2], pbw = p->pb[2];
+    const int is_max = p->kind == POOL_MAX;
     int64_t sd = od * p->s[0] - p->pb[0], sh = oh * p->s[1] - p->pb[1];
     int64_t dl, dhi, hl, hhi;
     tap_range(sd, p->k[0], dd, p->in[0], &dl, &dhi);
     tap_range(sh, p->k[1], dh, IH, &hl, &hhi);
     int64_t count_dh = (dhi - dl) * (hhi - hl);
+    if (count_dh == 0) {
+        for (int64_t iw = 0; iw < IW; iw++) tmp[iw] = is_max ? -INFINITY : 0.0f;
+    }
+    for (int64_t td = dl, first = 1; td < dhi; td++)
+        for (int64_t th = hl; th < hhi; th++, first = 0) {
+            const float *xr = xp + ((sd + td * dd) * IH + sh + th * dh) * IW;
+            if (first)
+                memcpy(tmp, xr, sizeof(float) * (size_t)IW);
+            else if (is_max)
+                for (int64_t iw = 0; iw < IW; iw++) tmp[iw] = xr[iw] > tmp[iw] ? xr[iw] : tmp[iw];
+            else
+                for (int64_t iw = 0; iw < IW; iw++) tmp[iw] += xr[iw];
+        }
     if (p->count_include_pad) {
-        int64_t a, b, c, e;
         /* taps inside the padded input [-pb, in + pe) */
+        int64_t a, b, c, e;
         tap_range(sd + p->pb[0], p->k[0], dd, p->in[0] + p->pb[0] + p->pe[0], &a, &b);
         tap_range(sh + p->pb[1], p->k[1], dh, IH + p->pb[1] + p->pe[1], &c, &e);
         count_dh = (b - a) * (e - c);
     }
-    for (int64_t ow = 0; ow < p->out[2]; ow++) {
-        int64_t sw = ow * p->s[2] - p->pb[2], wl, whi;
-        tap_range(sw, p->k[2], dw, IW, &wl, &whi);
-        if (p->kind == POOL_MAX) {
+    /* interior outputs [a, b): ow*sw - pbw >= 0 and ow*sw - pbw + (kw-1)*dw < IW */
+    int64_t a = mr_div_up(pbw, sw), last = IW - 1 - (kw - 1) * dw + pbw;
+    int64_t b = last < 0 ? 0 : last / sw + 1;
+    if (b > OW) b = OW;
+    if (b < a) a = b = OW; /* no interior: every output is a border one */
+    /* interior: fixed taps; 2- and 3-wide windows unrolled so the loop vectorises */
+    if (is_max && kw == 3) {
+        for (int64_t ow = a; ow < b; ow++) {
+            const float *t = tmp + ow * sw - pbw;
+            float m = t[0] > t[dw] ? t[0] : t[dw];
+            yr[ow] = t[2 * dw] > m ? t[2 * dw] : m;
+        }
+    } else if (is_max && kw == 2) {
+        for (int64_t ow = a; ow < b; ow++) {
+            const float *t = tmp + ow * sw - pbw;
+            yr[ow] = t[dw] > t[0] ? t[dw] : t[0];
+        }
+    } else if (is_max) {
+        for (int64_t ow = a; ow < b; ow++) {
+            const float *t = tmp + ow * sw - pbw;
+            float m = t[0];
+            for (int64_t j = 1; j < kw; j++) m = t[j * dw] > m ? t[j * dw] : m;
+            yr[ow] = m;
+        }
+    } else {
+        /* every tap of an interior window is inside the input (hence the padded input) */
+        const float cnt = (float)(count_dh * kw);
+        if (kw == 3) {
+            for (int64_t ow = a; ow < b; ow++) {
+                const float *t = tmp + ow * sw - pbw;
+                yr[ow] = (t[0] + t[dw] + t[2 * dw]) / cnt;
+            }
+        } else {
+            for (int64_t ow = a; ow < b; ow++) {
+                const float *t = tmp + ow * sw - pbw;
+                float sum = 0.0f;
+                for (int64_t j = 0; j < kw; j++) sum += t[j * dw];
+                yr[ow] = sum / cnt;
+            }
+        }
+    }
+    /* borders [0, a) and [b, OW): taps clipped to the input */
+    for (int64_t i = 0; i < a + (OW - b); i++) {
+        int64_t ow = i < a ? i : b + (i - a);
+        int64_t st = ow * sw - pbw, wl, whi;
+        tap_range(st, kw, dw, IW, &wl, &whi);
+        if (is_max) {
             float m = -INFINITY;
-            for (int64_t td = dl; td < dhi; td++)
-                for (int64_t th = hl; th < hhi; th++) {
-                    const float *xr = xp + ((sd + td * dd) * IH + sh + th * dh) * IW;
-                    for (int64_t tw = wl; tw < whi; tw++) {
-                        float v = xr[sw + tw * dw];
-                        m = v > m ? v : m;
-                    }
-                }
+            for (int64_t t = wl; t < whi; t++) {
+                float v = tmp[st + t * dw];
+                m = v > m ? v : m;
+            }
             yr[ow] = m;
         } else {
             float sum = 0.0f;
-            for (int64_t td = dl; td < dhi; td++)
-                for (int64_t th = hl; th < hhi; th++) {
-                    const float *xr = xp + ((sd + td * dd) * IH + sh + th * dh) * IW;
-                    for (int64_t tw = wl; tw < whi; tw++) sum += xr[sw + tw * dw];
-                }
-            int64_t cnt;
+            for (int64_t t = wl; t < whi; t++) sum += tmp[st + t * dw];
+            int64_t cw = whi - wl;
             if (p->count_include_pad) {
-                int64_t a, b;
-                tap_range(sw + p->pb[2], p->k[2], dw, IW + p->pb[2] + p->pe[2], &a, &b);
-                cnt = count_dh * (b - a);
-            } else {
-                cnt = count_dh * (whi - wl);
+                int64_t c, e;
+                tap_range(st + pbw, kw, dw, IW + pbw + p->pe[2], &c, &e);
+                cw = e - c;
             }
+            int64_t cnt = count_dh * cw;
             /* cnt == 0 only for a dilated window that skips over the whole input */
             yr[ow] = cnt > 0 ? sum / (float)cnt : NAN;
         }
@@ -363,7 +425,7 @@ static void pool_run_block(const mr_step *s, int64_t blk, void *scratch) {
     for (int64_t r = r0; r < r1; r++) {
         int64_t oh = r % OH, t = r / OH;
         int64_t od = t % OD, nc = t / OD;
-        pool_row(p, x + nc * plane, y + r * p->out[2], od, oh);
+        pool_row(p, x + nc * plane, y + r * p->out[2], od, oh, scratch);
     }
 }
 

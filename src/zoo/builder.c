@@ -171,6 +171,11 @@ void mr_zb_attr_float(mr_zb *b, int node, const char *attr, float v) {
 
 int mr_zb_conv(mr_zb *b, int x, const char *name, int cin, int cout, int k, int stride, int pad,
                int groups, int bias) {
+    return mr_zb_conv_scaled(b, x, name, cin, cout, k, stride, pad, groups, bias, 1.0f);
+}
+
+int mr_zb_conv_scaled(mr_zb *b, int x, const char *name, int cin, int cout, int k, int stride,
+                      int pad, int groups, int bias, float scale) {
     if (b->st) return -1;
     if (groups < 1 || cin % groups || cout % groups)
         return failf(b, MR_ERR_INTERNAL, "bad groups for conv", name);
@@ -179,7 +184,7 @@ int mr_zb_conv(mr_zb *b, int x, const char *name, int cin, int cout, int k, int 
     int fan_in = cin / groups * k * k;
     /* kaiming_normal_(mode='fan_in', nonlinearity='relu') has variance 2/fan_in; a uniform
      * distribution on +-sqrt(6/fan_in) has the same variance. */
-    float wb = sqrtf(6.0f / (float)fan_in);
+    float wb = scale * sqrtf(6.0f / (float)fan_in);
     int64_t wd[4] = {cout, cin / groups, k, k};
     int in[3] = {x, mr_zb_param(b, wn, 4, wd, -wb, wb), -1};
     if (bias) {

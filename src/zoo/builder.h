@@ -74,6 +74,9 @@ void mr_zb_attr_float(mr_zb *b, int node, const char *attr, float v);
  * gain); bias "<name>.bias" U(+-1/sqrt(fan_in)) like PyTorch's default. */
 int mr_zb_conv(mr_zb *b, int x, const char *name, int cin, int cout, int k, int stride, int pad,
                int groups, int bias);
+/* The same with the weight bound multiplied by `scale` (see resnet.c for why). */
+int mr_zb_conv_scaled(mr_zb *b, int x, const char *name, int cin, int cout, int k, int stride,
+                      int pad, int groups, int bias, float scale);
 /* nn.BatchNorm2d(c) in eval mode: gamma U(0.5,1.5), beta U(-0.1,0.1), running mean
  * U(-0.1,0.1), running var U(0.5,1.5), eps 1e-5. */
 int mr_zb_bn(mr_zb *b, int x, const char *name, int c);
