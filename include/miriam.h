@@ -173,6 +173,16 @@ void mr_model_destroy(mr_model *model);
 const char *mr_zoo_name(int index);
 const char *mr_zoo_description(const char *name);
 
+/* Writes zoo model `name` to `path` as an ONNX file (IR version 8, opset 13, producer
+ * "miriam"), for other runtimes and viewers: the graph as built, before any pass (Conv,
+ * BatchNormalization, Relu, Clip, ... as torch.onnx exports the torchvision model), with the
+ * zoo's weights as initializers named like the PyTorch state_dict ("layer1.0.conv1.weight").
+ * Loading the file back gives the same outputs bit for bit. Needs no runtime: errors are
+ * written to errbuf (may be NULL). MR_ERR_NOT_FOUND for an unknown name, MR_ERR_IO if the
+ * file cannot be written (a partial file is removed). */
+mr_status mr_zoo_export_onnx(const char *name, const char *path, char *errbuf,
+                             size_t errbuf_size);
+
 /* Description of one model input or output. `name` is owned by the model. */
 typedef struct mr_tensor_info {
     const char *name;

@@ -31,5 +31,6 @@ void cli_fill_random(mr_tensor *t, unsigned long long seed);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
  *                    [--threads N] [--seed S]
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [-o FILE]
  *   miriam zoo
+ *   miriam export zoo:NAME OUT.onnx
  *
  * MODEL is a path to an .onnx file or zoo:NAME.
  */
@@ -139,7 +140,8 @@ static void usage(FILE *f) {
             "  info MODEL      inputs, outputs, parameters, FLOPs, planned activation memory\n"
             "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
             "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
-            "  zoo             list the built-in models\n\n"
+            "  zoo             list the built-in models\n"
+            "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n\n"
             "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
             "`miriam COMMAND --help` describes each command's options.\n");
 }
@@ -163,6 +165,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     cli_error("unknown command '%s'", cmd);
     usage(stderr);
     return 2;
