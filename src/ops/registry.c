@@ -11,8 +11,8 @@ extern const mr_op_def mr_op_softmax;
 extern const mr_op_def mr_op_relu, mr_op_clip, mr_op_leakyrelu, mr_op_sigmoid, mr_op_tanh;
 extern const mr_op_def mr_op_add, mr_op_sub, mr_op_mul, mr_op_div;
 extern const mr_op_def mr_op_shape, mr_op_reshape, mr_op_flatten, mr_op_squeeze, mr_op_unsqueeze,
-    mr_op_identity, mr_op_dropout, mr_op_constant;
-extern const mr_op_def mr_op_concat, mr_op_transpose, mr_op_gather, mr_op_slice;
+    mr_op_identity, mr_op_dropout, mr_op_constant, mr_op_constantofshape;
+extern const mr_op_def mr_op_concat, mr_op_transpose, mr_op_gather, mr_op_slice, mr_op_expand;
 extern const mr_op_def mr_op_lstm, mr_op_gru;
 
 static const mr_op_def *const all_ops[] = {
@@ -24,6 +24,7 @@ static const mr_op_def *const all_ops[] = {
     &mr_op_flatten,  &mr_op_squeeze,   &mr_op_unsqueeze,   &mr_op_identity,
     &mr_op_dropout,  &mr_op_constant,  &mr_op_concat,      &mr_op_transpose,
     &mr_op_gather,   &mr_op_slice,     &mr_op_lstm,        &mr_op_gru,
+    &mr_op_expand,   &mr_op_constantofshape,
     NULL,
 };
 

@@ -1,5 +1,5 @@
 /* Shape-manipulating ops: Shape, Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
- * (inference), Constant.
+ * (inference), Constant, ConstantOfShape.
  *
  * All of them are dtype-generic: data moves as bytes (mr_dtype_size per element). The views
  * (MR_OP_VIEW) only reinterpret input 0, so the executor normally aliases the output to the
@@ -555,4 +555,79 @@ const mr_op_def mr_op_constant = {
     .infer = constant_infer,
     .prepare = view_prepare,
     .run_block = constant_run,
+};
+
+/* ---- ConstantOfShape ---- */
+
+/* torch.onnx emits ConstantOfShape for the zero initial states of nn.LSTM/nn.GRU when the
+ * batch dimension is symbolic (zeros(layers, x.size(0), H)). Its shape input is computed from
+ * the input's Shape, which is folded at load time, so the op itself is folded too. */
+
+typedef struct const_of_shape_params {
+    mr_dtype dtype;
+    unsigned char value[8]; /* one element of dtype; copied so no pointer is kept */
+} const_of_shape_params;
+
+static const char *const const_of_shape_attrs[] = {"value", NULL};
+
+static mr_status const_of_shape_init(mr_graph *g, mr_node *n, mr_err *err) {
+    const mr_attr *a = mr_node_attr(n, "value");
+    mr_dtype dtype = MR_DTYPE_F32; /* default: float 0 */
+    const void *src = NULL;
+    if (a) {
+        if (a->type != MR_ATTR_TENSOR || a->tensor < 0 || a->tensor >= g->n_tensors)
+            return mr_err_attr(err, n, "value", "must be a tensor");
+        const mr_tensor_desc *t = &g->tensors[a->tensor];
+        if (mr_desc_numel(t) != 1 || !t->data)
+            return mr_err_attr(err, n, "value", "must be a constant tensor of one element");
+        if (mr_dtype_size(t->dtype) == 0 || mr_dtype_size(t->dtype) > 8)
+            return mr_err_attr(err, n, "value", "has an unsupported data type");
+        dtype = t->dtype;
+        src = t->data;
+    }
+    const_of_shape_params *p = mr_calloc(1, sizeof *p, "ConstantOfShape parameters", err);
+    if (!p) return err->status;
+    p->dtype = dtype;
+    if (src) memcpy(p->value, src, mr_dtype_size(dtype));
+    n->params = p;
+    return MR_OK;
+}
+
+static mr_status const_of_shape_infer(mr_graph *g, mr_node *n, mr_err *err) {
+    const const_of_shape_params *p = n->params;
+    int64_t dims[MR_MAX_DIMS];
+    int cnt = 0;
+    MR_TRY(const_ints(g, n, 0, "shape", 0, dims, MR_MAX_DIMS, &cnt, err));
+    for (int i = 0; i < cnt; i++)
+        if (dims[i] < 0)
+            return mr_err_node(err, MR_ERR_SHAPE, n, "the shape has a negative dimension %lld",
+                               (long long)dims[i]);
+    mr_tensor_desc *out = mr_node_output(g, n, 0);
+    mr_set_shape(out, p->dtype, cnt, dims);
+    if (mr_desc_numel(out) < 0)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "the output would be too large");
+    return MR_OK;
+}
+
+/* Block b fills output bytes [lo, hi); COPY_CHUNK is a multiple of every element size, so a
+ * block starts and ends on element boundaries. */
+static void const_of_shape_run(const mr_step *s, int64_t b, void *scratch) {
+    const const_of_shape_params *p = s->node->params;
+    const mr_tview *out = &s->out[0];
+    int64_t esz = (int64_t)mr_dtype_size(out->dtype), lo, hi;
+    mr_block_range(out->numel * esz, COPY_CHUNK, b, &lo, &hi);
+    for (int64_t o = lo; o < hi; o += esz) memcpy((char *)out->data + o, p->value, (size_t)esz);
+}
+
+const mr_op_def mr_op_constantofshape = {
+    .name = "ConstantOfShape",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .attrs = const_of_shape_attrs,
+    .init = const_of_shape_init,
+    .infer = const_of_shape_infer,
+    .prepare = view_prepare,
+    .run_block = const_of_shape_run,
 };

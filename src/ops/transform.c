@@ -1,9 +1,10 @@
-/* Data-movement ops: Concat, Transpose, Gather, Slice.
+/* Data-movement ops: Concat, Transpose, Gather, Slice, Expand.
  *
- * All are dtype-generic (elements move as mr_dtype_size bytes). Transpose and Slice share one
- * kernel: the output is a strided view of the input (output index -> input offset through a
- * per-dimension stride, possibly negative), coalesced and walked in output order, so writes are
- * sequential and each logical block owns a contiguous range of output elements.
+ * All are dtype-generic (elements move as mr_dtype_size bytes). Transpose, Slice and Expand
+ * share one kernel: the output is a strided view of the input (output index -> input offset
+ * through a per-dimension stride, possibly negative, 0 for a broadcast dim), coalesced and
+ * walked in output order, so writes are sequential and each logical block owns a contiguous
+ * range of output elements.
  */
 #include <stdint.h>
 #include <string.h>
@@ -591,5 +592,67 @@ const mr_op_def mr_op_slice = {
     .init = slice_init,
     .infer = slice_infer,
     .prepare = slice_prepare,
+    .run_block = strided_run,
+};
+
+/* ---- Expand ---- */
+
+/* torch.onnx emits Expand for the zero initial states of nn.LSTM/nn.GRU (a [1, 1, H]
+ * constant expanded to [layers, batch, H] with a shape computed from the input's Shape), so
+ * every exported recurrent model needs it. The output is the input broadcast to
+ * broadcast(input shape, shape): a strided view with stride 0 on the broadcast dims. */
+
+static mr_status expand_init(mr_graph *g, mr_node *n, mr_err *err) {
+    n->params = mr_calloc(1, sizeof(strided_plan), "Expand parameters", err);
+    return n->params ? MR_OK : err->status;
+}
+
+static mr_status expand_shape(mr_graph *g, const mr_node *n, const mr_tensor_desc *in, int *rank,
+                              int64_t *dims, mr_err *err) {
+    int64_t shape[MR_MAX_DIMS];
+    int ns = 0;
+    MR_TRY(const_ints(g, n, 1, "shape", shape, MR_MAX_DIMS, &ns, err));
+    for (int i = 0; i < ns; i++)
+        if (shape[i] < 0)
+            return mr_err_node(err, MR_ERR_SHAPE, n, "the shape input has a negative entry (%lld)",
+                               (long long)shape[i]);
+    return mr_broadcast_shape(n, in->ndim, in->dims, ns, shape, rank, dims, err);
+}
+
+static mr_status expand_infer(mr_graph *g, mr_node *n, mr_err *err) {
+    const mr_tensor_desc *in = mr_node_input(g, n, 0);
+    int64_t dims[MR_MAX_DIMS];
+    int rank = 0;
+    MR_TRY(expand_shape(g, n, in, &rank, dims, err));
+    mr_set_shape(mr_node_output(g, n, 0), in->dtype, rank, dims);
+    return MR_OK;
+}
+
+static mr_status expand_prepare(mr_graph *g, mr_node *n, mr_err *err) {
+    const mr_tensor_desc *in = mr_node_input(g, n, 0);
+    int64_t dims[MR_MAX_DIMS], ist[MR_MAX_DIMS], st[MR_MAX_DIMS];
+    int rank = 0;
+    MR_TRY(expand_shape(g, n, in, &rank, dims, err));
+    contiguous_strides(in->ndim, in->dims, ist);
+    int64_t numel = 1;
+    for (int d = 0; d < rank; d++) {
+        int k = d - (rank - in->ndim); /* the input dim aligned with output dim d, if any */
+        st[d] = k < 0 || in->dims[k] == 1 ? 0 : ist[k];
+        numel *= dims[d];
+    }
+    plan_build(n->params, rank, dims, st, 0);
+    set_grid(n, numel, STRIDED_CHUNK, numel);
+    return MR_OK;
+}
+
+const mr_op_def mr_op_expand = {
+    .name = "Expand",
+    .min_in = 2,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .init = expand_init,
+    .infer = expand_infer,
+    .prepare = expand_prepare,
     .run_block = strided_run,
 };
