@@ -120,6 +120,8 @@ typedef struct mr_runtime_params {
     mr_backend_kind backend; /* default MR_BACKEND_AUTO */
     int n_threads;           /* CPU worker threads; 0 = one per online core (default) */
     int gpu;                 /* CUDA device ordinal (default 0) */
+    int sms;                 /* CUDA: confine the runtime to this many SMs with a green context
+                                (multiple of 8 on Hopper); 0 = the whole GPU (default) */
     mr_log_fn log_fn;        /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */
@@ -205,6 +207,8 @@ typedef struct mr_model_stats {
     size_t largest_tensor; /* bytes of the largest single activation */
     int n_nodes;           /* operators in the source graph */
     int n_steps;           /* kernel steps after the graph passes */
+    size_t device_bytes;   /* GPU memory of this model (weights + arena + workspaces); 0 on
+                              the CPU backend */
     int64_t n_blocks;      /* logical blocks of one inference, summed over steps */
 } mr_model_stats;
 

@@ -36,6 +36,7 @@ static void compute_stats(mr_model *m) {
     s->n_params = g->n_params;
     s->arena_bytes = m->plan.arena_bytes;
     s->largest_tensor = m->plan.largest;
+    s->device_bytes = m->rt->iface->device_bytes ? m->rt->iface->device_bytes(m->exec) : 0;
     for (int i = 0; i < g->n_nodes; i++) s->n_nodes++;
     char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
     for (int i = 0; i < m->plan.n_steps; i++) {
@@ -192,6 +193,8 @@ void mr_model_destroy(mr_model *m) {
 }
 
 const mr_graph *mr_model_graph(const mr_model *m) { return m ? m->g : NULL; }
+
+struct mr_exec *mr_model_exec(const mr_model *m) { return m ? m->exec : NULL; }
 
 int mr_model_n_inputs(const mr_model *m) { return m ? m->g->n_inputs : 0; }
 int mr_model_n_outputs(const mr_model *m) { return m ? m->g->n_outputs : 0; }

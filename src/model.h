@@ -22,4 +22,8 @@ void mr_log(const mr_runtime *rt, mr_log_level level, const char *fmt, ...) MR_P
 /* The graph of a model (read-only; for info and tests). */
 const mr_graph *mr_model_graph(const mr_model *m);
 
+struct mr_exec;
+/* The backend execution context of a model (for backend-specific tests and the coordinator). */
+struct mr_exec *mr_model_exec(const mr_model *m);
+
 #endif

@@ -9,6 +9,9 @@
 #include "core/alloc.h"
 #include "model.h"
 #include "runtime_internal.h"
+#ifdef MIRIAM_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 mr_runtime_params mr_runtime_default_params(void) {
     mr_runtime_params p;
@@ -66,14 +69,28 @@ mr_status mr_runtime_fail(mr_runtime *rt, const mr_err *err) {
 static mr_status select_backend(mr_runtime *rt, mr_err *err) {
     switch (rt->params.backend) {
     case MR_BACKEND_AUTO:
-        /* The CUDA backend is not part of this build yet: auto means CPU. */
+#ifdef MIRIAM_HAVE_CUDA
+    {
+        char why[256];
+        if (mr_cuda_available(why, sizeof why)) {
+            rt->iface = &mr_backend_cuda_iface;
+            return MR_OK;
+        }
+        mr_log(rt, MR_LOG_INFO, "auto backend: %s; using the CPU", why);
+    }
+#endif
         rt->iface = &mr_backend_cpu_iface;
         return MR_OK;
     case MR_BACKEND_CPU: rt->iface = &mr_backend_cpu_iface; return MR_OK;
     case MR_BACKEND_CUDA:
+#ifdef MIRIAM_HAVE_CUDA
+        rt->iface = &mr_backend_cuda_iface;
+        return MR_OK;
+#else
         return mr_errf(err, MR_ERR_BACKEND,
-                       "the CUDA backend is not available in this build of miriam; use the "
-                       "cpu or auto backend");
+                       "this build of miriam has no CUDA backend (no CUDA compiler was found "
+                       "when it was built); use the cpu or auto backend");
+#endif
     }
     return mr_errf(err, MR_ERR_INVALID_ARG, "unknown backend %d", (int)rt->params.backend);
 }
@@ -90,10 +107,11 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     }
     *out = NULL;
     mr_runtime_params p = params ? *params : mr_runtime_default_params();
-    if (p.n_threads < 0 || p.gpu < 0 || p.log_level < MR_LOG_ERROR || p.log_level > MR_LOG_DEBUG) {
+    if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.log_level < MR_LOG_ERROR || p.log_level > MR_LOG_DEBUG) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
-                "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, log_level %d)",
-                p.n_threads, p.gpu, (int)p.log_level);
+                "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, sms %d, log_level "
+                "%d)",
+                p.n_threads, p.gpu, p.sms, (int)p.log_level);
         mr_err_copy(&err, errbuf, errbuf_size);
         return err.status;
     }

@@ -24,6 +24,8 @@ typedef struct mr_backend_iface {
     void (*exec_destroy)(mr_exec *ex);
     /* One inference. Inputs/outputs are already validated against the graph. */
     mr_status (*run)(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err);
+    /* Device memory held by the context (0 for host backends). */
+    size_t (*device_bytes)(const mr_exec *ex);
 } mr_backend_iface;
 
 extern const mr_backend_iface mr_backend_cpu_iface;

@@ -169,4 +169,5 @@ const mr_backend_iface mr_backend_cpu_iface = {
     .exec_create = cpu_exec_create,
     .exec_destroy = cpu_exec_destroy,
     .run = cpu_run,
+    .device_bytes = NULL,
 };

@@ -1,0 +1,109 @@
+/*
+ * The elastic-kernel contract, for people writing their own elastic operators.
+ *
+ * An elastic kernel is an ordinary kernel body written over a *logical block index* instead of
+ * blockIdx.x. A kernel step of a model has a logical grid of L logical blocks (per phase).
+ * miriam launches the body in two forms, generated from the same body by MR_ELASTIC_KERNEL:
+ *
+ *   NAME_plain   (ordinary launch)   grid = L physical blocks, logical block = base + blockIdx.x.
+ *                                    Used by the baselines and to measure the elastic overhead.
+ *   NAME_elastic (elastic launch)    grid = P physical blocks, any P >= 1. Each physical block
+ *                                    repeatedly takes the next logical block from a per-step
+ *                                    device counter and runs the body on it, until the counter
+ *                                    reaches the shard's end or the launch is told to yield.
+ *
+ * The counter never passes the shard end (it is advanced with compare-and-swap, not a blind
+ * atomicAdd), and a physical block checks the yield word *before* taking a logical block, so
+ * every logical block that was taken is finished. Hence a launch covers the shard
+ * [counter, end): a launch that yielded, or a shard that ended early, is continued by simply
+ * launching again with a later (or the same) end — no work is lost or done twice.
+ *
+ *   - The yield word lives in host-mapped pinned memory: the host sets it to make every
+ *     preemptible launch drain within one logical block, and clears it before resuming.
+ *   - The logical block is the unit of work and of preemption: keep it to a few microseconds.
+ *   - A body must not assume anything about which physical block runs it, nor that logical
+ *     blocks run in order or concurrently; it may use __syncthreads() (all threads of the
+ *     physical block call it the same number of times) and dynamic shared memory.
+ *   - Elastic knobs: P (physical blocks) and the tile variant (threads per block, registers,
+ *     shared memory), whose per-SM footprint the CUDA occupancy API reports.
+ *
+ * Writing one:
+ *
+ *   __device__ void my_body(const mr_cuda_args *a, long long blk) {
+ *       const float *x = (const float *)a->in[0];
+ *       float *y = (float *)a->out[0];
+ *       long long i = blk * blockDim.x + threadIdx.x;
+ *       if (i < n) y[i] = f(x[i]);
+ *   }
+ *   MR_ELASTIC_KERNEL(my_op, 256, my_body)   // defines my_op_elastic and my_op_plain
+ *
+ * This header is CUDA C++ (it is compiled by nvcc) but uses only C-style constructs.
+ */
+#ifndef MIRIAM_ELASTIC_CUH
+#define MIRIAM_ELASTIC_CUH
+
+#include <stdint.h>
+
+/* Pointers and parameters of one kernel step, passed by value to every launch. */
+#define MR_CUDA_MAX_PTRS 16
+#define MR_CUDA_PARAM_BYTES 512
+
+typedef struct mr_cuda_args {
+    const void *in[MR_CUDA_MAX_PTRS]; /* device pointers of the step's inputs (NULL = absent) */
+    void *out[MR_CUDA_MAX_PTRS];      /* device pointers of its outputs */
+    void *workspace;                  /* per-step device memory kept across blocks and phases */
+    long long n_blocks;               /* logical blocks of this phase */
+    int phase;                        /* current phase (0 for single-phase ops) */
+    int pad_;
+    /* Op-specific plain-old-data, written by the op's host-side prepare (shapes, strides,
+     * tiling). 8-byte aligned. */
+    long long params[MR_CUDA_PARAM_BYTES / 8];
+} mr_cuda_args;
+
+/* Control block of an elastic launch. */
+typedef struct mr_elastic_ctl {
+    unsigned long long *next; /* device counter of this step/phase: next logical block */
+    const volatile int *yield; /* host-mapped yield word; NULL = not preemptible */
+    long long end;             /* shard end (exclusive) */
+} mr_elastic_ctl;
+
+#ifdef __CUDACC__
+
+/* Thread 0 of a physical block: the next logical block, or -1 when the shard is done or the
+ * launch must yield. */
+static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl *c) {
+    if (c->yield && *c->yield) return -1;
+    unsigned long long end = (unsigned long long)c->end;
+    unsigned long long old = *(volatile unsigned long long *)c->next;
+    while (old < end) {
+        unsigned long long prev = atomicCAS(c->next, old, old + 1ull);
+        if (prev == old) return (long long)old;
+        old = prev;
+    }
+    return -1;
+}
+
+/* Defines NAME_elastic and NAME_plain (extern "C", so host C code can take their addresses)
+ * from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`. THREADS is the
+ * block size the body is written for (used as __launch_bounds__). */
+#define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                  \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                      \
+        NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                    \
+        __shared__ long long mr_blk_;                                                           \
+        for (;;) {                                                                              \
+            if (threadIdx.x == 0) mr_blk_ = mr_elastic_take(&ctl);                              \
+            __syncthreads();                                                                    \
+            long long mr_i_ = mr_blk_;                                                          \
+            if (mr_i_ < 0) return;                                                              \
+            BODY(&a, mr_i_);                                                                    \
+            __syncthreads();                                                                    \
+        }                                                                                       \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                      \
+        NAME##_plain(mr_cuda_args a, long long base) {                                          \
+        BODY(&a, base + (long long)blockIdx.x);                                                 \
+    }
+
+#endif /* __CUDACC__ */
+
+#endif /* MIRIAM_ELASTIC_CUH */

@@ -1,0 +1,513 @@
+/* CUDA backend: device selection, optional SM partition (green context), streams with
+ * priorities, weights uploaded once per model, one device arena per execution context, and
+ * the launcher of elastic / plain kernels (include/miriam/elastic.cuh).
+ *
+ * The driver API (green contexts) is reached through cudaGetDriverEntryPointByVersion, so
+ * the library links no libcuda and loads on machines without a GPU driver; the runtime is
+ * linked statically. */
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "cuda/cuda_backend.h"
+#include "ops/op.h"
+
+typedef CUresult (*pfn_get_resource)(CUdevice, CUdevResource *, CUdevResourceType);
+typedef CUresult (*pfn_split)(CUdevResource *, unsigned int *, const CUdevResource *,
+                              CUdevResource *, unsigned int, unsigned int);
+typedef CUresult (*pfn_gen_desc)(CUdevResourceDesc *, CUdevResource *, unsigned int);
+typedef CUresult (*pfn_green_create)(CUgreenCtx *, CUdevResourceDesc, CUdevice, unsigned int);
+typedef CUresult (*pfn_green_destroy)(CUgreenCtx);
+typedef CUresult (*pfn_green_stream)(CUstream *, CUgreenCtx, unsigned int, int);
+typedef CUresult (*pfn_ctx_from_green)(CUcontext *, CUgreenCtx);
+typedef CUresult (*pfn_ctx_set_current)(CUcontext);
+
+struct mr_backend {
+    int device;
+    int sms;        /* SMs of the partition the runtime may use */
+    int device_sms; /* SMs of the whole device */
+    char name[256];
+    CUgreenCtx green; /* NULL: whole device, primary context */
+    CUcontext green_ctx;
+    pfn_green_destroy green_destroy;
+    pfn_ctx_set_current ctx_set_current;
+    cudaStream_t stream_hi, stream_lo;
+};
+
+typedef struct step_state {
+    mr_cuda_plan plan;
+    mr_cuda_args args;       /* bound pointers; n_blocks/phase set per launch */
+    long long counter_base;  /* index of phase 0's counter */
+    void *workspace;
+} step_state;
+
+struct mr_exec {
+    mr_backend *be;
+    const mr_graph *g;
+    const mr_plan *plan;
+    void *arena;
+    void **dconst; /* device copy of each constant tensor used by a step (by tensor index) */
+    step_state *steps;
+    unsigned long long *counters; /* device */
+    long long n_counters;
+    int *yield_host; /* host-mapped */
+    int *yield_dev;
+    size_t device_bytes;
+};
+
+static mr_status cuda_fail(mr_err *err, cudaError_t e, const char *what) {
+    cudaGetLastError(); /* clear a non-sticky error so the runtime stays usable */
+    mr_status st = e == cudaErrorMemoryAllocation ? MR_ERR_NO_MEMORY : MR_ERR_BACKEND;
+    return mr_errf(err, st, "CUDA error in %s: %s (%s)", what, cudaGetErrorString(e),
+                   cudaGetErrorName(e));
+}
+
+#define CU_TRY(expr, what)                                                                     \
+    do {                                                                                       \
+        cudaError_t cu_e_ = (expr);                                                            \
+        if (cu_e_ != cudaSuccess) return cuda_fail(err, cu_e_, what);                          \
+    } while (0)
+
+int mr_cuda_available(char *why, size_t why_size) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        if (why && why_size)
+            snprintf(why, why_size, "no usable CUDA device (%s)",
+                     e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        cudaGetLastError();
+        return 0;
+    }
+    return 1;
+}
+
+static void *driver_fn(const char *sym) {
+    void *fn = NULL;
+    enum cudaDriverEntryPointQueryResult q;
+    if (cudaGetDriverEntryPointByVersion(sym, &fn, 12040, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+        return NULL;
+    return fn;
+}
+
+/* Makes the backend's context current on the calling thread (runtimes are used from any
+ * thread; the CUDA current device/context is per thread). */
+static mr_status bind_thread(mr_backend *be, mr_err *err) {
+    if (be->green) {
+        if (be->ctx_set_current(be->green_ctx) != CUDA_SUCCESS)
+            return mr_errf(err, MR_ERR_BACKEND, "cannot make the SM-partition context current");
+        return MR_OK;
+    }
+    CU_TRY(cudaSetDevice(be->device), "cudaSetDevice");
+    return MR_OK;
+}
+
+static mr_status create_green(mr_backend *be, int sms, mr_err *err) {
+    pfn_get_resource get_res = (pfn_get_resource)driver_fn("cuDeviceGetDevResource");
+    pfn_split split = (pfn_split)driver_fn("cuDevSmResourceSplitByCount");
+    pfn_gen_desc gen = (pfn_gen_desc)driver_fn("cuDevResourceGenerateDesc");
+    pfn_green_create create = (pfn_green_create)driver_fn("cuGreenCtxCreate");
+    pfn_green_stream gstream = (pfn_green_stream)driver_fn("cuGreenCtxStreamCreate");
+    pfn_ctx_from_green from_green = (pfn_ctx_from_green)driver_fn("cuCtxFromGreenCtx");
+    be->green_destroy = (pfn_green_destroy)driver_fn("cuGreenCtxDestroy");
+    be->ctx_set_current = (pfn_ctx_set_current)driver_fn("cuCtxSetCurrent");
+    if (!get_res || !split || !gen || !create || !gstream || !from_green || !be->green_destroy ||
+        !be->ctx_set_current)
+        return mr_errf(err, MR_ERR_BACKEND,
+                       "--sms needs green contexts (CUDA driver 12.4 or newer); this driver "
+                       "lacks them");
+    CUdevResource all, part, rest;
+    if (get_res((CUdevice)be->device, &all, CU_DEV_RESOURCE_TYPE_SM) != CUDA_SUCCESS)
+        return mr_errf(err, MR_ERR_BACKEND, "cannot query the SMs of device %d", be->device);
+    unsigned int groups = 1;
+    CUresult r = split(&part, &groups, &all, &rest, 0, (unsigned int)sms);
+    if (r != CUDA_SUCCESS || groups < 1)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "cannot carve %d SMs out of device %d (%d SMs)",
+                       sms, be->device, be->device_sms);
+    if ((int)part.sm.smCount != sms) {
+        /* The hardware splits SMs in fixed groups (8 on Hopper): find the group size. */
+        CUdevResource one, rest1;
+        unsigned int g1 = 1, gran = 8;
+        if (split(&one, &g1, &all, &rest1, 0, 1) == CUDA_SUCCESS && g1 >= 1 && one.sm.smCount)
+            gran = one.sm.smCount;
+        return mr_errf(err, MR_ERR_INVALID_ARG,
+                       "--sms %d is not a valid partition of %s: SMs are split in groups of %u, "
+                       "so use a multiple of %u from %u to %d",
+                       sms, be->name, gran, gran, gran, be->device_sms - (int)gran);
+    }
+    CUdevResourceDesc desc;
+    if (gen(&desc, &part, 1) != CUDA_SUCCESS ||
+        create(&be->green, desc, (CUdevice)be->device, CU_GREEN_CTX_DEFAULT_STREAM) !=
+            CUDA_SUCCESS ||
+        from_green(&be->green_ctx, be->green) != CUDA_SUCCESS) {
+        be->green = NULL;
+        return mr_errf(err, MR_ERR_BACKEND, "cannot create a green context of %d SMs", sms);
+    }
+    int lo = 0, hi = 0;
+    cudaDeviceGetStreamPriorityRange(&lo, &hi);
+    CUstream s_hi, s_lo;
+    if (gstream(&s_hi, be->green, CU_STREAM_NON_BLOCKING, hi) != CUDA_SUCCESS ||
+        gstream(&s_lo, be->green, CU_STREAM_NON_BLOCKING, lo) != CUDA_SUCCESS)
+        return mr_errf(err, MR_ERR_BACKEND, "cannot create streams in the SM partition");
+    be->stream_hi = (cudaStream_t)s_hi;
+    be->stream_lo = (cudaStream_t)s_lo;
+    be->sms = sms;
+    return MR_OK;
+}
+
+static void cuda_destroy(mr_backend *be) {
+    if (!be) return;
+    if (bind_thread(be, NULL) == MR_OK) {
+        if (be->stream_hi) cudaStreamDestroy(be->stream_hi);
+        if (be->stream_lo) cudaStreamDestroy(be->stream_lo);
+    }
+    if (be->green && be->green_destroy) be->green_destroy(be->green);
+    free(be);
+}
+
+static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, mr_err *err) {
+    char why[256];
+    if (!mr_cuda_available(why, sizeof why)) return mr_errf(err, MR_ERR_BACKEND, "%s", why);
+    int n = 0;
+    cudaGetDeviceCount(&n);
+    if (params->gpu >= n)
+        return mr_errf(err, MR_ERR_NOT_FOUND, "GPU %d does not exist (this machine has %d)",
+                       params->gpu, n);
+    mr_backend *be = mr_calloc(1, sizeof *be, "CUDA backend", err);
+    if (!be) return err->status;
+    be->device = params->gpu;
+    struct cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceProperties(&prop, be->device);
+    if (e != cudaSuccess) {
+        free(be);
+        return cuda_fail(err, e, "cudaGetDeviceProperties");
+    }
+    snprintf(be->name, sizeof be->name, "%s", prop.name);
+    be->device_sms = prop.multiProcessorCount;
+    be->sms = prop.multiProcessorCount;
+    mr_status st = MR_OK;
+    if ((e = cudaSetDevice(be->device)) != cudaSuccess) {
+        st = cuda_fail(err, e, "cudaSetDevice");
+    } else if (params->sms > 0 && params->sms < be->device_sms) {
+        st = create_green(be, params->sms, err);
+    } else if (params->sms > be->device_sms) {
+        st = mr_errf(err, MR_ERR_INVALID_ARG, "--sms %d exceeds the %d SMs of %s", params->sms,
+                     be->device_sms, be->name);
+    } else {
+        int lo = 0, hi = 0;
+        cudaDeviceGetStreamPriorityRange(&lo, &hi);
+        if ((e = cudaStreamCreateWithPriority(&be->stream_hi, cudaStreamNonBlocking, hi)) !=
+                cudaSuccess ||
+            (e = cudaStreamCreateWithPriority(&be->stream_lo, cudaStreamNonBlocking, lo)) !=
+                cudaSuccess)
+            st = cuda_fail(err, e, "cudaStreamCreateWithPriority");
+    }
+    if (st != MR_OK) {
+        cuda_destroy(be);
+        return st;
+    }
+    *out = be;
+    return MR_OK;
+}
+
+static int cuda_n_threads(const mr_backend *be) { return 0; }
+
+static long long phase_blocks(const mr_cuda_plan *p, int phase) {
+    return p->phase_blocks ? p->phase_blocks(p, phase) : p->n_blocks;
+}
+
+static void *dptr(const mr_exec *ex, int t) {
+    if (t < 0) return NULL;
+    const mr_tensor_desc *d = &ex->g->tensors[t];
+    if (d->data) return ex->dconst[t];
+    return (char *)ex->arena + d->offset;
+}
+
+static void cuda_exec_destroy(mr_exec *ex) {
+    if (!ex) return;
+    bind_thread(ex->be, NULL);
+    if (ex->dconst)
+        for (int t = 0; t < ex->g->n_tensors; t++) cudaFree(ex->dconst[t]);
+    if (ex->steps)
+        for (int s = 0; s < ex->plan->n_steps; s++) cudaFree(ex->steps[s].workspace);
+    cudaFree(ex->arena);
+    cudaFree(ex->counters);
+    if (ex->yield_host) cudaFreeHost(ex->yield_host);
+    free(ex->dconst);
+    free(ex->steps);
+    free(ex);
+}
+
+static mr_status upload_constants(mr_exec *ex, mr_err *err) {
+    const mr_graph *g = ex->g;
+    for (int s = 0; s < ex->plan->n_steps; s++) {
+        const mr_node *n = &g->nodes[ex->plan->steps[s]];
+        for (int k = 0; k < n->n_in; k++) {
+            int t = n->in[k];
+            if (t < 0 || !g->tensors[t].data || ex->dconst[t]) continue;
+            size_t bytes = mr_desc_bytes(&g->tensors[t]);
+            CU_TRY(cudaMalloc(&ex->dconst[t], bytes ? bytes : 1), "cudaMalloc (weights)");
+            CU_TRY(cudaMemcpy(ex->dconst[t], g->tensors[t].data, bytes, cudaMemcpyHostToDevice),
+                   "cudaMemcpy (weights)");
+            ex->device_bytes += bytes;
+        }
+    }
+    return MR_OK;
+}
+
+static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_plan *plan,
+                                  mr_exec **out, mr_err *err) {
+    MR_TRY(bind_thread(be, err));
+    mr_exec *ex = mr_calloc(1, sizeof *ex, "CUDA execution context", err);
+    if (!ex) return err->status;
+    ex->be = be;
+    ex->g = g;
+    ex->plan = plan;
+    mr_status st = MR_OK;
+    int ns = plan->n_steps;
+    ex->dconst = mr_calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof(void *),
+                           "device constants", err);
+    ex->steps = mr_calloc((size_t)(ns ? ns : 1), sizeof(step_state), "CUDA steps", err);
+    if (!ex->dconst || !ex->steps) {
+        st = err->status;
+        goto fail;
+    }
+    /* Plan every step first: an op without a CUDA kernel fails the load, not a run. */
+    long long nc = 0;
+    for (int s = 0; s < ns; s++) {
+        const mr_node *n = &g->nodes[plan->steps[s]];
+        step_state *ss = &ex->steps[s];
+        ss->counter_base = nc;
+        if (plan->skip[s]) {
+            ss->plan.skip = 1;
+            ss->plan.n_phases = 1;
+            nc += 1;
+            continue;
+        }
+        const mr_cuda_op *cop = mr_cuda_op_find(n->op->name);
+        if (!cop) {
+            st = mr_errf(err, MR_ERR_UNSUPPORTED,
+                         "%s node '%s': the CUDA backend has no kernel for %s yet", n->op_type,
+                         n->name, n->op->name);
+            goto fail;
+        }
+        ss->plan.n_phases = 1;
+        if ((st = cop->prepare(g, n, &ss->plan, err)) != MR_OK) goto fail;
+        if (ss->plan.n_variants < 1 || ss->plan.n_phases < 1) {
+            st = mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA plan has no kernel",
+                         n->op_type, n->name);
+            goto fail;
+        }
+        nc += ss->plan.n_phases;
+    }
+    ex->n_counters = nc;
+    cudaError_t e;
+    if ((e = cudaMalloc(&ex->arena, plan->arena_bytes ? plan->arena_bytes : 64)) != cudaSuccess ||
+        (e = cudaMalloc((void **)&ex->counters,
+                        sizeof(unsigned long long) * (size_t)(nc ? nc : 1))) != cudaSuccess) {
+        st = cuda_fail(err, e, "cudaMalloc (activation arena)");
+        goto fail;
+    }
+    ex->device_bytes += plan->arena_bytes + sizeof(unsigned long long) * (size_t)nc;
+    if ((e = cudaHostAlloc((void **)&ex->yield_host, sizeof(int), cudaHostAllocMapped)) !=
+            cudaSuccess ||
+        (e = cudaHostGetDevicePointer((void **)&ex->yield_dev, ex->yield_host, 0)) !=
+            cudaSuccess) {
+        st = cuda_fail(err, e, "cudaHostAlloc (yield word)");
+        goto fail;
+    }
+    *ex->yield_host = 0;
+    if ((st = upload_constants(ex, err)) != MR_OK) goto fail;
+    for (int s = 0; s < ns; s++) {
+        step_state *ss = &ex->steps[s];
+        if (ss->plan.skip) continue;
+        const mr_node *n = &g->nodes[plan->steps[s]];
+        if (ss->plan.workspace_bytes) {
+            if ((e = cudaMalloc(&ss->workspace, ss->plan.workspace_bytes)) != cudaSuccess) {
+                st = cuda_fail(err, e, "cudaMalloc (step workspace)");
+                goto fail;
+            }
+            ex->device_bytes += ss->plan.workspace_bytes;
+        }
+        memset(&ss->args, 0, sizeof ss->args);
+        for (int k = 0; k < n->n_in && k < MR_CUDA_MAX_PTRS; k++) ss->args.in[k] = dptr(ex, n->in[k]);
+        for (int k = 0; k < n->n_out && k < MR_CUDA_MAX_PTRS; k++) ss->args.out[k] = dptr(ex, n->out[k]);
+        ss->args.workspace = ss->workspace;
+        memcpy(ss->args.params, ss->plan.params, sizeof ss->args.params);
+    }
+    *out = ex;
+    return MR_OK;
+fail:
+    cuda_exec_destroy(ex);
+    return st;
+}
+
+int mr_cuda_exec_n_steps(const mr_exec *ex) { return ex->plan->n_steps; }
+int mr_cuda_exec_n_phases(const mr_exec *ex, int step) { return ex->steps[step].plan.n_phases; }
+long long mr_cuda_exec_phase_blocks(const mr_exec *ex, int step, int phase) {
+    return phase_blocks(&ex->steps[step].plan, phase);
+}
+int mr_cuda_exec_n_variants(const mr_exec *ex, int step) { return ex->steps[step].plan.n_variants; }
+int mr_cuda_exec_step_skipped(const mr_exec *ex, int step) { return ex->steps[step].plan.skip; }
+size_t mr_cuda_exec_device_bytes(const mr_exec *ex) { return ex->device_bytes; }
+void mr_cuda_exec_set_yield(mr_exec *ex, int value) {
+    __atomic_store_n(ex->yield_host, value, __ATOMIC_SEQ_CST);
+}
+
+mr_status mr_cuda_exec_footprint(mr_exec *ex, int step, int variant, mr_footprint *out,
+                                 mr_err *err) {
+    const mr_cuda_plan *p = &ex->steps[step].plan;
+    if (variant < 0 || variant >= p->n_variants)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "step %d has no variant %d", step, variant);
+    MR_TRY(bind_thread(ex->be, err));
+    const mr_cuda_variant *v = p->variants[variant];
+    struct cudaFuncAttributes fa;
+    CU_TRY(cudaFuncGetAttributes(&fa, v->elastic), "cudaFuncGetAttributes");
+    int per_sm = 0;
+    CU_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v->elastic, v->threads,
+                                                         (size_t)v->smem),
+           "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    out->threads = v->threads;
+    out->regs_per_thread = fa.numRegs;
+    out->smem_per_block = (int)fa.sharedSizeBytes + v->smem;
+    out->blocks_per_sm = per_sm;
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
+    if (l->step < 0 || l->step >= ex->plan->n_steps)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "no step %d", l->step);
+    step_state *ss = &ex->steps[l->step];
+    if (ss->plan.skip) return MR_OK;
+    if (l->phase < 0 || l->phase >= ss->plan.n_phases || l->variant < 0 ||
+        l->variant >= ss->plan.n_variants)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "step %d: bad phase %d or variant %d", l->step,
+                       l->phase, l->variant);
+    const mr_cuda_variant *v = ss->plan.variants[l->variant];
+    long long nb = phase_blocks(&ss->plan, l->phase);
+    if (nb <= 0) return MR_OK;
+    cudaStream_t stream = l->high_priority ? ex->be->stream_hi : ex->be->stream_lo;
+    mr_cuda_args args = ss->args;
+    args.n_blocks = nb;
+    args.phase = l->phase;
+    dim3 block = {(unsigned)v->threads, 1, 1};
+    if (l->mode == MR_LAUNCH_PLAIN) {
+        /* gridDim.x is limited to 2^31-1: split huge grids. */
+        for (long long base = 0; base < nb; base += 0x7fffffffLL) {
+            long long count = nb - base < 0x7fffffffLL ? nb - base : 0x7fffffffLL;
+            dim3 grid = {(unsigned)count, 1, 1};
+            void *kargs[] = {&args, &base};
+            CU_TRY(cudaLaunchKernel(v->plain, grid, block, kargs, (size_t)v->smem, stream),
+                   "cudaLaunchKernel (plain)");
+        }
+        return MR_OK;
+    }
+    mr_elastic_ctl ctl;
+    ctl.next = ex->counters + ss->counter_base + l->phase;
+    ctl.yield = l->preemptible ? ex->yield_dev : NULL;
+    ctl.end = l->end < 0 || l->end > nb ? nb : l->end;
+    int P = l->blocks;
+    if (P <= 0) {
+        int per_sm = 0;
+        CU_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v->elastic, v->threads,
+                                                             (size_t)v->smem),
+               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+        if (per_sm < 1) per_sm = 1;
+        long long full = (long long)per_sm * ex->be->sms;
+        P = (int)(full < nb ? full : nb);
+    }
+    dim3 grid = {(unsigned)P, 1, 1};
+    void *kargs[] = {&args, &ctl};
+    CU_TRY(cudaLaunchKernel(v->elastic, grid, block, kargs, (size_t)v->smem, stream),
+           "cudaLaunchKernel (elastic)");
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_begin(mr_exec *ex, const mr_tensor *inputs, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    const mr_graph *g = ex->g;
+    cudaStream_t s = ex->be->stream_lo;
+    for (int i = 0; i < g->n_inputs && inputs; i++) {
+        const mr_tensor_desc *d = &g->tensors[g->inputs[i]];
+        CU_TRY(cudaMemcpyAsync(dptr(ex, g->inputs[i]), inputs[i].data, mr_desc_bytes(d),
+                               cudaMemcpyHostToDevice, s),
+               "cudaMemcpyAsync (inputs)");
+    }
+    CU_TRY(cudaMemsetAsync(ex->counters, 0,
+                           sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
+                           s),
+           "cudaMemsetAsync (counters)");
+    /* The high-priority stream must see the inputs and counters too. */
+    CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_sync(mr_exec *ex, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    CU_TRY(cudaStreamSynchronize(ex->be->stream_hi), "cudaStreamSynchronize");
+    CU_TRY(cudaStreamSynchronize(ex->be->stream_lo), "cudaStreamSynchronize");
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_end(mr_exec *ex, mr_tensor *outputs, mr_err *err) {
+    MR_TRY(mr_cuda_exec_sync(ex, err));
+    const mr_graph *g = ex->g;
+    for (int i = 0; i < g->n_outputs; i++) {
+        int t = g->outputs[i];
+        const mr_tensor_desc *d = &g->tensors[t];
+        size_t bytes = mr_desc_bytes(d);
+        if (d->data)
+            memcpy(outputs[i].data, d->data, bytes);
+        else
+            CU_TRY(cudaMemcpy(outputs[i].data, dptr(ex, t), bytes, cudaMemcpyDeviceToHost),
+                   "cudaMemcpy (outputs)");
+    }
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err) {
+    MR_TRY(mr_cuda_exec_sync(ex, err));
+    unsigned long long v = 0;
+    CU_TRY(cudaMemcpy(&v, ex->counters + ex->steps[step].counter_base + phase, sizeof v,
+                      cudaMemcpyDeviceToHost),
+           "cudaMemcpy (counter)");
+    *out = (long long)v;
+    return MR_OK;
+}
+
+/* One inference: every step's phases in order, elastic at full width on one stream. */
+static mr_status cuda_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err) {
+    MR_TRY(mr_cuda_exec_begin(ex, inputs, err));
+    for (int s = 0; s < ex->plan->n_steps; s++) {
+        if (ex->steps[s].plan.skip) continue;
+        for (int ph = 0; ph < ex->steps[s].plan.n_phases; ph++) {
+            mr_launch l = {s, ph, 0, MR_LAUNCH_ELASTIC, -1, 0, 0, 0};
+            MR_TRY(mr_cuda_exec_launch(ex, &l, err));
+        }
+    }
+    return mr_cuda_exec_end(ex, outputs, err);
+}
+
+mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size,
+                             const mr_node *n, mr_err *err) {
+    if (size > sizeof plan->params)
+        return mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA parameters too large (%zu)",
+                       n->op_type, n->name, size);
+    memcpy(plan->params, params, size);
+    return MR_OK;
+}
+
+const mr_backend_iface mr_backend_cuda_iface = {
+    .name = "cuda",
+    .kind = MR_BACKEND_CUDA,
+    .create = cuda_create,
+    .destroy = cuda_destroy,
+    .n_threads = cuda_n_threads,
+    .exec_create = cuda_exec_create,
+    .exec_destroy = cuda_exec_destroy,
+    .run = cuda_run,
+    .device_bytes = mr_cuda_exec_device_bytes,
+};

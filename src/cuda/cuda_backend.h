@@ -1,0 +1,69 @@
+/* CUDA backend internals shared with the tests and (later) the coordinator: launching single
+ * steps as plain or elastic (sharded, preemptible) kernels, the yield word, the counters. */
+#ifndef MR_CUDA_CUDA_BACKEND_H
+#define MR_CUDA_CUDA_BACKEND_H
+
+#include "backend/backend.h"
+#include "cuda/cuda_op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const mr_backend_iface mr_backend_cuda_iface;
+
+/* 1 when this build has the CUDA backend and a usable device is present; else 0 with the
+ * reason in `why` (may be NULL). Safe to call without a GPU or driver. */
+int mr_cuda_available(char *why, size_t why_size);
+
+typedef enum mr_launch_mode {
+    MR_LAUNCH_PLAIN = 0,   /* ordinary grid: one physical block per logical block */
+    MR_LAUNCH_ELASTIC = 1, /* P physical blocks take logical blocks from the step counter */
+} mr_launch_mode;
+
+typedef struct mr_launch {
+    int step;         /* plan step index */
+    int phase;        /* phase of the step */
+    int variant;      /* tile variant index (0 = full speed) */
+    mr_launch_mode mode;
+    long long end;    /* elastic: shard end (exclusive), -1 = the whole phase */
+    int blocks;       /* elastic: physical blocks P, 0 = fill the partition (occupancy) */
+    int preemptible;  /* elastic: read the yield word between logical blocks */
+    int high_priority; /* launch on the high-priority stream */
+} mr_launch;
+
+/* Number of kernel steps / phases / logical blocks of a phase, and variants of a step. */
+int mr_cuda_exec_n_steps(const mr_exec *ex);
+int mr_cuda_exec_n_phases(const mr_exec *ex, int step);
+long long mr_cuda_exec_phase_blocks(const mr_exec *ex, int step, int phase);
+int mr_cuda_exec_n_variants(const mr_exec *ex, int step);
+/* 1 if the step is skipped (an aliased view). */
+int mr_cuda_exec_step_skipped(const mr_exec *ex, int step);
+
+/* Per-SM footprint of a variant from the occupancy API. */
+typedef struct mr_footprint {
+    int threads, regs_per_thread, smem_per_block, blocks_per_sm;
+} mr_footprint;
+mr_status mr_cuda_exec_footprint(mr_exec *ex, int step, int variant, mr_footprint *out,
+                                 mr_err *err);
+
+/* Copies inputs to the device and zeroes every step counter (start of a request). */
+mr_status mr_cuda_exec_begin(mr_exec *ex, const mr_tensor *inputs, mr_err *err);
+/* Enqueues one launch (asynchronous). */
+mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err);
+/* Waits for both streams, then copies outputs to the host. */
+mr_status mr_cuda_exec_end(mr_exec *ex, mr_tensor *outputs, mr_err *err);
+/* Waits for both streams. */
+mr_status mr_cuda_exec_sync(mr_exec *ex, mr_err *err);
+/* Reads the counter (next logical block) of a step's phase; syncs first. */
+mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err);
+/* Sets / clears the yield word (host-mapped; preemptible launches see it within one block). */
+void mr_cuda_exec_set_yield(mr_exec *ex, int value);
+/* Device bytes held by this execution context (weights + arena + workspaces). */
+size_t mr_cuda_exec_device_bytes(const mr_exec *ex);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

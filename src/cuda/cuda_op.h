@@ -1,0 +1,72 @@
+/* CUDA side of an op family: the kernels (src/cuda/<family>.cu) and their host-side planning.
+ *
+ * Each op family that runs on the GPU defines, in its .cu file, one `const mr_cuda_op` per
+ * ONNX op (extern "C", registered in src/cuda/registry.c). Its `prepare` looks at the node
+ * (shapes, attributes, constant inputs) after the graph passes and fills an mr_cuda_plan:
+ * the logical grid, phases, workspace, the kernel variants, and the op's POD parameters that
+ * every launch receives in mr_cuda_args.params. Device pointers are bound by the backend:
+ * args.in[k] / args.out[k] follow the node's inputs / outputs (NULL when omitted).
+ *
+ * Variants: index 0 is the full-speed tile, index 1 (when present) the small-footprint tile
+ * (fewer threads / registers / shared memory per block) the coordinator uses to fit normal
+ * work beside critical kernels. All variants of one op compute the same logical grid.
+ * Kernel bodies follow include/miriam/elastic.cuh.
+ */
+#ifndef MR_CUDA_CUDA_OP_H
+#define MR_CUDA_CUDA_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "miriam/elastic.cuh"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's C headers, with C linkage also when included from .cu files. */
+#include "core/err.h"
+#include "graph/ir.h"
+#include "ops/op.h"
+
+#define MR_CUDA_MAX_VARIANTS 4
+
+typedef struct mr_cuda_variant {
+    const char *name;    /* "tile64", "small", ... */
+    const void *elastic; /* __global__ void NAME_elastic(mr_cuda_args, mr_elastic_ctl) */
+    const void *plain;   /* __global__ void NAME_plain(mr_cuda_args, long long base) */
+    int threads;         /* threads per block */
+    int smem;            /* dynamic shared memory per block, bytes */
+} mr_cuda_variant;
+
+typedef struct mr_cuda_plan {
+    int n_phases;       /* >= 1; phases run in order, each a separate launch */
+    long long n_blocks; /* logical blocks of every phase (use per-phase counts through
+                           phase_blocks when they differ) */
+    long long (*phase_blocks)(const struct mr_cuda_plan *p, int phase); /* NULL: n_blocks */
+    size_t workspace_bytes; /* device memory kept across blocks/phases of one execution */
+    int n_variants;
+    const mr_cuda_variant *variants[MR_CUDA_MAX_VARIANTS];
+    long long params[MR_CUDA_PARAM_BYTES / 8]; /* copied into every launch's args */
+    int skip;           /* 1: nothing to launch (e.g. a view the planner aliased) */
+} mr_cuda_plan;
+
+typedef struct mr_cuda_op {
+    const char *name; /* ONNX op type, as in mr_op_def */
+    /* Plans node n (finalised graph: shapes known, constants in g->tensors[].data). Errors
+     * name the node. */
+    mr_status (*prepare)(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err);
+} mr_cuda_op;
+
+/* Registry (src/cuda/registry.c): the CUDA op for an ONNX op type, or NULL. */
+const mr_cuda_op *mr_cuda_op_find(const char *name);
+
+/* Copies `size` bytes of a POD parameter struct into plan->params (error if too large). */
+mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size,
+                             const mr_node *n, mr_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

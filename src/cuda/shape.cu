@@ -1,0 +1,14 @@
+/* PLACEHOLDER: replaced by the real elastic kernels of this op family. */
+#include "cuda/common.cuh"
+
+static mr_status not_yet(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+    return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "no CUDA kernel yet");
+}
+
+MR_CUDA_OP(mr_cuda_op_reshape, "Reshape", not_yet);
+MR_CUDA_OP(mr_cuda_op_flatten, "Flatten", not_yet);
+MR_CUDA_OP(mr_cuda_op_squeeze, "Squeeze", not_yet);
+MR_CUDA_OP(mr_cuda_op_unsqueeze, "Unsqueeze", not_yet);
+MR_CUDA_OP(mr_cuda_op_identity, "Identity", not_yet);
+MR_CUDA_OP(mr_cuda_op_dropout, "Dropout", not_yet);
+MR_CUDA_OP(mr_cuda_op_constantofshape, "ConstantOfShape", not_yet);
