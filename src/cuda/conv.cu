@@ -1,8 +1,554 @@
-/* PLACEHOLDER: replaced by the real elastic kernels of this op family. */
+/* Conv (float32, NCHW, 1-D as H = 1, and 2-D; any group) as elastic kernels.
+ *
+ * Semantics follow the CPU reference (src/ops/conv.c): pads / strides / dilations / auto_pad
+ * are re-derived here from the node's attributes the same way (conv_geometry), and the result
+ * is checked against the inferred output shape. Epilogue: + bias (input 2, also the one
+ * BatchNorm folding adds), then the fused activation n->act.
+ *
+ * Kernels, picked in prepare:
+ *  - GEMM (implicit GEMM, no im2col buffer): the output of one (image, group) is the
+ *    [Mg x P] product of the group's weights [Mg x K] (K = Cg*KH*KW) and the virtual column
+ *    matrix [K x P] of its input patch. A logical block computes a 64 x 64 tile (output
+ *    channels x output positions) over a slice of K: chunks of the weight tile and of the
+ *    gathered input patch go through shared memory and every thread accumulates a register
+ *    tile. Variant 0: 256 threads of 4 x 4, K chunks of 16. Variant 1: 64 threads of 8 x 8,
+ *    K chunks of 8 (half the shared memory). Both add the products of each output in the same
+ *    order (k ascending, one fmaf each), so they give bitwise the same result.
+ *    Split-K: when K is long (deep layers) or the tiles are too few to fill the GPU, K is cut
+ *    into `splits` slices; phase 0 writes each slice's partial tile to the workspace and
+ *    phase 1 adds the slices in a fixed order, then bias and activation. This keeps a logical
+ *    block short (the unit of preemption) whatever the depth of the layer.
+ *  - DIRECT (one input channel per group: depthwise, or a channel multiplier): K = KH*KW is
+ *    far too short for a GEMM tile. A logical block is (image, channel tile, output-row
+ *    tile); every thread computes whole outputs from the taps (input read through the cache).
+ */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
 #include "cuda/common.cuh"
 
-static mr_status not_yet(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
-    return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "no CUDA kernel yet");
+enum { CONV_PAD_NOTSET, CONV_PAD_SAME_UPPER, CONV_PAD_SAME_LOWER, CONV_PAD_VALID };
+enum { CONV_K_GEMM, CONV_K_DIRECT };
+
+/* GEMM output tile (channels x positions). */
+#define CONV_TM 64
+#define CONV_TP 64
+/* Split-K: slices of at most this many k (a 64x64 tile over 1024 k is ~8 MFLOP), and not
+ * shorter than CONV_KSLICE_MIN when splitting only for parallelism. */
+#define CONV_KSLICE_MAX 1024
+#define CONV_KSLICE_MIN 128
+/* Fewer GEMM blocks than this leave SMs of an H200 idle: split K to get there. */
+#define CONV_MIN_BLOCKS 264
+/* Largest split-K workspace (partial sums of all slices). */
+#define CONV_WS_MAX ((long long)256 << 20)
+/* Split-K reduction: outputs per logical block. */
+#define CONV_RED_CHUNK 4096
+/* DIRECT: outputs per logical block. Small: the kernel is memory-bound and a batch-1 layer
+ * needs many blocks to fill the SMs. */
+#define CONV_DIRECT_OUTS 1024
+
+typedef struct conv_cu_params {
+    int kernel;
+    int N, C, H, W, M, OH, OW, KH, KW;
+    int sh, sw, dh, dw, pt, pl;
+    int group, Cg, Mg, K, P, HW;
+    /* GEMM */
+    int n_mt, n_pt, splits, kslice;
+    long long gemm_blocks, red_blocks, total; /* total = N*M*P outputs */
+    /* DIRECT */
+    int cb, rb, n_cb, n_rb;
+    mr_act act;
+} conv_cu_params;
+
+/* ---------------------------------------------------------------- device code ---- */
+
+/* Loads the weight chunk [k0, k0+BK) of the tile's rows into registers: thread element i is
+ * row a_mm0 + i*(NT/BK), column a_kk (consecutive threads read consecutive k of a row). */
+template <int NT, int BK>
+static __device__ __forceinline__ void conv_load_a(float *ra, const float *w, int K, int rows,
+                                                   int k0, int kend, int a_kk, int a_mm0) {
+    const int k = k0 + a_kk;
+#pragma unroll
+    for (int i = 0; i < BK * CONV_TM / NT; i++) {
+        const int mm = a_mm0 + i * (NT / BK);
+        ra[i] = (mm < rows && k < kend) ? __ldg(w + mm * K + k) : 0.0f;
+    }
 }
 
-MR_CUDA_OP(mr_cuda_op_conv, "Conv", not_yet);
+/* Gathers the input-patch chunk [k0, k0+BK) of the thread's output position into registers:
+ * element i is k = k0 + b_kk0 + i*(NT/64), whose (channel, kh, kw) is kept in bc/bkh/bkw and
+ * advanced here by BK for the next chunk (no division in the loop). */
+template <int NT, int BK>
+static __device__ __forceinline__ void conv_load_b(float *rb, const conv_cu_params *p,
+                                                   const float *x, int k0, int kend, int b_kk0,
+                                                   bool pos_ok, int ih0, int iw0, int *bc, int *bkh,
+                                                   int *bkw, int adv_c, int adv_kh, int adv_kw) {
+#pragma unroll
+    for (int i = 0; i < BK * CONV_TP / NT; i++) {
+        const int k = k0 + b_kk0 + i * (NT / CONV_TP);
+        float v = 0.0f;
+        if (pos_ok && k < kend) {
+            const int ih = ih0 + bkh[i] * p->dh, iw = iw0 + bkw[i] * p->dw;
+            if ((unsigned)ih < (unsigned)p->H && (unsigned)iw < (unsigned)p->W)
+                v = __ldg(x + bc[i] * p->HW + ih * p->W + iw);
+        }
+        rb[i] = v;
+        /* k += BK, as (c, kh, kw) += (adv_c, adv_kh, adv_kw) with carries */
+        bkw[i] += adv_kw;
+        if (bkw[i] >= p->KW) {
+            bkw[i] -= p->KW;
+            bkh[i]++;
+        }
+        bkh[i] += adv_kh;
+        if (bkh[i] >= p->KH) {
+            bkh[i] -= p->KH;
+            bc[i]++;
+        }
+        bc[i] += adv_c;
+    }
+}
+
+/* One 64 x 64 output tile over one K slice. NT threads, TM x TN outputs each, K chunks of
+ * BK. Thread (tx, ty) owns rows (j*4*TYM + ty*4 + 0..3) and columns (j*4*TXN + tx*4 + 0..3):
+ * groups of 4 so that the shared-memory reads are float4 and conflict-free. */
+template <int NT, int TM, int TN, int BK>
+static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
+                                                      const mr_cuda_args *a, long long blk) {
+    constexpr int TXN = CONV_TP / TN; /* threads along positions */
+    constexpr int TYM = CONV_TM / TM; /* threads along channels */
+    constexpr int A_PER = BK * CONV_TM / NT;
+    constexpr int B_PER = BK * CONV_TP / NT;
+    static_assert(TXN * TYM == NT, "thread tile does not cover the output tile");
+    static_assert(NT % BK == 0 && NT % CONV_TP == 0 && A_PER >= 1 && B_PER >= 1, "loader mapping");
+    static_assert(TM % 4 == 0 && TN % 4 == 0, "float4 fragments");
+    /* +4: the A stores (consecutive k of a row) spread over the banks; rows stay 16-byte
+     * aligned for the float4 reads. */
+    __shared__ __align__(16) float As[BK][CONV_TM + 4];
+    __shared__ __align__(16) float Bs[BK][CONV_TP];
+
+    const int tid = threadIdx.x;
+    long long t = blk;
+    const int pti = (int)(t % p->n_pt);
+    t /= p->n_pt;
+    const int si = (int)(t % p->splits);
+    t /= p->splits;
+    const int mti = (int)(t % p->n_mt);
+    const long long u = t / p->n_mt; /* image * group + group index */
+    const int gi = (int)(u % p->group);
+    const long long nb = u / p->group;
+    const int m0 = mti * CONV_TM; /* first channel of the tile, within the group */
+    const int p0 = pti * CONV_TP;
+    const int kbeg = si * p->kslice;
+    const int kend = min(p->K, kbeg + p->kslice);
+    const int rows = p->Mg - m0;
+
+    /* input planes of this (image, group), weight rows of this tile */
+    const float *x =
+        (const float *)a->in[0] + ((long long)nb * p->C + (long long)gi * p->Cg) * (long long)p->HW;
+    const float *w = (const float *)a->in[1] + (long long)(gi * p->Mg + m0) * p->K;
+
+    const int a_kk = tid % BK, a_mm0 = tid / BK;
+    const int b_pp = tid % CONV_TP, b_kk0 = tid / CONV_TP;
+    const int pos = p0 + b_pp;
+    const bool pos_ok = pos < p->P;
+    int ih0 = 0, iw0 = 0;
+    if (pos_ok) {
+        const int oh = pos / p->OW, ow = pos - oh * p->OW;
+        ih0 = oh * p->sh - p->pt;
+        iw0 = ow * p->sw - p->pl;
+    }
+    const int KK = p->KH * p->KW;
+    int bc[B_PER], bkh[B_PER], bkw[B_PER];
+#pragma unroll
+    for (int i = 0; i < B_PER; i++) {
+        const int k = kbeg + b_kk0 + i * (NT / CONV_TP);
+        const int c = k / KK, r = k - c * KK;
+        bc[i] = c;
+        bkh[i] = r / p->KW;
+        bkw[i] = r - bkh[i] * p->KW;
+    }
+    const int adv_c = BK / KK, adv_r = BK % KK;
+    const int adv_kh = adv_r / p->KW, adv_kw = adv_r % p->KW;
+
+    const int tx = tid % TXN, ty = tid / TXN;
+    float acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
+
+    float ra[A_PER], rb[B_PER];
+    conv_load_a<NT, BK>(ra, w, p->K, rows, kbeg, kend, a_kk, a_mm0);
+    conv_load_b<NT, BK>(rb, p, x, kbeg, kend, b_kk0, pos_ok, ih0, iw0, bc, bkh, bkw, adv_c, adv_kh,
+                        adv_kw);
+    for (int k0 = kbeg; k0 < kend; k0 += BK) {
+#pragma unroll
+        for (int i = 0; i < A_PER; i++) As[a_kk][a_mm0 + i * (NT / BK)] = ra[i];
+#pragma unroll
+        for (int i = 0; i < B_PER; i++) Bs[b_kk0 + i * (NT / CONV_TP)][b_pp] = rb[i];
+        __syncthreads();
+        /* the next chunk's global loads overlap this chunk's arithmetic */
+        if (k0 + BK < kend) {
+            conv_load_a<NT, BK>(ra, w, p->K, rows, k0 + BK, kend, a_kk, a_mm0);
+            conv_load_b<NT, BK>(rb, p, x, k0 + BK, kend, b_kk0, pos_ok, ih0, iw0, bc, bkh, bkw,
+                                adv_c, adv_kh, adv_kw);
+        }
+#pragma unroll
+        for (int kk = 0; kk < BK; kk++) {
+            float av[TM], bv[TN];
+#pragma unroll
+            for (int j = 0; j < TM / 4; j++) {
+                const float4 v = *(const float4 *)&As[kk][j * 4 * TYM + ty * 4];
+                av[4 * j] = v.x;
+                av[4 * j + 1] = v.y;
+                av[4 * j + 2] = v.z;
+                av[4 * j + 3] = v.w;
+            }
+#pragma unroll
+            for (int j = 0; j < TN / 4; j++) {
+                const float4 v = *(const float4 *)&Bs[kk][j * 4 * TXN + tx * 4];
+                bv[4 * j] = v.x;
+                bv[4 * j + 1] = v.y;
+                bv[4 * j + 2] = v.z;
+                bv[4 * j + 3] = v.w;
+            }
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+
+    const int split = p->splits > 1;
+    const float *bias = (const float *)a->in[2];
+    float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int ml = m0 + (i / 4) * 4 * TYM + ty * 4 + (i % 4);
+        if (ml >= p->Mg) continue;
+        const int m = gi * p->Mg + ml;
+        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+        const float bv = bias ? bias[m] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < TN; j++) {
+            const int pp = p0 + (j / 4) * 4 * TXN + tx * 4 + (j % 4);
+            if (pp >= p->P) continue;
+            float v = acc[i][j];
+            if (!split) {
+                if (bias) v += bv;
+                v = mr_dev_act(p->act, v);
+            }
+            dst[pp] = v;
+        }
+    }
+}
+
+/* Split-K phase 1: outputs [blk*CONV_RED_CHUNK, ...) = sum of the slices in slice order,
+ * + bias, activation. */
+static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, const mr_cuda_args *a,
+                                                   long long blk) {
+    const float *ws = (const float *)a->workspace;
+    const float *bias = (const float *)a->in[2];
+    float *y = (float *)a->out[0];
+    const long long e0 = blk * CONV_RED_CHUNK;
+    const long long e1 = e0 + CONV_RED_CHUNK < p->total ? e0 + CONV_RED_CHUNK : p->total;
+    for (long long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
+        float s = ws[e];
+        for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
+        if (bias) s += bias[(e / p->P) % p->M];
+        y[e] = mr_dev_act(p->act, s);
+    }
+}
+
+template <int NT, int TM, int TN, int BK>
+static __device__ __forceinline__ void conv_gemm_body(const mr_cuda_args *a, long long blk) {
+    const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
+    if (a->phase == 0)
+        conv_gemm_tile<NT, TM, TN, BK>(p, a, blk);
+    else
+        conv_reduce(p, a, blk);
+}
+
+static __device__ void conv_gemm_v0(const mr_cuda_args *a, long long blk) {
+    conv_gemm_body<256, 4, 4, 16>(a, blk);
+}
+static __device__ void conv_gemm_v1(const mr_cuda_args *a, long long blk) {
+    conv_gemm_body<64, 8, 8, 8>(a, blk);
+}
+
+/* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
+ * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
+static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk) {
+    const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
+    const int rbi = (int)(blk % p->n_rb);
+    long long t = blk / p->n_rb;
+    const int cbi = (int)(t % p->n_cb);
+    const long long nb = t / p->n_cb;
+    const int m0 = cbi * p->cb, m1 = min(p->M, m0 + p->cb);
+    const int r0 = rbi * p->rb, r1 = min(p->OH, r0 + p->rb);
+    const int nrows = r1 - r0, OW = p->OW, KW = p->KW, KK = p->KH * p->KW;
+    const int cnt = (m1 - m0) * nrows * OW;
+    const float *x = (const float *)a->in[0] + (long long)nb * p->C * (long long)p->HW;
+    const float *w = (const float *)a->in[1];
+    const float *bias = (const float *)a->in[2];
+    float *y = (float *)a->out[0] + (long long)nb * p->M * (long long)p->P;
+    for (int e = threadIdx.x; e < cnt; e += blockDim.x) {
+        const int ow = e % OW, q = e / OW;
+        const int oh = r0 + q % nrows, m = m0 + q / nrows;
+        /* one input channel per group: output channel m reads channel m / Mg */
+        const float *xp = x + (m / p->Mg) * p->HW;
+        const float *wp = w + m * KK;
+        const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
+        float acc = 0.0f;
+        for (int kh = 0; kh < p->KH; kh++) {
+            const int ih = ih0 + kh * p->dh;
+            if ((unsigned)ih >= (unsigned)p->H) continue;
+            const float *xr = xp + ih * p->W;
+            const float *wr = wp + kh * KW;
+            for (int kw = 0; kw < KW; kw++) {
+                const int iw = iw0 + kw * p->dw;
+                if ((unsigned)iw < (unsigned)p->W) acc = fmaf(__ldg(wr + kw), __ldg(xr + iw), acc);
+            }
+        }
+        if (bias) acc += bias[m];
+        y[m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
+    }
+}
+
+MR_ELASTIC_KERNEL(mr_conv_gemm_t256, 256, conv_gemm_v0)
+MR_ELASTIC_KERNEL(mr_conv_gemm_t64, 64, conv_gemm_v1)
+MR_ELASTIC_KERNEL(mr_conv_direct_t256, 256, conv_direct_body)
+MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
+
+static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
+                                               (const void *)mr_conv_gemm_t256_elastic,
+                                               (const void *)mr_conv_gemm_t256_plain, 256, 0};
+static const mr_cuda_variant conv_gemm_small = {"gemm64x64_t64",
+                                                (const void *)mr_conv_gemm_t64_elastic,
+                                                (const void *)mr_conv_gemm_t64_plain, 64, 0};
+static const mr_cuda_variant conv_direct_full = {"direct_t256",
+                                                 (const void *)mr_conv_direct_t256_elastic,
+                                                 (const void *)mr_conv_direct_t256_plain, 256, 0};
+static const mr_cuda_variant conv_direct_small = {"direct_t64",
+                                                  (const void *)mr_conv_direct_t64_elastic,
+                                                  (const void *)mr_conv_direct_t64_plain, 64, 0};
+
+/* ------------------------------------------------------------------ host code ---- */
+
+static long long conv_phase_blocks(const mr_cuda_plan *plan, int phase) {
+    const conv_cu_params *p = (const conv_cu_params *)(const void *)plan->params;
+    return phase == 0 ? p->gemm_blocks : p->red_blocks;
+}
+
+static int fits_int(long long v) {
+    return v >= 0 && v <= INT_MAX;
+}
+
+static long long div_up_ll(long long a, long long b) {
+    return (a + b - 1) / b;
+}
+
+/* Output extent and begin pad of one spatial dimension, as conv_dim in src/ops/conv.c. */
+static int conv_dim(long long in, long long k, long long s, long long d, int auto_pad, long long pb,
+                    long long pe, long long *out, long long *pad_begin) {
+    long long dk = (k - 1) * d + 1;
+    if (auto_pad == CONV_PAD_SAME_UPPER || auto_pad == CONV_PAD_SAME_LOWER) {
+        long long o = (in + s - 1) / s;
+        long long total = (o - 1) * s + dk - in;
+        if (total < 0) total = 0;
+        *pad_begin = auto_pad == CONV_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+        *out = o;
+        return o >= 1;
+    }
+    if (auto_pad == CONV_PAD_VALID) pb = pe = 0;
+    *pad_begin = pb;
+    if (in + pb + pe < dk) return 0;
+    *out = (in + pb + pe - dk) / s + 1;
+    return 1;
+}
+
+static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
+                              mr_err *err) {
+    conv_cu_params p;
+    memset(&p, 0, sizeof p);
+    if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || n->n_out < 1 || n->out[0] < 0)
+        return mr_err_node(err, MR_ERR_GRAPH, n, "needs inputs X and W and an output Y");
+    const mr_tensor_desc *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    const mr_tensor_desc *y = &g->tensors[n->out[0]];
+    const mr_tensor_desc *b = n->n_in > 2 && n->in[2] >= 0 ? &g->tensors[n->in[2]] : NULL;
+    if (x->dtype != MR_DTYPE_F32 || w->dtype != MR_DTYPE_F32 || y->dtype != MR_DTYPE_F32 ||
+        (b && b->dtype != MR_DTYPE_F32))
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "only float32 is supported on CUDA");
+    if (x->ndim != 3 && x->ndim != 4)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                           "%d-D convolution is not supported on CUDA; only 1-D and 2-D are",
+                           x->ndim - 2);
+    if (w->ndim != x->ndim || y->ndim != x->ndim)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "X, W and Y must have the same rank");
+    const int ns = x->ndim - 2, one_d = ns == 1;
+
+    /* attributes, as conv_init / conv_geometry on the CPU */
+    const char *ap;
+    int auto_pad;
+    MR_TRY(mr_attr_get_string(n, "auto_pad", "NOTSET", &ap, err));
+    if (strcmp(ap, "NOTSET") == 0)
+        auto_pad = CONV_PAD_NOTSET;
+    else if (strcmp(ap, "SAME_UPPER") == 0)
+        auto_pad = CONV_PAD_SAME_UPPER;
+    else if (strcmp(ap, "SAME_LOWER") == 0)
+        auto_pad = CONV_PAD_SAME_LOWER;
+    else if (strcmp(ap, "VALID") == 0)
+        auto_pad = CONV_PAD_VALID;
+    else
+        return mr_err_attr(err, n, "auto_pad", "unknown value");
+    int64_t group, strides[MR_MAX_DIMS], dil[MR_MAX_DIMS], pads[2 * MR_MAX_DIMS];
+    int n_strides, n_dil, n_pads;
+    MR_TRY(mr_attr_get_int(n, "group", 1, &group, err));
+    MR_TRY(mr_attr_get_ints(n, "strides", strides, MR_MAX_DIMS, &n_strides, err));
+    MR_TRY(mr_attr_get_ints(n, "dilations", dil, MR_MAX_DIMS, &n_dil, err));
+    MR_TRY(mr_attr_get_ints(n, "pads", pads, 2 * MR_MAX_DIMS, &n_pads, err));
+    if ((n_strides && n_strides != ns) || (n_dil && n_dil != ns) ||
+        (auto_pad == CONV_PAD_NOTSET && n_pads && n_pads != 2 * ns))
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "strides, dilations or pads do not match %d spatial dimensions", ns);
+    long long st[2] = {1, 1}, dl[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0};
+    for (int i = 0; i < ns; i++) {
+        int j = one_d ? 1 : i;
+        if (n_strides) st[j] = strides[i];
+        if (n_dil) dl[j] = dil[i];
+        if (n_pads && auto_pad == CONV_PAD_NOTSET) {
+            pb[j] = pads[i];
+            pe[j] = pads[i + ns];
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (st[i] < 1 || dl[i] < 1 || pb[i] < 0 || pe[i] < 0 || st[i] > INT_MAX / 4 ||
+            dl[i] > INT_MAX / 4 || pb[i] > INT_MAX / 4 || pe[i] > INT_MAX / 4)
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                               "strides, dilations or pads out of range");
+
+    long long N = x->dims[0], C = x->dims[1], H = one_d ? 1 : x->dims[2], W = x->dims[x->ndim - 1];
+    long long M = w->dims[0], Cg = w->dims[1], KH = one_d ? 1 : w->dims[2];
+    long long KW = w->dims[w->ndim - 1];
+    if (group < 1 || Cg * group != C || M % group != 0 || KH < 1 || KW < 1)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "W does not match X and group %lld",
+                           (long long)group);
+    if (b && (b->ndim != 1 || b->dims[0] != M))
+        return mr_err_node(err, MR_ERR_SHAPE, n, "bias B must be [%lld]", M);
+    long long in[2] = {H, W}, k[2] = {KH, KW}, o[2], pad0[2];
+    for (int i = 0; i < 2; i++)
+        if (!conv_dim(in[i], k[i], st[i], dl[i], one_d && i == 0 ? CONV_PAD_NOTSET : auto_pad,
+                      pb[i], pe[i], &o[i], &pad0[i]))
+            return mr_err_node(err, MR_ERR_SHAPE, n,
+                               "the kernel (dilations applied) does not fit in the padded input");
+    long long OH = o[0], OW = o[1];
+    if (y->dims[0] != N || y->dims[1] != M || (!one_d && y->dims[2] != OH) ||
+        y->dims[y->ndim - 1] != OW)
+        return mr_err_node(err, MR_ERR_INTERNAL, n,
+                           "the inferred output shape disagrees with the CUDA geometry");
+
+    /* 32-bit index math inside an image: check every extent and product it uses. */
+    long long HW = H * W, P = OH * OW, K = Cg * KH * KW;
+    if (!fits_int(N) || !fits_int(C * HW) || !fits_int(M * P) || !fits_int(M * K) ||
+        !fits_int((OH - 1) * st[0] + (KH - 1) * dl[0] + 1) ||
+        !fits_int((OW - 1) * st[1] + (KW - 1) * dl[1] + 1) || !fits_int(H + pad0[0]) ||
+        !fits_int(W + pad0[1]) || KH > INT_MAX / 4 || KW > INT_MAX / 4)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                           "the convolution is too large for the CUDA kernel (32-bit indices "
+                           "within an image)");
+    p.N = (int)N;
+    p.C = (int)C;
+    p.H = (int)H;
+    p.W = (int)W;
+    p.M = (int)M;
+    p.OH = (int)OH;
+    p.OW = (int)OW;
+    p.KH = (int)KH;
+    p.KW = (int)KW;
+    p.sh = (int)st[0];
+    p.sw = (int)st[1];
+    p.dh = (int)dl[0];
+    p.dw = (int)dl[1];
+    p.pt = (int)pad0[0];
+    p.pl = (int)pad0[1];
+    p.group = (int)group;
+    p.Cg = (int)Cg;
+    p.Mg = (int)(M / group);
+    p.K = (int)K;
+    p.P = (int)P;
+    p.HW = (int)HW;
+    p.act = n->act;
+    p.total = N * M * P;
+    if (N > 0 && M * P > 0 && p.total / N != M * P)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the convolution is too large");
+
+    plan->n_phases = 1;
+    plan->n_variants = 2;
+    plan->workspace_bytes = 0;
+    plan->phase_blocks = NULL;
+    if (p.Cg == 1) {
+        /* DIRECT: whole output rows; several channels per block when a plane is small. */
+        p.kernel = CONV_K_DIRECT;
+        if (P >= CONV_DIRECT_OUTS || P == 0) {
+            p.cb = 1;
+            p.rb = OW > 0 ? (int)(CONV_DIRECT_OUTS / OW) : 1;
+            if (p.rb < 1) p.rb = 1;
+            if (p.rb > p.OH) p.rb = p.OH > 0 ? p.OH : 1;
+        } else {
+            p.rb = p.OH;
+            p.cb = (int)(CONV_DIRECT_OUTS / P);
+            if (p.cb > p.M) p.cb = p.M;
+            if (p.cb < 1) p.cb = 1;
+        }
+        /* a block's outputs are counted in an int */
+        if ((long long)p.cb * p.rb * OW > INT_MAX)
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "output rows too long for CUDA");
+        p.n_cb = (int)div_up_ll(M, p.cb);
+        p.n_rb = (int)div_up_ll(OH, p.rb);
+        plan->n_blocks = p.total > 0 ? N * p.n_cb * p.n_rb : 0;
+        plan->variants[0] = &conv_direct_full;
+        plan->variants[1] = &conv_direct_small;
+        return mr_cuda_set_params(plan, &p, sizeof p, n, err);
+    }
+
+    p.kernel = CONV_K_GEMM;
+    p.n_mt = (int)div_up_ll(p.Mg, CONV_TM);
+    p.n_pt = (int)div_up_ll(P, CONV_TP);
+    long long base = N * group * p.n_mt * p.n_pt;
+    long long S = 1;
+    if (K > 0 && base > 0) {
+        S = div_up_ll(K, CONV_KSLICE_MAX);
+        if (base * S < CONV_MIN_BLOCKS) {
+            long long want = div_up_ll(CONV_MIN_BLOCKS, base);
+            long long most = K / CONV_KSLICE_MIN;
+            if (want > most) want = most;
+            if (want > S) S = want;
+        }
+        /* the partial sums of every slice must fit the workspace */
+        long long most_ws = CONV_WS_MAX / ((long long)sizeof(float) * p.total);
+        if (S > most_ws) S = most_ws;
+        if (S < 1) S = 1;
+    }
+    /* slices are whole chunks (multiple of 16, hence of both variants' BK) */
+    long long ks = div_up_ll(K > 0 ? K : 1, S);
+    ks = div_up_ll(ks, 16) * 16;
+    S = K > 0 ? div_up_ll(K, ks) : 1;
+    if (!fits_int(ks + K)) return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "K is too large");
+    p.kslice = (int)ks;
+    p.splits = (int)S;
+    p.gemm_blocks = p.total > 0 ? base * S : 0;
+    plan->variants[0] = &conv_gemm_full;
+    plan->variants[1] = &conv_gemm_small;
+    if (S > 1) {
+        p.red_blocks = div_up_ll(p.total, CONV_RED_CHUNK);
+        plan->n_phases = 2;
+        plan->phase_blocks = conv_phase_blocks;
+        plan->workspace_bytes = (size_t)S * (size_t)p.total * sizeof(float);
+    }
+    plan->n_blocks = p.gemm_blocks;
+    return mr_cuda_set_params(plan, &p, sizeof p, n, err);
+}
+
+MR_CUDA_OP(mr_cuda_op_conv, "Conv", conv_prepare);

@@ -1,9 +1,429 @@
-/* PLACEHOLDER: replaced by the real elastic kernels of this op family. */
-#include "cuda/common.cuh"
+/* Gemm and MatMul as elastic kernels (same semantics as src/ops/gemm.c).
+ *
+ * Both ops are reduced to one batched product  Y[b] = alpha * op(A)[b] * op(B)[b] + C-term,
+ * then the fused activation (node->act), where op(A)[m][k] = A[ao(b) + m*sam + k*sak] and
+ * op(B)[k][n] = B[bo(b) + k*sbk + n*sbn] (transposes and MatMul's broadcast batch dimensions are
+ * only strides), and the C-term is cbeta * C[m*c_sm + n*c_sn]: Gemm's beta*C broadcast to
+ * [M, N] (strides 0 on broadcast dimensions), or MatMul's internal bias [N] (c_sm = 0,
+ * cbeta = 1). Like the CPU op, MatMul folds A's batch dimensions into M when B has none.
+ *
+ * Two kernel families, chosen per node (both variants of a node use the same one):
+ *   M > 1   tiled SGEMM (gemm_tile.cuh); logical block = (batch, 64-row tile, 64-column tile).
+ *           Variant 0: 256 threads, 4x4 outputs each. Variant 1: 64 threads, 8x8 each.
+ *   M == 1  GEMV (batch-1 fully connected layers, bandwidth bound); logical block = (batch,
+ *           tile of nc output columns), the reduction over K split into ks fixed slices whose
+ *           partial sums meet in shared memory in a fixed order. Variant 0: 256 threads,
+ *           variant 1: 64 threads; work items are dealt round-robin, so both variants compute
+ *           every partial sum the same way (bit-identical results).
+ *           Mode R (op(B) rows contiguous in k: Gemm transB=1, W is [N, K]): a warp computes
+ *           4 columns over one k-slice, lanes striding over k (float4 when aligned), so W's
+ *           rows are read coalesced. Mode C (B is [K, N] row-major): a thread computes one
+ *           column over one k-slice, consecutive threads reading consecutive columns.
+ */
+#include "cuda/gemm_tile.cuh"
 
-static mr_status not_yet(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
-    return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "no CUDA kernel yet");
+extern "C" {
+#include "core/alloc.h"
 }
 
-MR_CUDA_OP(mr_cuda_op_gemm, "Gemm", not_yet);
-MR_CUDA_OP(mr_cuda_op_matmul, "MatMul", not_yet);
+/* GEMV tiling */
+#define GV_PART 512 /* shared partial sums per block (ks * nc) */
+#define GV_C_NC 32  /* mode C: columns per block */
+#define GV_C_KS 16  /* mode C: k-slices */
+
+typedef struct gemm_k_params {
+    long long M, N, K; /* per batch; K = 0 when alpha == 0 (the product is skipped) */
+    long long sam, sak, sbk, sbn;
+    long long c_sm, c_sn;
+    long long n_mt, n_nt; /* tiles (GEMV: n_mt = 1, n_nt = column tiles) */
+    long long nc, ks, kc; /* GEMV: columns per block, k-slices, slice length */
+    float alpha, cbeta;
+    int has_c;
+    int gv_rows; /* GEMV mode R (1) or C (0) */
+    mr_act act;
+    int nb; /* batch dimensions (after folding) */
+    long long bdims[MR_MAX_DIMS], a_bs[MR_MAX_DIMS], b_bs[MR_MAX_DIMS];
+} gemm_k_params;
+
+/* Offsets of A and B for batch index yb (row-major over bdims, broadcast strides 0). */
+static __device__ __forceinline__ void batch_offsets(const gemm_k_params *p, long long yb,
+                                                     long long *ao, long long *bo) {
+    long long a = 0, b = 0;
+    for (int i = p->nb - 1; i >= 0; i--) {
+        long long idx = yb % p->bdims[i];
+        yb /= p->bdims[i];
+        a += idx * p->a_bs[i];
+        b += idx * p->b_bs[i];
+    }
+    *ao = a;
+    *bo = b;
+}
+
+/* alpha * product + C-term, then the fused activation (the CPU order: the C-term is the
+ * accumulator's starting value, the activation comes last). */
+static __device__ __forceinline__ float epilogue(const gemm_k_params *p, const float *c,
+                                                 long long m, long long n, float v) {
+    float y = p->alpha * v;
+    if (p->has_c && c) y += p->cbeta * c[m * p->c_sm + n * p->c_sn];
+    return mr_dev_act(p->act, y);
+}
+
+/* ---- tiled SGEMM (M > 1) ---- */
+
+static __device__ __forceinline__ void gemm_tile_body(const mr_cuda_args *a, long long blk, int TM,
+                                                      int T) {
+    __shared__ __align__(16) mr_gt_smem s;
+    const gemm_k_params *p = MR_PARAMS(gemm_k_params, a);
+    long long nt = blk % p->n_nt, rest = blk / p->n_nt;
+    long long mt = rest % p->n_mt, yb = rest / p->n_mt;
+    long long ao, bo;
+    batch_offsets(p, yb, &ao, &bo);
+    const float *A = (const float *)a->in[0] + ao, *B = (const float *)a->in[1] + bo;
+    const float *C = (const float *)a->in[2];
+    float *Y = (float *)a->out[0] + yb * p->M * p->N;
+    long long m0 = mt * MR_GT_TILE, n0 = nt * MR_GT_TILE;
+    float acc[MR_GT_MAXM][MR_GT_MAXM];
+    mr_gt_tile(A, p->sam, p->sak, B, p->sbk, p->sbn, p->M, p->N, p->K, m0, n0, TM, T, &s, acc);
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        long long m = m0 + mr_gt_row(i, threadIdx.x, TM);
+        if (m >= p->M) continue;
+#pragma unroll
+        for (int j = 0; j < TM; j++) {
+            long long n = n0 + mr_gt_col(j, threadIdx.x, TM);
+            if (n < p->N) Y[m * p->N + n] = epilogue(p, C, m, n, acc[i][j]);
+        }
+    }
+}
+
+static __device__ void gemm_tile_256(const mr_cuda_args *a, long long blk) {
+    gemm_tile_body(a, blk, 4, 256);
+}
+static __device__ void gemm_tile_64(const mr_cuda_args *a, long long blk) {
+    gemm_tile_body(a, blk, 8, 64);
+}
+
+MR_ELASTIC_KERNEL(mr_gemm_tile256, 256, gemm_tile_256)
+MR_ELASTIC_KERNEL(mr_gemm_tile64, 64, gemm_tile_64)
+
+/* ---- GEMV (M == 1) ---- */
+
+static __device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Mode R: item = (group of 4 columns, k-slice), one warp each. */
+static __device__ __forceinline__ void gemv_rows(const gemm_k_params *p, const float *x,
+                                                 const float *W, long long n0, float *part, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
+    const long long K = p->K, N = p->N, sbn = p->sbn;
+    const int groups = (int)(p->nc / 4), items = groups * (int)p->ks;
+    /* float4 when x and every row of W are 16-byte aligned and contiguous in k */
+    const int vec =
+        p->sak == 1 && (K & 3) == 0 && (sbn & 3) == 0 && (((uintptr_t)x | (uintptr_t)W) & 15) == 0;
+    for (int it = warp; it < items; it += nw) {
+        int g = it % groups, sl = it / groups;
+        long long kb = sl * p->kc, ke = kb + p->kc < K ? kb + p->kc : K;
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        const float *w[4];
+        /* A column past N reads row 0 instead (always valid); its sum is dropped. */
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            long long n = n0 + g * 4 + q;
+            w[q] = W + (n < N ? n : 0) * sbn;
+        }
+        /* Unrolled so that several iterations' loads are in flight (one warp per item is
+         * latency bound otherwise); each column still accumulates in k order. */
+        if (vec) {
+#pragma unroll 4
+            for (long long k = kb + lane * 4; k < ke; k += 128) {
+                float4 xv = __ldg((const float4 *)(x + k));
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    float4 wv = __ldg((const float4 *)(w[q] + k));
+                    acc[q] = fmaf(wv.x, xv.x, acc[q]);
+                    acc[q] = fmaf(wv.y, xv.y, acc[q]);
+                    acc[q] = fmaf(wv.z, xv.z, acc[q]);
+                    acc[q] = fmaf(wv.w, xv.w, acc[q]);
+                }
+            }
+        } else {
+            const long long sak = p->sak;
+#pragma unroll 4
+            for (long long k = kb + lane; k < ke; k += 32) {
+                float xv = __ldg(x + k * sak);
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[q] = fmaf(__ldg(w[q] + k), xv, acc[q]);
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            float v = warp_sum(acc[q]);
+            if (lane == 0) part[sl * p->nc + g * 4 + q] = v;
+        }
+    }
+}
+
+/* Mode C: item = (column, k-slice), one thread each; B's rows are contiguous in n. */
+static __device__ __forceinline__ void gemv_cols(const gemm_k_params *p, const float *x,
+                                                 const float *B, long long n0, float *part, int T) {
+    const long long K = p->K, N = p->N, sbk = p->sbk, sak = p->sak;
+    const int items = (int)(p->nc * p->ks);
+    for (int it = threadIdx.x; it < items; it += T) {
+        int c = it % (int)p->nc, sl = it / (int)p->nc;
+        long long n = n0 + c;
+        float acc = 0.0f;
+        if (n < N) {
+            long long kb = sl * p->kc, ke = kb + p->kc < K ? kb + p->kc : K;
+            const float *b = B + n * p->sbn;
+            long long k = kb;
+            /* four independent loads in flight, accumulated in k order */
+            for (; k + 4 <= ke; k += 4) {
+                float b0 = __ldg(b + k * sbk), b1 = __ldg(b + (k + 1) * sbk);
+                float b2 = __ldg(b + (k + 2) * sbk), b3 = __ldg(b + (k + 3) * sbk);
+                acc = fmaf(b0, __ldg(x + k * sak), acc);
+                acc = fmaf(b1, __ldg(x + (k + 1) * sak), acc);
+                acc = fmaf(b2, __ldg(x + (k + 2) * sak), acc);
+                acc = fmaf(b3, __ldg(x + (k + 3) * sak), acc);
+            }
+            for (; k < ke; k++) acc = fmaf(__ldg(b + k * sbk), __ldg(x + k * sak), acc);
+        }
+        part[sl * p->nc + c] = acc;
+    }
+}
+
+static __device__ __forceinline__ void gemv_body(const mr_cuda_args *a, long long blk, int T) {
+    __shared__ float part[GV_PART];
+    const gemm_k_params *p = MR_PARAMS(gemm_k_params, a);
+    long long nt = blk % p->n_nt, yb = blk / p->n_nt;
+    long long ao, bo;
+    batch_offsets(p, yb, &ao, &bo);
+    const float *x = (const float *)a->in[0] + ao, *B = (const float *)a->in[1] + bo;
+    const float *C = (const float *)a->in[2];
+    float *Y = (float *)a->out[0] + yb * p->N;
+    long long n0 = nt * p->nc;
+    if (p->gv_rows)
+        gemv_rows(p, x, B, n0, part, T);
+    else
+        gemv_cols(p, x, B, n0, part, T);
+    __syncthreads();
+    for (int c = threadIdx.x; c < (int)p->nc; c += T) {
+        long long n = n0 + c;
+        if (n >= p->N) break;
+        float v = 0.0f;
+        for (int sl = 0; sl < (int)p->ks; sl++) v += part[sl * p->nc + c];
+        Y[n] = epilogue(p, C, 0, n, v);
+    }
+}
+
+static __device__ void gemv_256(const mr_cuda_args *a, long long blk) {
+    gemv_body(a, blk, 256);
+}
+static __device__ void gemv_64(const mr_cuda_args *a, long long blk) {
+    gemv_body(a, blk, 64);
+}
+
+MR_ELASTIC_KERNEL(mr_gemv256, 256, gemv_256)
+MR_ELASTIC_KERNEL(mr_gemv64, 64, gemv_64)
+
+static const mr_cuda_variant tile_full = {"tile64x64_t256", (const void *)mr_gemm_tile256_elastic,
+                                          (const void *)mr_gemm_tile256_plain, 256, 0};
+static const mr_cuda_variant tile_small = {"tile64x64_t64", (const void *)mr_gemm_tile64_elastic,
+                                           (const void *)mr_gemm_tile64_plain, 64, 0};
+static const mr_cuda_variant gemv_full = {"gemv_t256", (const void *)mr_gemv256_elastic,
+                                          (const void *)mr_gemv256_plain, 256, 0};
+static const mr_cuda_variant gemv_small = {"gemv_t64", (const void *)mr_gemv64_elastic,
+                                           (const void *)mr_gemv64_plain, 64, 0};
+
+/* ---- host side ---- */
+
+static mr_status check_f32(const mr_node *n, const mr_tensor_desc *t, const char *what,
+                           mr_err *err) {
+    if (!t) return mr_err_node(err, MR_ERR_GRAPH, n, "the input %s is missing", what);
+    if (t->dtype != MR_DTYPE_F32)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "input %s is %s; only float32 is supported",
+                           what, mr_dtype_name(t->dtype));
+    if (t->ndim < 0)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "input %s has an unknown shape", what);
+    return MR_OK;
+}
+
+/* Grid, GEMV tiling and variants, common to both ops. */
+static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch,
+                             mr_cuda_plan *plan, mr_err *err) {
+    p->act = n->act;
+    if (p->M > (1LL << 40) || p->N > (1LL << 40) || p->K > (1LL << 40) || batch > (1LL << 40))
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
+    long long blocks;
+    if (p->M == 1) {
+        /* GEMV: about 64K weights (256 KiB) per block keeps a block a few microseconds of
+         * the SM's share of memory bandwidth. */
+        p->gv_rows = p->sbk == 1;
+        if (p->gv_rows) {
+            long long nc = 4;
+            while (nc < 64 && nc * 2 * (p->K > 0 ? p->K : 1) <= 65536) nc *= 2;
+            long long ks = 32 / nc > 1 ? 32 / nc : 1; /* >= 8 warp items per block */
+            long long kmax = (p->K + 127) / 128;      /* slices of at least 128 */
+            if (ks > kmax) ks = kmax > 0 ? kmax : 1;
+            p->nc = nc;
+            p->ks = ks;
+        } else {
+            p->nc = GV_C_NC;
+            p->ks = GV_C_KS;
+        }
+        /* slice length, a multiple of 4 so float4 runs never straddle slices */
+        p->kc = ((p->K + p->ks - 1) / p->ks + 3) / 4 * 4;
+        if (p->kc < 4) p->kc = 4;
+        p->n_mt = 1;
+        p->n_nt = (p->N + p->nc - 1) / p->nc;
+        plan->variants[0] = &gemv_full;
+        plan->variants[1] = &gemv_small;
+    } else {
+        p->n_mt = (p->M + MR_GT_TILE - 1) / MR_GT_TILE;
+        p->n_nt = (p->N + MR_GT_TILE - 1) / MR_GT_TILE;
+        plan->variants[0] = &tile_full;
+        plan->variants[1] = &tile_small;
+    }
+    plan->n_variants = 2;
+    blocks = p->M == 0 || p->N == 0 ? 0 : batch * p->n_mt * p->n_nt;
+    plan->n_phases = 1;
+    plan->n_blocks = blocks;
+    plan->phase_blocks = NULL;
+    plan->workspace_bytes = 0;
+    return mr_cuda_set_params(plan, p, sizeof *p, n, err);
+}
+
+static mr_status gemm_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
+                              mr_err *err) {
+    gemm_k_params p;
+    memset(&p, 0, sizeof p);
+    mr_graph *gg = (mr_graph *)g;
+    const mr_tensor_desc *a = mr_node_input(gg, n, 0), *b = mr_node_input(gg, n, 1);
+    const mr_tensor_desc *c = mr_node_input(gg, n, 2);
+    char s1[128], s2[128];
+    float alpha = 1.0f, beta = 1.0f;
+    int64_t ta = 0, tb = 0, bc = 1;
+    MR_TRY(mr_attr_get_float(n, "alpha", 1.0f, &alpha, err));
+    MR_TRY(mr_attr_get_float(n, "beta", 1.0f, &beta, err));
+    MR_TRY(mr_attr_get_int(n, "transA", 0, &ta, err));
+    MR_TRY(mr_attr_get_int(n, "transB", 0, &tb, err));
+    MR_TRY(mr_attr_get_int(n, "broadcast", 1, &bc, err));
+    if (ta != 0 && ta != 1) return mr_err_attr(err, n, "transA", "must be 0 or 1");
+    if (tb != 0 && tb != 1) return mr_err_attr(err, n, "transB", "must be 0 or 1");
+    if (bc != 0 && bc != 1) return mr_err_attr(err, n, "broadcast", "must be 0 or 1");
+    MR_TRY(check_f32(n, a, "A", err));
+    MR_TRY(check_f32(n, b, "B", err));
+    if (a->ndim != 2 || b->ndim != 2)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s must both be 2-D",
+                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
+                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
+    p.M = a->dims[ta ? 1 : 0];
+    p.K = a->dims[ta ? 0 : 1];
+    p.N = b->dims[tb ? 0 : 1];
+    if (b->dims[tb ? 1 : 0] != p.K)
+        return mr_err_node(err, MR_ERR_SHAPE, n,
+                           "A %s (transA=%d) and B %s (transB=%d) have different inner dimensions",
+                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1), (int)ta,
+                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2), (int)tb);
+    /* A is [M,K] (or [K,M] transposed), B is [K,N] (or [N,K]) */
+    p.sam = ta ? 1 : p.K;
+    p.sak = ta ? p.M : 1;
+    p.sbk = tb ? 1 : p.N;
+    p.sbn = tb ? p.K : 1;
+    if (c) {
+        MR_TRY(check_f32(n, c, "C", err));
+        int ok = c->ndim <= 2;
+        if (ok && c->ndim >= 1) {
+            int64_t cn = c->dims[c->ndim - 1];
+            ok = cn == 1 || cn == p.N;
+            p.c_sn = cn == 1 ? 0 : 1;
+        }
+        if (ok && c->ndim == 2) {
+            int64_t cm = c->dims[0];
+            ok = cm == 1 || cm == p.M;
+            p.c_sm = cm == 1 ? 0 : c->dims[1];
+        }
+        if (bc == 0 && (c->ndim != 2 || c->dims[0] != p.M || c->dims[1] != p.N)) ok = 0;
+        if (!ok)
+            return mr_err_node(err, MR_ERR_SHAPE, n,
+                               "C %s cannot be broadcast to the output [%lld,%lld]%s",
+                               mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p.M,
+                               (long long)p.N, bc == 0 ? " (broadcast = 0)" : "");
+        p.has_c = beta != 0.0f;
+    }
+    p.alpha = alpha;
+    p.cbeta = beta;
+    /* The CPU skips the product when alpha == 0 (so Inf/NaN in A or B do not leak into Y). */
+    if (alpha == 0.0f) p.K = 0;
+    p.nb = 0;
+    return finish_plan(n, &p, 1, plan, err);
+}
+
+static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
+                                mr_err *err) {
+    gemm_k_params p;
+    memset(&p, 0, sizeof p);
+    mr_graph *gg = (mr_graph *)g;
+    const mr_tensor_desc *a = mr_node_input(gg, n, 0), *b = mr_node_input(gg, n, 1);
+    const mr_tensor_desc *bias = mr_node_input(gg, n, 2);
+    char s1[128], s2[128];
+    MR_TRY(check_f32(n, a, "A", err));
+    MR_TRY(check_f32(n, b, "B", err));
+    if (a->ndim < 1 || b->ndim < 1)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s must have rank >= 1",
+                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
+                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
+    int a1 = a->ndim == 1, b1 = b->ndim == 1;
+    p.M = a1 ? 1 : a->dims[a->ndim - 2];
+    p.K = a->dims[a->ndim - 1];
+    p.N = b1 ? 1 : b->dims[b->ndim - 1];
+    if ((b1 ? b->dims[0] : b->dims[b->ndim - 2]) != p.K)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s have different inner dimensions",
+                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
+                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
+    int na = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0, nb = 0;
+    int64_t bd[MR_MAX_DIMS];
+    MR_TRY(mr_broadcast_shape(n, na, a->dims, nbb, b->dims, &nb, bd, err));
+    if (bias) {
+        if (bias->dtype != MR_DTYPE_F32 || bias->ndim != 1 || bias->dims[0] != p.N)
+            return mr_err_node(err, MR_ERR_SHAPE, n, "the bias is %s %s, expected float32 [%lld]",
+                               mr_dtype_name(bias->dtype),
+                               mr_dims_str(bias->ndim, bias->dims, s1, sizeof s1), (long long)p.N);
+        p.has_c = 1;
+        p.c_sm = 0;
+        p.c_sn = 1;
+    }
+    p.alpha = 1.0f;
+    p.cbeta = 1.0f;
+    p.sam = p.K;
+    p.sak = 1;
+    p.sbk = p.N;
+    p.sbn = 1;
+    /* Batch strides in elements; a broadcast (size-1 or missing) dimension has stride 0. */
+    int64_t sa = p.M * p.K, sb = p.K * p.N, batch = 1;
+    for (int i = nb - 1; i >= 0; i--) {
+        int ia = i - (nb - na), ib = i - (nb - nbb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        p.bdims[i] = bd[i];
+        p.a_bs[i] = da == 1 ? 0 : sa;
+        p.b_bs[i] = db == 1 ? 0 : sb;
+        if (!mr_mul_i64(sa, da, &sa) || !mr_mul_i64(sb, db, &sb) ||
+            !mr_mul_i64(batch, bd[i], &batch))
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
+    }
+    p.nb = nb;
+    /* B shared by every batch: fold A's batch into M (Y's rows follow A's in memory). */
+    if (nbb == 0 && nb > 0) {
+        int64_t m;
+        if (!mr_mul_i64(p.M, batch, &m))
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
+        p.M = m;
+        batch = 1;
+        p.nb = 0;
+    }
+    return finish_plan(n, &p, batch, plan, err);
+}
+
+MR_CUDA_OP(mr_cuda_op_gemm, "Gemm", gemm_prepare);
+MR_CUDA_OP(mr_cuda_op_matmul, "MatMul", matmul_prepare);

@@ -1,9 +1,401 @@
-/* PLACEHOLDER: replaced by the real elastic kernels of this op family. */
-#include "cuda/common.cuh"
+/* LSTM and GRU as multi-phase elastic kernels (same semantics as src/ops/rnn.c: ONNX gate
+ * orders i,o,f,c (LSTM) and z,r,h (GRU), layouts 0/1, forward/reverse/bidirectional, optional
+ * B, initial_h, initial_c, P, optional outputs Y, Y_h, Y_c, GRU linear_before_reset 0/1,
+ * default activations only; unsupported attributes are refused by the CPU op's init).
+ *
+ * Phases, as on the CPU:
+ *   phase 0   input projection xw[d] = X * W[d]^T + biases for every time step and direction
+ *             (the tiled SGEMM of gemm_tile.cuh); logical block = (direction, 64-row tile of
+ *             the S*B rows, 64-column tile of the G*H gate columns).
+ *   1..       the recurrence, one phase per time step of every direction (two for GRU with
+ *             linear_before_reset = 0: phase A computes z and r (.) h_{t-1} of every unit,
+ *             which phase B's R_h * (r (.) h_{t-1}) needs for all units). Logical block =
+ *             (direction, tile of ht hidden units): each warp computes dot products of one
+ *             gate row of R[d] with h_{t-1} of up to 4 batch entries (lanes stride over H, so
+ *             R's rows and h are read coalesced), the sums meet in shared memory, then the
+ *             block's threads apply the gate math to (unit, batch) pairs and write h_t, c_t
+ *             and the Y / Y_h / Y_c entries of their units.
+ *
+ * Workspace (floats, sections 128-byte aligned): xw [D][S*B][G*H]; h [2][D][B][H]
+ * (double-buffered: step k reads h_{k-1} of every unit and writes h_k of its own); aux [2]
+ * [D][B][H]: LSTM's c, also double-buffered, or GRU lbr=0's z and r (.) h_{t-1}. A phase only
+ * reads what earlier phases wrote and never updates in place, and step 0 reads initial_h /
+ * initial_c (or zeros) instead of the buffers, so the workspace needs no initialisation.
+ *
+ * Variants: 0 = 256 threads (tile 4x4 outputs per thread in phase 0), 1 = 64 threads (8x8).
+ * Each dot product and each tile element is accumulated in the same order in both, so the
+ * results are bit-identical whichever variant runs a block.
+ */
+#include <math.h>
 
-static mr_status not_yet(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
-    return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "no CUDA kernel yet");
+#include "cuda/gemm_tile.cuh"
+
+extern "C" {
+#include "core/alloc.h"
 }
 
-MR_CUDA_OP(mr_cuda_op_lstm, "LSTM", not_yet);
-MR_CUDA_OP(mr_cuda_op_gru, "GRU", not_yet);
+enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P };
+enum { OUT_Y, OUT_YH, OUT_YC };
+
+#define RNN_HT_MAX 32                    /* hidden units per recurrent block, at most */
+#define RNN_BC     4                     /* batch entries per dot-product pass */
+#define GS         (RNN_HT_MAX * RNN_BC) /* gate stride in the shared sums */
+
+typedef struct rnn_k_params {
+    int gru, G, dirs, first_rev, layout, lbr, pps;
+    long long S, B, NI, H;
+    long long ht, n_ht;           /* recurrent tiles: units per block, blocks per direction */
+    long long n_pr, n_pc;         /* projection tiles per direction: rows, gate columns */
+    long long off_h[2], off_a[2]; /* workspace offsets (floats); xw is at 0 */
+} rnn_k_params;
+
+static __device__ __forceinline__ float sigm(float v) {
+    return 1.0f / (1.0f + expf(-v));
+}
+
+/* Phase 0 */
+static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn_k_params *p,
+                                                long long j, int TM, int T) {
+    __shared__ __align__(16) mr_gt_smem s;
+    const long long H = p->H, GH = p->G * H, NI = p->NI, SB = p->S * p->B;
+    const long long per_dir = p->n_pr * p->n_pc;
+    const long long d = j / per_dir, rt = (j % per_dir) / p->n_pc, ct = j % p->n_pc;
+    const float *X = (const float *)a->in[IN_X];
+    const float *W = (const float *)a->in[IN_W] + d * GH * NI;
+    const float *Bv = (const float *)a->in[IN_B];
+    float *xw = (float *)a->workspace + d * SB * GH;
+    const long long m0 = rt * MR_GT_TILE, n0 = ct * MR_GT_TILE;
+    float acc[MR_GT_MAXM][MR_GT_MAXM];
+    /* xw = X [SB][NI] times W[d]^T: element (k, col) of the right operand is W[d][col][k]. */
+    mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, &s, acc);
+#pragma unroll
+    for (int jj = 0; jj < TM; jj++) {
+        long long col = n0 + mr_gt_col(jj, threadIdx.x, TM);
+        if (col >= GH) continue;
+        /* Wb and Rb folded in, except GRU's Rb_h with linear_before_reset, which is applied
+         * inside r (.) (...) at each step. */
+        float bias = 0.0f;
+        if (Bv) {
+            bias = Bv[d * 2 * GH + col];
+            if (!(p->gru && p->lbr && col >= 2 * H)) bias += Bv[d * 2 * GH + GH + col];
+        }
+#pragma unroll
+        for (int i = 0; i < TM; i++) {
+            long long row = m0 + mr_gt_row(i, threadIdx.x, TM);
+            if (row < SB) xw[row * GH + col] = acc[i][jj] + bias;
+        }
+    }
+}
+
+static __device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Phases 1..: step k (sub-phase sub for GRU lbr=0) of the (direction, unit tile) block j. */
+static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn_k_params *p,
+                                                long long k, int sub, long long j, int T) {
+    __shared__ float gs[4 * RNN_HT_MAX * RNN_BC]; /* R*vec sums: [gate][unit][batch] */
+    const long long S = p->S, B = p->B, H = p->H, D = p->dirs, GH = p->G * H;
+    const long long d = j / p->n_ht, u0 = (j % p->n_ht) * p->ht;
+    const int nu = (int)(H - u0 < p->ht ? H - u0 : p->ht);
+    const int rev = p->dirs == 2 ? d == 1 : p->first_rev;
+    const long long t = rev ? S - 1 - k : k;
+    float *ws = (float *)a->workspace;
+
+    /* h_{t-1}: initial_h ([D][B][H] or, layout 1, [B][D][H]) at step 0, NULL = zeros */
+    const float *hp;
+    long long ldh;
+    if (k == 0) {
+        const float *h0 = (const float *)a->in[IN_H0];
+        hp = h0 ? h0 + (p->layout ? d * H : d * B * H) : NULL;
+        ldh = p->layout ? D * H : H;
+    } else {
+        hp = ws + p->off_h[(k - 1) & 1] + d * B * H;
+        ldh = H;
+    }
+    float *hn = ws + p->off_h[k & 1] + d * B * H;
+    /* xw row of (t, batch b): X's row order, [S][B] or (layout 1) [B][S] */
+    const float *xw = ws + d * S * B * GH;
+    const long long xrow0 = p->layout ? t : t * B, xrow_b = p->layout ? S : 1;
+    const float *Rd = (const float *)a->in[IN_R] + d * GH * H;
+    float *aux_prev = k > 0 ? ws + p->off_a[(k - 1) & 1] + d * B * H : NULL;
+    float *aux0 = ws + p->off_a[0] + d * B * H, *aux1 = ws + p->off_a[1] + d * B * H;
+
+    /* Rows of R this phase multiplies, and by what. */
+    int ng = p->G, g0 = 0;
+    const float *vec = hp;
+    long long ldv = ldh;
+    if (p->gru && !p->lbr) {
+        if (sub == 0) {
+            ng = 2; /* z, r */
+        } else {
+            ng = 1, g0 = 2; /* R_h * (r (.) h_{t-1}), every unit's from phase A */
+            vec = aux1;
+            ldv = H;
+        }
+    }
+    /* Zero initial state: R * 0 = 0 (and r (.) 0 = 0); skipped like on the CPU. */
+    const int do_dot = hp != NULL;
+
+    float *Y = (float *)a->out[OUT_Y], *Yh = (float *)a->out[OUT_YH];
+    float *Yc = p->gru ? NULL : (float *)a->out[OUT_YC];
+    const float *Bv = (const float *)a->in[IN_B];
+    const float *C0 = (const float *)a->in[IN_C0];
+    const float *P = p->gru ? NULL : (const float *)a->in[IN_P];
+    if (P) P += d * 3 * H;
+
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
+    for (long long b0 = 0; b0 < B; b0 += RNN_BC) {
+        const int nbt = (int)(B - b0 < RNN_BC ? B - b0 : RNN_BC);
+        /* dot products: one warp per gate row, up to RNN_BC batch entries at once */
+        for (int it = warp; it < ng * nu; it += nw) {
+            const int g = it / nu, i = it % nu;
+            float acc[RNN_BC];
+#pragma unroll
+            for (int bb = 0; bb < RNN_BC; bb++) acc[bb] = 0.0f;
+            if (do_dot) {
+                const float *rr = Rd + ((g0 + g) * H + u0 + i) * H;
+                const float *v = vec + b0 * ldv;
+#pragma unroll 4
+                for (long long q = lane; q < H; q += 32) {
+                    float r = __ldg(rr + q);
+#pragma unroll
+                    for (int bb = 0; bb < RNN_BC; bb++)
+                        if (bb < nbt) acc[bb] = fmaf(r, v[bb * ldv + q], acc[bb]);
+                }
+#pragma unroll
+                for (int bb = 0; bb < RNN_BC; bb++) acc[bb] = warp_sum(acc[bb]);
+            }
+            if (lane == 0)
+#pragma unroll
+                for (int bb = 0; bb < RNN_BC; bb++)
+                    gs[(g * RNN_HT_MAX + i) * RNN_BC + bb] = acc[bb];
+        }
+        __syncthreads();
+        /* gate math: one (unit, batch entry) per thread */
+        for (int it = threadIdx.x; it < nu * nbt; it += T) {
+            const int i = it % nu, bb = it / nu;
+            const long long b = b0 + bb, u = u0 + i;
+            const float *x = xw + (xrow0 + b * xrow_b) * GH;
+            const float *sg = gs + i * RNN_BC + bb; /* gate g's sum is sg[g * GS] */
+            const float hprev = hp ? hp[b * ldh + u] : 0.0f;
+            const long long io = (p->layout ? b * D + d : d * B + b) * H + u; /* Y_h, Y_c, init */
+            float h, cn = 0.0f;
+            if (!p->gru) {
+                float cp;
+                if (k > 0)
+                    cp = aux_prev[b * H + u];
+                else
+                    cp = C0 ? C0[io] : 0.0f;
+                float gi = x[u] + sg[0], go = x[H + u] + sg[GS], gf = x[2 * H + u] + sg[2 * GS];
+                float gc = x[3 * H + u] + sg[3 * GS];
+                if (P) {
+                    gi += P[u] * cp;
+                    gf += P[2 * H + u] * cp;
+                }
+                cn = sigm(gf) * cp + sigm(gi) * tanhf(gc);
+                if (P) go += P[H + u] * cn;
+                h = sigm(go) * tanhf(cn);
+                ws[p->off_a[k & 1] + d * B * H + b * H + u] = cn;
+            } else if (p->lbr) {
+                float z = sigm(x[u] + sg[0]), r = sigm(x[H + u] + sg[GS]);
+                float lin = sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f);
+                float hh = tanhf(x[2 * H + u] + r * lin);
+                h = (1.0f - z) * hh + z * hprev;
+            } else if (sub == 0) {
+                aux0[b * H + u] = sigm(x[u] + sg[0]);
+                aux1[b * H + u] = sigm(x[H + u] + sg[GS]) * hprev;
+                continue; /* h_t comes in phase B */
+            } else {
+                float z = aux0[b * H + u], hh = tanhf(x[2 * H + u] + sg[0]);
+                h = (1.0f - z) * hh + z * hprev;
+            }
+            hn[b * H + u] = h;
+            if (Y) Y[(p->layout ? (b * S + t) * D + d : (t * D + d) * B + b) * H + u] = h;
+            if (k == S - 1) {
+                if (Yh) Yh[io] = h;
+                if (Yc) Yc[io] = cn;
+            }
+        }
+        __syncthreads(); /* gs is reused by the next batch chunk */
+    }
+}
+
+static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM,
+                                                int T) {
+    const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
+    if (a->phase == 0) {
+        rnn_proj(a, p, blk, TM, T);
+    } else {
+        long long k = (a->phase - 1) / p->pps;
+        int sub = (a->phase - 1) % p->pps;
+        rnn_step(a, p, k, sub, blk, T);
+    }
+}
+
+static __device__ void rnn_body_256(const mr_cuda_args *a, long long blk) {
+    rnn_body(a, blk, 4, 256);
+}
+static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk) {
+    rnn_body(a, blk, 8, 64);
+}
+
+MR_ELASTIC_KERNEL(mr_rnn_t256, 256, rnn_body_256)
+MR_ELASTIC_KERNEL(mr_rnn_t64, 64, rnn_body_64)
+
+static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
+                                         (const void *)mr_rnn_t256_plain, 256, 0};
+static const mr_cuda_variant rnn_small = {"t64", (const void *)mr_rnn_t64_elastic,
+                                          (const void *)mr_rnn_t64_plain, 64, 0};
+
+/* ---- host side ---- */
+
+static long long rnn_phase_blocks(const mr_cuda_plan *plan, int phase) {
+    const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
+    return phase == 0 ? p->dirs * p->n_pr * p->n_pc : p->dirs * p->n_ht;
+}
+
+/* Input i, if present, must be float32 of exactly the given shape. */
+static mr_status check_input(const mr_graph *g, const mr_node *n, int i, const char *what, int ndim,
+                             const int64_t *dims, mr_err *err) {
+    const mr_tensor_desc *t = mr_node_input((mr_graph *)g, n, i);
+    if (!t) return MR_OK;
+    int ok = t->ndim == ndim;
+    for (int q = 0; ok && q < ndim; q++) ok = t->dims[q] == dims[q];
+    if (!ok) {
+        char have[128], want[128];
+        return mr_err_node(
+            err, MR_ERR_SHAPE, n, "%s ('%s') has shape %s, expected %s", what, t->name,
+            t->ndim < 0 ? "unknown" : mr_dims_str(t->ndim, t->dims, have, sizeof have),
+            mr_dims_str(ndim, dims, want, sizeof want));
+    }
+    if (t->dtype != MR_DTYPE_F32)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "%s ('%s') is %s; only float32 is supported",
+                           what, t->name, mr_dtype_name(t->dtype));
+    return MR_OK;
+}
+
+static size_t round_up32(size_t v) {
+    return (v + 31) / 32 * 32;
+}
+
+static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err,
+                             int gru) {
+    rnn_k_params p;
+    memset(&p, 0, sizeof p);
+    p.gru = gru;
+    p.G = gru ? 3 : 4;
+
+    const char *dir = "forward";
+    int64_t layout = 0, lbr = 0, input_forget = 0;
+    MR_TRY(mr_attr_get_string(n, "direction", "forward", &dir, err));
+    MR_TRY(mr_attr_get_int(n, "layout", 0, &layout, err));
+    if (strcmp(dir, "forward") == 0) {
+        p.dirs = 1;
+    } else if (strcmp(dir, "reverse") == 0) {
+        p.dirs = 1;
+        p.first_rev = 1;
+    } else if (strcmp(dir, "bidirectional") == 0) {
+        p.dirs = 2;
+    } else {
+        return mr_err_attr(err, n, "direction", "must be 'forward', 'reverse' or 'bidirectional'");
+    }
+    if (layout != 0 && layout != 1) return mr_err_attr(err, n, "layout", "must be 0 or 1");
+    p.layout = (int)layout;
+    /* The CPU op refuses these at load; checked again so the kernel never silently ignores
+     * them. (Non-default activations are refused by the CPU op's init.) */
+    if (mr_node_attr(n, "clip")) return mr_err_attr(err, n, "clip", "is not supported");
+    if (gru) {
+        MR_TRY(mr_attr_get_int(n, "linear_before_reset", 0, &lbr, err));
+        if (lbr != 0 && lbr != 1)
+            return mr_err_attr(err, n, "linear_before_reset", "must be 0 or 1");
+        p.lbr = (int)lbr;
+    } else {
+        MR_TRY(mr_attr_get_int(n, "input_forget", 0, &input_forget, err));
+        if (input_forget != 0) return mr_err_attr(err, n, "input_forget", "only 0 is supported");
+    }
+
+    const mr_tensor_desc *x = mr_node_input((mr_graph *)g, n, IN_X);
+    const mr_tensor_desc *r = mr_node_input((mr_graph *)g, n, IN_R);
+    if (!x || !r || !mr_node_input((mr_graph *)g, n, IN_W))
+        return mr_err_node(err, MR_ERR_GRAPH, n, "the inputs X, W and R are required");
+    if (x->ndim != 3 || r->ndim != 3)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "X ('%s') and R ('%s') must have rank 3", x->name,
+                           r->name);
+    if (x->dtype != MR_DTYPE_F32)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "X ('%s') is %s; only float32 is supported",
+                           x->name, mr_dtype_name(x->dtype));
+    const long long D = p.dirs, G = p.G;
+    p.S = x->dims[p.layout ? 1 : 0];
+    p.B = x->dims[p.layout ? 0 : 1];
+    p.NI = x->dims[2];
+    p.H = r->dims[2];
+    const long long S = p.S, B = p.B, NI = p.NI, H = p.H;
+    if (S <= 0 || B <= 0 || NI <= 0 || H <= 0 || S > INT32_MAX || B > INT32_MAX || NI > INT32_MAX ||
+        H > INT32_MAX / 8)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                           "X ('%s') and R ('%s') must have positive sizes within range", x->name,
+                           r->name);
+    const long long GH = G * H;
+    int64_t wd[3] = {D, GH, NI}, rd[3] = {D, GH, H}, bd[2] = {D, 2 * GH}, pd[2] = {D, 3 * H};
+    int64_t hd[3] = {p.layout ? B : D, p.layout ? D : B, H};
+    MR_TRY(check_input(g, n, IN_W, "W", 3, wd, err));
+    MR_TRY(check_input(g, n, IN_R, "R", 3, rd, err));
+    MR_TRY(check_input(g, n, IN_B, "B", 2, bd, err));
+    MR_TRY(check_input(g, n, IN_H0, "initial_h", 3, hd, err));
+    if (!gru) {
+        MR_TRY(check_input(g, n, IN_C0, "initial_c", 3, hd, err));
+        MR_TRY(check_input(g, n, IN_P, "P", 2, pd, err));
+    }
+    /* sequence_lens, when present, was checked by the CPU op to equal seq_length everywhere:
+     * it changes nothing and is not read. */
+
+    /* Recurrent tiles: enough blocks per step to spread over the SMs (the step is latency
+     * bound), each block at most ~1M multiply-adds. */
+    long long ht = RNN_HT_MAX;
+    while (ht > 1 && (D * ((H + ht - 1) / ht) < 128 || (double)(G * ht) * B * H > 1048576.0))
+        ht /= 2;
+    if (ht > H) ht = H;
+    p.ht = ht;
+    p.n_ht = (H + ht - 1) / ht;
+    p.n_pr = (S * B + MR_GT_TILE - 1) / MR_GT_TILE;
+    p.n_pc = (GH + MR_GT_TILE - 1) / MR_GT_TILE;
+    p.pps = gru && !p.lbr ? 2 : 1;
+
+    /* Workspace: xw, h[2], aux[2] (LSTM c; GRU lbr=0 z and r (.) h; unused for GRU lbr=1). */
+    int64_t dsb, xw, hb;
+    if (!mr_mul_i64(D * S, B, &dsb) || !mr_mul_i64(dsb, GH, &xw) || !mr_mul_i64(D * B, H, &hb))
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
+    size_t off = round_up32((size_t)xw), hbr = round_up32((size_t)hb);
+    p.off_h[0] = (long long)off;
+    p.off_h[1] = (long long)(off + hbr);
+    p.off_a[0] = (long long)(off + 2 * hbr);
+    p.off_a[1] = (long long)(off + 3 * hbr);
+    size_t total = off + (gru && p.lbr ? 2 : 4) * hbr;
+    if (!mr_mul_size(total, sizeof(float), &plan->workspace_bytes) ||
+        plan->workspace_bytes > MR_MAX_ALLOC)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
+
+    long long phases = 1 + S * p.pps;
+    if (phases > 0x7fffffff) return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "sequence too long");
+    long long proj = D * p.n_pr * p.n_pc, step = D * p.n_ht;
+    plan->n_phases = (int)phases;
+    plan->n_blocks = proj > step ? proj : step;
+    plan->phase_blocks = rnn_phase_blocks;
+    plan->n_variants = 2;
+    plan->variants[0] = &rnn_full;
+    plan->variants[1] = &rnn_small;
+    return mr_cuda_set_params(plan, &p, sizeof p, n, err);
+}
+
+static mr_status lstm_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
+                              mr_err *err) {
+    return rnn_prepare(g, n, plan, err, 0);
+}
+static mr_status gru_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+    return rnn_prepare(g, n, plan, err, 1);
+}
+
+MR_CUDA_OP(mr_cuda_op_lstm, "LSTM", lstm_prepare);
+MR_CUDA_OP(mr_cuda_op_gru, "GRU", gru_prepare);
