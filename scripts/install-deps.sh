@@ -14,6 +14,8 @@ build_pkgs=(
 )
 test_pkgs=(
   libonnx-testdata # ONNX golden node tests
+  # conformance with PyTorch (scripts/conformance.py, zoo_vs_torch.py; /usr/bin/python3)
+  python3-torch python3-torchvision python3-onnx python3-numpy
 )
 
 pkgs=("${build_pkgs[@]}")
