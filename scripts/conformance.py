@@ -43,9 +43,12 @@ inference and its ONNX file is 528 MB); --models picks a subset (the ctest "conf
 scripts/ctest_conformance.sh, runs the smaller models at opsets 13 and 17). Exit status: 0
 when everything passes, 1 on any failure, 77 when PyTorch is not importable.
 
-Always run with a Python that has torch (on Debian: /usr/bin/python3).
+Always run with a Python that has torch (on Debian: /usr/bin/python3). miriam runs on the
+CPU backend unless MIRIAM_DEVICE says otherwise (MIRIAM_DEVICE=cuda on a GPU machine). With
+PyTorch 2.9 and later the TorchScript exporter is asked for explicitly (dynamo=False).
 """
 import argparse
+import inspect
 import os
 import shutil
 import subprocess
@@ -180,6 +183,9 @@ def export_onnx(model, x, path, opset, mode):
     if mode == "raw":
         kw["training"] = torch.onnx.TrainingMode.PRESERVE
         kw["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
+    # PyTorch >= 2.9 defaults to the dynamo exporter; these modes describe the TorchScript one.
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kw["dynamo"] = False
     # Its warnings (batch size of recurrent models, shape inference of prim::Constant,
     # constant folding in PRESERVE mode) are about cases we do not use.
     with torch.no_grad(), warnings.catch_warnings():
@@ -187,11 +193,13 @@ def export_onnx(model, x, path, opset, mode):
         torch.onnx.export(model, x, path, **kw)
 
 
-def run_miriam(miriam, model, x_path, ref_path, out_path, rtol, atol, threads=None):
+def run_miriam(miriam, model, x_path, ref_path, out_path, rtol, atol, threads=None,
+               device=None):
     """Runs miriam run with --compare; returns (passed, output array or None, log text)."""
+    device = device or os.environ.get("MIRIAM_DEVICE", "cpu")
     cmd = [miriam, "run", model, "--input", x_path, "--output", out_path, "--compare",
            ref_path, "--rtol", repr(rtol), "--atol", repr(atol), "--repeat", "1",
-           "--warmup", "0", "--device", "cpu"]
+           "--warmup", "0", "--device", device]
     if threads:
         cmd += ["--threads", str(threads)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
