@@ -13,6 +13,11 @@
  * bound as constants with mr_graph_bind_input_const: this runtime requires them to be known
  * at load time. Float inputs stay runtime inputs.
  *
+ * When the build has the CUDA backend and a GPU is present, every applicable test runs a
+ * second time on a CUDA runtime, with the same tolerances, and is counted separately
+ * ("golden (cuda): ..."); a failure there fails this program too, unless the test is listed
+ * in SKIPS or CUDA_SKIPS. Without a GPU the CUDA pass is skipped (and says so).
+ *
  * Environment: MIRIAM_TESTDATA (data directory), MIRIAM_GOLDEN_FILTER (only tests whose
  * "suite/name" contains it), MIRIAM_GOLDEN_VERBOSE=1 (one line per test). */
 #include <dirent.h>
@@ -27,6 +32,9 @@
 #include "onnx/onnx_import.h"
 #include "ops/op.h"
 #include "testutil.h"
+#ifdef MIRIAM_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 /* float32: |got - want| <= atol + rtol * |want|. Our kernels accumulate in a different order
  * (blocked BLAS, per-block partial sums, fused epilogues) than numpy/PyTorch did when the
@@ -89,6 +97,11 @@ static const skip_entry SKIPS[] = {
     {"pytorch-operator/test_operator_add_size1_right_broadcast", F64},
     {"pytorch-operator/test_operator_add_size1_singleton_broadcast", F64},
     {"pytorch-operator/test_operator_addconstant", F64},
+    {NULL, NULL},
+};
+
+/* Known gaps of the CUDA backend only (the CPU passes): same format as SKIPS. */
+static const skip_entry CUDA_SKIPS[] = {
     {NULL, NULL},
 };
 
@@ -162,10 +175,13 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0;
 }
 
-static const skip_entry *find_skip(const char *test) {
-    for (const skip_entry *s = SKIPS; s->test; s++)
+static const skip_entry *find_skip_in(const skip_entry *list, const char *test) {
+    for (const skip_entry *s = list; s->test; s++)
         if (strcmp(s->test, test) == 0) return s;
     return NULL;
+}
+static const skip_entry *find_skip(const char *test) {
+    return find_skip_in(SKIPS, test);
 }
 static void tolerance_for(const char *test, float *rtol, float *atol) {
     *rtol = RTOL;
@@ -434,8 +450,54 @@ static int scan_ops(const Onnx__ModelProto *mp, totals *tot, char *missing, size
     return applicable && gp;
 }
 
-static void run_test(mr_runtime *rt, const char *root, const char *suite, const char *name,
-                     totals *tot) {
+/* Every data set of one test on runtime rt, passes off and on; 1 when all match. */
+static int run_sets(mr_runtime *rt, const char *test, const char *dir, const void *buf, size_t size,
+                    const Onnx__ModelProto *mp, char *reason, size_t reason_size) {
+    char **sets = NULL;
+    int n_sets = list_dir(dir, "test_data_set_", &sets);
+    int ok = n_sets > 0;
+    if (!ok) snprintf(reason, reason_size, "no test_data_set_* directory");
+    for (int s = 0; ok && s < n_sets; s++) {
+        char sdir[1400];
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[s]);
+        data_set ds;
+        ok = load_data_set(sdir, &ds, reason);
+        for (int opt = 0; ok && opt <= 1; opt++) {
+            char r[REASON_MAX];
+            ok = run_once(rt, test, buf, size, mp, &ds, opt, r);
+            if (!ok) snprintf(reason, reason_size, "%s, optimize=%d: %s", sets[s], opt, r);
+        }
+        free_data_set(&ds);
+    }
+    free_list(sets, n_sets);
+    return ok;
+}
+
+/* Counts one test's result in tot. `tag` is "" for the CPU pass, " (cuda)" for the CUDA one;
+ * `skip` is the test's entry in the applicable skip list, or NULL. */
+static void record(totals *tot, const char *test, const Onnx__ModelProto *mp, int ok,
+                   const char *reason, const skip_entry *skip, const char *tag) {
+    if (ok) {
+        tot->passed++;
+        const Onnx__GraphProto *gp = mp->graph;
+        for (size_t i = 0; i < gp->n_node; i++) tot->op_passed[op_index(gp->node[i]->op_type)] = 1;
+        if (skip)
+            printf("NOTE%s %s passes but is listed as unsupported (%s): remove the entry\n", tag,
+                   test, skip->reason);
+        else if (verbose)
+            printf("PASS%s %s\n", tag, test);
+    } else if (skip) {
+        tot->skipped++;
+        printf("SKIP%s %s: %s [%s]\n", tag, test, skip->reason, reason);
+    } else {
+        tot->failed++;
+        printf("FAIL%s %s: %s\n", tag, test, reason);
+    }
+    fflush(stdout);
+}
+
+static void run_test(mr_runtime *rt, mr_runtime *rt_cuda, const char *root, const char *suite,
+                     const char *name, totals *tot, totals *tot_cuda) {
     char test[512], dir[1024], path[1200], reason[REASON_MAX + 128] = "", missing[256];
     snprintf(test, sizeof test, "%s/%s", suite, name);
     snprintf(dir, sizeof dir, "%s/%s/%s", root, suite, name);
@@ -464,48 +526,24 @@ static void run_test(mr_runtime *rt, const char *root, const char *suite, const 
     }
     if (!scan_ops(mp, tot, missing, sizeof missing)) {
         tot->not_applicable++;
+        if (rt_cuda) tot_cuda->not_applicable++;
         if (verbose) printf("N/A  %s: unsupported ops: %s\n", test, missing);
         onnx__model_proto__free_unpacked(mp, NULL);
         free(buf);
         return;
     }
 
-    char **sets = NULL;
-    int n_sets = list_dir(dir, "test_data_set_", &sets);
-    int ok = n_sets > 0;
-    if (!ok) snprintf(reason, sizeof reason, "no test_data_set_* directory");
-    for (int s = 0; ok && s < n_sets; s++) {
-        char sdir[1400];
-        snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[s]);
-        data_set ds;
-        ok = load_data_set(sdir, &ds, reason);
-        for (int opt = 0; ok && opt <= 1; opt++) {
-            char r[REASON_MAX];
-            ok = run_once(rt, test, buf, size, mp, &ds, opt, r);
-            if (!ok) snprintf(reason, sizeof reason, "%s, optimize=%d: %s", sets[s], opt, r);
-        }
-        free_data_set(&ds);
+    int ok = run_sets(rt, test, dir, buf, size, mp, reason, sizeof reason);
+    record(tot, test, mp, ok, reason, find_skip(test), "");
+    if (rt_cuda) {
+        /* Same data, same tolerance, on the GPU. CPU-unsupported features stay skipped;
+         * CUDA_SKIPS lists what only the CUDA backend lacks. */
+        const skip_entry *skip = find_skip(test);
+        if (!skip) skip = find_skip_in(CUDA_SKIPS, test);
+        reason[0] = '\0';
+        ok = run_sets(rt_cuda, test, dir, buf, size, mp, reason, sizeof reason);
+        record(tot_cuda, test, mp, ok, reason, skip, " (cuda)");
     }
-    free_list(sets, n_sets);
-
-    const skip_entry *skip = find_skip(test);
-    if (ok) {
-        tot->passed++;
-        const Onnx__GraphProto *gp = mp->graph;
-        for (size_t i = 0; i < gp->n_node; i++) tot->op_passed[op_index(gp->node[i]->op_type)] = 1;
-        if (skip)
-            printf("NOTE %s passes but is listed as unsupported (%s): remove the entry\n", test,
-                   skip->reason);
-        else if (verbose)
-            printf("PASS %s\n", test);
-    } else if (skip) {
-        tot->skipped++;
-        printf("SKIP %s: %s [%s]\n", test, skip->reason, reason);
-    } else {
-        tot->failed++;
-        printf("FAIL %s: %s\n", test, reason);
-    }
-    fflush(stdout);
     onnx__model_proto__free_unpacked(mp, NULL);
     free(buf);
 }
@@ -531,19 +569,34 @@ int main(void) {
     CHECK_STATUS(st, MR_OK, errbuf, NULL);
     if (st != MR_OK) return mr_test_finish("golden");
 
+    /* The CUDA pass, when this build and this machine have it. */
+    mr_runtime *rt_cuda = NULL;
+    char no_cuda[512] = "this build has no CUDA backend";
+#ifdef MIRIAM_HAVE_CUDA
+    if (mr_cuda_available(no_cuda, sizeof no_cuda)) {
+        rp.backend = MR_BACKEND_CUDA;
+        st = mr_runtime_create(&rp, &rt_cuda, errbuf, sizeof errbuf);
+        CHECK_STATUS(st, MR_OK, errbuf, NULL);
+    }
+#endif
+    if (!rt_cuda) printf("golden (cuda): %s: CUDA pass skipped\n", no_cuda);
+
     int n_ops = 0;
     const mr_op_def *const *all = mr_op_all();
     while (all[n_ops]) n_ops++;
-    totals tot = {0};
+    totals tot = {0}, tot_cuda = {0};
     tot.op_has_test = calloc((size_t)n_ops + 1, sizeof(int));
     tot.op_passed = calloc((size_t)n_ops + 1, sizeof(int));
+    tot_cuda.op_has_test = calloc((size_t)n_ops + 1, sizeof(int));
+    tot_cuda.op_passed = calloc((size_t)n_ops + 1, sizeof(int));
 
     for (size_t s = 0; s < sizeof SUITES / sizeof SUITES[0]; s++) {
         char sdir[1200];
         snprintf(sdir, sizeof sdir, "%s/%s", root, SUITES[s]);
         char **names = NULL;
         int n = list_dir(sdir, "test_", &names);
-        for (int i = 0; i < n; i++) run_test(rt, root, SUITES[s], names[i], &tot);
+        for (int i = 0; i < n; i++)
+            run_test(rt, rt_cuda, root, SUITES[s], names[i], &tot, &tot_cuda);
         free_list(names, n);
     }
 
@@ -551,6 +604,13 @@ int main(void) {
            "(unsupported ops)\n",
            tot.passed, tot.failed, tot.skipped, tot.not_applicable);
     CHECK_MSG(tot.failed == 0, "%d golden tests failed", tot.failed);
+    if (rt_cuda) {
+        printf("golden (cuda): %d passed, %d failed, %d skipped (unsupported feature), %d not "
+               "applicable (unsupported ops)\n",
+               tot_cuda.passed, tot_cuda.failed, tot_cuda.skipped, tot_cuda.not_applicable);
+        CHECK_MSG(tot_cuda.failed == 0, "%d golden tests failed on the CUDA backend",
+                  tot_cuda.failed);
+    }
 
     /* Coverage: with a filter only part of the data ran, so it is not judged. */
     const char *filter = getenv("MIRIAM_GOLDEN_FILTER");
@@ -563,9 +623,17 @@ int main(void) {
             }
             CHECK_MSG(0, "op %s is not covered by any passing golden test", all[k]->name);
         }
+        /* Informational on the GPU: every op's kernel failing would already fail above. */
+        for (int k = 0; rt_cuda && k < n_ops; k++)
+            if (tot.op_passed[k] && !tot_cuda.op_passed[k])
+                printf("golden (cuda): op %s: no golden test passes on the CUDA backend\n",
+                       all[k]->name);
     }
     free(tot.op_has_test);
     free(tot.op_passed);
+    free(tot_cuda.op_has_test);
+    free(tot_cuda.op_passed);
+    mr_runtime_destroy(rt_cuda);
     mr_runtime_destroy(rt);
     return mr_test_finish("golden");
 }

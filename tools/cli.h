@@ -7,11 +7,12 @@
 typedef struct cli_common {
     mr_backend_kind backend;
     int threads; /* 0 = default */
+    int sms;     /* CUDA: SMs of the green-context partition; 0 = the whole GPU */
     int verbose;
 } cli_common;
 
 void cli_common_init(cli_common *c);
-/* Parses --device/--threads/--verbose at argv[*i]: -1 consumed, 1 error, 2 not common. */
+/* Parses --device/--threads/--sms/--verbose at argv[*i]: -1 consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 int cli_runtime(const cli_common *c, mr_runtime **rt);
 

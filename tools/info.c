@@ -18,10 +18,15 @@ int cmd_info(int argc, char **argv) {
     int steps = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: miriam info MODEL [--steps] [--verbose]\n\n"
+            printf("usage: miriam info MODEL [--steps] [--device D] [--sms N] [--verbose]\n\n"
                    "Prints the model's inputs and outputs, parameter count, FLOPs per inference,\n"
                    "weight memory and the planned activation arena. --steps lists every kernel\n"
-                   "step of the execution plan with its logical grid.\n");
+                   "step of the execution plan with its logical grid.\n\n"
+                   "  --device D     cpu (default), cuda or auto: the backend that loads the\n"
+                   "                 model\n"
+                   "  --threads N    CPU worker threads\n"
+                   "  --sms N        CUDA: confine the runtime to N SMs with a green context (a\n"
+                   "                 multiple of 8 on Hopper; default 0 = the whole GPU)\n");
             return 0;
         }
         int r = cli_common_option(&c, argc, argv, &i);

@@ -3,8 +3,9 @@
  *   miriam info MODEL [--steps]
  *   miriam run MODEL [--input x.npy ...] [--output y.npy ...] [--compare ref.npy ...]
  *                    [--rtol R] [--atol A] [--device cpu|cuda|auto] [--repeat N] [--warmup N]
- *                    [--threads N] [--seed S]
- *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [-o FILE]
+ *                    [--threads N] [--sms N] [--seed S]
+ *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
+ *                [--csv FILE]
  *   miriam zoo
  *   miriam export zoo:NAME OUT.onnx
  *
@@ -87,6 +88,7 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     mr_runtime_params p = mr_runtime_default_params();
     p.backend = c->backend;
     p.n_threads = c->threads;
+    p.sms = c->sms;
     p.log_fn = log_stderr;
     p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
     char err[512];
@@ -105,6 +107,11 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--threads") == 0) {
         if (cli_parse_int(a, v, 1, 256, &n)) return 1;
         c->threads = (int)n;
+    } else if (strcmp(a, "--sms") == 0) {
+        /* Validated against the device when the runtime is created (the SM group size and
+         * count depend on the GPU). */
+        if (cli_parse_int(a, v, 0, 1 << 20, &n)) return 1;
+        c->sms = (int)n;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         c->verbose = 1;
         return -1;

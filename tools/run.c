@@ -52,6 +52,8 @@ static void run_usage(void) {
            "  --warmup N           untimed runs before timing (default 2)\n"
            "  --device D           cpu, cuda or auto (default auto)\n"
            "  --threads N          CPU worker threads (default: one per core)\n"
+           "  --sms N              CUDA: confine the runtime to N SMs with a green context\n"
+           "                       (a multiple of 8 on Hopper; default 0 = the whole GPU)\n"
            "  --seed S             seed of the random input (default 1)\n"
            "  --verbose            log what the runtime does\n");
 }
@@ -92,7 +94,8 @@ static int compare(const mr_tensor_info *info, const mr_tensor *y, const mr_tens
                    double rtol, double atol) {
     int same = y->ndim == ref->ndim && y->dtype == ref->dtype;
     for (int d = 0; same && d < y->ndim; d++) same = y->dims[d] == ref->dims[d];
-    if (!same) return cli_error("compare %s: the reference has a different dtype or shape", info->name);
+    if (!same)
+        return cli_error("compare %s: the reference has a different dtype or shape", info->name);
     int64_t n = mr_tensor_numel(y), bad = 0, worst = -1;
     double max_abs = 0, max_rel = 0;
     for (int64_t i = 0; i < n; i++) {

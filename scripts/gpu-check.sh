@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# The GPU check: runs ON the GPU machine, from the repo root, over a build made here by
+# scripts/build-gpu.sh. With the device tool:
+#
+#   run(command="bash scripts/gpu-check.sh", carry=["build-gpu-pack"])
+#   run(command="bash scripts/gpu-check.sh tests bench", carry=["build-gpu-pack"])
+#
+# Stages (default: all four, in this order):
+#   tests        ctest over build-gpu (every test; test_cuda and the CUDA pass of test_golden
+#                need the GPU), except "conformance", which has its own stage
+#   sanitizer    compute-sanitizer memcheck, then racecheck, on build-gpu/tests/test_cuda with
+#                MIRIAM_CUDA_FILTER / MIRIAM_CUDA_MODES narrowing it to the op cases and a few
+#                launch modes (SAN_MEMCHECK_FILTER/_MODES, SAN_RACECHECK_FILTER/_MODES override)
+#   bench        miriam bench --device cuda over the zoo, whole GPU and --sms 16
+#   conformance  scripts/conformance.py (and scripts/zoo_vs_torch.py) against build-gpu/miriam,
+#                when they exist and python3 imports torch; miriam's --device auto picks CUDA
+# and one extra stage, not in the default set:
+#   cuda         build-gpu/tests/test_cuda alone, verbose (MIRIAM_CUDA_FILTER passes through)
+#
+# Output: logs under $OUT (the device tool brings back at most 8 files): summary.txt, env.txt,
+# ctest.log, ctest-full.log (ctest's LastTest.log: every test's whole output), sanitizer.log,
+# bench.md, bench.csv, conformance.log (cuda.log for the cuda stage). The summary table is
+# printed last.
+#
+# Time: the device tool stops a command after 600 s. Every stage runs under `timeout`, and
+# the stages share a budget (GPU_CHECK_BUDGET seconds, default 560) so the summary is always
+# printed; a stage that would not fit is reported as skipped. Per-stage limits: T_CTEST (300),
+# T_MEMCHECK (120), T_RACECHECK (120), T_BENCH (60 per run), T_CONFORMANCE (200).
+# CTEST_ARGS: extra ctest arguments, split on spaces (e.g. CTEST_ARGS='-R cuda|golden').
+set -u
+cd "$(dirname "$0")/.." || exit 1
+root=$(pwd)
+start=$(date +%s)
+budget=${GPU_CHECK_BUDGET:-560}
+OUT=${OUT:-$root/gpu-check-out}
+mkdir -p "$OUT"
+build=$root/build-gpu
+pack=$root/build-gpu-pack
+
+stages=("$@")
+((${#stages[@]})) || stages=(tests sanitizer bench conformance)
+
+rows=() # "stage|result|detail"
+row() { rows+=("$1|$2|$3"); }
+
+# Seconds a stage may take: its own limit, capped by what is left of the budget (keeping 10 s
+# for the summary); 0 when less than 20 s would be left.
+stage_time() {
+  local want=$1 left=$((budget - ($(date +%s) - start) - 10))
+  ((left < 20)) && { echo 0; return; }
+  ((want < left)) && echo "$want" || echo "$left"
+}
+
+status_of() { # rc -> PASS / FAIL / TIMEOUT / SKIP
+  case $1 in
+    0) echo PASS ;;
+    124 | 137) echo TIMEOUT ;;
+    77) echo SKIP ;;
+    *) echo FAIL ;;
+  esac
+}
+
+# ---- unpack ----
+# On the GPU machine build-gpu/ arrives only as the pack; a real build directory (this
+# machine, CMakeCache.txt present) is used as it is.
+if [[ -f $pack/build-gpu.tar.xz && ! -f $build/CMakeCache.txt ]]; then
+  if ! tar -xJf "$pack/build-gpu.tar.xz" 2>/dev/null; then
+    # No xz program: Python's tarfile reads .tar.xz on its own.
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall()' \
+      "$pack/build-gpu.tar.xz" || { echo "gpu-check: cannot unpack $pack/build-gpu.tar.xz"; exit 1; }
+  fi
+fi
+if [[ ! -x $build/miriam ]]; then
+  echo "gpu-check: no $build/miriam: run scripts/build-gpu.sh here first, then carry build-gpu-pack"
+  exit 1
+fi
+testdata=/usr/share/libonnx-testdata/data
+if [[ ! -d $testdata/node && -f $pack/onnx-testdata.tar.xz ]]; then
+  # ctest gives the golden test this path (configured here); the GPU machine runs as root.
+  if mkdir -p "$testdata" 2>/dev/null; then
+    tar -C "$testdata" -xJf "$pack/onnx-testdata.tar.xz" 2>/dev/null ||
+      python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+        "$pack/onnx-testdata.tar.xz" "$testdata"
+  fi
+fi
+export LD_LIBRARY_PATH=$build/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+# ---- environment ----
+gpu_name=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "host: $(hostname) $(uname -srm)"
+  [[ -f $pack/BUILD_INFO ]] && sed 's/^/build /' "$pack/BUILD_INFO"
+  echo
+  nvidia-smi 2>&1
+  echo
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm --format=csv 2>&1
+  echo
+  command -v compute-sanitizer >/dev/null && compute-sanitizer --version 2>&1 | tail -1
+  command -v ctest >/dev/null && ctest --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -1
+  echo
+  "$build/miriam" --version
+  echo "missing libraries:"
+  ldd "$build/miriam" | grep 'not found' || echo "  none"
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+
+# ---- stages ----
+stage_tests() {
+  local t rc
+  t=$(stage_time "${T_CTEST:-300}")
+  ((t)) || { row ctest SKIP "no time left"; return; }
+  echo; echo "==== ctest (limit ${t}s) ===="
+  (
+    set -o pipefail
+    # shellcheck disable=SC2086
+    timeout "$t" ctest --test-dir "$build" --output-on-failure -E '^conformance$' ${CTEST_ARGS:-} 2>&1 |
+      tee "$OUT/ctest.log"
+  )
+  rc=$?
+  cp "$build/Testing/Temporary/LastTest.log" "$OUT/ctest-full.log" 2>/dev/null
+  local line failed
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$OUT/ctest.log" | tail -1)
+  failed=$(sed -n '/The following tests FAILED:/,$p' "$OUT/ctest.log" | grep -oE '^\s*[0-9]+ - [^ ]+' |
+    awk '{print $3}' | tr '\n' ' ')
+  row ctest "$(status_of $rc)" "${line:-no ctest summary (rc $rc)}${failed:+; failed: $failed}"
+  # The CUDA-specific results, from the tests' own summary lines.
+  local l
+  l=$(grep -E '^cuda: [0-9]+ checks' "$OUT/ctest-full.log" 2>/dev/null | tail -1)
+  local c
+  c=$(grep -E '^cuda: [0-9]+ cases' "$OUT/ctest-full.log" 2>/dev/null | tail -1)
+  if [[ -n $l ]]; then
+    if [[ $l == *", 0 failed" ]]; then row "  test_cuda" PASS "$l; ${c#cuda: }"; else row "  test_cuda" FAIL "$l"; fi
+  else
+    l=$(grep -E 'CUDA tests skipped' "$OUT/ctest-full.log" 2>/dev/null | tail -1)
+    if [[ -n $l ]]; then row "  test_cuda" SKIP "$l"; else row "  test_cuda" "?" "no summary line in ctest-full.log"; fi
+  fi
+  l=$(grep -E '^golden \(cuda\):' "$OUT/ctest-full.log" 2>/dev/null | tail -1)
+  if [[ $l == *" 0 failed"* ]]; then
+    row "  golden (cuda)" PASS "${l#golden (cuda): }"
+  elif [[ $l == *"failed"* ]]; then
+    row "  golden (cuda)" FAIL "${l#golden (cuda): }"
+  elif [[ $l == *"skipped"* ]]; then
+    row "  golden (cuda)" SKIP "${l#golden (cuda): }"
+  else
+    row "  golden (cuda)" "?" "no summary line (ONNX test data missing?)"
+  fi
+}
+
+# One compute-sanitizer tool over test_cuda; appends to sanitizer.log.
+sanitize() {
+  local tool=$1 limit=$2 filt=$3 modes=$4 t rc log=$OUT/sanitizer.log.part
+  t=$(stage_time "$limit")
+  ((t)) || { row "$tool" SKIP "no time left"; return; }
+  echo; echo "==== compute-sanitizer --tool $tool (limit ${t}s; filter '$filt'; modes '$modes') ===="
+  MIRIAM_CUDA_FILTER=$filt MIRIAM_CUDA_MODES=$modes timeout "$t" \
+    compute-sanitizer --tool "$tool" --error-exitcode 99 --print-limit 20 \
+    "$build/tests/test_cuda" >"$log" 2>&1
+  rc=$?
+  {
+    echo "==== compute-sanitizer --tool $tool, MIRIAM_CUDA_FILTER='$filt' MIRIAM_CUDA_MODES='$modes', rc $rc ===="
+    cat "$log"
+    echo
+  } >>"$OUT/sanitizer.log"
+  tail -5 "$log"
+  local summary
+  summary=$(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -1 | sed 's/^=* *//')
+  if grep -q 'Device not supported' "$log"; then
+    row "$tool" "n/a" "compute-sanitizer: device not supported on this machine (gVisor?)"
+  elif ((rc == 99)); then
+    row "$tool" FAIL "${summary:-errors found} (sanitizer.log)"
+  elif ((rc == 0)); then
+    row "$tool" PASS "${summary:-clean}"
+  else
+    local tl
+    tl=$(grep -E '^cuda: [0-9]+ checks' "$log" | tail -1)
+    row "$tool" "$(status_of $rc)" "rc $rc${summary:+; $summary}${tl:+; $tl}"
+  fi
+  rm -f "$log"
+}
+
+stage_sanitizer() {
+  if ! command -v compute-sanitizer >/dev/null; then
+    row sanitizer "n/a" "compute-sanitizer not on PATH"
+    return
+  fi
+  : >"$OUT/sanitizer.log"
+  # memcheck: every op case in the modes that cover both variants, sharding and preemption,
+  # plus one whole model; racecheck: every op case, each variant in its elastic form (the
+  # loop over logical blocks reuses shared memory across blocks).
+  sanitize memcheck "${T_MEMCHECK:-120}" "${SAN_MEMCHECK_FILTER:-op/,zoo/cifarnet}" \
+    "${SAN_MEMCHECK_MODES:-plain/v1,elastic/v0,sharded/P7/mixed,preempt/P7}"
+  sanitize racecheck "${T_RACECHECK:-120}" "${SAN_RACECHECK_FILTER:-op/}" \
+    "${SAN_RACECHECK_MODES:-elastic/v0,elastic/v1}"
+}
+
+stage_bench() {
+  local t rc n args
+  : >"$OUT/bench.md"
+  rm -f "$OUT/bench.csv"
+  for args in "" "--sms 16"; do
+    t=$(stage_time "${T_BENCH:-60}")
+    ((t)) || { row "bench cuda $args" SKIP "no time left"; continue; }
+    echo; echo "==== miriam bench --device cuda $args (limit ${t}s) ===="
+    {
+      echo "## miriam bench --device cuda $args"
+      echo "${gpu_name:-unknown GPU}; $(date -u '+%Y-%m-%d %H:%M UTC'); build-gpu/miriam bench --device cuda $args"
+      echo
+    } >>"$OUT/bench.md"
+    # shellcheck disable=SC2086
+    (
+      set -o pipefail
+      timeout "$t" "$build/miriam" bench --device cuda $args --csv "$OUT/bench.part.csv" 2>&1 |
+        tee -a "$OUT/bench.md"
+    )
+    rc=$?
+    echo >>"$OUT/bench.md"
+    if [[ -f $OUT/bench.part.csv ]]; then
+      if [[ -f $OUT/bench.csv ]]; then tail -n +2 "$OUT/bench.part.csv" >>"$OUT/bench.csv"; else cp "$OUT/bench.part.csv" "$OUT/bench.csv"; fi
+      n=$(($(wc -l <"$OUT/bench.part.csv") - 1))
+      rm -f "$OUT/bench.part.csv"
+    else
+      n=0
+    fi
+    row "bench cuda${args:+ $args}" "$(status_of $rc)" "$n models timed (bench.md, bench.csv)"
+  done
+}
+
+stage_conformance() {
+  local t rc py=python3 models=${CONF_MODELS:-resnet18,mobilenet_v2,squeezenet1_1,alexnet,lstm,gru,viewcnn}
+  if [[ ! -f scripts/conformance.py ]]; then
+    row conformance SKIP "scripts/conformance.py does not exist"
+    return
+  fi
+  if ! $py -c 'import torch, torchvision, onnx' >/dev/null 2>&1; then
+    row conformance SKIP "python3 cannot import torch, torchvision and onnx"
+    return
+  fi
+  : >"$OUT/conformance.log"
+  local extra=()
+  $py scripts/conformance.py --help 2>/dev/null | grep -q -- '--device' && extra=(--device cuda)
+  t=$(stage_time "${T_CONFORMANCE:-200}")
+  ((t)) || { row conformance SKIP "no time left"; return; }
+  echo; echo "==== conformance.py (limit ${t}s; models $models) ===="
+  (
+    set -o pipefail
+    MIRIAM_DEVICE=cuda PYTHONUNBUFFERED=1 timeout "$t" $py scripts/conformance.py --miriam "$build/miriam" \
+      --opset 13 --opset 17 --models "$models" "${extra[@]}" 2>&1 | tee -a "$OUT/conformance.log"
+  )
+  rc=$?
+  row "conformance.py" "$(status_of $rc)" "models $models, opsets 13 17${extra:+, ${extra[*]}} (conformance.log)"
+  if [[ -f scripts/zoo_vs_torch.py ]]; then
+    t=$(stage_time "${T_CONFORMANCE:-200}")
+    ((t)) || { row zoo_vs_torch.py SKIP "no time left"; return; }
+    echo; echo "==== zoo_vs_torch.py (limit ${t}s) ===="
+    (
+      set -o pipefail
+      MIRIAM_DEVICE=cuda PYTHONUNBUFFERED=1 timeout "$t" $py scripts/zoo_vs_torch.py --miriam "$build/miriam" 2>&1 |
+        tee -a "$OUT/conformance.log"
+    )
+    rc=$?
+    row "zoo_vs_torch.py" "$(status_of $rc)" "every zoo model vs torchvision (conformance.log)"
+  fi
+}
+
+stage_cuda() {
+  local t rc
+  t=$(stage_time "${T_CTEST:-300}")
+  ((t)) || { row test_cuda SKIP "no time left"; return; }
+  echo; echo "==== test_cuda (limit ${t}s; MIRIAM_CUDA_FILTER='${MIRIAM_CUDA_FILTER:-}') ===="
+  (
+    set -o pipefail
+    MIRIAM_CUDA_VERBOSE=${MIRIAM_CUDA_VERBOSE:-1} timeout "$t" "$build/tests/test_cuda" 2>&1 |
+      tee "$OUT/cuda.log" | grep -v ' ok$'
+  )
+  rc=$?
+  row test_cuda "$(status_of $rc)" "$(grep -E '^cuda: [0-9]+ checks|CUDA tests skipped' "$OUT/cuda.log" | tail -1) (cuda.log)"
+}
+
+for s in "${stages[@]}"; do
+  case $s in
+    tests) stage_tests ;;
+    sanitizer) stage_sanitizer ;;
+    bench) stage_bench ;;
+    conformance) stage_conformance ;;
+    cuda) stage_cuda ;;
+    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda)" ;;
+  esac
+done
+
+# ---- summary ----
+{
+  echo
+  echo "==== gpu-check summary: ${gpu_name:-no GPU found by nvidia-smi}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(($(date +%s) - start)) s ===="
+  [[ -f $pack/BUILD_INFO ]] && head -1 "$pack/BUILD_INFO"
+  printf '| %-22s | %-7s | %s\n' stage result detail
+  printf '|%s|%s|%s\n' "------------------------" "---------" "----------------------------------------"
+  for r in "${rows[@]}"; do
+    IFS='|' read -r a b c <<<"$r"
+    printf '| %-22s | %-7s | %s\n' "$a" "$b" "$c"
+  done
+  echo "logs: $(cd "$OUT" && ls | tr '\n' ' ')"
+} | tee "$OUT/summary.txt"
+
+for r in "${rows[@]}"; do
+  IFS='|' read -r _ b _ <<<"$r"
+  [[ $b == FAIL || $b == TIMEOUT ]] && exit 1
+done
+exit 0

@@ -1,0 +1,2157 @@
+/* CUDA backend correctness, with the CPU backend as the reference.
+ *
+ * Every case builds a small graph twice from the same seed (the graph builders are
+ * deterministic; mr_model_from_graph takes ownership, so there is no graph copy), loads one
+ * copy on a CPU runtime and one on a CUDA runtime, runs both on the same random input (never
+ * zeros) and compares every output with the case's tolerance:
+ *
+ *   TOL_GEMM  rtol 1e-4, atol 5e-5  Conv, Gemm, MatMul: K up to ~600 products of O(1) values,
+ *                                   summed in a different order (BLIS / our direct loops vs
+ *                                   GPU tiles): ~sqrt(K) ulps of the partial sums, and an output
+ *                                   that cancels to near zero keeps that absolute error.
+ *   TOL_RNN   rtol 1e-4, atol 5e-5  LSTM/GRU: the same GEMM error, carried through the time
+ *                                   steps by the recurrence (bounded: gates saturate).
+ *   TOL_RED   rtol 1e-5, atol 1e-6  Softmax, LRN, BatchNorm, AveragePool, elementwise math
+ *                                   (expf/tanhf/powf differ by a few ulps between libm/vmath
+ *                                   and CUDA; reductions of <= 1000 terms in another order).
+ *   TOL_EXACT exact                 MaxPool, Relu, Clip, data movement, Add/Sub/Mul/Div (IEEE
+ *                                   single-rounded on both sides), every int64/int32 result.
+ *   zoo       |d| <= 1e-3 x (max - min of the reference logits): fp32 through tens of layers
+ *             with different summation orders everywhere; a real mistake moves logits by a
+ *             sizeable part of their range.
+ *
+ * Launch modes, driven through the internal API of src/cuda/cuda_backend.h on the CUDA model's
+ * execution context (mr_model_exec):
+ *   run               mr_model_run (the backend's own schedule: elastic, full width)
+ *   plain/vK          one ordinary launch per step/phase, tile variant K
+ *   elastic/vK        elastic launches at full width (blocks = 0), variant K; elastic/hi on the
+ *                     high-priority stream
+ *   sharded/P/V       each phase split into shards of odd sizes 1, 7, 13, 19, ... (ends 1, 8,
+ *                     21, 40, ..., nb) with P = 1, 7 or full physical blocks and variant V =
+ *                     0, 1 or mixed (the variant alternates between the shards of one phase);
+ *                     after every shard the step counter must equal the shard end
+ *   preempt/P/V       per phase, with the yield word SET: a non-preemptible shard to nb/2 (must
+ *                     ignore the yield: counter = nb/2), then a preemptible launch of the rest
+ *                     (must take no block at all: counter still nb/2), then the yield cleared and
+ *                     a preemptible relaunch to the end (counter = nb)
+ *   long/...          a big MatMul and a big Conv launched elastic with P = 1 (tens of ms), the
+ *                     yield set while it runs: afterwards the counter is in [0, nb] (and at
+ *                     least one try stops strictly inside), a relaunch finishes it, and the
+ *                     output equals the CPU's. A block lost or run twice would show in the
+ *                     output or in a counter that does not end at nb.
+ * Output poisoning: before every mode the CUDA model is run once on a *different* random input,
+ * so the device arena (every intermediate and output) holds other values; a logical block that
+ * a mode skipped leaves those behind and the comparison fails. Host output buffers are NaN-
+ * filled before every run as well.
+ *
+ * Also: per-variant footprints (threads > 0, >= 1 block per SM, variant 1 no larger than
+ * variant 0 in registers and shared memory per block and smaller in one of them), whole zoo
+ * models CUDA vs CPU (plain run and preempt/full/mixed), errors on the CUDA backend (wrong
+ * input shape, --sms not a multiple of the SM group, a GPU that does not exist; the runtime
+ * still works afterwards), and a 16-SM green-context runtime running resnet18.
+ *
+ * Without a CUDA device (or in a build without CUDA) the op cases are still built and run on
+ * two CPU runtimes (2 workers vs 1), which checks the cases themselves, then the program exits
+ * with 77 (ctest: skipped).
+ *
+ * Environment: MIRIAM_CUDA_FILTER=a,b,...  only labels containing one of the substrings
+ * ("op/", "op/conv", "long/", "zoo/resnet18", "errors", "green", ...);
+ * MIRIAM_CUDA_MODES=a,b,...  only launch modes containing one of the substrings ("plain/v0",
+ * "sharded/P7", "preempt", ...; the sanitizer runs use it to stay short);
+ * MIRIAM_CUDA_VERBOSE=1  one line per case and mode, and every footprint. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph/ir.h"
+#include "model.h"
+#include "ops/op.h"
+#include "testutil.h"
+#ifdef MIRIAM_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+#define MAX_IO 12
+
+typedef struct tol {
+    float rtol, atol;
+} tol;
+
+static const tol TOL_GEMM = {1e-4f, 5e-5f};
+static const tol TOL_RNN = {1e-4f, 5e-5f};
+static const tol TOL_RED = {1e-5f, 1e-6f};
+static const tol TOL_EXACT = {0.0f, 0.0f};
+
+static int verbose;
+static const char *filter, *mode_filter;
+
+/* Whether `s` contains one of the comma-separated substrings of `list` (NULL or "": yes). */
+static int matches(const char *list, const char *s) {
+    if (!list || !list[0]) return 1;
+    const char *p = list;
+    while (*p) {
+        const char *q = strchr(p, ',');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        char sub[128];
+        if (len >= sizeof sub) len = sizeof sub - 1;
+        memcpy(sub, p, len);
+        sub[len] = '\0';
+        if (len && strstr(s, sub)) return 1;
+        p += len + (q ? 1 : 0);
+    }
+    return 0;
+}
+
+static int selected(const char *label) {
+    return matches(filter, label);
+}
+#ifdef MIRIAM_HAVE_CUDA
+static int mode_selected(const char *mode) {
+    return matches(mode_filter, mode);
+}
+#endif
+
+/* ======================================================================================== */
+/* Case builder: a sticky graph builder (the first failure is kept, later calls do nothing). */
+
+typedef struct cb {
+    mr_graph *g;
+    mr_err err;
+    int bad;
+    mr_rng rng;
+    int n_in;
+    mr_tensor in[MAX_IO]; /* values of the runtime inputs, in graph-input order (owned) */
+    int node;             /* last node added */
+} cb;
+
+#define D(...)                                                                                     \
+    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) {           \
+        __VA_ARGS__                                                                                \
+    }
+#define NARGS_INT(...)    (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+#define OP(b, type, ...)  op1((b), (type), NARGS_INT(__VA_ARGS__), (const int[]){__VA_ARGS__})
+#define AIS(b, name, ...) attr_ints((b), (name), D(__VA_ARGS__))
+#define KI(b, ...)        k_ints((b), D(__VA_ARGS__))
+
+static void cb_fail(cb *b, const char *what) {
+    if (b->bad) return;
+    b->bad = 1;
+    fprintf(stderr, "case builder: %s: %s\n", what, b->err.msg[0] ? b->err.msg : "failed");
+}
+
+static int push(int **list, int *n, int t) {
+    int *grown = realloc(*list, sizeof(int) * (size_t)(*n + 1));
+    if (!grown) return -1;
+    *list = grown;
+    grown[(*n)++] = t;
+    return 0;
+}
+
+static int64_t numel_of(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    return n;
+}
+
+/* Random values: uniform in [lo, hi); "away" = magnitude in [lo, hi] with a random sign (for
+ * divisors and variances: never near zero). */
+static void fill_f32(mr_rng *r, float *x, int64_t n, float lo, float hi, int away) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = mr_rng_uniform(r, lo, hi);
+        if (away && (mr_rng_u64(r) & 1)) v = -v;
+        x[i] = v;
+    }
+}
+
+static void fill_int(mr_rng *r, mr_dtype dt, void *x, int64_t n, int64_t lo, int64_t hi,
+                     int nonzero) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v;
+        do {
+            v = lo + (int64_t)(mr_rng_u64(r) % (uint64_t)(hi - lo + 1));
+        } while (nonzero && v == 0);
+        if (dt == MR_DTYPE_I64)
+            ((int64_t *)x)[i] = v;
+        else
+            ((int32_t *)x)[i] = (int32_t)v;
+    }
+}
+
+static int new_tensor(cb *b) {
+    if (b->bad) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "t%d", b->g->n_tensors);
+    int t = mr_graph_add_tensor(b->g, name, &b->err);
+    if (t < 0) cb_fail(b, "add tensor");
+    return t;
+}
+
+/* A runtime (graph) input; its random value is kept in b->in. */
+static int input_any(cb *b, mr_dtype dt, int ndim, const int64_t *dims, float lo, float hi,
+                     int away, int64_t ilo, int64_t ihi, int nonzero) {
+    int t = new_tensor(b);
+    if (t < 0) return -1;
+    if (b->n_in == MAX_IO || push(&b->g->inputs, &b->g->n_inputs, t)) {
+        cb_fail(b, "too many inputs");
+        return -1;
+    }
+    mr_tensor_desc *d = &b->g->tensors[t];
+    mr_set_shape(d, dt, ndim, dims);
+    d->is_input = 1;
+    mr_tensor *v = &b->in[b->n_in++];
+    memset(v, 0, sizeof *v);
+    v->dtype = dt;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->dims[i] = dims[i];
+    int64_t n = numel_of(ndim, dims);
+    v->data = malloc((size_t)(n ? n : 1) * mr_dtype_size(dt));
+    if (!v->data) {
+        cb_fail(b, "out of memory");
+        return -1;
+    }
+    if (dt == MR_DTYPE_F32)
+        fill_f32(&b->rng, v->data, n, lo, hi, away);
+    else
+        fill_int(&b->rng, dt, v->data, n, ilo, ihi, nonzero);
+    return t;
+}
+
+static int in_f(cb *b, int ndim, const int64_t *dims, float lo, float hi) {
+    return input_any(b, MR_DTYPE_F32, ndim, dims, lo, hi, 0, 0, 0, 0);
+}
+static int in_away(cb *b, int ndim, const int64_t *dims, float lo, float hi) {
+    return input_any(b, MR_DTYPE_F32, ndim, dims, lo, hi, 1, 0, 0, 0);
+}
+static int in_int(cb *b, mr_dtype dt, int ndim, const int64_t *dims, int64_t lo, int64_t hi,
+                  int nonzero) {
+    return input_any(b, dt, ndim, dims, 0, 0, 0, lo, hi, nonzero);
+}
+
+static int k_data(cb *b, mr_dtype dt, int ndim, const int64_t *dims, const void *data) {
+    if (b->bad) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "t%d", b->g->n_tensors);
+    int t = mr_graph_add_const(b->g, name, dt, ndim, dims, data, &b->err);
+    if (t < 0) cb_fail(b, "add constant");
+    return t;
+}
+
+/* A float32 constant (weights) with random values. */
+static int k_f_any(cb *b, int ndim, const int64_t *dims, float lo, float hi, int away) {
+    int64_t n = numel_of(ndim, dims);
+    float *v = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!v) {
+        cb_fail(b, "out of memory");
+        return -1;
+    }
+    fill_f32(&b->rng, v, n, lo, hi, away);
+    int t = k_data(b, MR_DTYPE_F32, ndim, dims, v);
+    free(v);
+    return t;
+}
+static int k_f(cb *b, int ndim, const int64_t *dims, float lo, float hi) {
+    return k_f_any(b, ndim, dims, lo, hi, 0);
+}
+static int k_away(cb *b, int ndim, const int64_t *dims, float lo, float hi) {
+    return k_f_any(b, ndim, dims, lo, hi, 1);
+}
+/* A 1-D int64 constant with the given values. */
+static int k_ints(cb *b, int n, const int64_t *v) {
+    int64_t dims[1] = {n};
+    return k_data(b, MR_DTYPE_I64, 1, dims, v);
+}
+static int k_scalar_f(cb *b, float v) {
+    return k_data(b, MR_DTYPE_F32, 0, NULL, &v);
+}
+
+/* Adds a node with n_out fresh output tensors (outs[k] = -1 where bit k of omit is set).
+ * Returns the node index. */
+static int opn(cb *b, const char *type, int n_in, const int *in, int n_out, int *outs,
+               unsigned omit) {
+    for (int k = 0; k < n_out; k++) outs[k] = (omit >> k) & 1 ? -1 : new_tensor(b);
+    if (b->bad) return -1;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] < -1) {
+            cb_fail(b, "bad input");
+            return -1;
+        }
+    char name[32];
+    snprintf(name, sizeof name, "n%d_%s", b->g->n_nodes, type);
+    int node = mr_graph_add_node(b->g, name, type, n_in, in, n_out, outs, &b->err);
+    if (node < 0) cb_fail(b, "add node");
+    b->node = node;
+    return node;
+}
+
+static int op1(cb *b, const char *type, int n_in, const int *in) {
+    int out = -1;
+    opn(b, type, n_in, in, 1, &out, 0);
+    return b->bad ? -1 : out;
+}
+
+static void out(cb *b, int t) {
+    if (b->bad) return;
+    if (t < 0 || push(&b->g->outputs, &b->g->n_outputs, t)) {
+        cb_fail(b, "mark output");
+        return;
+    }
+    b->g->tensors[t].is_output = 1;
+}
+
+static void attr_int(cb *b, const char *name, int64_t v) {
+    if (!b->bad && mr_node_set_int(b->g, b->node, name, v, &b->err) != MR_OK) cb_fail(b, name);
+}
+static void attr_float(cb *b, const char *name, float v) {
+    if (!b->bad && mr_node_set_float(b->g, b->node, name, v, &b->err) != MR_OK) cb_fail(b, name);
+}
+static void attr_str(cb *b, const char *name, const char *v) {
+    if (!b->bad && mr_node_set_string(b->g, b->node, name, v, &b->err) != MR_OK) cb_fail(b, name);
+}
+static void attr_ints(cb *b, const char *name, int n, const int64_t *v) {
+    if (!b->bad && mr_node_set_ints(b->g, b->node, name, n, v, &b->err) != MR_OK) cb_fail(b, name);
+}
+
+/* ======================================================================================== */
+/* The op cases. Each builder makes one configuration `v` of an op family. */
+
+typedef void (*build_fn)(cb *b, int v);
+
+/* ---- Conv ---- */
+static void c_conv(cb *b, int v) {
+    int x, w, bias = -1, y;
+    switch (v) {
+    case 0: /* 3x3, pad 1, batch 2 */
+        x = in_f(b, D(2, 8, 12, 12), -1, 1);
+        w = k_f(b, D(16, 8, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(16), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 1: /* stride 2, asymmetric pads */
+        x = in_f(b, D(1, 6, 15, 13), -1, 1);
+        w = k_f(b, D(10, 6, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(10), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 1, 0, 2, 1);
+        break;
+    case 2: /* dilation 2 */
+        x = in_f(b, D(1, 4, 16, 16), -1, 1);
+        w = k_f(b, D(8, 4, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(8), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "dilations", 2, 2);
+        AIS(b, "pads", 2, 2, 2, 2);
+        break;
+    case 3: /* 2 groups */
+        x = in_f(b, D(2, 8, 10, 10), -1, 1);
+        w = k_f(b, D(12, 4, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(12), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 4: /* depthwise, stride 2 */
+        x = in_f(b, D(1, 16, 14, 14), -1, 1);
+        w = k_f(b, D(16, 1, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(16), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 16);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 5: /* depthwise with channel multiplier 2, no bias */
+        x = in_f(b, D(1, 8, 9, 9), -1, 1);
+        w = k_f(b, D(16, 1, 3, 3), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w);
+        attr_int(b, "group", 8);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 6: /* 1x1, no bias */
+        x = in_f(b, D(1, 32, 7, 7), -1, 1);
+        w = k_f(b, D(64, 32, 1, 1), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w);
+        break;
+    case 7: /* 1-D, stride 2 */
+        x = in_f(b, D(2, 5, 20), -1, 1);
+        w = k_f(b, D(7, 5, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(7), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "strides", 2);
+        AIS(b, "pads", 1, 1);
+        break;
+    case 8: /* 1-D, dilated, grouped, asymmetric pads */
+        x = in_f(b, D(1, 6, 25), -1, 1);
+        w = k_f(b, D(6, 3, 5), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w);
+        attr_int(b, "group", 2);
+        AIS(b, "dilations", 2);
+        AIS(b, "pads", 3, 1);
+        break;
+    case 9: /* auto_pad SAME_UPPER, even kernel, stride 2 */
+        x = in_f(b, D(1, 3, 11, 11), -1, 1);
+        w = k_f(b, D(4, 3, 4, 4), -0.5f, 0.5f);
+        bias = k_f(b, D(4), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_str(b, "auto_pad", "SAME_UPPER");
+        AIS(b, "strides", 2, 2);
+        break;
+    case 10: /* 7x7 stride 2 pad 3 (ResNet stem) */
+        x = in_f(b, D(1, 3, 32, 32), -1, 1);
+        w = k_f(b, D(16, 3, 7, 7), -0.3f, 0.3f);
+        y = OP(b, "Conv", x, w);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 3, 3, 3, 3);
+        AIS(b, "kernel_shape", 7, 7);
+        break;
+    case 11: /* deep: many output channels and K = 576 */
+        x = in_f(b, D(1, 64, 8, 8), -1, 1);
+        w = k_f(b, D(128, 64, 3, 3), -0.1f, 0.1f);
+        bias = k_f(b, D(128), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 12: /* rectangular kernel, mixed strides/dilations/pads */
+        x = in_f(b, D(1, 3, 10, 12), -1, 1);
+        w = k_f(b, D(5, 3, 2, 5), -0.5f, 0.5f);
+        bias = k_f(b, D(5), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "strides", 1, 2);
+        AIS(b, "pads", 0, 2, 1, 0);
+        AIS(b, "dilations", 2, 1);
+        break;
+    case 13: /* Conv + Relu, fused */
+        x = in_f(b, D(2, 8, 12, 12), -1, 1);
+        w = k_f(b, D(16, 8, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(16), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Relu", y);
+        break;
+    case 14: { /* depthwise Conv + Clip(0, 6) (ReLU6), fused; values reach past 6 */
+        x = in_f(b, D(1, 8, 9, 9), -4, 4);
+        w = k_f(b, D(8, 1, 3, 3), -1, 1);
+        y = OP(b, "Conv", x, w);
+        attr_int(b, "group", 8);
+        AIS(b, "pads", 1, 1, 1, 1);
+        int lo = k_scalar_f(b, 0.0f), hi = k_scalar_f(b, 6.0f);
+        y = OP(b, "Clip", y, lo, hi);
+        break;
+    }
+    case 15: /* 1x1 + LeakyRelu, fused */
+        x = in_f(b, D(1, 16, 6, 6), -1, 1);
+        w = k_f(b, D(24, 16, 1, 1), -0.5f, 0.5f);
+        bias = k_f(b, D(24), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        y = OP(b, "LeakyRelu", y);
+        attr_float(b, "alpha", 0.2f);
+        break;
+    case 16: /* 5x5 valid, batch 2 (CifarNet) */
+        x = in_f(b, D(2, 3, 32, 32), -1, 1);
+        w = k_f(b, D(6, 3, 5, 5), -0.5f, 0.5f);
+        bias = k_f(b, D(6), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        break;
+    default: /* 1x1 stride 2 (ResNet downsample) */
+        x = in_f(b, D(1, 16, 14, 14), -1, 1);
+        w = k_f(b, D(32, 16, 1, 1), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w);
+        AIS(b, "strides", 2, 2);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- Gemm ---- */
+static void c_gemm(cb *b, int v) {
+    int a, w, c = -1, y;
+    switch (v) {
+    case 0:
+        a = in_f(b, D(4, 32), -1, 1);
+        w = k_f(b, D(32, 24), -0.5f, 0.5f);
+        c = k_f(b, D(24), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        break;
+    case 1: /* transA, C [M, N] */
+        a = in_f(b, D(32, 4), -1, 1);
+        w = k_f(b, D(32, 24), -0.5f, 0.5f);
+        c = k_f(b, D(4, 24), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_int(b, "transA", 1);
+        break;
+    case 2: /* transB, alpha, beta, C [M, 1] */
+        a = in_f(b, D(4, 32), -1, 1);
+        w = k_f(b, D(24, 32), -0.5f, 0.5f);
+        c = k_f(b, D(4, 1), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_int(b, "transB", 1);
+        attr_float(b, "alpha", 0.5f);
+        attr_float(b, "beta", 2.0f);
+        break;
+    case 3: /* transA + transB, C [1], negative beta */
+        a = in_f(b, D(32, 5), -1, 1);
+        w = k_f(b, D(24, 32), -0.5f, 0.5f);
+        c = k_f(b, D(1), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_int(b, "transA", 1);
+        attr_int(b, "transB", 1);
+        attr_float(b, "alpha", 1.5f);
+        attr_float(b, "beta", -0.5f);
+        break;
+    case 4: /* no C, odd sizes */
+        a = in_f(b, D(7, 33), -1, 1);
+        w = k_f(b, D(33, 19), -0.5f, 0.5f);
+        y = OP(b, "Gemm", a, w);
+        break;
+    case 5: /* batch-1 fully connected layer */
+        a = in_f(b, D(1, 512), -1, 1);
+        w = k_f(b, D(10, 512), -0.1f, 0.1f);
+        c = k_f(b, D(10), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_int(b, "transB", 1);
+        break;
+    case 6: /* C [1, N] */
+        a = in_f(b, D(3, 20), -1, 1);
+        w = k_f(b, D(20, 17), -0.5f, 0.5f);
+        c = k_f(b, D(1, 17), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        break;
+    case 7: /* every operand a runtime input */
+        a = in_f(b, D(6, 16), -1, 1);
+        w = in_f(b, D(16, 12), -1, 1);
+        c = in_f(b, D(6, 12), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        break;
+    case 8: /* larger, sizes not multiples of any tile */
+        a = in_f(b, D(65, 300), -1, 1);
+        w = k_f(b, D(201, 300), -0.1f, 0.1f);
+        c = k_f(b, D(201), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_int(b, "transB", 1);
+        break;
+    case 9: /* Gemm + Relu, fused */
+        a = in_f(b, D(8, 40), -1, 1);
+        w = k_f(b, D(40, 30), -0.5f, 0.5f);
+        c = k_f(b, D(30), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        y = OP(b, "Relu", y);
+        break;
+    case 10: /* scalar (rank-0) C */
+        a = in_f(b, D(5, 9), -1, 1);
+        w = k_f(b, D(9, 6), -0.5f, 0.5f);
+        c = k_data(b, MR_DTYPE_F32, 0, NULL, (const float[]){0.75f});
+        y = OP(b, "Gemm", a, w, c);
+        break;
+    default: /* beta 0 with C present (C ignored) */
+        a = in_f(b, D(5, 9), -1, 1);
+        w = k_f(b, D(9, 6), -0.5f, 0.5f);
+        c = k_f(b, D(5, 6), -1, 1);
+        y = OP(b, "Gemm", a, w, c);
+        attr_float(b, "beta", 0.0f);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- MatMul ---- */
+static void c_matmul(cb *b, int v) {
+    int a, w, y;
+    switch (v) {
+    case 0:
+        a = in_f(b, D(33, 47), -1, 1);
+        w = in_f(b, D(47, 29), -1, 1);
+        break;
+    case 1: /* batched */
+        a = in_f(b, D(3, 17, 20), -1, 1);
+        w = in_f(b, D(3, 20, 9), -1, 1);
+        break;
+    case 2: /* broadcast batch dims */
+        a = in_f(b, D(2, 1, 5, 8), -1, 1);
+        w = in_f(b, D(3, 8, 6), -1, 1);
+        break;
+    case 3: /* B without batch dims (weights) */
+        a = in_f(b, D(4, 5, 16), -1, 1);
+        w = k_f(b, D(16, 7), -0.5f, 0.5f);
+        break;
+    case 4: /* 1-D A */
+        a = in_f(b, D(16), -1, 1);
+        w = in_f(b, D(16, 5), -1, 1);
+        break;
+    case 5: /* 1-D B */
+        a = in_f(b, D(3, 4, 16), -1, 1);
+        w = in_f(b, D(16), -1, 1);
+        break;
+    case 6: /* 1-D both: a scalar */
+        a = in_f(b, D(16), -1, 1);
+        w = in_f(b, D(16), -1, 1);
+        break;
+    case 7: { /* MatMul + Add(bias), fused into one MatMul with a bias */
+        a = in_f(b, D(6, 32), -1, 1);
+        w = k_f(b, D(32, 20), -0.5f, 0.5f);
+        int bias = k_f(b, D(20), -1, 1);
+        y = OP(b, "MatMul", a, w);
+        y = OP(b, "Add", y, bias);
+        out(b, y);
+        return;
+    }
+    case 8: { /* 3-D MatMul + Add(bias) + Relu, fused */
+        a = in_f(b, D(2, 5, 32), -1, 1);
+        w = k_f(b, D(32, 20), -0.5f, 0.5f);
+        int bias = k_f(b, D(20), -1, 1);
+        y = OP(b, "MatMul", a, w);
+        y = OP(b, "Add", bias, y);
+        y = OP(b, "Relu", y);
+        out(b, y);
+        return;
+    }
+    case 9: /* A broadcast against batched B */
+        a = in_f(b, D(8, 12), -1, 1);
+        w = in_f(b, D(2, 3, 12, 10), -1, 1);
+        break;
+    default: /* larger */
+        a = in_f(b, D(128, 256), -1, 1);
+        w = k_f(b, D(256, 192), -0.2f, 0.2f);
+        break;
+    }
+    y = OP(b, "MatMul", a, w);
+    out(b, y);
+}
+
+/* ---- MaxPool / AveragePool / GlobalAveragePool ---- */
+static void c_pool(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0:
+        x = in_f(b, D(1, 4, 12, 12), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 2, 2);
+        AIS(b, "strides", 2, 2);
+        break;
+    case 1: /* ResNet's 3x3/2 pad 1 */
+        x = in_f(b, D(2, 3, 13, 13), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 2: /* ceil_mode */
+        x = in_f(b, D(1, 2, 10, 10), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        attr_int(b, "ceil_mode", 1);
+        break;
+    case 3: /* dilations */
+        x = in_f(b, D(1, 2, 9, 9), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 2, 2);
+        AIS(b, "dilations", 2, 2);
+        break;
+    case 4: /* 1-D */
+        x = in_f(b, D(1, 3, 17), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 3);
+        AIS(b, "strides", 2);
+        AIS(b, "pads", 1, 1);
+        break;
+    case 5: /* asymmetric pads */
+        x = in_f(b, D(1, 2, 8, 7), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "pads", 0, 1, 2, 0);
+        break;
+    case 6: /* SAME_UPPER */
+        x = in_f(b, D(1, 2, 9, 9), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        attr_str(b, "auto_pad", "SAME_UPPER");
+        break;
+    case 7: /* 3-D */
+        x = in_f(b, D(1, 2, 5, 6, 7), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 2, 3, 2);
+        AIS(b, "strides", 2, 1, 2);
+        break;
+    case 8: /* SAME_LOWER */
+        x = in_f(b, D(1, 3, 8, 8), -1, 1);
+        y = OP(b, "MaxPool", x);
+        AIS(b, "kernel_shape", 2, 2);
+        attr_str(b, "auto_pad", "SAME_LOWER");
+        break;
+    case 9: /* AveragePool, pads not counted */
+        x = in_f(b, D(1, 3, 8, 8), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
+    case 10: /* count_include_pad */
+        x = in_f(b, D(1, 3, 8, 8), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "pads", 1, 1, 1, 1);
+        attr_int(b, "count_include_pad", 1);
+        break;
+    case 11: /* ceil_mode + count_include_pad + pads */
+        x = in_f(b, D(1, 2, 9, 9), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        attr_int(b, "ceil_mode", 1);
+        attr_int(b, "count_include_pad", 1);
+        break;
+    case 12: /* ceil_mode, pads not counted */
+        x = in_f(b, D(1, 2, 10, 10), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        attr_int(b, "ceil_mode", 1);
+        break;
+    case 13: /* 1-D, asymmetric pads */
+        x = in_f(b, D(2, 3, 11), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 4);
+        AIS(b, "strides", 3);
+        AIS(b, "pads", 1, 2);
+        break;
+    case 14:
+        x = in_f(b, D(1, 5, 12, 12), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 2, 2);
+        AIS(b, "strides", 2, 2);
+        break;
+    case 15: /* 3-D, count_include_pad */
+        x = in_f(b, D(1, 2, 6, 5, 4), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 2, 2, 2);
+        AIS(b, "pads", 1, 0, 1, 1, 0, 0);
+        attr_int(b, "count_include_pad", 1);
+        break;
+    case 16: /* SAME_UPPER average */
+        x = in_f(b, D(1, 2, 7, 7), -1, 1);
+        y = OP(b, "AveragePool", x);
+        AIS(b, "kernel_shape", 3, 3);
+        AIS(b, "strides", 2, 2);
+        attr_str(b, "auto_pad", "SAME_UPPER");
+        break;
+    case 17:
+        x = in_f(b, D(2, 16, 7, 7), -1, 1);
+        y = OP(b, "GlobalAveragePool", x);
+        break;
+    case 18: /* 1x1 planes */
+        x = in_f(b, D(1, 8, 1, 1), -1, 1);
+        y = OP(b, "GlobalAveragePool", x);
+        break;
+    case 19:
+        x = in_f(b, D(1, 5, 13, 11), -1, 1);
+        y = OP(b, "GlobalAveragePool", x);
+        break;
+    case 20: /* 1-D */
+        x = in_f(b, D(2, 3, 10), -1, 1);
+        y = OP(b, "GlobalAveragePool", x);
+        break;
+    default: /* many channels */
+        x = in_f(b, D(1, 256, 14, 14), -1, 1);
+        y = OP(b, "GlobalAveragePool", x);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- activations ---- */
+static void c_act(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0:
+        x = in_f(b, D(3, 5, 7, 11), -1, 1);
+        y = OP(b, "Relu", x);
+        break;
+    case 1: /* several logical blocks */
+        x = in_f(b, D(1, 32, 56, 57), -1, 1);
+        y = OP(b, "Relu", x);
+        break;
+    case 2: /* Clip with attributes (opset 6) */
+        x = in_f(b, D(4, 33), -1, 1);
+        y = OP(b, "Clip", x);
+        attr_float(b, "min", -0.5f);
+        attr_float(b, "max", 0.7f);
+        break;
+    case 3: { /* Clip with constant bound inputs (opset 13) */
+        x = in_f(b, D(2, 3, 50), -4, 4);
+        int lo = k_scalar_f(b, -1.0f), hi = k_scalar_f(b, 2.0f);
+        y = OP(b, "Clip", x, lo, hi);
+        break;
+    }
+    case 4: { /* Clip with runtime bounds */
+        x = in_f(b, D(2, 50), -2, 2);
+        int lo = in_f(b, 0, NULL, -1.0f, -0.5f), hi = in_f(b, 0, NULL, 0.5f, 1.0f);
+        y = OP(b, "Clip", x, lo, hi);
+        break;
+    }
+    case 5: { /* Clip with only a max */
+        x = in_f(b, D(3, 41), -2, 2);
+        int hi = k_scalar_f(b, 0.25f);
+        y = OP(b, "Clip", x, -1, hi);
+        break;
+    }
+    case 6:
+        x = in_f(b, D(2, 3, 17), -1, 1);
+        y = OP(b, "LeakyRelu", x);
+        attr_float(b, "alpha", 0.1f);
+        break;
+    case 7: /* default alpha */
+        x = in_f(b, D(2, 3, 17), -1, 1);
+        y = OP(b, "LeakyRelu", x);
+        break;
+    case 8:
+        x = in_f(b, D(5, 999), -8, 8);
+        y = OP(b, "Sigmoid", x);
+        break;
+    default:
+        x = in_f(b, D(7, 301), -4, 4);
+        y = OP(b, "Tanh", x);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- Add / Sub / Mul / Div: v = 4 * shape config + op ---- */
+static void c_bin(cb *b, int v) {
+    static const char *const ops[4] = {"Add", "Sub", "Mul", "Div"};
+    const char *op = ops[v % 4];
+    int div = v % 4 == 3, a, c;
+    switch (v / 4) {
+    case 0: /* same shape */
+        a = in_f(b, D(3, 4, 5), -1, 1);
+        c = div ? in_away(b, D(3, 4, 5), 0.5f, 2) : in_f(b, D(3, 4, 5), -1, 1);
+        break;
+    case 1: /* per-channel constant */
+        a = in_f(b, D(2, 3, 4, 5), -1, 1);
+        c = div ? k_away(b, D(1, 3, 1, 1), 0.5f, 2) : k_f(b, D(1, 3, 1, 1), -1, 1);
+        break;
+    case 2: /* runtime scalar */
+        a = in_f(b, D(2, 3, 4), -1, 1);
+        c = div ? in_away(b, 0, NULL, 0.5f, 2) : in_f(b, 0, NULL, -1, 1);
+        break;
+    case 3: /* both sides broadcast */
+        a = in_f(b, D(2, 1, 4), -1, 1);
+        c = div ? in_away(b, D(3, 1), 0.5f, 2) : in_f(b, D(3, 1), -1, 1);
+        break;
+    case 4: /* the left operand broadcast */
+        a = in_f(b, D(5), -1, 1);
+        c = div ? in_away(b, D(2, 3, 5), 0.5f, 2) : in_f(b, D(2, 3, 5), -1, 1);
+        break;
+    case 5: /* int64, broadcast; Div truncates toward zero */
+        a = in_int(b, MR_DTYPE_I64, D(4, 6), -50, 50, 0);
+        c = in_int(b, MR_DTYPE_I64, D(6), -9, 9, 1);
+        break;
+    case 6: /* int32 */
+        a = in_int(b, MR_DTYPE_I32, D(3, 7), -1000, 1000, 0);
+        c = in_int(b, MR_DTYPE_I32, D(3, 7), -30, 30, 1);
+        break;
+    case 7: /* large, several blocks */
+        a = in_f(b, D(1, 64, 56, 56), -1, 1);
+        c = div ? in_away(b, D(1, 64, 56, 56), 0.5f, 2) : in_f(b, D(1, 64, 56, 56), -1, 1);
+        break;
+    case 8: /* interleaved broadcast */
+        a = in_f(b, D(1, 3, 1, 5), -1, 1);
+        c = div ? in_away(b, D(2, 1, 4, 1), 0.5f, 2) : in_f(b, D(2, 1, 4, 1), -1, 1);
+        break;
+    default: { /* int64 with a constant scalar */
+        a = in_int(b, MR_DTYPE_I64, D(5, 5), -100, 100, 0);
+        int64_t k = -3;
+        c = k_data(b, MR_DTYPE_I64, 0, NULL, &k);
+        break;
+    }
+    }
+    int y = OP(b, op, a, c);
+    out(b, y);
+}
+
+/* ---- Softmax (opset set by the case table) ---- */
+static void c_softmax(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0:
+        x = in_f(b, D(4, 10), -3, 3);
+        y = OP(b, "Softmax", x);
+        attr_int(b, "axis", -1);
+        break;
+    case 1: /* not the last axis */
+        x = in_f(b, D(2, 5, 6), -3, 3);
+        y = OP(b, "Softmax", x);
+        attr_int(b, "axis", 1);
+        break;
+    case 2: /* opset 11: coerced to 2-D at axis 1 */
+        x = in_f(b, D(2, 3, 4), -3, 3);
+        y = OP(b, "Softmax", x);
+        attr_int(b, "axis", 1);
+        break;
+    case 3: /* long rows */
+        x = in_f(b, D(2, 1000), -10, 10);
+        y = OP(b, "Softmax", x);
+        break;
+    case 4: /* long reduction over a strided axis */
+        x = in_f(b, D(3, 7, 300), -3, 3);
+        y = OP(b, "Softmax", x);
+        attr_int(b, "axis", 1);
+        break;
+    case 5:
+        x = in_f(b, D(6, 4), -3, 3);
+        y = OP(b, "Softmax", x);
+        attr_int(b, "axis", 0);
+        break;
+    default: /* many rows, large values (max subtraction matters) */
+        x = in_f(b, D(64, 1000), -30, 30);
+        y = OP(b, "Softmax", x);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- BatchNormalization / LRN ---- */
+static void c_norm(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0: { /* constant parameters (not folded: no Conv before it) */
+        x = in_f(b, D(2, 6, 5, 5), -2, 2);
+        int s = k_f(b, D(6), 0.5f, 1.5f), bb = k_f(b, D(6), -0.5f, 0.5f);
+        int m = k_f(b, D(6), -0.5f, 0.5f), var = k_f(b, D(6), 0.5f, 2);
+        y = OP(b, "BatchNormalization", x, s, bb, m, var);
+        break;
+    }
+    case 1: { /* runtime parameters */
+        x = in_f(b, D(1, 4, 7, 3), -2, 2);
+        int s = in_f(b, D(4), 0.5f, 1.5f), bb = in_f(b, D(4), -0.5f, 0.5f);
+        int m = in_f(b, D(4), -0.5f, 0.5f), var = in_f(b, D(4), 0.2f, 1.5f);
+        y = OP(b, "BatchNormalization", x, s, bb, m, var);
+        break;
+    }
+    case 2: { /* rank 2 */
+        x = in_f(b, D(4, 6), -2, 2);
+        int s = k_f(b, D(6), 0.5f, 1.5f), bb = k_f(b, D(6), -0.5f, 0.5f);
+        int m = k_f(b, D(6), -0.5f, 0.5f), var = k_f(b, D(6), 0.5f, 2);
+        y = OP(b, "BatchNormalization", x, s, bb, m, var);
+        break;
+    }
+    case 3: { /* rank 3, epsilon */
+        x = in_f(b, D(2, 3, 10), -2, 2);
+        int s = k_f(b, D(3), 0.5f, 1.5f), bb = k_f(b, D(3), -0.5f, 0.5f);
+        int m = k_f(b, D(3), -0.5f, 0.5f), var = k_f(b, D(3), 0.01f, 0.1f);
+        y = OP(b, "BatchNormalization", x, s, bb, m, var);
+        attr_float(b, "epsilon", 1e-3f);
+        break;
+    }
+    case 4: /* AlexNet's LRN */
+        x = in_f(b, D(1, 16, 7, 7), -3, 3);
+        y = OP(b, "LRN", x);
+        attr_int(b, "size", 5);
+        attr_float(b, "alpha", 1e-4f);
+        attr_float(b, "beta", 0.75f);
+        attr_float(b, "bias", 1.0f);
+        break;
+    case 5:
+        x = in_f(b, D(2, 5, 6, 6), -3, 3);
+        y = OP(b, "LRN", x);
+        attr_int(b, "size", 3);
+        attr_float(b, "alpha", 0.01f);
+        attr_float(b, "beta", 0.5f);
+        attr_float(b, "bias", 2.0f);
+        break;
+    default: /* even size: asymmetric window */
+        x = in_f(b, D(1, 7, 5, 5), -3, 3);
+        y = OP(b, "LRN", x);
+        attr_int(b, "size", 4);
+        attr_float(b, "alpha", 0.1f);
+        attr_float(b, "beta", 0.9f);
+        attr_float(b, "bias", 1.5f);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- Concat / Transpose / Gather / Slice / Expand (opset 13 unless the table says) ---- */
+static void c_xform(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0: { /* Concat axis 1, runtime and constant pieces */
+        x = in_f(b, D(2, 3, 4), -1, 1);
+        int x2 = in_f(b, D(2, 5, 4), -1, 1), k = k_f(b, D(2, 1, 4), -1, 1);
+        y = OP(b, "Concat", x, x2, k);
+        attr_int(b, "axis", 1);
+        break;
+    }
+    case 1: {
+        x = in_f(b, D(1, 6), -1, 1);
+        int x2 = in_f(b, D(3, 6), -1, 1);
+        y = OP(b, "Concat", x, x2);
+        attr_int(b, "axis", 0);
+        break;
+    }
+    case 2: { /* int64, negative axis */
+        x = in_int(b, MR_DTYPE_I64, D(2, 3), -1000, 1000, 0);
+        int64_t kv[4] = {7, -8, 9, 1LL << 40};
+        int k = k_data(b, MR_DTYPE_I64, D(2, 2), kv);
+        y = OP(b, "Concat", x, k);
+        attr_int(b, "axis", -1);
+        break;
+    }
+    case 3: { /* four pieces along the last axis */
+        x = in_f(b, D(1, 2, 3, 2), -1, 1);
+        int x2 = in_f(b, D(1, 2, 3, 1), -1, 1), x3 = in_f(b, D(1, 2, 3, 5), -1, 1);
+        int x4 = in_f(b, D(1, 2, 3, 3), -1, 1);
+        y = OP(b, "Concat", x, x2, x3, x4);
+        attr_int(b, "axis", 3);
+        break;
+    }
+    case 4:
+        x = in_f(b, D(2, 3, 4, 5), -1, 1);
+        y = OP(b, "Transpose", x);
+        AIS(b, "perm", 0, 2, 3, 1);
+        break;
+    case 5: /* default perm: reversed */
+        x = in_f(b, D(3, 4, 5), -1, 1);
+        y = OP(b, "Transpose", x);
+        break;
+    case 6:
+        x = in_f(b, D(37, 53), -1, 1);
+        y = OP(b, "Transpose", x);
+        AIS(b, "perm", 1, 0);
+        break;
+    case 7:
+        x = in_int(b, MR_DTYPE_I64, D(2, 3, 4), -1000, 1000, 0);
+        y = OP(b, "Transpose", x);
+        AIS(b, "perm", 1, 0, 2);
+        break;
+    case 8: { /* Gather axis 0, negative index */
+        x = in_f(b, D(10, 4), -1, 1);
+        int idx = KI(b, 0, 9, -1);
+        y = OP(b, "Gather", x, idx);
+        break;
+    }
+    case 9: { /* Gather axis 1, 2-D indices */
+        x = in_f(b, D(3, 8, 5), -1, 1);
+        int idx = k_data(b, MR_DTYPE_I64, D(2, 2), (const int64_t[]){1, 7, -2, 0});
+        y = OP(b, "Gather", x, idx);
+        attr_int(b, "axis", 1);
+        break;
+    }
+    case 10: { /* scalar index: the axis disappears */
+        x = in_f(b, D(2, 3, 6), -1, 1);
+        int64_t i = 3;
+        int idx = k_data(b, MR_DTYPE_I64, 0, NULL, &i);
+        y = OP(b, "Gather", x, idx);
+        attr_int(b, "axis", 2);
+        break;
+    }
+    case 11: { /* int64 data, int32 indices */
+        x = in_int(b, MR_DTYPE_I64, D(5, 3), -1000, 1000, 0);
+        int idx = k_data(b, MR_DTYPE_I32, D(3), (const int32_t[]){4, 0, 4});
+        y = OP(b, "Gather", x, idx);
+        break;
+    }
+    case 12: { /* Slice with steps */
+        x = in_f(b, D(10, 12), -1, 1);
+        int st = KI(b, 1, 2), en = KI(b, 8, -1), ax = KI(b, 0, 1), sp = KI(b, 2, 3);
+        y = OP(b, "Slice", x, st, en, ax, sp);
+        break;
+    }
+    case 13: { /* negative steps, clamped ends */
+        x = in_f(b, D(6, 7, 8), -1, 1);
+        int st = KI(b, -1, 5), en = KI(b, -1000, 0), ax = KI(b, 2, 1), sp = KI(b, -3, -2);
+        y = OP(b, "Slice", x, st, en, ax, sp);
+        break;
+    }
+    case 14: { /* int64 data, ends = INT64_MAX, no axes/steps */
+        x = in_int(b, MR_DTYPE_I64, D(4, 9), -1000, 1000, 0);
+        int st = KI(b, 0, 1), en = KI(b, INT64_MAX, 8);
+        y = OP(b, "Slice", x, st, en);
+        break;
+    }
+    case 15: /* Slice-1 attributes (opset 9 in the table) */
+        x = in_f(b, D(4, 5, 6), -1, 1);
+        y = OP(b, "Slice", x);
+        AIS(b, "starts", 1);
+        AIS(b, "ends", 3);
+        AIS(b, "axes", 1);
+        break;
+    case 16: { /* Expand */
+        x = in_f(b, D(3, 1), -1, 1);
+        int shape = KI(b, 2, 3, 4);
+        y = OP(b, "Expand", x, shape);
+        break;
+    }
+    case 17: { /* Expand to a shape with ones: bidirectional broadcast */
+        x = in_f(b, D(1, 4), -1, 1);
+        int shape = KI(b, 3, 1);
+        y = OP(b, "Expand", x, shape);
+        break;
+    }
+    default: { /* int64 Expand */
+        x = in_int(b, MR_DTYPE_I64, D(2, 1), -1000, 1000, 0);
+        int shape = KI(b, 2, 3);
+        y = OP(b, "Expand", x, shape);
+        break;
+    }
+    }
+    out(b, y);
+}
+
+/* ---- views (normally aliased; as graph outputs or after compute) ---- */
+static void c_view(cb *b, int v) {
+    int x, y;
+    switch (v) {
+    case 0: {
+        x = in_f(b, D(2, 3, 4), -1, 1);
+        int shape = KI(b, 4, -1);
+        y = OP(b, "Reshape", x, shape);
+        break;
+    }
+    case 1: { /* Relu -> Flatten -> Unsqueeze, then Sigmoid so views sit between kernels */
+        x = in_f(b, D(2, 3, 4, 5), -1, 1);
+        y = OP(b, "Relu", x);
+        y = OP(b, "Flatten", y);
+        attr_int(b, "axis", 2);
+        int axes = KI(b, 0);
+        y = OP(b, "Unsqueeze", y, axes);
+        y = OP(b, "Sigmoid", y);
+        break;
+    }
+    case 2:
+        x = in_f(b, D(3, 7), -1, 1);
+        y = OP(b, "Identity", x);
+        break;
+    case 3: {
+        x = in_f(b, D(1, 3, 1, 5), -1, 1);
+        int axes = KI(b, 0, 2);
+        y = OP(b, "Squeeze", x, axes);
+        break;
+    }
+    default: /* inference Dropout is the identity */
+        x = in_f(b, D(4, 9), -1, 1);
+        y = OP(b, "Dropout", x);
+        break;
+    }
+    out(b, y);
+}
+
+/* ---- LSTM / GRU ---- */
+typedef struct rnn_cfg {
+    int gru, dirs, reverse, layout, lbr;
+    int64_t S, B, I, H;
+    int bias, h0, c0, seq, peep;
+    unsigned omit; /* outputs left out: bit 0 Y, 1 Y_h, 2 Y_c */
+} rnn_cfg;
+
+static void c_rnn(cb *b, int v) {
+    static const rnn_cfg cfgs[] = {
+        /* gru dirs rev layout lbr  S  B  I  H  bias h0 c0 seq peep omit */
+        {0, 1, 0, 0, 0, 7, 3, 10, 20, 1, 0, 0, 0, 0, 0},  /* LSTM forward */
+        {0, 1, 1, 0, 0, 6, 2, 9, 16, 0, 0, 0, 0, 0, 2},   /* LSTM reverse, no bias, no Y_h */
+        {0, 2, 0, 0, 0, 5, 3, 8, 12, 1, 1, 1, 1, 1, 0},   /* LSTM bidirectional, everything */
+        {0, 1, 0, 1, 0, 7, 3, 10, 20, 1, 1, 1, 0, 0, 1},  /* LSTM batch-first, Y left out */
+        {1, 1, 0, 0, 0, 7, 3, 10, 20, 1, 0, 0, 0, 0, 0},  /* GRU forward lbr 0 */
+        {1, 1, 0, 0, 1, 7, 3, 10, 20, 1, 1, 0, 0, 0, 0},  /* GRU forward lbr 1 */
+        {1, 1, 1, 0, 0, 6, 2, 9, 16, 1, 0, 0, 0, 0, 0},   /* GRU reverse lbr 0 */
+        {1, 1, 1, 0, 1, 6, 2, 9, 16, 0, 0, 0, 0, 0, 0},   /* GRU reverse lbr 1, no bias */
+        {1, 2, 0, 0, 0, 5, 3, 8, 12, 1, 1, 0, 1, 0, 0},   /* GRU bidirectional lbr 0 */
+        {1, 2, 0, 0, 1, 5, 3, 8, 12, 1, 1, 0, 0, 0, 0},   /* GRU bidirectional lbr 1 */
+        {1, 1, 0, 1, 1, 7, 2, 10, 20, 1, 1, 0, 0, 0, 0},  /* GRU batch-first lbr 1 */
+        {0, 2, 0, 0, 0, 12, 1, 32, 64, 1, 0, 0, 0, 0, 0}, /* larger LSTM */
+        {1, 1, 0, 0, 0, 10, 2, 24, 96, 1, 1, 0, 0, 0, 0}, /* larger GRU lbr 0 */
+    };
+    const rnn_cfg *c = &cfgs[v];
+    int64_t G = c->gru ? 3 : 4, D_ = c->dirs;
+    int x = c->layout ? in_f(b, D(c->B, c->S, c->I), -1, 1) : in_f(b, D(c->S, c->B, c->I), -1, 1);
+    int w = k_f(b, D(D_, G * c->H, c->I), -0.4f, 0.4f);
+    int r = k_f(b, D(D_, G * c->H, c->H), -0.4f, 0.4f);
+    int bias = c->bias ? k_f(b, D(D_, 2 * G * c->H), -0.5f, 0.5f) : -1;
+    int seq = -1;
+    if (c->seq) {
+        int32_t lens[8];
+        for (int64_t i = 0; i < c->B; i++) lens[i] = (int32_t)c->S;
+        seq = k_data(b, MR_DTYPE_I32, D(c->B), lens);
+    }
+    int h0 = -1, c0 = -1, p = -1;
+    if (c->h0)
+        h0 = c->layout ? in_f(b, D(c->B, D_, c->H), -1, 1) : in_f(b, D(D_, c->B, c->H), -1, 1);
+    if (c->c0)
+        c0 = c->layout ? in_f(b, D(c->B, D_, c->H), -1, 1) : in_f(b, D(D_, c->B, c->H), -1, 1);
+    if (c->peep) p = k_f(b, D(D_, 3 * c->H), -0.5f, 0.5f);
+    int in[8] = {x, w, r, bias, seq, h0, c0, p};
+    int n_in = c->gru ? 6 : (c->peep ? 8 : (c->c0 ? 7 : 6));
+    int outs[3];
+    int n_out = c->gru ? 2 : 3;
+    opn(b, c->gru ? "GRU" : "LSTM", n_in, in, n_out, outs, c->omit);
+    attr_int(b, "hidden_size", c->H);
+    if (c->dirs == 2) attr_str(b, "direction", "bidirectional");
+    if (c->reverse) attr_str(b, "direction", "reverse");
+    if (c->layout) attr_int(b, "layout", 1);
+    if (c->gru) attr_int(b, "linear_before_reset", c->lbr);
+    for (int k = 0; k < n_out; k++)
+        if (outs[k] >= 0) out(b, outs[k]);
+}
+
+/* ---- a small multi-step network: Conv+BN(folded)+Relu, MaxPool, Flatten, Gemm, Softmax ---- */
+static void c_chain(cb *b, int v) {
+    int x = in_f(b, D(1, 3, 16, 16), -1, 1);
+    int w = k_f(b, D(8, 3, 3, 3), -0.5f, 0.5f);
+    int y = OP(b, "Conv", x, w);
+    AIS(b, "pads", 1, 1, 1, 1);
+    int s = k_f(b, D(8), 0.5f, 1.5f), bb = k_f(b, D(8), -0.5f, 0.5f);
+    int m = k_f(b, D(8), -0.5f, 0.5f), var = k_f(b, D(8), 0.5f, 2);
+    y = OP(b, "BatchNormalization", y, s, bb, m, var);
+    y = OP(b, "Relu", y);
+    y = OP(b, "MaxPool", y);
+    AIS(b, "kernel_shape", 2, 2);
+    AIS(b, "strides", 2, 2);
+    y = OP(b, "Flatten", y);
+    int fw = k_f(b, D(10, 512), -0.1f, 0.1f), fb = k_f(b, D(10), -0.5f, 0.5f);
+    y = OP(b, "Gemm", y, fw, fb);
+    attr_int(b, "transB", 1);
+    if (v == 1) {
+        int h = y;
+        y = OP(b, "Softmax", h);
+        out(b, h); /* an intermediate that is also a graph output */
+    }
+    out(b, y);
+}
+
+typedef struct op_case {
+    const char *label;
+    build_fn build;
+    int v;
+    const tol *tol;
+    int opset;      /* 0: 13 */
+    int want_steps; /* > 0: the model must have this many kernel steps (fusion happened) */
+} op_case;
+
+static const op_case CASES[] = {
+    {"op/conv/basic", c_conv, 0, &TOL_GEMM, 0, 0},
+    {"op/conv/stride2_asym_pads", c_conv, 1, &TOL_GEMM, 0, 0},
+    {"op/conv/dilation2", c_conv, 2, &TOL_GEMM, 0, 0},
+    {"op/conv/groups2", c_conv, 3, &TOL_GEMM, 0, 0},
+    {"op/conv/depthwise_s2", c_conv, 4, &TOL_GEMM, 0, 0},
+    {"op/conv/depthwise_mult2", c_conv, 5, &TOL_GEMM, 0, 0},
+    {"op/conv/1x1", c_conv, 6, &TOL_GEMM, 0, 0},
+    {"op/conv/1d_s2", c_conv, 7, &TOL_GEMM, 0, 0},
+    {"op/conv/1d_dil_group", c_conv, 8, &TOL_GEMM, 0, 0},
+    {"op/conv/same_upper", c_conv, 9, &TOL_GEMM, 0, 0},
+    {"op/conv/7x7_stem", c_conv, 10, &TOL_GEMM, 0, 0},
+    {"op/conv/deep_k576", c_conv, 11, &TOL_GEMM, 0, 0},
+    {"op/conv/rect_mixed", c_conv, 12, &TOL_GEMM, 0, 0},
+    {"op/conv/fused_relu", c_conv, 13, &TOL_GEMM, 0, 1},
+    {"op/conv/fused_clip_dw", c_conv, 14, &TOL_GEMM, 0, 1},
+    {"op/conv/fused_leakyrelu", c_conv, 15, &TOL_GEMM, 0, 1},
+    {"op/conv/5x5_batch2", c_conv, 16, &TOL_GEMM, 0, 0},
+    {"op/conv/1x1_s2", c_conv, 17, &TOL_GEMM, 0, 0},
+    {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0},
+    {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0},
+    {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0},
+    {"op/gemm/transAB_c_1", c_gemm, 3, &TOL_GEMM, 0, 0},
+    {"op/gemm/no_c", c_gemm, 4, &TOL_GEMM, 0, 0},
+    {"op/gemm/fc_m1", c_gemm, 5, &TOL_GEMM, 0, 0},
+    {"op/gemm/c_1n", c_gemm, 6, &TOL_GEMM, 0, 0},
+    {"op/gemm/all_runtime", c_gemm, 7, &TOL_GEMM, 0, 0},
+    {"op/gemm/odd_65x201x300", c_gemm, 8, &TOL_GEMM, 0, 0},
+    {"op/gemm/fused_relu", c_gemm, 9, &TOL_GEMM, 0, 1},
+    {"op/gemm/c_scalar", c_gemm, 10, &TOL_GEMM, 0, 0},
+    {"op/gemm/beta0", c_gemm, 11, &TOL_GEMM, 0, 0},
+    {"op/matmul/2d", c_matmul, 0, &TOL_GEMM, 0, 0},
+    {"op/matmul/batched", c_matmul, 1, &TOL_GEMM, 0, 0},
+    {"op/matmul/broadcast_batch", c_matmul, 2, &TOL_GEMM, 0, 0},
+    {"op/matmul/weights_2d", c_matmul, 3, &TOL_GEMM, 0, 0},
+    {"op/matmul/1d_a", c_matmul, 4, &TOL_GEMM, 0, 0},
+    {"op/matmul/1d_b", c_matmul, 5, &TOL_GEMM, 0, 0},
+    {"op/matmul/1d_both", c_matmul, 6, &TOL_GEMM, 0, 0},
+    {"op/matmul/fused_bias", c_matmul, 7, &TOL_GEMM, 0, 1},
+    {"op/matmul/fused_bias_relu_3d", c_matmul, 8, &TOL_GEMM, 0, 1},
+    {"op/matmul/a_broadcast", c_matmul, 9, &TOL_GEMM, 0, 0},
+    {"op/matmul/128x192x256", c_matmul, 10, &TOL_GEMM, 0, 0},
+    {"op/pool/max_2x2", c_pool, 0, &TOL_EXACT, 0, 0},
+    {"op/pool/max_3x3s2p1", c_pool, 1, &TOL_EXACT, 0, 0},
+    {"op/pool/max_ceil", c_pool, 2, &TOL_EXACT, 0, 0},
+    {"op/pool/max_dilation", c_pool, 3, &TOL_EXACT, 0, 0},
+    {"op/pool/max_1d", c_pool, 4, &TOL_EXACT, 0, 0},
+    {"op/pool/max_asym_pads", c_pool, 5, &TOL_EXACT, 0, 0},
+    {"op/pool/max_same_upper", c_pool, 6, &TOL_EXACT, 0, 0},
+    {"op/pool/max_3d", c_pool, 7, &TOL_EXACT, 0, 0},
+    {"op/pool/max_same_lower", c_pool, 8, &TOL_EXACT, 0, 0},
+    {"op/pool/avg_pads", c_pool, 9, &TOL_RED, 0, 0},
+    {"op/pool/avg_count_include_pad", c_pool, 10, &TOL_RED, 0, 0},
+    {"op/pool/avg_ceil_cip", c_pool, 11, &TOL_RED, 0, 0},
+    {"op/pool/avg_ceil", c_pool, 12, &TOL_RED, 0, 0},
+    {"op/pool/avg_1d", c_pool, 13, &TOL_RED, 0, 0},
+    {"op/pool/avg_2x2", c_pool, 14, &TOL_RED, 0, 0},
+    {"op/pool/avg_3d_cip", c_pool, 15, &TOL_RED, 0, 0},
+    {"op/pool/avg_same_upper", c_pool, 16, &TOL_RED, 0, 0},
+    {"op/pool/gap", c_pool, 17, &TOL_RED, 0, 0},
+    {"op/pool/gap_1x1", c_pool, 18, &TOL_RED, 0, 0},
+    {"op/pool/gap_odd", c_pool, 19, &TOL_RED, 0, 0},
+    {"op/pool/gap_1d", c_pool, 20, &TOL_RED, 0, 0},
+    {"op/pool/gap_256ch", c_pool, 21, &TOL_RED, 0, 0},
+    {"op/act/relu", c_act, 0, &TOL_EXACT, 0, 0},
+    {"op/act/relu_large", c_act, 1, &TOL_EXACT, 0, 0},
+    {"op/act/clip_attrs", c_act, 2, &TOL_EXACT, 6, 0},
+    {"op/act/clip_const", c_act, 3, &TOL_EXACT, 0, 0},
+    {"op/act/clip_runtime", c_act, 4, &TOL_EXACT, 0, 0},
+    {"op/act/clip_max_only", c_act, 5, &TOL_EXACT, 0, 0},
+    {"op/act/leakyrelu", c_act, 6, &TOL_EXACT, 0, 0},
+    {"op/act/leakyrelu_default", c_act, 7, &TOL_EXACT, 0, 0},
+    {"op/act/sigmoid", c_act, 8, &TOL_RED, 0, 0},
+    {"op/act/tanh", c_act, 9, &TOL_RED, 0, 0},
+/* clang-format off */
+#define BIN4(name, cfg)                                                    \
+    {"op/bin/add_" name, c_bin, 4 * (cfg) + 0, &TOL_EXACT, 0, 0},         \
+    {"op/bin/sub_" name, c_bin, 4 * (cfg) + 1, &TOL_EXACT, 0, 0},         \
+    {"op/bin/mul_" name, c_bin, 4 * (cfg) + 2, &TOL_EXACT, 0, 0},         \
+    {"op/bin/div_" name, c_bin, 4 * (cfg) + 3, &TOL_EXACT, 0, 0}
+    BIN4("same", 0),
+    BIN4("channel_const", 1),
+    BIN4("scalar", 2),
+    BIN4("both_broadcast", 3),
+    BIN4("left_broadcast", 4),
+    BIN4("i64_broadcast", 5),
+    BIN4("i32", 6),
+    BIN4("large", 7),
+    BIN4("interleaved", 8),
+    BIN4("i64_const_scalar", 9),
+#undef BIN4
+    /* clang-format on */
+    {"op/softmax/last", c_softmax, 0, &TOL_RED, 0, 0},
+    {"op/softmax/axis1", c_softmax, 1, &TOL_RED, 0, 0},
+    {"op/softmax/legacy_opset11", c_softmax, 2, &TOL_RED, 11, 0},
+    {"op/softmax/row1000", c_softmax, 3, &TOL_RED, 0, 0},
+    {"op/softmax/strided300", c_softmax, 4, &TOL_RED, 0, 0},
+    {"op/softmax/axis0", c_softmax, 5, &TOL_RED, 0, 0},
+    {"op/softmax/64x1000", c_softmax, 6, &TOL_RED, 0, 0},
+    {"op/norm/bn_const", c_norm, 0, &TOL_RED, 0, 0},
+    {"op/norm/bn_runtime", c_norm, 1, &TOL_RED, 0, 0},
+    {"op/norm/bn_rank2", c_norm, 2, &TOL_RED, 0, 0},
+    {"op/norm/bn_rank3_eps", c_norm, 3, &TOL_RED, 0, 0},
+    {"op/norm/lrn5", c_norm, 4, &TOL_RED, 0, 0},
+    {"op/norm/lrn3", c_norm, 5, &TOL_RED, 0, 0},
+    {"op/norm/lrn4_even", c_norm, 6, &TOL_RED, 0, 0},
+    {"op/xform/concat_axis1", c_xform, 0, &TOL_EXACT, 0, 0},
+    {"op/xform/concat_axis0", c_xform, 1, &TOL_EXACT, 0, 0},
+    {"op/xform/concat_i64", c_xform, 2, &TOL_EXACT, 0, 0},
+    {"op/xform/concat_4", c_xform, 3, &TOL_EXACT, 0, 0},
+    {"op/xform/transpose_nhwc", c_xform, 4, &TOL_EXACT, 0, 0},
+    {"op/xform/transpose_default", c_xform, 5, &TOL_EXACT, 0, 0},
+    {"op/xform/transpose_2d", c_xform, 6, &TOL_EXACT, 0, 0},
+    {"op/xform/transpose_i64", c_xform, 7, &TOL_EXACT, 0, 0},
+    {"op/xform/gather_axis0", c_xform, 8, &TOL_EXACT, 0, 0},
+    {"op/xform/gather_2d_idx", c_xform, 9, &TOL_EXACT, 0, 0},
+    {"op/xform/gather_scalar", c_xform, 10, &TOL_EXACT, 0, 0},
+    {"op/xform/gather_i64_i32idx", c_xform, 11, &TOL_EXACT, 0, 0},
+    {"op/xform/slice_steps", c_xform, 12, &TOL_EXACT, 0, 0},
+    {"op/xform/slice_negative", c_xform, 13, &TOL_EXACT, 0, 0},
+    {"op/xform/slice_i64_max", c_xform, 14, &TOL_EXACT, 0, 0},
+    {"op/xform/slice_opset9", c_xform, 15, &TOL_EXACT, 9, 0},
+    {"op/xform/expand", c_xform, 16, &TOL_EXACT, 0, 0},
+    {"op/xform/expand_bidir", c_xform, 17, &TOL_EXACT, 0, 0},
+    {"op/xform/expand_i64", c_xform, 18, &TOL_EXACT, 0, 0},
+    {"op/view/reshape_out", c_view, 0, &TOL_EXACT, 0, 0},
+    {"op/view/flatten_unsqueeze", c_view, 1, &TOL_RED, 0, 0},
+    {"op/view/identity_out", c_view, 2, &TOL_EXACT, 0, 0},
+    {"op/view/squeeze_out", c_view, 3, &TOL_EXACT, 0, 0},
+    {"op/view/dropout_out", c_view, 4, &TOL_EXACT, 0, 0},
+    {"op/rnn/lstm_fwd", c_rnn, 0, &TOL_RNN, 0, 0},
+    {"op/rnn/lstm_rev_nobias", c_rnn, 1, &TOL_RNN, 0, 0},
+    {"op/rnn/lstm_bidir_full", c_rnn, 2, &TOL_RNN, 0, 0},
+    {"op/rnn/lstm_batch_first", c_rnn, 3, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_fwd_lbr0", c_rnn, 4, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_fwd_lbr1", c_rnn, 5, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_rev_lbr0", c_rnn, 6, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_rev_lbr1_nobias", c_rnn, 7, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_bidir_lbr0", c_rnn, 8, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_bidir_lbr1", c_rnn, 9, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_batch_first_lbr1", c_rnn, 10, &TOL_RNN, 0, 0},
+    {"op/rnn/lstm_bidir_h64", c_rnn, 11, &TOL_RNN, 0, 0},
+    {"op/rnn/gru_h96_lbr0", c_rnn, 12, &TOL_RNN, 0, 0},
+    {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0},
+    {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0},
+    {NULL, NULL, 0, NULL, 0, 0},
+};
+
+/* ======================================================================================== */
+/* Harness */
+
+typedef struct ctx {
+    mr_runtime *cpu; /* the reference */
+    mr_runtime *dev; /* CUDA runtime, or a second CPU runtime in the self-check */
+    int have_cuda;
+    int n_cases, n_modes;
+} ctx;
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static void free_inputs(cb *b) {
+    for (int i = 0; i < b->n_in; i++) free(b->in[i].data);
+    b->n_in = 0;
+}
+
+/* Builds case `c` into b->g (NULL on failure, reported). */
+static mr_graph *build_case(const op_case *c, cb *b) {
+    memset(b, 0, sizeof *b);
+    mr_err_clear(&b->err);
+    b->g = mr_graph_create(&b->err);
+    if (!b->g) return NULL;
+    b->g->opset = c->opset ? c->opset : 13;
+    mr_rng_seed(&b->rng, hash_str(c->label));
+    c->build(b, c->v);
+    if (b->bad) {
+        CHECK_MSG(0, "%s: the case graph could not be built", c->label);
+        mr_graph_destroy(b->g);
+        b->g = NULL;
+        free_inputs(b);
+        return NULL;
+    }
+    return b->g;
+}
+
+static mr_model *load_graph(mr_runtime *rt, mr_graph *g, const char *label, const char *what) {
+    mr_model *m = NULL;
+    mr_status st = mr_model_from_graph(rt, g, NULL, &m);
+    CHECK_MSG(st == MR_OK, "%s: load on the %s backend: %s", label, what,
+              mr_runtime_last_error(rt));
+    return st == MR_OK ? m : NULL;
+}
+
+/* Output buffers matching the model's outputs (NaN-filled by poison_outputs). */
+static int alloc_outputs(const mr_model *m, mr_tensor *outs) {
+    int n = mr_model_n_outputs(m);
+    if (n > MAX_IO) return 0;
+    memset(outs, 0, sizeof(mr_tensor) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        mr_tensor_info info;
+        mr_model_output_info(m, i, &info);
+        memset(&outs[i], 0, sizeof outs[i]);
+        outs[i].dtype = info.dtype;
+        outs[i].ndim = info.ndim;
+        memcpy(outs[i].dims, info.dims, sizeof outs[i].dims);
+        int64_t ne = mr_tensor_numel(&outs[i]);
+        outs[i].data = malloc((size_t)(ne > 0 ? ne : 1) * mr_dtype_size(info.dtype));
+        if (!outs[i].data) return 0;
+    }
+    return 1;
+}
+
+static void free_outputs(mr_tensor *outs, int n) {
+    for (int i = 0; i < n && i < MAX_IO; i++) {
+        free(outs[i].data);
+        outs[i].data = NULL;
+    }
+}
+
+/* 0xff bytes: NaN for float32, -1 for integers: an element nobody writes shows up. */
+static void poison_outputs(mr_tensor *outs, int n) {
+    for (int i = 0; i < n; i++)
+        memset(outs[i].data, 0xff,
+               (size_t)mr_tensor_numel(&outs[i]) * mr_dtype_size(outs[i].dtype));
+}
+
+/* Compares every output: |got - ref| <= atol + rtol * |ref| for float32 (NaN in either fails),
+ * equality for integers. `scale_range` > 0: atol = scale_range * (max - min of ref), rtol 0
+ * (zoo logits). Reports the worst element. */
+static int compare(const char *label, const char *mode, int n, const mr_tensor *got,
+                   const mr_tensor *ref, const tol *t, double scale_range) {
+    int ok = 1;
+    for (int o = 0; o < n; o++) {
+        int64_t ne = mr_tensor_numel(&ref[o]);
+        if (ref[o].dtype == MR_DTYPE_F32) {
+            const float *g = got[o].data, *r = ref[o].data;
+            double rtol = t->rtol, atol = t->atol;
+            if (scale_range > 0) {
+                double lo = INFINITY, hi = -INFINITY;
+                for (int64_t i = 0; i < ne; i++) {
+                    if (r[i] < lo) lo = r[i];
+                    if (r[i] > hi) hi = r[i];
+                }
+                rtol = 0;
+                atol = scale_range * (hi - lo);
+            }
+            double worst_excess = 0, max_abs = 0;
+            int64_t worst = -1, bad = 0;
+            for (int64_t i = 0; i < ne; i++) {
+                double d = fabs((double)g[i] - (double)r[i]);
+                double excess =
+                    isnan(g[i]) || isnan(r[i]) ? INFINITY : d - (atol + rtol * fabs((double)r[i]));
+                if (!isnan(d) && d > max_abs) max_abs = d;
+                if (excess > 0) {
+                    bad++;
+                    if (worst < 0 || excess > worst_excess) worst_excess = excess, worst = i;
+                }
+            }
+            if (bad) {
+                ok = 0;
+                CHECK_MSG(0,
+                          "%s [%s] output %d: %lld of %lld elements differ (rtol %g, atol %g); "
+                          "worst at %lld: got %.9g, want %.9g; max |diff| %.3g",
+                          label, mode, o, (long long)bad, (long long)ne, rtol, atol,
+                          (long long)worst, g[worst], r[worst], max_abs);
+            } else {
+                mr_test_checks++;
+            }
+        } else {
+            size_t es = mr_dtype_size(ref[o].dtype);
+            int64_t first = -1, bad = 0;
+            for (int64_t i = 0; i < ne; i++)
+                if (memcmp((const char *)got[o].data + i * (int64_t)es,
+                           (const char *)ref[o].data + i * (int64_t)es, es) != 0) {
+                    if (first < 0) first = i;
+                    bad++;
+                }
+            if (bad) {
+                ok = 0;
+                long long gv = 0, rv = 0;
+                if (ref[o].dtype == MR_DTYPE_I64) {
+                    gv = ((const int64_t *)got[o].data)[first];
+                    rv = ((const int64_t *)ref[o].data)[first];
+                } else {
+                    gv = ((const int32_t *)got[o].data)[first];
+                    rv = ((const int32_t *)ref[o].data)[first];
+                }
+                CHECK_MSG(0,
+                          "%s [%s] output %d (%s): %lld of %lld elements differ; first at %lld: "
+                          "got %lld, want %lld",
+                          label, mode, o, mr_dtype_name(ref[o].dtype), (long long)bad,
+                          (long long)ne, (long long)first, gv, rv);
+            } else {
+                mr_test_checks++;
+            }
+        }
+    }
+    if (verbose) printf("  %-44s %-22s %s\n", label, mode, ok ? "ok" : "FAIL");
+    return ok;
+}
+
+#ifdef MIRIAM_HAVE_CUDA
+
+/* Other random values of the same shapes: the "garbage" run that overwrites the device arena
+ * before a launch mode. Integers stay small and nonzero (Div). */
+static void make_garbage(const mr_tensor *in, int n, mr_tensor *out, uint64_t seed) {
+    mr_rng r;
+    mr_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        out[i] = in[i];
+        int64_t ne = mr_tensor_numel(&in[i]);
+        out[i].data = malloc((size_t)(ne ? ne : 1) * mr_dtype_size(in[i].dtype));
+        if (!out[i].data) continue;
+        if (in[i].dtype == MR_DTYPE_F32)
+            fill_f32(&r, out[i].data, ne, 0.25f, 1.5f, 1);
+        else
+            fill_int(&r, in[i].dtype, out[i].data, ne, -9, 9, 1);
+    }
+}
+
+/* ---- launch modes through src/cuda/cuda_backend.h ---- */
+
+typedef enum mode_kind { M_PLAIN, M_ELASTIC, M_SHARDED, M_PREEMPT } mode_kind;
+
+typedef struct mode {
+    const char *name;
+    mode_kind kind;
+    int blocks;  /* P; 0 = full width */
+    int variant; /* -1: alternate between shards */
+    int hi;      /* high-priority stream */
+} mode;
+
+static const mode MODES[] = {
+    {"plain/v0", M_PLAIN, 0, 0, 0},
+    {"plain/v1", M_PLAIN, 0, 1, 0},
+    {"elastic/v0", M_ELASTIC, 0, 0, 0},
+    {"elastic/v1", M_ELASTIC, 0, 1, 0},
+    {"elastic/hi", M_ELASTIC, 0, 0, 1},
+    {"sharded/P1/v0", M_SHARDED, 1, 0, 0},
+    {"sharded/P1/v1", M_SHARDED, 1, 1, 0},
+    {"sharded/P1/mixed", M_SHARDED, 1, -1, 0},
+    {"sharded/P7/v0", M_SHARDED, 7, 0, 0},
+    {"sharded/P7/v1", M_SHARDED, 7, 1, 0},
+    {"sharded/P7/mixed", M_SHARDED, 7, -1, 0},
+    {"sharded/full/v0", M_SHARDED, 0, 0, 0},
+    {"sharded/full/v1", M_SHARDED, 0, 1, 0},
+    {"sharded/full/mixed", M_SHARDED, 0, -1, 1},
+    {"preempt/full/v0", M_PREEMPT, 0, 0, 0},
+    {"preempt/P7/mixed", M_PREEMPT, 7, -1, 0},
+    {NULL, M_PLAIN, 0, 0, 0},
+};
+
+static int pick_variant(const mode *md, int nv, int shard) {
+    if (md->variant < 0) return shard % nv;
+    return md->variant < nv ? md->variant : nv - 1;
+}
+
+static int max_variants(mr_exec *ex) {
+    int m = 1;
+    for (int s = 0; s < mr_cuda_exec_n_steps(ex); s++)
+        if (!mr_cuda_exec_step_skipped(ex, s) && mr_cuda_exec_n_variants(ex, s) > m)
+            m = mr_cuda_exec_n_variants(ex, s);
+    return m;
+}
+
+/* Launches l and, when want >= 0, checks the step counter afterwards. Returns 0 on a failed
+ * call (reported). */
+static int launch_check(mr_exec *ex, const mr_launch *l, long long want, const char *label,
+                        const char *mode, const char *what) {
+    mr_err err;
+    mr_err_clear(&err);
+    mr_status st = mr_cuda_exec_launch(ex, l, &err);
+    CHECK_MSG(st == MR_OK, "%s [%s] step %d phase %d %s: launch: %s", label, mode, l->step,
+              l->phase, what, err.msg);
+    if (st != MR_OK) return 0;
+    if (want < 0) return 1;
+    long long c = -1;
+    st = mr_cuda_exec_counter(ex, l->step, l->phase, &c, &err);
+    CHECK_MSG(st == MR_OK, "%s [%s] step %d phase %d %s: %s", label, mode, l->step, l->phase, what,
+              err.msg);
+    CHECK_MSG(c == want, "%s [%s] step %d phase %d %s: counter %lld, expected %lld", label, mode,
+              l->step, l->phase, what, c, want);
+    return st == MR_OK && c == want;
+}
+
+/* One inference of model m in launch mode md. Returns 0 when a call failed. */
+static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mode *md,
+                    const char *label) {
+    mr_exec *ex = mr_model_exec(m);
+    mr_err err;
+    mr_err_clear(&err);
+    mr_status st = mr_cuda_exec_begin(ex, ins, &err);
+    CHECK_MSG(st == MR_OK, "%s [%s] begin: %s", label, md->name, err.msg);
+    if (st != MR_OK) return 0;
+    int ok = 1;
+    for (int s = 0; ok && s < mr_cuda_exec_n_steps(ex); s++) {
+        if (mr_cuda_exec_step_skipped(ex, s)) continue;
+        int nv = mr_cuda_exec_n_variants(ex, s);
+        for (int ph = 0; ok && ph < mr_cuda_exec_n_phases(ex, s); ph++) {
+            long long nb = mr_cuda_exec_phase_blocks(ex, s, ph);
+            mr_launch l = {s, ph,    pick_variant(md, nv, 0), MR_LAUNCH_ELASTIC, -1, md->blocks,
+                           0, md->hi};
+            switch (md->kind) {
+            case M_PLAIN:
+                l.mode = MR_LAUNCH_PLAIN;
+                ok = launch_check(ex, &l, -1, label, md->name, "plain");
+                break;
+            case M_ELASTIC:
+                ok = launch_check(ex, &l, nb > 0 ? nb : 0, label, md->name, "elastic");
+                break;
+            case M_SHARDED: {
+                long long end = 0, size = 1;
+                for (int j = 0; ok && end < nb; j++, size += 6) {
+                    end = end + size < nb ? end + size : nb;
+                    l.end = end;
+                    l.variant = pick_variant(md, nv, j);
+                    ok = launch_check(ex, &l, end, label, md->name, "shard");
+                }
+                break;
+            }
+            case M_PREEMPT: {
+                if (nb <= 0) break;
+                long long half = nb / 2;
+                mr_cuda_exec_set_yield(ex, 1);
+                /* Not preemptible: runs to its end whatever the yield word says. */
+                l.end = half;
+                l.preemptible = 0;
+                ok = launch_check(ex, &l, half, label, md->name, "non-preemptible half");
+                /* Preemptible with the yield set: takes no logical block at all. */
+                l.end = -1;
+                l.preemptible = 1;
+                l.variant = pick_variant(md, nv, 1);
+                if (ok) ok = launch_check(ex, &l, half, label, md->name, "yielded");
+                mr_cuda_exec_set_yield(ex, 0);
+                /* Resumed: continues from the counter to the end. */
+                l.variant = pick_variant(md, nv, 2);
+                if (ok) ok = launch_check(ex, &l, nb, label, md->name, "resumed");
+                break;
+            }
+            }
+        }
+    }
+    mr_cuda_exec_set_yield(ex, 0);
+    st = mr_cuda_exec_end(ex, outs, &err);
+    CHECK_MSG(st == MR_OK, "%s [%s] end: %s", label, md->name, err.msg);
+    return ok && st == MR_OK;
+}
+
+/* Footprints of every variant of every step. */
+static void check_footprints(mr_model *m, const char *label) {
+    mr_exec *ex = mr_model_exec(m);
+    for (int s = 0; s < mr_cuda_exec_n_steps(ex); s++) {
+        if (mr_cuda_exec_step_skipped(ex, s)) continue;
+        int nv = mr_cuda_exec_n_variants(ex, s);
+        CHECK_MSG(nv >= 1 && nv <= MR_CUDA_MAX_VARIANTS, "%s step %d: %d variants", label, s, nv);
+        mr_footprint fp[MR_CUDA_MAX_VARIANTS];
+        for (int v = 0; v < nv && v < MR_CUDA_MAX_VARIANTS; v++) {
+            mr_err err;
+            mr_err_clear(&err);
+            mr_status st = mr_cuda_exec_footprint(ex, s, v, &fp[v], &err);
+            CHECK_MSG(st == MR_OK, "%s step %d variant %d footprint: %s", label, s, v, err.msg);
+            if (st != MR_OK) return;
+            CHECK_MSG(fp[v].threads > 0 && fp[v].blocks_per_sm >= 1,
+                      "%s step %d variant %d: %d threads, %d blocks per SM (%d regs, %d B smem)",
+                      label, s, v, fp[v].threads, fp[v].blocks_per_sm, fp[v].regs_per_thread,
+                      fp[v].smem_per_block);
+            if (verbose)
+                printf("  %-44s step %d variant %d: %d threads, %d regs, %d B smem, %d/SM\n", label,
+                       s, v, fp[v].threads, fp[v].regs_per_thread, fp[v].smem_per_block,
+                       fp[v].blocks_per_sm);
+        }
+        if (nv >= 2) {
+            /* The small-footprint tile: no more registers or shared memory per block than the
+             * full-speed one, and less of at least one. */
+            long long r0 = (long long)fp[0].threads * fp[0].regs_per_thread;
+            long long r1 = (long long)fp[1].threads * fp[1].regs_per_thread;
+            int smaller = r1 <= r0 && fp[1].smem_per_block <= fp[0].smem_per_block &&
+                          (r1 < r0 || fp[1].smem_per_block < fp[0].smem_per_block);
+            CHECK_MSG(smaller,
+                      "%s step %d: variant 1 (%d threads x %d regs, %d B smem) is not smaller "
+                      "than variant 0 (%d threads x %d regs, %d B smem)",
+                      label, s, fp[1].threads, fp[1].regs_per_thread, fp[1].smem_per_block,
+                      fp[0].threads, fp[0].regs_per_thread, fp[0].smem_per_block);
+        }
+    }
+}
+
+/* Every launch mode on model g (CUDA) against ref; garbage inputs run first each time. */
+static void run_all_modes(ctx *cx, mr_model *g, const mr_tensor *ins, const mr_tensor *garbage,
+                          int n_in, mr_tensor *outs, const mr_tensor *ref, int n_out,
+                          const char *label, const tol *t, double scale_range) {
+    int nv = max_variants(mr_model_exec(g));
+    for (const mode *md = MODES; md->name; md++) {
+        if (nv < 2 && (md->variant != 0)) continue; /* same as the v0 modes */
+        if (!mode_selected(md->name)) continue;
+        poison_outputs(outs, n_out);
+        if (mr_model_run(g, n_in, garbage, n_out, outs) != MR_OK) {
+            CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(cx->dev));
+            return;
+        }
+        poison_outputs(outs, n_out);
+        if (run_mode(g, ins, outs, md, label))
+            compare(label, md->name, n_out, outs, ref, t, scale_range);
+        cx->n_modes++;
+    }
+}
+
+#endif /* MIRIAM_HAVE_CUDA */
+
+static void run_case(ctx *cx, const op_case *c) {
+    if (!selected(c->label)) return;
+    cb ba, bb;
+    mr_graph *ga = build_case(c, &ba);
+    if (!ga) return;
+    mr_graph *gb = build_case(c, &bb);
+    if (!gb) {
+        mr_graph_destroy(ga);
+        free_inputs(&ba);
+        return;
+    }
+    cx->n_cases++;
+    mr_model *mc = load_graph(cx->cpu, ga, c->label, "CPU");
+    mr_model *md = load_graph(cx->dev, gb, c->label, cx->have_cuda ? "CUDA" : "second CPU");
+    int n_out = mc ? mr_model_n_outputs(mc) : 0;
+    mr_tensor ref[MAX_IO], got[MAX_IO], garbage[MAX_IO];
+    memset(ref, 0, sizeof ref);
+    memset(got, 0, sizeof got);
+    memset(garbage, 0, sizeof garbage);
+    int ok = mc && md && alloc_outputs(mc, ref) && alloc_outputs(mc, got);
+    if (ok) {
+        /* Same builder, same seed: both graphs got the same inputs. */
+        CHECK(ba.n_in == bb.n_in && mr_model_n_inputs(mc) == ba.n_in);
+        poison_outputs(ref, n_out);
+        ok = mr_model_run(mc, ba.n_in, ba.in, n_out, ref) == MR_OK;
+        CHECK_MSG(ok, "%s: CPU run: %s", c->label, mr_runtime_last_error(cx->cpu));
+    }
+    if (ok && c->want_steps) {
+        mr_model_stats s;
+        mr_model_get_stats(md, &s);
+        CHECK_MSG(s.n_steps == c->want_steps, "%s: %d kernel steps, expected %d (fusion)", c->label,
+                  s.n_steps, c->want_steps);
+    }
+    if (ok) {
+        poison_outputs(got, n_out);
+        int r = mr_model_run(md, bb.n_in, bb.in, n_out, got) == MR_OK;
+        CHECK_MSG(r, "%s: %s run: %s", c->label, cx->have_cuda ? "CUDA" : "second CPU",
+                  mr_runtime_last_error(cx->dev));
+        if (r) compare(c->label, "run", n_out, got, ref, c->tol, 0);
+    }
+#ifdef MIRIAM_HAVE_CUDA
+    if (ok && cx->have_cuda) {
+        make_garbage(bb.in, bb.n_in, garbage, hash_str(c->label) + 77);
+        check_footprints(md, c->label);
+        run_all_modes(cx, md, bb.in, garbage, bb.n_in, got, ref, n_out, c->label, c->tol, 0);
+    }
+#endif
+    for (int i = 0; i < bb.n_in; i++) free(garbage[i].data);
+    free_outputs(ref, n_out);
+    free_outputs(got, n_out);
+    mr_model_destroy(mc);
+    mr_model_destroy(md);
+    free_inputs(&ba);
+    free_inputs(&bb);
+}
+
+/* ======================================================================================== */
+/* Whole models, errors, green contexts (CUDA only) */
+
+/* A model's inputs filled with random values in [-1, 1). */
+static int make_inputs(const mr_model *m, mr_tensor *ins, uint64_t seed) {
+    mr_rng r;
+    mr_rng_seed(&r, seed);
+    int n = mr_model_n_inputs(m);
+    for (int i = 0; i < n; i++) {
+        mr_tensor_info info;
+        mr_model_input_info(m, i, &info);
+        memset(&ins[i], 0, sizeof ins[i]);
+        ins[i].dtype = info.dtype;
+        ins[i].ndim = info.ndim;
+        memcpy(ins[i].dims, info.dims, sizeof ins[i].dims);
+        int64_t ne = mr_tensor_numel(&ins[i]);
+        ins[i].data = malloc((size_t)(ne ? ne : 1) * mr_dtype_size(info.dtype));
+        if (!ins[i].data) return 0;
+        if (info.dtype == MR_DTYPE_F32)
+            mr_rng_fill(&r, ins[i].data, ne, -1.0f, 1.0f);
+        else
+            fill_int(&r, info.dtype, ins[i].data, ne, 0, 9, 0);
+    }
+    return 1;
+}
+
+#define ZOO_RANGE_TOL 1e-3
+
+static const char *const ZOO[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "lstm",
+                                  "gru",      NULL};
+
+/* Runs zoo model `name` on rt and on the CPU and compares (and, on the main CUDA runtime,
+ * the preempt/full/mixed launch mode too). */
+static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *label, int modes) {
+    if (!selected(label)) return;
+    cx->n_cases++;
+    mr_model *mc = NULL, *mg = NULL;
+    mr_status st = mr_model_load_zoo(cx->cpu, name, NULL, &mc);
+    CHECK_MSG(st == MR_OK, "%s: CPU load: %s", label, mr_runtime_last_error(cx->cpu));
+    if (st != MR_OK) return;
+    st = mr_model_load_zoo(rt, name, NULL, &mg);
+    CHECK_MSG(st == MR_OK, "%s: CUDA load: %s", label, mr_runtime_last_error(rt));
+    int n_in = mr_model_n_inputs(mc), n_out = mr_model_n_outputs(mc);
+    mr_tensor ins[MAX_IO], ref[MAX_IO], got[MAX_IO], garbage[MAX_IO];
+    memset(ins, 0, sizeof ins);
+    memset(ref, 0, sizeof ref);
+    memset(got, 0, sizeof got);
+    memset(garbage, 0, sizeof garbage);
+    int ok = st == MR_OK && n_in <= MAX_IO && make_inputs(mc, ins, 12345) &&
+             alloc_outputs(mc, ref) && alloc_outputs(mc, got);
+    if (ok) {
+        poison_outputs(ref, n_out);
+        ok = mr_model_run(mc, n_in, ins, n_out, ref) == MR_OK;
+        CHECK_MSG(ok, "%s: CPU run: %s", label, mr_runtime_last_error(cx->cpu));
+    }
+    tol t = {0, 0};
+    if (ok) {
+        poison_outputs(got, n_out);
+        int r = mr_model_run(mg, n_in, ins, n_out, got) == MR_OK;
+        CHECK_MSG(r, "%s: CUDA run: %s", label, mr_runtime_last_error(rt));
+        if (r) compare(label, "run", n_out, got, ref, &t, ZOO_RANGE_TOL);
+    }
+#ifdef MIRIAM_HAVE_CUDA
+    if (ok && modes) {
+        make_garbage(ins, n_in, garbage, 999);
+        for (const mode *md = MODES; md->name; md++) {
+            if (strcmp(md->name, "preempt/P7/mixed") != 0 && strcmp(md->name, "plain/v1") != 0 &&
+                strcmp(md->name, "sharded/full/mixed") != 0)
+                continue;
+            if (!mode_selected(md->name)) continue;
+            poison_outputs(got, n_out);
+            if (mr_model_run(mg, n_in, garbage, n_out, got) != MR_OK) {
+                CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(rt));
+                break;
+            }
+            poison_outputs(got, n_out);
+            if (run_mode(mg, ins, got, md, label))
+                compare(label, md->name, n_out, got, ref, &t, ZOO_RANGE_TOL);
+            cx->n_modes++;
+        }
+    }
+#else
+    (void)modes;
+#endif
+    for (int i = 0; i < n_in && i < MAX_IO; i++) {
+        free(ins[i].data);
+        free(garbage[i].data);
+    }
+    free_outputs(ref, n_out);
+    free_outputs(got, n_out);
+    mr_model_destroy(mc);
+    mr_model_destroy(mg);
+}
+
+#ifdef MIRIAM_HAVE_CUDA
+
+static void sleep_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* A big single-step model; the yield word is set while an elastic launch with P = 1 runs. */
+static void c_long(cb *b, int v) {
+    if (v == 0) {
+        int a = in_f(b, D(2048, 2048), -1, 1);
+        int w = k_f(b, D(2048, 2048), -0.05f, 0.05f);
+        out(b, OP(b, "MatMul", a, w));
+    } else {
+        int x = in_f(b, D(1, 256, 56, 56), -1, 1);
+        int w = k_f(b, D(256, 256, 3, 3), -0.05f, 0.05f);
+        int y = OP(b, "Conv", x, w);
+        AIS(b, "pads", 1, 1, 1, 1);
+        out(b, y);
+    }
+}
+
+static void long_preempt(ctx *cx, const char *label, int v) {
+    if (!selected(label)) return;
+    op_case c = {label, c_long, v, &TOL_GEMM, 0, 0};
+    cb ba, bb;
+    mr_graph *ga = build_case(&c, &ba);
+    if (!ga) return;
+    mr_graph *gb = build_case(&c, &bb);
+    if (!gb) {
+        mr_graph_destroy(ga);
+        free_inputs(&ba);
+        return;
+    }
+    cx->n_cases++;
+    mr_model *mc = load_graph(cx->cpu, ga, label, "CPU");
+    mr_model *mg = load_graph(cx->dev, gb, label, "CUDA");
+    mr_tensor ref[MAX_IO], got[MAX_IO], garbage[MAX_IO];
+    memset(ref, 0, sizeof ref);
+    memset(got, 0, sizeof got);
+    memset(garbage, 0, sizeof garbage);
+    int ok = mc && mg && alloc_outputs(mc, ref) && alloc_outputs(mc, got);
+    if (ok) {
+        poison_outputs(ref, 1);
+        ok = mr_model_run(mc, ba.n_in, ba.in, 1, ref) == MR_OK;
+        CHECK_MSG(ok, "%s: CPU run: %s", label, mr_runtime_last_error(cx->cpu));
+    }
+    make_garbage(bb.in, bb.n_in, garbage, 4242);
+    mr_exec *ex = ok ? mr_model_exec(mg) : NULL;
+    int step = -1;
+    for (int s = 0; ex && s < mr_cuda_exec_n_steps(ex); s++)
+        if (!mr_cuda_exec_step_skipped(ex, s)) step = s;
+    if (ex) CHECK_MSG(step >= 0 && mr_cuda_exec_n_steps(ex) == 1, "%s: expected one step", label);
+    int mid_seen = 0;
+    /* Delays after the launch before the yield: the P = 1 launch takes tens of ms (one SM
+     * doing a multi-GFLOP product), so at least one of them lands strictly inside it. */
+    static const long delays_us[] = {300, 2000, 10000};
+    for (int k = 0; ok && step >= 0 && k < 3; k++) {
+        mr_err err;
+        mr_err_clear(&err);
+        poison_outputs(got, 1);
+        if (mr_model_run(mg, bb.n_in, garbage, 1, got) != MR_OK) {
+            CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(cx->dev));
+            break;
+        }
+        poison_outputs(got, 1);
+        CHECK(mr_cuda_exec_begin(ex, bb.in, &err) == MR_OK);
+        for (int ph = 0; ph < mr_cuda_exec_n_phases(ex, step); ph++) {
+            long long nb = mr_cuda_exec_phase_blocks(ex, step, ph), c0 = -1, c1 = -1;
+            mr_launch l = {
+                step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0};
+            mr_status st = mr_cuda_exec_launch(ex, &l, &err);
+            CHECK_MSG(st == MR_OK, "%s: launch: %s", label, err.msg);
+            sleep_us(delays_us[k]);
+            mr_cuda_exec_set_yield(ex, 1);
+            st = mr_cuda_exec_counter(ex, step, ph, &c0, &err); /* syncs */
+            CHECK_MSG(st == MR_OK, "%s: counter: %s", label, err.msg);
+            CHECK_MSG(c0 >= 0 && c0 <= nb, "%s phase %d: counter %lld outside [0, %lld]", label, ph,
+                      c0, nb);
+            if (c0 > 0 && c0 < nb) mid_seen = 1;
+            /* Still yielding: a relaunch takes nothing. */
+            l.blocks = 0;
+            CHECK(mr_cuda_exec_launch(ex, &l, &err) == MR_OK);
+            CHECK(mr_cuda_exec_counter(ex, step, ph, &c1, &err) == MR_OK);
+            CHECK_MSG(c1 == c0, "%s phase %d: a yielded launch moved the counter %lld -> %lld",
+                      label, ph, c0, c1);
+            mr_cuda_exec_set_yield(ex, 0);
+            /* Resume at full width with the other variant. */
+            l.variant = (k + 1) % mr_cuda_exec_n_variants(ex, step);
+            CHECK(mr_cuda_exec_launch(ex, &l, &err) == MR_OK);
+            CHECK(mr_cuda_exec_counter(ex, step, ph, &c1, &err) == MR_OK);
+            CHECK_MSG(c1 == nb, "%s phase %d: resumed counter %lld, expected %lld", label, ph, c1,
+                      nb);
+            printf("%s: try %d phase %d: yield after %ld us stopped at block %lld of %lld\n", label,
+                   k, ph, delays_us[k], c0, nb);
+        }
+        mr_status st = mr_cuda_exec_end(ex, got, &err);
+        CHECK_MSG(st == MR_OK, "%s: end: %s", label, err.msg);
+        char mode[48];
+        snprintf(mode, sizeof mode, "yield-mid-launch/%ldus", delays_us[k]);
+        if (st == MR_OK) compare(label, mode, 1, got, ref, &TOL_GEMM, 0);
+        cx->n_modes++;
+    }
+    if (ok)
+        CHECK_MSG(mid_seen, "%s: no try stopped strictly inside the launch (see the lines above)",
+                  label);
+    for (int i = 0; i < bb.n_in; i++) free(garbage[i].data);
+    free_outputs(ref, 1);
+    free_outputs(got, 1);
+    mr_model_destroy(mc);
+    mr_model_destroy(mg);
+    free_inputs(&ba);
+    free_inputs(&bb);
+}
+
+/* Runs zoo:cifarnet on rt and checks it against the CPU: the runtime still works. */
+static void still_works(ctx *cx, mr_runtime *rt, const char *after) {
+    char label[96];
+    snprintf(label, sizeof label, "errors/still-works-after-%s", after);
+    zoo_case(cx, rt, "cifarnet", label, 0);
+}
+
+static void test_errors(ctx *cx) {
+    if (!selected("errors")) return;
+    /* Wrong input shape and dtype on a CUDA model. */
+    mr_model *m = NULL;
+    mr_status st = mr_model_load_zoo(cx->dev, "cifarnet", NULL, &m);
+    CHECK_MSG(st == MR_OK, "cifarnet on CUDA: %s", mr_runtime_last_error(cx->dev));
+    if (st == MR_OK) {
+        /* Twice the bytes of the float input: the int64 attempt must be refused before any copy,
+         * but a wrong size must not read out of bounds either way. */
+        float *x = calloc(2 * 3 * 32 * 32, sizeof(float)), y[10];
+        mr_tensor in = {MR_DTYPE_F32, 4, {1, 3, 32, 31}, x};
+        mr_tensor outt = {MR_DTYPE_F32, 2, {1, 10}, y};
+        st = mr_model_run(m, 1, &in, 1, &outt);
+        CHECK_STATUS(st, MR_ERR_SHAPE, mr_runtime_last_error(cx->dev), NULL);
+        in.dims[3] = 32;
+        in.dtype = MR_DTYPE_I64;
+        st = mr_model_run(m, 1, &in, 1, &outt);
+        CHECK_STATUS(st, MR_ERR_SHAPE, mr_runtime_last_error(cx->dev), NULL);
+        free(x);
+        mr_model_destroy(m);
+        still_works(cx, cx->dev, "wrong-shape");
+    }
+
+    /* --sms that is not a multiple of the SM group. */
+    char eb[512] = "";
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = MR_BACKEND_CUDA;
+    p.sms = 12;
+    mr_runtime *rt = NULL;
+    st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_ERR_INVALID_ARG, eb, "multiple of");
+    CHECK(rt == NULL);
+    printf("errors: --sms 12: %s\n", eb);
+    mr_runtime_destroy(rt);
+    /* More SMs than the device has. */
+    p.sms = 100000;
+    st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_ERR_INVALID_ARG, eb, "100000");
+    mr_runtime_destroy(rt);
+    rt = NULL;
+    still_works(cx, cx->dev, "bad-sms");
+
+    /* A GPU that does not exist. */
+    p.sms = 0;
+    p.gpu = 99;
+    st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_ERR_NOT_FOUND, eb, "99");
+    printf("errors: gpu 99: %s\n", eb);
+    mr_runtime_destroy(rt);
+    rt = NULL;
+    /* A fresh runtime after the failures works. */
+    p.gpu = 0;
+    st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st == MR_OK) still_works(cx, rt, "bad-gpu");
+    mr_runtime_destroy(rt);
+}
+
+static void test_green(ctx *cx) {
+    if (!selected("green")) return;
+    char eb[512] = "";
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = MR_BACKEND_CUDA;
+    p.sms = 16;
+    mr_runtime *rt = NULL;
+    mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st != MR_OK) return;
+    zoo_case(cx, rt, "resnet18", "green/sms16/resnet18", 0);
+    zoo_case(cx, rt, "lstm", "green/sms16/lstm", 0);
+    mr_runtime_destroy(rt);
+}
+
+#endif /* MIRIAM_HAVE_CUDA */
+
+int main(void) {
+    verbose = atoi(mr_test_env("MIRIAM_CUDA_VERBOSE", "0"));
+    filter = getenv("MIRIAM_CUDA_FILTER");
+    mode_filter = getenv("MIRIAM_CUDA_MODES");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    char why[512] = "this build has no CUDA backend (no CUDA compiler was found at configure "
+                    "time)";
+    int have_cuda = 0;
+#ifdef MIRIAM_HAVE_CUDA
+    have_cuda = mr_cuda_available(why, sizeof why);
+#endif
+
+    ctx cx;
+    memset(&cx, 0, sizeof cx);
+    cx.have_cuda = have_cuda;
+    char eb[512] = "";
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = MR_BACKEND_CPU;
+    p.n_threads = have_cuda ? 0 : 2; /* the GPU machine has many cores; CI has two */
+    mr_status st = mr_runtime_create(&p, &cx.cpu, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st != MR_OK) return mr_test_finish("cuda");
+    if (have_cuda) {
+        p.backend = MR_BACKEND_CUDA;
+        p.n_threads = 0;
+    } else {
+        p.n_threads = 1; /* self-check: a different block schedule on the CPU */
+    }
+    st = mr_runtime_create(&p, &cx.dev, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st != MR_OK) {
+        mr_runtime_destroy(cx.cpu);
+        return mr_test_finish("cuda");
+    }
+
+    for (const op_case *c = CASES; c->label; c++) run_case(&cx, c);
+
+    if (!have_cuda) {
+        printf("cuda: %d op cases built and checked on two CPU runtimes\n", cx.n_cases);
+        printf("no CUDA device: %s — CUDA tests skipped\n", why);
+        mr_runtime_destroy(cx.dev);
+        mr_runtime_destroy(cx.cpu);
+        if (mr_test_failures) return mr_test_finish("cuda");
+        return 77;
+    }
+
+#ifdef MIRIAM_HAVE_CUDA
+    long_preempt(&cx, "long/matmul2048", 0);
+    long_preempt(&cx, "long/conv256x56x56", 1);
+#endif
+    for (int i = 0; ZOO[i]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "zoo/%s", ZOO[i]);
+        zoo_case(&cx, cx.dev, ZOO[i], label, 1);
+    }
+#ifdef MIRIAM_HAVE_CUDA
+    test_errors(&cx);
+    test_green(&cx);
+#endif
+
+    printf("cuda: %d cases, %d launch-mode runs compared with the CPU\n", cx.n_cases, cx.n_modes);
+    mr_runtime_destroy(cx.dev);
+    mr_runtime_destroy(cx.cpu);
+    return mr_test_finish("cuda");
+}
