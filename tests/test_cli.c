@@ -289,7 +289,8 @@ static void test_run(void) {
         mr_tensor_free_data(&t);
     }
     /* --threads 1 gives the same answer within --compare's default tolerance. */
-    snprintf(args, sizeof args, "run zoo:cifarnet --input '%s' --compare '%s' --threads 1", x_path,
+    snprintf(args, sizeof args,
+             "run zoo:cifarnet --input '%s' --compare '%s' --threads 1 --device cpu", x_path,
              ref_path);
     EXPECT_OK(args, "ok", "(1 threads)");
 
@@ -375,8 +376,8 @@ static void test_run(void) {
 static void test_bench(void) {
     char csv[128], args[512];
     tmp_path(csv, sizeof csv, "bench.csv");
-    snprintf(args, sizeof args, "bench zoo:cifarnet --repeat 2 --warmup 0 --threads 1 --csv '%s'",
-             csv);
+    snprintf(args, sizeof args,
+             "bench zoo:cifarnet --repeat 2 --warmup 0 --threads 1 --device cpu --csv '%s'", csv);
     EXPECT_OK(args, "| zoo:cifarnet", "62006", "p50");
     char *s = NULL;
     FILE *f = fopen(csv, "rb");

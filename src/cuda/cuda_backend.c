@@ -84,12 +84,17 @@ int mr_cuda_available(char *why, size_t why_size) {
     return 1;
 }
 
+/* A driver API function by name, in the ABI version of the toolkit we were built with (an
+ * older version number does not find functions added later, e.g. cuGreenCtxStreamCreate). */
 static void *driver_fn(const char *sym) {
     void *fn = NULL;
     enum cudaDriverEntryPointQueryResult q;
-    if (cudaGetDriverEntryPointByVersion(sym, &fn, 12040, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
+    if (cudaGetDriverEntryPointByVersion(sym, &fn, CUDART_VERSION, cudaEnableDefault, &q) !=
+            cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+        cudaGetLastError();
         return NULL;
+    }
     return fn;
 }
 
@@ -114,11 +119,20 @@ static mr_status create_green(mr_backend *be, int sms, mr_err *err) {
     pfn_ctx_from_green from_green = (pfn_ctx_from_green)driver_fn("cuCtxFromGreenCtx");
     be->green_destroy = (pfn_green_destroy)driver_fn("cuGreenCtxDestroy");
     be->ctx_set_current = (pfn_ctx_set_current)driver_fn("cuCtxSetCurrent");
-    if (!get_res || !split || !gen || !create || !gstream || !from_green || !be->green_destroy ||
-        !be->ctx_set_current)
+    const char *missing = !get_res          ? "cuDeviceGetDevResource"
+                          : !split            ? "cuDevSmResourceSplitByCount"
+                          : !gen              ? "cuDevResourceGenerateDesc"
+                          : !create           ? "cuGreenCtxCreate"
+                          : !gstream          ? "cuGreenCtxStreamCreate"
+                          : !from_green       ? "cuCtxFromGreenCtx"
+                          : !be->green_destroy ? "cuGreenCtxDestroy"
+                          : !be->ctx_set_current ? "cuCtxSetCurrent"
+                                                 : NULL;
+    if (missing)
         return mr_errf(err, MR_ERR_BACKEND,
-                       "--sms needs green contexts (CUDA driver 12.4 or newer); this driver "
-                       "lacks them");
+                       "--sms needs green contexts (CUDA driver 12.4 or newer); the driver "
+                       "does not provide %s",
+                       missing);
     CUdevResource all, part, rest;
     if (get_res((CUdevice)be->device, &all, CU_DEV_RESOURCE_TYPE_SM) != CUDA_SUCCESS)
         return mr_errf(err, MR_ERR_BACKEND, "cannot query the SMs of device %d", be->device);
