@@ -182,8 +182,7 @@ const char *mr_zoo_description(const char *name);
  * Loading the file back gives the same outputs bit for bit. Needs no runtime: errors are
  * written to errbuf (may be NULL). MR_ERR_NOT_FOUND for an unknown name, MR_ERR_IO if the
  * file cannot be written (a partial file is removed). */
-mr_status mr_zoo_export_onnx(const char *name, const char *path, char *errbuf,
-                             size_t errbuf_size);
+mr_status mr_zoo_export_onnx(const char *name, const char *path, char *errbuf, size_t errbuf_size);
 
 /* Description of one model input or output. `name` is owned by the model. */
 typedef struct mr_tensor_info {

@@ -27,7 +27,9 @@ mr_model_params mr_model_default_params(void) {
     return p;
 }
 
-static mr_status fail(mr_runtime *rt, mr_err *err) { return mr_runtime_fail(rt, err); }
+static mr_status fail(mr_runtime *rt, mr_err *err) {
+    return mr_runtime_fail(rt, err);
+}
 
 static void compute_stats(mr_model *m) {
     const mr_graph *g = m->g;
@@ -192,12 +194,20 @@ void mr_model_destroy(mr_model *m) {
     free(m);
 }
 
-const mr_graph *mr_model_graph(const mr_model *m) { return m ? m->g : NULL; }
+const mr_graph *mr_model_graph(const mr_model *m) {
+    return m ? m->g : NULL;
+}
 
-struct mr_exec *mr_model_exec(const mr_model *m) { return m ? m->exec : NULL; }
+struct mr_exec *mr_model_exec(const mr_model *m) {
+    return m ? m->exec : NULL;
+}
 
-int mr_model_n_inputs(const mr_model *m) { return m ? m->g->n_inputs : 0; }
-int mr_model_n_outputs(const mr_model *m) { return m ? m->g->n_outputs : 0; }
+int mr_model_n_inputs(const mr_model *m) {
+    return m ? m->g->n_inputs : 0;
+}
+int mr_model_n_outputs(const mr_model *m) {
+    return m ? m->g->n_outputs : 0;
+}
 
 static mr_status tensor_info(const mr_model *m, int t, mr_tensor_info *out) {
     const mr_tensor_desc *d = &m->g->tensors[t];
@@ -211,8 +221,8 @@ static mr_status tensor_info(const mr_model *m, int t, mr_tensor_info *out) {
 
 static mr_status bad_index(const mr_model *m, const char *what, int index, int count) {
     mr_err err;
-    mr_errf(&err, MR_ERR_INVALID_ARG, "%s index %d is out of range (the model has %d)", what,
-            index, count);
+    mr_errf(&err, MR_ERR_INVALID_ARG, "%s index %d is out of range (the model has %d)", what, index,
+            count);
     return mr_runtime_fail(m->rt, &err);
 }
 
@@ -235,12 +245,13 @@ mr_status mr_model_get_stats(const mr_model *m, mr_model_stats *out) {
     return MR_OK;
 }
 
-int mr_model_n_steps(const mr_model *m) { return m ? m->plan.n_steps : 0; }
+int mr_model_n_steps(const mr_model *m) {
+    return m ? m->plan.n_steps : 0;
+}
 
 mr_status mr_model_step_info(const mr_model *m, int index, mr_step_info *out) {
     if (!m || !out) return MR_ERR_INVALID_ARG;
-    if (index < 0 || index >= m->plan.n_steps)
-        return bad_index(m, "step", index, m->plan.n_steps);
+    if (index < 0 || index >= m->plan.n_steps) return bad_index(m, "step", index, m->plan.n_steps);
     const mr_node *n = &m->g->nodes[m->plan.steps[index]];
     out->op = n->label ? n->label : n->op_type;
     out->name = n->name;
@@ -255,8 +266,7 @@ static mr_status check_tensor(const mr_tensor_desc *d, const mr_tensor *t, const
                               int index, mr_err *err) {
     char want[160], got[160];
     if (!t->data)
-        return mr_errf(err, MR_ERR_INVALID_ARG, "%s %d ('%s'): data is NULL", kind, index,
-                       d->name);
+        return mr_errf(err, MR_ERR_INVALID_ARG, "%s %d ('%s'): data is NULL", kind, index, d->name);
     if (t->dtype != d->dtype)
         return mr_errf(err, MR_ERR_SHAPE, "%s %d ('%s'): dtype %s, the model expects %s", kind,
                        index, d->name, mr_dtype_name(t->dtype), mr_dtype_name(d->dtype));
@@ -277,8 +287,8 @@ mr_status mr_model_run(mr_model *m, int n_inputs, const mr_tensor *inputs, int n
     mr_err_clear(&err);
     if (!m) return MR_ERR_INVALID_ARG;
     const mr_graph *g = m->g;
-    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs ||
-        (n_inputs && !inputs) || (n_outputs && !outputs)) {
+    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs || (n_inputs && !inputs) ||
+        (n_outputs && !outputs)) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_model_run: the model has %d inputs and %d outputs, got %d and %d%s",
                 g->n_inputs, g->n_outputs, n_inputs, n_outputs,

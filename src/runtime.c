@@ -27,9 +27,12 @@ mr_runtime_params mr_runtime_default_params(void) {
 
 const char *mr_backend_name(mr_backend_kind kind) {
     switch (kind) {
-    case MR_BACKEND_AUTO: return "auto";
-    case MR_BACKEND_CPU: return "cpu";
-    case MR_BACKEND_CUDA: return "cuda";
+    case MR_BACKEND_AUTO:
+        return "auto";
+    case MR_BACKEND_CPU:
+        return "cpu";
+    case MR_BACKEND_CUDA:
+        return "cuda";
     }
     return "invalid";
 }
@@ -81,7 +84,9 @@ static mr_status select_backend(mr_runtime *rt, mr_err *err) {
 #endif
         rt->iface = &mr_backend_cpu_iface;
         return MR_OK;
-    case MR_BACKEND_CPU: rt->iface = &mr_backend_cpu_iface; return MR_OK;
+    case MR_BACKEND_CPU:
+        rt->iface = &mr_backend_cpu_iface;
+        return MR_OK;
     case MR_BACKEND_CUDA:
 #ifdef MIRIAM_HAVE_CUDA
         rt->iface = &mr_backend_cuda_iface;
@@ -107,7 +112,8 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     }
     *out = NULL;
     mr_runtime_params p = params ? *params : mr_runtime_default_params();
-    if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.log_level < MR_LOG_ERROR || p.log_level > MR_LOG_DEBUG) {
+    if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.log_level < MR_LOG_ERROR ||
+        p.log_level > MR_LOG_DEBUG) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, sms %d, log_level "
                 "%d)",
@@ -123,7 +129,8 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     rt->params = p;
     pthread_mutex_init(&rt->err_mu, NULL);
     pthread_mutex_init(&rt->run_mu, NULL);
-    if (select_backend(rt, &err) != MR_OK || rt->iface->create(&rt->params, &rt->be, &err) != MR_OK) {
+    if (select_backend(rt, &err) != MR_OK ||
+        rt->iface->create(&rt->params, &rt->be, &err) != MR_OK) {
         mr_err_copy(&err, errbuf, errbuf_size);
         mr_runtime_destroy(rt);
         return err.status;
@@ -150,4 +157,6 @@ int mr_runtime_n_threads(const mr_runtime *rt) {
     return rt && rt->be && rt->iface->kind == MR_BACKEND_CPU ? rt->iface->n_threads(rt->be) : 0;
 }
 
-const char *mr_runtime_last_error(const mr_runtime *rt) { return rt ? rt->last_error : ""; }
+const char *mr_runtime_last_error(const mr_runtime *rt) {
+    return rt ? rt->last_error : "";
+}

@@ -7,8 +7,8 @@
 int mr_test_failures = 0;
 int mr_test_checks = 0;
 
-void mr_test_check_status(const char *file, int line, mr_status st, mr_status want,
-                          const char *msg, const char *needle) {
+void mr_test_check_status(const char *file, int line, mr_status st, mr_status want, const char *msg,
+                          const char *needle) {
     mr_test_checks++;
     if (st != want) {
         mr_test_failures++;
@@ -19,12 +19,10 @@ void mr_test_check_status(const char *file, int line, mr_status st, mr_status wa
     if (want != MR_OK) {
         if (!msg || !msg[0]) {
             mr_test_failures++;
-            fprintf(stderr, "%s:%d: status %s without a message\n", file, line,
-                    mr_status_str(st));
+            fprintf(stderr, "%s:%d: status %s without a message\n", file, line, mr_status_str(st));
         } else if (needle && !strstr(msg, needle)) {
             mr_test_failures++;
-            fprintf(stderr, "%s:%d: message '%s' does not mention '%s'\n", file, line, msg,
-                    needle);
+            fprintf(stderr, "%s:%d: message '%s' does not mention '%s'\n", file, line, msg, needle);
         }
     }
 }
@@ -34,7 +32,9 @@ int mr_test_finish(const char *name) {
     return mr_test_failures ? 1 : 0;
 }
 
-void mr_rng_seed(mr_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
+void mr_rng_seed(mr_rng *r, uint64_t seed) {
+    r->s = seed * 0x9E3779B97F4A7C15ull + 1;
+}
 
 uint64_t mr_rng_u64(mr_rng *r) {
     uint64_t x = r->s;
@@ -53,8 +53,8 @@ void mr_rng_fill(mr_rng *r, float *x, int64_t n, float lo, float hi) {
     for (int64_t i = 0; i < n; i++) x[i] = mr_rng_uniform(r, lo, hi);
 }
 
-int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float atol,
-                double *max_abs, int64_t *worst) {
+int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float atol, double *max_abs,
+                int64_t *worst) {
     int ok = 1;
     double m = 0;
     int64_t w = -1;

@@ -12,33 +12,33 @@
 extern int mr_test_failures;
 extern int mr_test_checks;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        mr_test_checks++;                                                                      \
-        if (!(cond)) {                                                                         \
-            mr_test_failures++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        mr_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            mr_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                   \
-    do {                                                                                       \
-        mr_test_checks++;                                                                      \
-        if (!(cond)) {                                                                         \
-            mr_test_failures++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-        }                                                                                      \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        mr_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            mr_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Expects `st` == `want` and, when want != MR_OK, a non-empty message containing `needle`
  * (may be NULL) in `msg`. */
-#define CHECK_STATUS(st, want, msg, needle)                                                    \
+#define CHECK_STATUS(st, want, msg, needle)                                                        \
     mr_test_check_status(__FILE__, __LINE__, (st), (want), (msg), (needle))
 
-void mr_test_check_status(const char *file, int line, mr_status st, mr_status want,
-                          const char *msg, const char *needle);
+void mr_test_check_status(const char *file, int line, mr_status st, mr_status want, const char *msg,
+                          const char *needle);
 
 /* Prints "N checks, M failed" and returns the process exit code. */
 int mr_test_finish(const char *name);
@@ -53,8 +53,8 @@ float mr_rng_uniform(mr_rng *r, float lo, float hi);
 void mr_rng_fill(mr_rng *r, float *x, int64_t n, float lo, float hi);
 
 /* max |a-b| / and whether every element satisfies |a-b| <= atol + rtol*|b|. */
-int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float atol,
-                double *max_abs, int64_t *worst);
+int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float atol, double *max_abs,
+                int64_t *worst);
 
 /* Environment / path helpers. */
 const char *mr_test_env(const char *name, const char *fallback);

@@ -76,8 +76,8 @@ int cmd_info(int argc, char **argv) {
         for (int i = 0; i < mr_model_n_steps(m); i++) {
             mr_step_info si;
             mr_model_step_info(m, i, &si);
-            printf("%4d  %-36s %-28s %10lld %12.3f\n", i, si.op, si.output,
-                   (long long)si.n_blocks, (double)si.flops / 1e6);
+            printf("%4d  %-36s %-28s %10lld %12.3f\n", i, si.op, si.output, (long long)si.n_blocks,
+                   (double)si.flops / 1e6);
         }
     }
     mr_model_destroy(m);

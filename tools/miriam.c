@@ -141,16 +141,15 @@ static int cmd_zoo(int argc, char **argv) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: miriam COMMAND [options]\n\n"
-            "Commands:\n"
-            "  info MODEL      inputs, outputs, parameters, FLOPs, planned activation memory\n"
-            "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
-            "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
-            "  zoo             list the built-in models\n"
-            "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n\n"
-            "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
-            "`miriam COMMAND --help` describes each command's options.\n");
+    fprintf(f, "usage: miriam COMMAND [options]\n\n"
+               "Commands:\n"
+               "  info MODEL      inputs, outputs, parameters, FLOPs, planned activation memory\n"
+               "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
+               "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
+               "  zoo             list the built-in models\n"
+               "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n\n"
+               "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
+               "`miriam COMMAND --help` describes each command's options.\n");
 }
 
 int main(int argc, char **argv) {

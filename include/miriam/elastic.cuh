@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 /* Pointers and parameters of one kernel step, passed by value to every launch. */
-#define MR_CUDA_MAX_PTRS 16
+#define MR_CUDA_MAX_PTRS    16
 #define MR_CUDA_PARAM_BYTES 512
 
 typedef struct mr_cuda_args {
@@ -65,7 +65,7 @@ typedef struct mr_cuda_args {
 
 /* Control block of an elastic launch. */
 typedef struct mr_elastic_ctl {
-    unsigned long long *next; /* device counter of this step/phase: next logical block */
+    unsigned long long *next;  /* device counter of this step/phase: next logical block */
     const volatile int *yield; /* host-mapped yield word; NULL = not preemptible */
     long long end;             /* shard end (exclusive) */
 } mr_elastic_ctl;
@@ -89,22 +89,22 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
 /* Defines NAME_elastic and NAME_plain (extern "C", so host C code can take their addresses)
  * from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`. THREADS is the
  * block size the body is written for (used as __launch_bounds__). */
-#define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                  \
-    extern "C" __global__ void __launch_bounds__(THREADS)                                      \
-        NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                    \
-        __shared__ long long mr_blk_;                                                           \
-        for (;;) {                                                                              \
-            if (threadIdx.x == 0) mr_blk_ = mr_elastic_take(&ctl);                              \
-            __syncthreads();                                                                    \
-            long long mr_i_ = mr_blk_;                                                          \
-            if (mr_i_ < 0) return;                                                              \
-            BODY(&a, mr_i_);                                                                    \
-            __syncthreads();                                                                    \
-        }                                                                                       \
-    }                                                                                           \
-    extern "C" __global__ void __launch_bounds__(THREADS)                                      \
-        NAME##_plain(mr_cuda_args a, long long base) {                                          \
-        BODY(&a, base + (long long)blockIdx.x);                                                 \
+#define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                     \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                          \
+        NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                       \
+        __shared__ long long mr_blk_;                                                              \
+        for (;;) {                                                                                 \
+            if (threadIdx.x == 0) mr_blk_ = mr_elastic_take(&ctl);                                 \
+            __syncthreads();                                                                       \
+            long long mr_i_ = mr_blk_;                                                             \
+            if (mr_i_ < 0) return;                                                                 \
+            BODY(&a, mr_i_);                                                                       \
+            __syncthreads();                                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                          \
+        NAME##_plain(mr_cuda_args a, long long base) {                                             \
+        BODY(&a, base + (long long)blockIdx.x);                                                    \
     }
 
 #endif /* __CUDACC__ */

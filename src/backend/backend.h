@@ -19,8 +19,8 @@ typedef struct mr_backend_iface {
     void (*destroy)(mr_backend *be);
     int (*n_threads)(const mr_backend *be);
     /* Allocates the arena of `plan` and binds every step; `g` and `plan` must outlive it. */
-    mr_status (*exec_create)(mr_backend *be, const mr_graph *g, const mr_plan *plan,
-                             mr_exec **out, mr_err *err);
+    mr_status (*exec_create)(mr_backend *be, const mr_graph *g, const mr_plan *plan, mr_exec **out,
+                             mr_err *err);
     void (*exec_destroy)(mr_exec *ex);
     /* One inference. Inputs/outputs are already validated against the graph. */
     mr_status (*run)(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err);

@@ -52,7 +52,9 @@ static void cpu_destroy(mr_backend *be) {
     free(be);
 }
 
-static int cpu_n_threads(const mr_backend *be) { return mr_pool_size(be->pool); }
+static int cpu_n_threads(const mr_backend *be) {
+    return mr_pool_size(be->pool);
+}
 
 static void *tensor_ptr(const mr_exec *ex, int t) {
     const mr_tensor_desc *d = &ex->g->tensors[t];
@@ -100,14 +102,14 @@ static mr_status cpu_exec_create(mr_backend *be, const mr_graph *g, const mr_pla
         for (int k = 0; k < n->n_in; k++) {
             if (n->in[k] < 0) continue;
             const mr_tensor_desc *d = &g->tensors[n->in[k]];
-            st->in[k] = (mr_tview){tensor_ptr(ex, n->in[k]), d->dtype, d->ndim, d->dims,
-                                   mr_desc_numel(d)};
+            st->in[k] =
+                (mr_tview){tensor_ptr(ex, n->in[k]), d->dtype, d->ndim, d->dims, mr_desc_numel(d)};
         }
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0) continue;
             const mr_tensor_desc *d = &g->tensors[n->out[k]];
-            st->out[k] = (mr_tview){tensor_ptr(ex, n->out[k]), d->dtype, d->ndim, d->dims,
-                                    mr_desc_numel(d)};
+            st->out[k] =
+                (mr_tview){tensor_ptr(ex, n->out[k]), d->dtype, d->ndim, d->dims, mr_desc_numel(d)};
         }
         st->workspace = n->workspace_bytes ? ex->arena + plan->ws_offset[s] : NULL;
         ex->counter_base[s] = nc;

@@ -55,7 +55,9 @@ void *mr_malloc_aligned(size_t size, const char *what, mr_err *err) {
     return p ? p : oom(size, what, err);
 }
 
-void mr_free_aligned(void *p) { free(p); }
+void mr_free_aligned(void *p) {
+    free(p);
+}
 
 char *mr_strdup(const char *s, mr_err *err) {
     if (!s) s = "";

@@ -46,17 +46,28 @@ void mr_err_copy(const mr_err *err, char *buf, size_t size) {
 
 const char *mr_status_str(mr_status status) {
     switch (status) {
-    case MR_OK: return "ok";
-    case MR_ERR_INVALID_ARG: return "invalid argument";
-    case MR_ERR_IO: return "I/O error";
-    case MR_ERR_PARSE: return "parse error";
-    case MR_ERR_UNSUPPORTED: return "unsupported";
-    case MR_ERR_SHAPE: return "shape or dtype mismatch";
-    case MR_ERR_NO_MEMORY: return "out of memory";
-    case MR_ERR_NOT_FOUND: return "not found";
-    case MR_ERR_BACKEND: return "backend error";
-    case MR_ERR_GRAPH: return "invalid graph";
-    case MR_ERR_INTERNAL: return "internal error";
+    case MR_OK:
+        return "ok";
+    case MR_ERR_INVALID_ARG:
+        return "invalid argument";
+    case MR_ERR_IO:
+        return "I/O error";
+    case MR_ERR_PARSE:
+        return "parse error";
+    case MR_ERR_UNSUPPORTED:
+        return "unsupported";
+    case MR_ERR_SHAPE:
+        return "shape or dtype mismatch";
+    case MR_ERR_NO_MEMORY:
+        return "out of memory";
+    case MR_ERR_NOT_FOUND:
+        return "not found";
+    case MR_ERR_BACKEND:
+        return "backend error";
+    case MR_ERR_GRAPH:
+        return "invalid graph";
+    case MR_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }

@@ -27,10 +27,10 @@ void mr_err_clear(mr_err *err);
 /* Copies err->msg into a caller buffer (snprintf semantics; buf may be NULL). */
 void mr_err_copy(const mr_err *err, char *buf, size_t size);
 
-#define MR_TRY(expr)                                                                           \
-    do {                                                                                       \
-        mr_status mr_try_st_ = (expr);                                                         \
-        if (mr_try_st_ != MR_OK) return mr_try_st_;                                            \
+#define MR_TRY(expr)                                                                               \
+    do {                                                                                           \
+        mr_status mr_try_st_ = (expr);                                                             \
+        if (mr_try_st_ != MR_OK) return mr_try_st_;                                                \
     } while (0)
 
 #endif

@@ -59,7 +59,8 @@ static mr_status parse_header(const char *h, mr_tensor *t, char *why, size_t why
         return MR_ERR_PARSE;
     }
     if (strncmp(f, "True", 4) == 0) {
-        snprintf(why, whylen, "Fortran-ordered arrays are not supported (use np.ascontiguousarray)");
+        snprintf(why, whylen,
+                 "Fortran-ordered arrays are not supported (use np.ascontiguousarray)");
         return MR_ERR_UNSUPPORTED;
     }
     if (strncmp(f, "False", 5) != 0) {
@@ -94,7 +95,8 @@ static mr_status parse_header(const char *h, mr_tensor *t, char *why, size_t why
         t->dims[t->ndim++] = v;
         s = end;
         while (*s == ' ') s++;
-        if (*s == ',') s++;
+        if (*s == ',')
+            s++;
         else if (*s != ')') {
             snprintf(why, whylen, "bad 'shape' tuple");
             return MR_ERR_PARSE;
@@ -214,12 +216,12 @@ mr_status mr_npy_write(const char *path, const mr_tensor *t, char *errbuf, size_
     shape[0] = '\0'; /* a scalar's shape is "()" */
     size_t pos = 0;
     for (int i = 0; i < t->ndim; i++)
-        pos += (size_t)snprintf(shape + pos, sizeof shape - pos, "%lld,%s",
-                                (long long)t->dims[i], i + 1 < t->ndim ? " " : "");
+        pos += (size_t)snprintf(shape + pos, sizeof shape - pos, "%lld,%s", (long long)t->dims[i],
+                                i + 1 < t->ndim ? " " : "");
     if (t->ndim > 1) shape[pos - 1] = '\0'; /* "(2, 3)" but "(5,)" */
     char header[512];
-    int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-                     descr, shape);
+    int n = snprintf(header, sizeof header,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape);
     /* Pad with spaces so magic + header is a multiple of 64 bytes, ending in '\n'. */
     size_t total = 10 + (size_t)n + 1;
     size_t padded = (total + 63) / 64 * 64;
@@ -228,7 +230,15 @@ mr_status mr_npy_write(const char *path, const mr_tensor *t, char *errbuf, size_
     size_t hlen = padded - 10;
     FILE *fp = fopen(path, "wb");
     if (!fp) return fail(errbuf, errbuf_size, MR_ERR_IO, path, strerror(errno));
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     size_t bytes = (size_t)numel * mr_dtype_size(t->dtype);
     int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(header, 1, hlen, fp) == hlen &&

@@ -7,19 +7,27 @@
 
 const char *mr_dtype_name(mr_dtype dtype) {
     switch (dtype) {
-    case MR_DTYPE_F32: return "float32";
-    case MR_DTYPE_I64: return "int64";
-    case MR_DTYPE_I32: return "int32";
-    default: return "invalid";
+    case MR_DTYPE_F32:
+        return "float32";
+    case MR_DTYPE_I64:
+        return "int64";
+    case MR_DTYPE_I32:
+        return "int32";
+    default:
+        return "invalid";
     }
 }
 
 size_t mr_dtype_size(mr_dtype dtype) {
     switch (dtype) {
-    case MR_DTYPE_F32: return 4;
-    case MR_DTYPE_I64: return 8;
-    case MR_DTYPE_I32: return 4;
-    default: return 0;
+    case MR_DTYPE_F32:
+        return 4;
+    case MR_DTYPE_I64:
+        return 8;
+    case MR_DTYPE_I32:
+        return 4;
+    default:
+        return 0;
     }
 }
 

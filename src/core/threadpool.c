@@ -32,7 +32,8 @@ static void *worker_main(void *p) {
     unsigned long seen = 0;
     for (;;) {
         pthread_mutex_lock(&pool->mu);
-        while (!pool->quit && pool->generation == seen) pthread_cond_wait(&pool->work_cv, &pool->mu);
+        while (!pool->quit && pool->generation == seen)
+            pthread_cond_wait(&pool->work_cv, &pool->mu);
         if (pool->quit) {
             pthread_mutex_unlock(&pool->mu);
             return NULL;
@@ -97,7 +98,9 @@ void mr_pool_destroy(mr_pool *pool) {
     free(pool);
 }
 
-int mr_pool_size(const mr_pool *pool) { return pool->n; }
+int mr_pool_size(const mr_pool *pool) {
+    return pool->n;
+}
 
 void mr_pool_run(mr_pool *pool, mr_pool_fn fn, void *arg) {
     if (pool->n > 1) {

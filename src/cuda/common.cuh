@@ -7,12 +7,18 @@
 /* Fused activation, same semantics as mr_act_apply on the CPU (ops/activation.c). */
 static __device__ __forceinline__ float mr_dev_act(mr_act act, float x) {
     switch (act.kind) {
-    case MR_ACT_RELU: return x > 0.f ? x : 0.f;
-    case MR_ACT_CLIP: return fminf(fmaxf(x, act.alpha), act.beta);
-    case MR_ACT_LEAKY_RELU: return x >= 0.f ? x : act.alpha * x;
-    case MR_ACT_SIGMOID: return 1.f / (1.f + expf(-x));
-    case MR_ACT_TANH: return tanhf(x);
-    default: return x;
+    case MR_ACT_RELU:
+        return x > 0.f ? x : 0.f;
+    case MR_ACT_CLIP:
+        return fminf(fmaxf(x, act.alpha), act.beta);
+    case MR_ACT_LEAKY_RELU:
+        return x >= 0.f ? x : act.alpha * x;
+    case MR_ACT_SIGMOID:
+        return 1.f / (1.f + expf(-x));
+    case MR_ACT_TANH:
+        return tanhf(x);
+    default:
+        return x;
     }
 }
 

@@ -39,8 +39,8 @@ struct mr_backend {
 
 typedef struct step_state {
     mr_cuda_plan plan;
-    mr_cuda_args args;       /* bound pointers; n_blocks/phase set per launch */
-    long long counter_base;  /* index of phase 0's counter */
+    mr_cuda_args args;      /* bound pointers; n_blocks/phase set per launch */
+    long long counter_base; /* index of phase 0's counter */
     void *workspace;
 } step_state;
 
@@ -65,10 +65,10 @@ static mr_status cuda_fail(mr_err *err, cudaError_t e, const char *what) {
                    cudaGetErrorName(e));
 }
 
-#define CU_TRY(expr, what)                                                                     \
-    do {                                                                                       \
-        cudaError_t cu_e_ = (expr);                                                            \
-        if (cu_e_ != cudaSuccess) return cuda_fail(err, cu_e_, what);                          \
+#define CU_TRY(expr, what)                                                                         \
+    do {                                                                                           \
+        cudaError_t cu_e_ = (expr);                                                                \
+        if (cu_e_ != cudaSuccess) return cuda_fail(err, cu_e_, what);                              \
     } while (0)
 
 int mr_cuda_available(char *why, size_t why_size) {
@@ -119,13 +119,13 @@ static mr_status create_green(mr_backend *be, int sms, mr_err *err) {
     pfn_ctx_from_green from_green = (pfn_ctx_from_green)driver_fn("cuCtxFromGreenCtx");
     be->green_destroy = (pfn_green_destroy)driver_fn("cuGreenCtxDestroy");
     be->ctx_set_current = (pfn_ctx_set_current)driver_fn("cuCtxSetCurrent");
-    const char *missing = !get_res          ? "cuDeviceGetDevResource"
-                          : !split            ? "cuDevSmResourceSplitByCount"
-                          : !gen              ? "cuDevResourceGenerateDesc"
-                          : !create           ? "cuGreenCtxCreate"
-                          : !gstream          ? "cuGreenCtxStreamCreate"
-                          : !from_green       ? "cuCtxFromGreenCtx"
-                          : !be->green_destroy ? "cuGreenCtxDestroy"
+    const char *missing = !get_res               ? "cuDeviceGetDevResource"
+                          : !split               ? "cuDevSmResourceSplitByCount"
+                          : !gen                 ? "cuDevResourceGenerateDesc"
+                          : !create              ? "cuGreenCtxCreate"
+                          : !gstream             ? "cuGreenCtxStreamCreate"
+                          : !from_green          ? "cuCtxFromGreenCtx"
+                          : !be->green_destroy   ? "cuGreenCtxDestroy"
                           : !be->ctx_set_current ? "cuCtxSetCurrent"
                                                  : NULL;
     if (missing)
@@ -227,7 +227,9 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     return MR_OK;
 }
 
-static int cuda_n_threads(const mr_backend *be) { return 0; }
+static int cuda_n_threads(const mr_backend *be) {
+    return 0;
+}
 
 static long long phase_blocks(const mr_cuda_plan *p, int phase) {
     return p->phase_blocks ? p->phase_blocks(p, phase) : p->n_blocks;
@@ -311,8 +313,8 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
         ss->plan.n_phases = 1;
         if ((st = cop->prepare(g, n, &ss->plan, err)) != MR_OK) goto fail;
         if (ss->plan.n_variants < 1 || ss->plan.n_phases < 1) {
-            st = mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA plan has no kernel",
-                         n->op_type, n->name);
+            st = mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA plan has no kernel", n->op_type,
+                         n->name);
             goto fail;
         }
         nc += ss->plan.n_phases;
@@ -328,8 +330,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
     ex->device_bytes += plan->arena_bytes + sizeof(unsigned long long) * (size_t)nc;
     if ((e = cudaHostAlloc((void **)&ex->yield_host, sizeof(int), cudaHostAllocMapped)) !=
             cudaSuccess ||
-        (e = cudaHostGetDevicePointer((void **)&ex->yield_dev, ex->yield_host, 0)) !=
-            cudaSuccess) {
+        (e = cudaHostGetDevicePointer((void **)&ex->yield_dev, ex->yield_host, 0)) != cudaSuccess) {
         st = cuda_fail(err, e, "cudaHostAlloc (yield word)");
         goto fail;
     }
@@ -347,8 +348,10 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             ex->device_bytes += ss->plan.workspace_bytes;
         }
         memset(&ss->args, 0, sizeof ss->args);
-        for (int k = 0; k < n->n_in && k < MR_CUDA_MAX_PTRS; k++) ss->args.in[k] = dptr(ex, n->in[k]);
-        for (int k = 0; k < n->n_out && k < MR_CUDA_MAX_PTRS; k++) ss->args.out[k] = dptr(ex, n->out[k]);
+        for (int k = 0; k < n->n_in && k < MR_CUDA_MAX_PTRS; k++)
+            ss->args.in[k] = dptr(ex, n->in[k]);
+        for (int k = 0; k < n->n_out && k < MR_CUDA_MAX_PTRS; k++)
+            ss->args.out[k] = dptr(ex, n->out[k]);
         ss->args.workspace = ss->workspace;
         memcpy(ss->args.params, ss->plan.params, sizeof ss->args.params);
     }
@@ -359,14 +362,24 @@ fail:
     return st;
 }
 
-int mr_cuda_exec_n_steps(const mr_exec *ex) { return ex->plan->n_steps; }
-int mr_cuda_exec_n_phases(const mr_exec *ex, int step) { return ex->steps[step].plan.n_phases; }
+int mr_cuda_exec_n_steps(const mr_exec *ex) {
+    return ex->plan->n_steps;
+}
+int mr_cuda_exec_n_phases(const mr_exec *ex, int step) {
+    return ex->steps[step].plan.n_phases;
+}
 long long mr_cuda_exec_phase_blocks(const mr_exec *ex, int step, int phase) {
     return phase_blocks(&ex->steps[step].plan, phase);
 }
-int mr_cuda_exec_n_variants(const mr_exec *ex, int step) { return ex->steps[step].plan.n_variants; }
-int mr_cuda_exec_step_skipped(const mr_exec *ex, int step) { return ex->steps[step].plan.skip; }
-size_t mr_cuda_exec_device_bytes(const mr_exec *ex) { return ex->device_bytes; }
+int mr_cuda_exec_n_variants(const mr_exec *ex, int step) {
+    return ex->steps[step].plan.n_variants;
+}
+int mr_cuda_exec_step_skipped(const mr_exec *ex, int step) {
+    return ex->steps[step].plan.skip;
+}
+size_t mr_cuda_exec_device_bytes(const mr_exec *ex) {
+    return ex->device_bytes;
+}
 void mr_cuda_exec_set_yield(mr_exec *ex, int value) {
     __atomic_store_n(ex->yield_host, value, __ATOMIC_SEQ_CST);
 }
@@ -450,9 +463,9 @@ mr_status mr_cuda_exec_begin(mr_exec *ex, const mr_tensor *inputs, mr_err *err) 
                                cudaMemcpyHostToDevice, s),
                "cudaMemcpyAsync (inputs)");
     }
-    CU_TRY(cudaMemsetAsync(ex->counters, 0,
-                           sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
-                           s),
+    CU_TRY(cudaMemsetAsync(
+               ex->counters, 0,
+               sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1), s),
            "cudaMemsetAsync (counters)");
     /* The high-priority stream must see the inputs and counters too. */
     CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize");
@@ -505,8 +518,8 @@ static mr_status cuda_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outpu
     return mr_cuda_exec_end(ex, outputs, err);
 }
 
-mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size,
-                             const mr_node *n, mr_err *err) {
+mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size, const mr_node *n,
+                             mr_err *err) {
     if (size > sizeof plan->params)
         return mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA parameters too large (%zu)",
                        n->op_type, n->name, size);

@@ -22,13 +22,13 @@ typedef enum mr_launch_mode {
 } mr_launch_mode;
 
 typedef struct mr_launch {
-    int step;         /* plan step index */
-    int phase;        /* phase of the step */
-    int variant;      /* tile variant index (0 = full speed) */
+    int step;    /* plan step index */
+    int phase;   /* phase of the step */
+    int variant; /* tile variant index (0 = full speed) */
     mr_launch_mode mode;
-    long long end;    /* elastic: shard end (exclusive), -1 = the whole phase */
-    int blocks;       /* elastic: physical blocks P, 0 = fill the partition (occupancy) */
-    int preemptible;  /* elastic: read the yield word between logical blocks */
+    long long end;     /* elastic: shard end (exclusive), -1 = the whole phase */
+    int blocks;        /* elastic: physical blocks P, 0 = fill the partition (occupancy) */
+    int preemptible;   /* elastic: read the yield word between logical blocks */
     int high_priority; /* launch on the high-priority stream */
 } mr_launch;
 

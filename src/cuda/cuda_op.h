@@ -48,7 +48,7 @@ typedef struct mr_cuda_plan {
     int n_variants;
     const mr_cuda_variant *variants[MR_CUDA_MAX_VARIANTS];
     long long params[MR_CUDA_PARAM_BYTES / 8]; /* copied into every launch's args */
-    int skip;           /* 1: nothing to launch (e.g. a view the planner aliased) */
+    int skip; /* 1: nothing to launch (e.g. a view the planner aliased) */
 } mr_cuda_plan;
 
 typedef struct mr_cuda_op {
@@ -62,8 +62,8 @@ typedef struct mr_cuda_op {
 const mr_cuda_op *mr_cuda_op_find(const char *name);
 
 /* Copies `size` bytes of a POD parameter struct into plan->params (error if too large). */
-mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size,
-                             const mr_node *n, mr_err *err);
+mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size, const mr_node *n,
+                             mr_err *err);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,8 @@ extern const mr_cuda_op mr_cuda_op_conv;
 extern const mr_cuda_op mr_cuda_op_maxpool, mr_cuda_op_averagepool, mr_cuda_op_globalaveragepool;
 extern const mr_cuda_op mr_cuda_op_gemm, mr_cuda_op_matmul;
 extern const mr_cuda_op mr_cuda_op_lstm, mr_cuda_op_gru;
-extern const mr_cuda_op mr_cuda_op_relu, mr_cuda_op_clip, mr_cuda_op_leakyrelu,
-    mr_cuda_op_sigmoid, mr_cuda_op_tanh;
+extern const mr_cuda_op mr_cuda_op_relu, mr_cuda_op_clip, mr_cuda_op_leakyrelu, mr_cuda_op_sigmoid,
+    mr_cuda_op_tanh;
 extern const mr_cuda_op mr_cuda_op_add, mr_cuda_op_sub, mr_cuda_op_mul, mr_cuda_op_div;
 extern const mr_cuda_op mr_cuda_op_softmax, mr_cuda_op_batchnorm, mr_cuda_op_lrn;
 extern const mr_cuda_op mr_cuda_op_reshape, mr_cuda_op_flatten, mr_cuda_op_squeeze,
@@ -18,17 +18,39 @@ extern const mr_cuda_op mr_cuda_op_concat, mr_cuda_op_transpose, mr_cuda_op_gath
     mr_cuda_op_slice, mr_cuda_op_expand;
 
 static const mr_cuda_op *const all_ops[] = {
-    &mr_cuda_op_conv,     &mr_cuda_op_maxpool,   &mr_cuda_op_averagepool,
-    &mr_cuda_op_globalaveragepool, &mr_cuda_op_gemm, &mr_cuda_op_matmul,
-    &mr_cuda_op_lstm,     &mr_cuda_op_gru,       &mr_cuda_op_relu,
-    &mr_cuda_op_clip,     &mr_cuda_op_leakyrelu, &mr_cuda_op_sigmoid,
-    &mr_cuda_op_tanh,     &mr_cuda_op_add,       &mr_cuda_op_sub,
-    &mr_cuda_op_mul,      &mr_cuda_op_div,       &mr_cuda_op_softmax,
-    &mr_cuda_op_batchnorm, &mr_cuda_op_lrn,      &mr_cuda_op_reshape,
-    &mr_cuda_op_flatten,  &mr_cuda_op_squeeze,   &mr_cuda_op_unsqueeze,
-    &mr_cuda_op_identity, &mr_cuda_op_dropout,   &mr_cuda_op_constantofshape,
-    &mr_cuda_op_concat,   &mr_cuda_op_transpose, &mr_cuda_op_gather,
-    &mr_cuda_op_slice,    &mr_cuda_op_expand,    NULL,
+    &mr_cuda_op_conv,
+    &mr_cuda_op_maxpool,
+    &mr_cuda_op_averagepool,
+    &mr_cuda_op_globalaveragepool,
+    &mr_cuda_op_gemm,
+    &mr_cuda_op_matmul,
+    &mr_cuda_op_lstm,
+    &mr_cuda_op_gru,
+    &mr_cuda_op_relu,
+    &mr_cuda_op_clip,
+    &mr_cuda_op_leakyrelu,
+    &mr_cuda_op_sigmoid,
+    &mr_cuda_op_tanh,
+    &mr_cuda_op_add,
+    &mr_cuda_op_sub,
+    &mr_cuda_op_mul,
+    &mr_cuda_op_div,
+    &mr_cuda_op_softmax,
+    &mr_cuda_op_batchnorm,
+    &mr_cuda_op_lrn,
+    &mr_cuda_op_reshape,
+    &mr_cuda_op_flatten,
+    &mr_cuda_op_squeeze,
+    &mr_cuda_op_unsqueeze,
+    &mr_cuda_op_identity,
+    &mr_cuda_op_dropout,
+    &mr_cuda_op_constantofshape,
+    &mr_cuda_op_concat,
+    &mr_cuda_op_transpose,
+    &mr_cuda_op_gather,
+    &mr_cuda_op_slice,
+    &mr_cuda_op_expand,
+    NULL,
 };
 
 const mr_cuda_op *mr_cuda_op_find(const char *name) {

@@ -56,8 +56,7 @@ static mr_status check_writers(mr_graph *g, mr_err *err) {
             const mr_tensor_desc *d = &g->tensors[t];
             if (d->data || d->is_input)
                 st = mr_errf(err, MR_ERR_GRAPH, "%s node '%s' writes '%s', which is a %s",
-                             n->op_type, n->name, d->name,
-                             d->data ? "constant" : "graph input");
+                             n->op_type, n->name, d->name, d->data ? "constant" : "graph input");
             else if (writer[t] >= 0 && writer[t] != i)
                 st = mr_errf(err, MR_ERR_GRAPH,
                              "tensor '%s' is produced twice: by %s node '%s' and by %s node '%s'",
@@ -207,8 +206,7 @@ static mr_status infer_all(mr_graph *g, int fold, mr_err *err) {
         for (int o = 0; o < n->n_out; o++) {
             const mr_tensor_desc *t = mr_node_output(g, n, o);
             if (t && t->ndim < 0)
-                return mr_err_node(err, MR_ERR_INTERNAL, n, "inferred no shape for output %d",
-                                   o);
+                return mr_err_node(err, MR_ERR_INTERNAL, n, "inferred no shape for output %d", o);
             if (t && mr_desc_numel(t) < 0)
                 return mr_err_node(err, MR_ERR_SHAPE, n, "output '%s' is too large", t->name);
         }
@@ -241,7 +239,8 @@ mr_status mr_graph_finalize(mr_graph *g, int optimize, mr_err *err) {
     MR_TRY(mr_graph_sort(g, err));
     for (int i = 0; i < g->n_outputs; i++) {
         const mr_tensor_desc *t = &g->tensors[g->outputs[i]];
-        if (t->ndim < 0) return mr_errf(err, MR_ERR_GRAPH, "graph output '%s' has no shape", t->name);
+        if (t->ndim < 0)
+            return mr_errf(err, MR_ERR_GRAPH, "graph output '%s' has no shape", t->name);
     }
     for (int i = 0; i < g->n_order; i++) {
         mr_node *n = &g->nodes[g->order[i]];

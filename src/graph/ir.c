@@ -93,8 +93,8 @@ int mr_graph_add_tensor(mr_graph *g, const char *name, mr_err *err) {
     return idx;
 }
 
-int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim,
-                       const int64_t *dims, const void *data, mr_err *err) {
+int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim, const int64_t *dims,
+                       const void *data, mr_err *err) {
     if (ndim < 0 || ndim > MR_MAX_DIMS) {
         mr_errf(err, MR_ERR_UNSUPPORTED, "constant '%s' has rank %d (at most %d supported)",
                 name ? name : "?", ndim, MR_MAX_DIMS);
@@ -115,8 +115,8 @@ int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim,
     size_t bytes;
     if ((uint64_t)numel > SIZE_MAX || !mr_mul_size((size_t)numel, mr_dtype_size(dtype), &bytes) ||
         bytes > MR_MAX_ALLOC) {
-        mr_errf(err, MR_ERR_PARSE, "constant '%s' is too large (%lld elements)",
-                name ? name : "?", (long long)numel);
+        mr_errf(err, MR_ERR_PARSE, "constant '%s' is too large (%lld elements)", name ? name : "?",
+                (long long)numel);
         return -1;
     }
     void *copy = mr_malloc_aligned(bytes, "constant data", err);
@@ -132,8 +132,8 @@ int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim,
     return idx;
 }
 
-int mr_graph_add_node(mr_graph *g, const char *name, const char *op_type, int n_in,
-                      const int *in, int n_out, const int *out, mr_err *err) {
+int mr_graph_add_node(mr_graph *g, const char *name, const char *op_type, int n_in, const int *in,
+                      int n_out, const int *out, mr_err *err) {
     if (n_in < 0 || n_out < 0 || n_in > MR_MAX_IO || n_out > MR_MAX_IO) {
         mr_errf(err, MR_ERR_UNSUPPORTED, "node '%s' (%s) has %d inputs and %d outputs (at most %d)",
                 name ? name : "?", op_type ? op_type : "?", n_in, n_out, MR_MAX_IO);
@@ -178,11 +178,10 @@ int mr_graph_add_node(mr_graph *g, const char *name, const char *op_type, int n_
     return idx;
 }
 
-mr_attr *mr_node_add_attr(mr_graph *g, int node, const char *name, mr_attr_type type,
-                          mr_err *err) {
+mr_attr *mr_node_add_attr(mr_graph *g, int node, const char *name, mr_attr_type type, mr_err *err) {
     mr_node *n = &g->nodes[node];
-    mr_attr *grown = mr_realloc(n->attrs, sizeof(mr_attr) * (size_t)(n->n_attrs + 1),
-                                "attributes", err);
+    mr_attr *grown =
+        mr_realloc(n->attrs, sizeof(mr_attr) * (size_t)(n->n_attrs + 1), "attributes", err);
     if (!grown) return NULL;
     n->attrs = grown;
     mr_attr *a = &n->attrs[n->n_attrs];
@@ -239,8 +238,7 @@ mr_status mr_node_set_float(mr_graph *g, int node, const char *name, float v, mr
     return MR_OK;
 }
 
-mr_status mr_node_set_string(mr_graph *g, int node, const char *name, const char *v,
-                             mr_err *err) {
+mr_status mr_node_set_string(mr_graph *g, int node, const char *name, const char *v, mr_err *err) {
     char *copy = mr_strdup(v, err);
     if (!copy) return err->status;
     mr_attr *a = mr_node_add_attr(g, node, name, MR_ATTR_STRING, err);

@@ -119,24 +119,22 @@ int mr_graph_add_tensor(mr_graph *g, const char *name, mr_err *err);
 /* Index of the tensor named `name`, or -1. */
 int mr_graph_find_tensor(const mr_graph *g, const char *name);
 /* Adds a constant tensor; `data` (size numel * dtype size) is copied. */
-int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim,
-                       const int64_t *dims, const void *data, mr_err *err);
+int mr_graph_add_const(mr_graph *g, const char *name, mr_dtype dtype, int ndim, const int64_t *dims,
+                       const void *data, mr_err *err);
 /* Adds a node; `in`/`out` are copied. Attributes are added with mr_node_add_attr(). Returns
  * the node index or -1. */
-int mr_graph_add_node(mr_graph *g, const char *name, const char *op_type, int n_in,
-                      const int *in, int n_out, const int *out, mr_err *err);
+int mr_graph_add_node(mr_graph *g, const char *name, const char *op_type, int n_in, const int *in,
+                      int n_out, const int *out, mr_err *err);
 /* Appends an attribute; strings/arrays are copied. Returns a pointer valid until the next
  * attribute is added to the same node, or NULL on error. */
-mr_attr *mr_node_add_attr(mr_graph *g, int node, const char *name, mr_attr_type type,
-                          mr_err *err);
+mr_attr *mr_node_add_attr(mr_graph *g, int node, const char *name, mr_attr_type type, mr_err *err);
 mr_status mr_node_set_ints(mr_graph *g, int node, const char *name, int n, const int64_t *v,
                            mr_err *err);
 mr_status mr_node_set_floats(mr_graph *g, int node, const char *name, int n, const float *v,
                              mr_err *err);
 mr_status mr_node_set_int(mr_graph *g, int node, const char *name, int64_t v, mr_err *err);
 mr_status mr_node_set_float(mr_graph *g, int node, const char *name, float v, mr_err *err);
-mr_status mr_node_set_string(mr_graph *g, int node, const char *name, const char *v,
-                             mr_err *err);
+mr_status mr_node_set_string(mr_graph *g, int node, const char *name, const char *v, mr_err *err);
 
 /* Attribute lookup by name; NULL if absent. */
 const mr_attr *mr_node_attr(const mr_node *n, const char *name);

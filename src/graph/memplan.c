@@ -29,7 +29,9 @@ static int cmp_size_desc(const void *a, const void *b) {
     return x->first - y->first;
 }
 
-static size_t align_up(size_t v) { return (v + MR_ARENA_ALIGN - 1) & ~(size_t)(MR_ARENA_ALIGN - 1); }
+static size_t align_up(size_t v) {
+    return (v + MR_ARENA_ALIGN - 1) & ~(size_t)(MR_ARENA_ALIGN - 1);
+}
 
 void mr_plan_free(mr_plan *p) {
     if (!p) return;

@@ -62,7 +62,9 @@ static mr_status ensure_inputs(mr_node *n, int count, mr_err *err) {
     return MR_OK;
 }
 
-static void kill(mr_node *n) { mr_node_clear(n); }
+static void kill(mr_node *n) {
+    mr_node_clear(n);
+}
 
 mr_status mr_pass_drop_identity(mr_graph *g, mr_err *err) {
     for (int i = 0; i < g->n_nodes; i++) {

@@ -40,9 +40,9 @@
 
 /* Op flags */
 enum {
-    MR_OP_FUSE_ACT = 1 << 0,  /* the kernel applies node->act in its epilogue */
-    MR_OP_VIEW = 1 << 1,      /* output 0 is input 0 reinterpreted (Reshape, Flatten, ...):
-                                 the planner aliases them and the step is skipped */
+    MR_OP_FUSE_ACT = 1 << 0,   /* the kernel applies node->act in its epilogue */
+    MR_OP_VIEW = 1 << 1,       /* output 0 is input 0 reinterpreted (Reshape, Flatten, ...):
+                                  the planner aliases them and the step is skipped */
     MR_OP_SHAPE_ONLY = 1 << 2, /* reads only input shapes, never data: always folded (Shape) */
     MR_OP_NO_FOLD = 1 << 3,    /* never constant-folded */
 };
@@ -72,11 +72,11 @@ typedef struct mr_op_def {
     unsigned flags;
     const char *const *attrs; /* NULL-terminated list of accepted attribute names (may be NULL
                                  for none) */
-    mr_status (*init)(mr_graph *g, mr_node *n, mr_err *err);          /* may be NULL */
-    mr_status (*infer)(mr_graph *g, mr_node *n, mr_err *err);         /* required */
-    mr_status (*prepare)(mr_graph *g, mr_node *n, mr_err *err);       /* required */
+    mr_status (*init)(mr_graph *g, mr_node *n, mr_err *err);           /* may be NULL */
+    mr_status (*infer)(mr_graph *g, mr_node *n, mr_err *err);          /* required */
+    mr_status (*prepare)(mr_graph *g, mr_node *n, mr_err *err);        /* required */
     void (*run_block)(const mr_step *s, int64_t block, void *scratch); /* required */
-    void (*free_params)(void *params);                                  /* NULL: free() */
+    void (*free_params)(void *params);                                 /* NULL: free() */
 } mr_op_def;
 
 /* Registry (src/ops/registry.c): the op for an ONNX op_type in the default domain, or NULL. */
@@ -89,16 +89,15 @@ const mr_op_def *const *mr_op_all(void);
 /* Attribute getters with defaults; a present attribute of the wrong type is an error. */
 mr_status mr_attr_get_int(const mr_node *n, const char *name, int64_t def, int64_t *out,
                           mr_err *err);
-mr_status mr_attr_get_float(const mr_node *n, const char *name, float def, float *out,
-                            mr_err *err);
+mr_status mr_attr_get_float(const mr_node *n, const char *name, float def, float *out, mr_err *err);
 /* Copies up to `cap` ints; *count = number present (0 if absent). More than cap: error. */
 mr_status mr_attr_get_ints(const mr_node *n, const char *name, int64_t *out, int cap, int *count,
                            mr_err *err);
 mr_status mr_attr_get_floats(const mr_node *n, const char *name, float *out, int cap, int *count,
                              mr_err *err);
 /* String attribute or `def`; the returned pointer is owned by the node. */
-mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def,
-                             const char **out, mr_err *err);
+mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def, const char **out,
+                             mr_err *err);
 
 /* Standard error for an attribute value the op does not support. */
 mr_status mr_err_attr(mr_err *err, const mr_node *n, const char *attr, const char *why);
@@ -114,8 +113,7 @@ mr_tensor_desc *mr_node_output(mr_graph *g, const mr_node *n, int i);
 mr_status mr_node_const_input(mr_graph *g, const mr_node *n, int i, mr_dtype dtype,
                               const char *what, const mr_tensor_desc **out, mr_err *err);
 /* Reads an int64/int32 constant 1-D (or scalar) tensor into out[cap]; *count = elements. */
-mr_status mr_const_ints(const mr_tensor_desc *t, int64_t *out, int cap, int *count,
-                        mr_err *err);
+mr_status mr_const_ints(const mr_tensor_desc *t, int64_t *out, int cap, int *count, mr_err *err);
 
 /* Sets an output's dtype and shape. */
 void mr_set_shape(mr_tensor_desc *t, mr_dtype dtype, int ndim, const int64_t *dims);
@@ -124,8 +122,8 @@ void mr_set_shape(mr_tensor_desc *t, mr_dtype dtype, int ndim, const int64_t *di
 mr_status mr_norm_axis(const mr_node *n, int64_t axis, int rank, int *out, mr_err *err);
 
 /* Numpy-style multidirectional broadcast of two shapes. */
-mr_status mr_broadcast_shape(const mr_node *n, int na, const int64_t *a, int nb,
-                             const int64_t *b, int *nout, int64_t *out, mr_err *err);
+mr_status mr_broadcast_shape(const mr_node *n, int na, const int64_t *a, int nb, const int64_t *b,
+                             int *nout, int64_t *out, mr_err *err);
 
 /* Applies an activation in place to n floats. */
 void mr_act_apply(const mr_act *act, float *x, int64_t n);
@@ -140,7 +138,9 @@ static inline void mr_block_range(int64_t total, int64_t chunk, int64_t b, int64
     *begin = s < total ? s : total;
     *end = e < total ? e : total;
 }
-static inline int64_t mr_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t mr_div_up(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
 
 /* Reference evaluation of one node on the host, single-threaded: looks up the op (if
  * node->op is NULL), checks attribute names, runs init (if params is NULL), infer, prepare,

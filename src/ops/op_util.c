@@ -8,14 +8,22 @@
 
 static const char *attr_type_name(mr_attr_type t) {
     switch (t) {
-    case MR_ATTR_INT: return "int";
-    case MR_ATTR_FLOAT: return "float";
-    case MR_ATTR_STRING: return "string";
-    case MR_ATTR_INTS: return "ints";
-    case MR_ATTR_FLOATS: return "floats";
-    case MR_ATTR_STRINGS: return "strings";
-    case MR_ATTR_TENSOR: return "tensor";
-    default: return "graph/sparse/type";
+    case MR_ATTR_INT:
+        return "int";
+    case MR_ATTR_FLOAT:
+        return "float";
+    case MR_ATTR_STRING:
+        return "string";
+    case MR_ATTR_INTS:
+        return "ints";
+    case MR_ATTR_FLOATS:
+        return "floats";
+    case MR_ATTR_STRINGS:
+        return "strings";
+    case MR_ATTR_TENSOR:
+        return "tensor";
+    default:
+        return "graph/sparse/type";
     }
 }
 
@@ -78,8 +86,8 @@ mr_status mr_attr_get_floats(const mr_node *n, const char *name, float *out, int
     return MR_OK;
 }
 
-mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def,
-                             const char **out, mr_err *err) {
+mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def, const char **out,
+                             mr_err *err) {
     const mr_attr *a = mr_node_attr(n, name);
     if (!a) {
         *out = def;
@@ -91,8 +99,8 @@ mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def
 }
 
 mr_status mr_err_attr(mr_err *err, const mr_node *n, const char *attr, const char *why) {
-    return mr_errf(err, MR_ERR_UNSUPPORTED, "%s node '%s': attribute '%s': %s", n->op_type,
-                   n->name, attr, why);
+    return mr_errf(err, MR_ERR_UNSUPPORTED, "%s node '%s': attribute '%s': %s", n->op_type, n->name,
+                   attr, why);
 }
 
 mr_status mr_err_node(mr_err *err, mr_status st, const mr_node *n, const char *fmt, ...) {
@@ -120,8 +128,8 @@ mr_status mr_node_const_input(mr_graph *g, const mr_node *n, int i, mr_dtype dty
     if (!t) return mr_err_node(err, MR_ERR_GRAPH, n, "the %s input is missing", what);
     if (!t->data)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "the %s input ('%s') must be a constant (initializer or foldable)",
-                           what, t->name);
+                           "the %s input ('%s') must be a constant (initializer or foldable)", what,
+                           t->name);
     if (dtype != MR_DTYPE_INVALID && t->dtype != dtype)
         return mr_err_node(err, MR_ERR_SHAPE, n, "the %s input ('%s') is %s, expected %s", what,
                            t->name, mr_dtype_name(t->dtype), mr_dtype_name(dtype));
@@ -129,22 +137,21 @@ mr_status mr_node_const_input(mr_graph *g, const mr_node *n, int i, mr_dtype dty
     return MR_OK;
 }
 
-mr_status mr_const_ints(const mr_tensor_desc *t, int64_t *out, int cap, int *count,
-                        mr_err *err) {
+mr_status mr_const_ints(const mr_tensor_desc *t, int64_t *out, int cap, int *count, mr_err *err) {
     int64_t numel = mr_desc_numel(t);
     if (t->ndim > 1 || numel < 0)
         return mr_errf(err, MR_ERR_SHAPE, "tensor '%s' must be a scalar or 1-D", t->name);
     if (numel > cap)
-        return mr_errf(err, MR_ERR_UNSUPPORTED, "tensor '%s' has %lld values (at most %d)",
-                       t->name, (long long)numel, cap);
+        return mr_errf(err, MR_ERR_UNSUPPORTED, "tensor '%s' has %lld values (at most %d)", t->name,
+                       (long long)numel, cap);
     for (int64_t i = 0; i < numel; i++) {
         if (t->dtype == MR_DTYPE_I64)
             out[i] = ((const int64_t *)t->data)[i];
         else if (t->dtype == MR_DTYPE_I32)
             out[i] = ((const int32_t *)t->data)[i];
         else
-            return mr_errf(err, MR_ERR_SHAPE, "tensor '%s' must be int64 or int32, not %s",
-                           t->name, mr_dtype_name(t->dtype));
+            return mr_errf(err, MR_ERR_SHAPE, "tensor '%s' must be int64 or int32, not %s", t->name,
+                           mr_dtype_name(t->dtype));
     }
     *count = (int)numel;
     return MR_OK;
@@ -166,8 +173,8 @@ mr_status mr_norm_axis(const mr_node *n, int64_t axis, int rank, int *out, mr_er
     return MR_OK;
 }
 
-mr_status mr_broadcast_shape(const mr_node *n, int na, const int64_t *a, int nb,
-                             const int64_t *b, int *nout, int64_t *out, mr_err *err) {
+mr_status mr_broadcast_shape(const mr_node *n, int na, const int64_t *a, int nb, const int64_t *b,
+                             int *nout, int64_t *out, mr_err *err) {
     int r = na > nb ? na : nb;
     for (int i = 0; i < r; i++) {
         int64_t da = i < r - na ? 1 : a[i - (r - na)];
@@ -194,9 +201,8 @@ static mr_status check_attrs(const mr_node *n, mr_err *err) {
         for (int k = 0; n->op->attrs && n->op->attrs[k]; k++)
             if (strcmp(n->op->attrs[k], n->attrs[a].name) == 0) known = 1;
         if (!known)
-            return mr_errf(err, MR_ERR_UNSUPPORTED,
-                           "%s node '%s': attribute '%s' is not supported", n->op_type, n->name,
-                           n->attrs[a].name);
+            return mr_errf(err, MR_ERR_UNSUPPORTED, "%s node '%s': attribute '%s' is not supported",
+                           n->op_type, n->name, n->attrs[a].name);
     }
     return MR_OK;
 }

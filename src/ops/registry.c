@@ -16,15 +16,40 @@ extern const mr_op_def mr_op_concat, mr_op_transpose, mr_op_gather, mr_op_slice,
 extern const mr_op_def mr_op_lstm, mr_op_gru;
 
 static const mr_op_def *const all_ops[] = {
-    &mr_op_conv,     &mr_op_maxpool,   &mr_op_averagepool, &mr_op_globalaveragepool,
-    &mr_op_gemm,     &mr_op_matmul,    &mr_op_batchnorm,   &mr_op_lrn,
-    &mr_op_softmax,  &mr_op_relu,      &mr_op_clip,        &mr_op_leakyrelu,
-    &mr_op_sigmoid,  &mr_op_tanh,      &mr_op_add,         &mr_op_sub,
-    &mr_op_mul,      &mr_op_div,       &mr_op_shape,       &mr_op_reshape,
-    &mr_op_flatten,  &mr_op_squeeze,   &mr_op_unsqueeze,   &mr_op_identity,
-    &mr_op_dropout,  &mr_op_constant,  &mr_op_concat,      &mr_op_transpose,
-    &mr_op_gather,   &mr_op_slice,     &mr_op_lstm,        &mr_op_gru,
-    &mr_op_expand,   &mr_op_constantofshape,
+    &mr_op_conv,
+    &mr_op_maxpool,
+    &mr_op_averagepool,
+    &mr_op_globalaveragepool,
+    &mr_op_gemm,
+    &mr_op_matmul,
+    &mr_op_batchnorm,
+    &mr_op_lrn,
+    &mr_op_softmax,
+    &mr_op_relu,
+    &mr_op_clip,
+    &mr_op_leakyrelu,
+    &mr_op_sigmoid,
+    &mr_op_tanh,
+    &mr_op_add,
+    &mr_op_sub,
+    &mr_op_mul,
+    &mr_op_div,
+    &mr_op_shape,
+    &mr_op_reshape,
+    &mr_op_flatten,
+    &mr_op_squeeze,
+    &mr_op_unsqueeze,
+    &mr_op_identity,
+    &mr_op_dropout,
+    &mr_op_constant,
+    &mr_op_concat,
+    &mr_op_transpose,
+    &mr_op_gather,
+    &mr_op_slice,
+    &mr_op_lstm,
+    &mr_op_gru,
+    &mr_op_expand,
+    &mr_op_constantofshape,
     NULL,
 };
 
@@ -35,4 +60,6 @@ const mr_op_def *mr_op_find(const char *op_type) {
     return NULL;
 }
 
-const mr_op_def *const *mr_op_all(void) { return all_ops; }
+const mr_op_def *const *mr_op_all(void) {
+    return all_ops;
+}
