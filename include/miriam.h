@@ -122,6 +122,9 @@ typedef struct mr_runtime_params {
     int gpu;                 /* CUDA device ordinal (default 0) */
     int sms;                 /* CUDA: confine the runtime to this many SMs with a green context
                                 (multiple of 8 on Hopper); 0 = the whole GPU (default) */
+    int plain_launch;        /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
+                                for measuring the elastic overhead. Default 0: elastic */
+    int cuda_graphs;         /* CUDA: replay a model's launches as a CUDA graph (default 1) */
     mr_log_fn log_fn;        /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */

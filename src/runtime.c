@@ -22,6 +22,8 @@ mr_runtime_params mr_runtime_default_params(void) {
     p.log_fn = NULL;
     p.log_user_data = NULL;
     p.log_level = MR_LOG_WARN;
+    p.plain_launch = 0;
+    p.cuda_graphs = 1;
     return p;
 }
 

@@ -35,6 +35,8 @@ struct mr_backend {
     pfn_green_destroy green_destroy;
     pfn_ctx_set_current ctx_set_current;
     cudaStream_t stream_hi, stream_lo;
+    int plain_launch; /* run models with plain launches (the elastic-overhead baseline) */
+    int use_graphs;   /* replay a model's launches as a CUDA graph */
 };
 
 typedef struct step_state {
@@ -42,6 +44,7 @@ typedef struct step_state {
     mr_cuda_args args;      /* bound pointers; n_blocks/phase set per launch */
     long long counter_base; /* index of phase 0's counter */
     void *workspace;
+    int full_blocks[MR_CUDA_MAX_VARIANTS]; /* P that fills the partition (occupancy API) */
 } step_state;
 
 struct mr_exec {
@@ -56,6 +59,8 @@ struct mr_exec {
     int *yield_host; /* host-mapped */
     int *yield_dev;
     size_t device_bytes;
+    cudaGraphExec_t graph; /* the whole model's launches, captured at the first run */
+    int graph_failed;      /* capture failed once: launch directly from then on */
 };
 
 static mr_status cuda_fail(mr_err *err, cudaError_t e, const char *what) {
@@ -193,6 +198,8 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     mr_backend *be = mr_calloc(1, sizeof *be, "CUDA backend", err);
     if (!be) return err->status;
     be->device = params->gpu;
+    be->plain_launch = params->plain_launch != 0;
+    be->use_graphs = params->cuda_graphs != 0;
     struct cudaDeviceProp prop;
     cudaError_t e = cudaGetDeviceProperties(&prop, be->device);
     if (e != cudaSuccess) {
@@ -245,6 +252,7 @@ static void *dptr(const mr_exec *ex, int t) {
 static void cuda_exec_destroy(mr_exec *ex) {
     if (!ex) return;
     bind_thread(ex->be, NULL);
+    if (ex->graph) cudaGraphExecDestroy(ex->graph);
     if (ex->dconst)
         for (int t = 0; t < ex->g->n_tensors; t++) cudaFree(ex->dconst[t]);
     if (ex->steps)
@@ -354,6 +362,25 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             ss->args.out[k] = dptr(ex, n->out[k]);
         ss->args.workspace = ss->workspace;
         memcpy(ss->args.params, ss->plan.params, sizeof ss->args.params);
+        /* Full width of each variant, from the occupancy API, once per model (the query
+         * costs microseconds, too much for every launch). */
+        for (int v = 0; v < ss->plan.n_variants; v++) {
+            const mr_cuda_variant *var = ss->plan.variants[v];
+            int per_sm = 0;
+            if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                     &per_sm, var->elastic, var->threads, (size_t)var->smem)) != cudaSuccess) {
+                st = cuda_fail(err, e, "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+                goto fail;
+            }
+            if (per_sm < 1) {
+                st = mr_errf(err, MR_ERR_BACKEND,
+                             "%s node '%s': kernel variant %s cannot run on this GPU (%d threads, "
+                             "%d bytes of shared memory)",
+                             n->op_type, n->name, var->name, var->threads, var->smem);
+                goto fail;
+            }
+            ss->full_blocks[v] = per_sm * be->sms;
+        }
     }
     *out = ex;
     return MR_OK;
@@ -438,12 +465,7 @@ mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
     ctl.end = l->end < 0 || l->end > nb ? nb : l->end;
     int P = l->blocks;
     if (P <= 0) {
-        int per_sm = 0;
-        CU_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, v->elastic, v->threads,
-                                                             (size_t)v->smem),
-               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-        if (per_sm < 1) per_sm = 1;
-        long long full = (long long)per_sm * ex->be->sms;
+        long long full = ss->full_blocks[l->variant];
         P = (int)(full < nb ? full : nb);
     }
     dim3 grid = {(unsigned)P, 1, 1};
@@ -505,17 +527,92 @@ mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out,
     return MR_OK;
 }
 
-/* One inference: every step's phases in order, elastic at full width on one stream. */
-static mr_status cuda_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err) {
-    MR_TRY(mr_cuda_exec_begin(ex, inputs, err));
+/* Enqueues every step's phases in order on the low-priority stream, after zeroing the
+ * counters: elastic at full width, or plain grids for the baseline. */
+static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
+    CU_TRY(
+        cudaMemsetAsync(ex->counters, 0,
+                        sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
+                        ex->be->stream_lo),
+        "cudaMemsetAsync (counters)");
+    mr_launch_mode mode = ex->be->plain_launch ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC;
     for (int s = 0; s < ex->plan->n_steps; s++) {
         if (ex->steps[s].plan.skip) continue;
         for (int ph = 0; ph < ex->steps[s].plan.n_phases; ph++) {
-            mr_launch l = {s, ph, 0, MR_LAUNCH_ELASTIC, -1, 0, 0, 0};
+            mr_launch l = {s, ph, 0, mode, -1, 0, 0, 0};
             MR_TRY(mr_cuda_exec_launch(ex, &l, err));
         }
     }
-    return mr_cuda_exec_end(ex, outputs, err);
+    return MR_OK;
+}
+
+/* Captures enqueue_model into a CUDA graph: one launch per inference instead of one per
+ * kernel, which takes the host's launch overhead off the critical path. */
+static mr_status capture_graph(mr_exec *ex, mr_err *err) {
+    cudaStream_t st = ex->be->stream_lo;
+    CU_TRY(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    mr_status rc = enqueue_model(ex, err);
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(st, &graph);
+    if (rc != MR_OK) {
+        if (graph) cudaGraphDestroy(graph);
+        return rc;
+    }
+    if (e != cudaSuccess) return cuda_fail(err, e, "cudaStreamEndCapture");
+    e = cudaGraphInstantiate(&ex->graph, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        ex->graph = NULL;
+        return cuda_fail(err, e, "cudaGraphInstantiate");
+    }
+    return MR_OK;
+}
+
+/* One inference: inputs in, the model's launches (a graph replay when possible), outputs
+ * out, all on the low-priority stream. */
+static mr_status cuda_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    const mr_graph *g = ex->g;
+    cudaStream_t s = ex->be->stream_lo;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const mr_tensor_desc *d = &g->tensors[g->inputs[i]];
+        CU_TRY(cudaMemcpyAsync(dptr(ex, g->inputs[i]), inputs[i].data, mr_desc_bytes(d),
+                               cudaMemcpyHostToDevice, s),
+               "cudaMemcpyAsync (inputs)");
+    }
+    if (ex->be->use_graphs && !ex->graph && !ex->graph_failed) {
+        mr_err gerr;
+        mr_err_clear(&gerr);
+        /* A failed capture is not the caller's error: run without a graph from now on. */
+        if (capture_graph(ex, &gerr) != MR_OK) ex->graph_failed = 1;
+    }
+    if (ex->graph)
+        CU_TRY(cudaGraphLaunch(ex->graph, s), "cudaGraphLaunch");
+    else
+        MR_TRY(enqueue_model(ex, err));
+    for (int i = 0; i < g->n_outputs; i++) {
+        int t = g->outputs[i];
+        const mr_tensor_desc *d = &g->tensors[t];
+        if (d->data) continue;
+        CU_TRY(cudaMemcpyAsync(outputs[i].data, dptr(ex, t), mr_desc_bytes(d),
+                               cudaMemcpyDeviceToHost, s),
+               "cudaMemcpyAsync (outputs)");
+    }
+    CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    for (int i = 0; i < g->n_outputs; i++) {
+        const mr_tensor_desc *d = &g->tensors[g->outputs[i]];
+        if (d->data) memcpy(outputs[i].data, d->data, mr_desc_bytes(d));
+    }
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_poll(mr_exec *ex, int *idle, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    cudaError_t a = cudaStreamQuery(ex->be->stream_lo), b = cudaStreamQuery(ex->be->stream_hi);
+    if (a != cudaSuccess && a != cudaErrorNotReady) return cuda_fail(err, a, "cudaStreamQuery");
+    if (b != cudaSuccess && b != cudaErrorNotReady) return cuda_fail(err, b, "cudaStreamQuery");
+    *idle = a == cudaSuccess && b == cudaSuccess;
+    return MR_OK;
 }
 
 mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size, const mr_node *n,

@@ -55,6 +55,8 @@ mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err);
 mr_status mr_cuda_exec_end(mr_exec *ex, mr_tensor *outputs, mr_err *err);
 /* Waits for both streams. */
 mr_status mr_cuda_exec_sync(mr_exec *ex, mr_err *err);
+/* *idle = 1 when neither stream has pending work (non-blocking). */
+mr_status mr_cuda_exec_poll(mr_exec *ex, int *idle, mr_err *err);
 /* Reads the counter (next logical block) of a step's phase; syncs first. */
 mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err);
 /* Sets / clears the yield word (host-mapped; preemptible launches see it within one block). */
