@@ -14,8 +14,13 @@
 #   bench        miriam bench --device cuda over the zoo, whole GPU and --sms 16
 #   conformance  scripts/conformance.py (and scripts/zoo_vs_torch.py) against build-gpu/miriam,
 #                when they exist and python3 imports torch; miriam's --device auto picks CUDA
-# and one extra stage, not in the default set:
+# and extra stages, not in the default set:
 #   cuda         build-gpu/tests/test_cuda alone, verbose (MIRIAM_CUDA_FILTER passes through)
+#   benchtorch   scripts/bench_gpu.py: miriam bench vs PyTorch (CUDA graphs) per zoo model, whole
+#                GPU and 16 SMs; writes bench.md and bench.csv (replacing the bench stage's:
+#                the device tool brings back at most 8 files, and this report has miriam's
+#                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16' or
+#                '--quick')
 #
 # Output: logs under $OUT (the device tool brings back at most 8 files): summary.txt, env.txt,
 # ctest.log, ctest-full.log (ctest's LastTest.log: every test's whole output), sanitizer.log,
@@ -25,7 +30,8 @@
 # Time: the device tool stops a command after 600 s. Every stage runs under `timeout`, and
 # the stages share a budget (GPU_CHECK_BUDGET seconds, default 560) so the summary is always
 # printed; a stage that would not fit is reported as skipped. Per-stage limits: T_CTEST (300),
-# T_MEMCHECK (120), T_RACECHECK (120), T_BENCH (60 per run), T_CONFORMANCE (200).
+# T_MEMCHECK (120), T_RACECHECK (120), T_BENCH (60 per run), T_CONFORMANCE (200),
+# T_BENCHTORCH (360).
 # CTEST_ARGS: extra ctest arguments, split on spaces (e.g. CTEST_ARGS='-R cuda|golden').
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -83,6 +89,7 @@ if [[ ! -d $testdata/node && -f $pack/onnx-testdata.tar.xz ]]; then
         "$pack/onnx-testdata.tar.xz" "$testdata"
   fi
 fi
+orig_ld_path=${LD_LIBRARY_PATH:-} # for PyTorch, which must load its own CUDA libraries
 export LD_LIBRARY_PATH=$build/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 # ---- environment ----
@@ -278,6 +285,41 @@ stage_cuda() {
   row test_cuda "$(status_of $rc)" "$(grep -E '^cuda: [0-9]+ checks|CUDA tests skipped' "$OUT/cuda.log" | tail -1) (cuda.log)"
 }
 
+stage_benchtorch() {
+  local t rc lim
+  if [[ ! -f scripts/bench_gpu.py ]]; then
+    row benchtorch SKIP "scripts/bench_gpu.py does not exist"
+    return
+  fi
+  if ! LD_LIBRARY_PATH=$orig_ld_path python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1; then
+    row benchtorch SKIP "python3 cannot import torch, torchvision and onnx"
+    return
+  fi
+  t=$(stage_time "${T_BENCHTORCH:-360}")
+  ((t >= 60)) || { row benchtorch SKIP "no time left"; return; }
+  # The script's own limit: what has not started by then is reported as skipped, so the report
+  # is written before `timeout` would stop it.
+  lim=$((t - 40 < 290 ? t - 40 : 290))
+  echo; echo "==== bench_gpu.py (limit ${t}s, --time-limit $lim) ===="
+  rm -f "$OUT/bench.md" "$OUT/bench.csv"
+  (
+    set -o pipefail
+    # Without build-gpu/devlibs on LD_LIBRARY_PATH: bench_gpu.py puts it back for miriam only.
+    # shellcheck disable=SC2086
+    LD_LIBRARY_PATH=$orig_ld_path PYTHONUNBUFFERED=1 timeout "$t" python3 scripts/bench_gpu.py \
+      --miriam "$build/miriam" --out "$OUT/bench.md" --csv "$OUT/bench.csv" --time-limit "$lim" \
+      ${BENCHTORCH_ARGS:-} 2>&1
+  )
+  rc=$?
+  row benchtorch "$(status_of $rc)" "miriam vs PyTorch, rc $rc (bench.md, bench.csv)"
+  local v label
+  while IFS= read -r v; do
+    label=${v#verdict (}
+    label=${label%%): *}
+    row "  vs torch, $label" INFO "${v#*): }"
+  done < <(grep '^verdict (' "$OUT/bench.md" 2>/dev/null | sed 's/ (miriam p50 <= 2 x PyTorch graph p50)//')
+}
+
 for s in "${stages[@]}"; do
   case $s in
     tests) stage_tests ;;
@@ -285,7 +327,8 @@ for s in "${stages[@]}"; do
     bench) stage_bench ;;
     conformance) stage_conformance ;;
     cuda) stage_cuda ;;
-    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda)" ;;
+    benchtorch) stage_benchtorch ;;
+    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda, benchtorch)" ;;
   esac
 done
 

@@ -112,12 +112,17 @@ static void tmp_path(char *buf, size_t size, const char *name) {
 /* ---------------------------------------------------------------------------------------- */
 
 static void test_help(void) {
-    EXPECT_OK("--help", "usage: miriam", "run", "info", "bench", "zoo");
+    EXPECT_OK("--help", "usage: miriam", "run", "info", "bench", "zoo", "drain");
     EXPECT_OK("-h", "usage: miriam");
     EXPECT_OK("help", "usage: miriam");
     EXPECT_OK("run --help", "usage: miriam run", "--input", "--output", "--compare", "--repeat");
     EXPECT_OK("info --help", "usage: miriam info", "--steps");
-    EXPECT_OK("bench --help", "usage: miriam bench", "--repeat");
+    EXPECT_OK("bench --help", "usage: miriam bench", "--repeat", "--launch", "--no-graphs",
+              "--gpu");
+    EXPECT_OK("run --help", "--sms", "--gpu", "--launch", "plain", "elastic", "--no-graphs");
+    EXPECT_OK("info --help", "--sms", "--gpu", "--launch", "--no-graphs");
+    EXPECT_OK("drain --help", "usage: miriam drain", "--repeat", "--step", "--sms", "--gpu",
+              "yield");
     EXPECT_OK("zoo --help", "usage: miriam zoo");
     char version[32];
     snprintf(version, sizeof version, "miriam %d.%d.%d", MR_VERSION_MAJOR, MR_VERSION_MINOR,
@@ -172,6 +177,13 @@ static void test_arg_errors(void) {
     EXPECT_FAIL("run zoo:cifarnet --input", 0, "--input");
     EXPECT_FAIL("bench --repeat 0", 0, "--repeat");
     EXPECT_FAIL("bench --csv", 0, "--csv");
+    EXPECT_FAIL("run zoo:cifarnet --launch fast", 0, "--launch", "fast", "plain", "elastic");
+    EXPECT_FAIL("bench zoo:cifarnet --launch", 0, "--launch");
+    EXPECT_FAIL("run zoo:cifarnet --gpu -1", 0, "--gpu");
+    EXPECT_FAIL("drain", 0, "MODEL");
+    EXPECT_FAIL("drain zoo:cifarnet --bogus", 0, "--bogus");
+    EXPECT_FAIL("drain zoo:cifarnet --repeat 0", 0, "--repeat");
+    EXPECT_FAIL("drain zoo:cifarnet zoo:cifarnet", 0, "more than one MODEL");
 
     /* cuda: not in this build yet, which must be a clear error; success is right once the
      * CUDA backend exists and a GPU is present. */
@@ -182,6 +194,17 @@ static void test_arg_errors(void) {
         /* Reported once, not once by the log callback and again by the command. */
         const char *first = strstr(r.err, "miriam:");
         CHECK(first && !strstr(first + 1, "miriam:"));
+    }
+    result_free(&r);
+
+    /* drain needs a GPU: a clear error without one; with one, a short measurement. */
+    r = run_cli("drain zoo:resnet18 --repeat 5");
+    if (r.rc != 0) {
+        CHECK_MSG(strstr(r.err, "miriam: error: drain needs the CUDA backend") != NULL,
+                  "stderr: %s", r.err);
+    } else {
+        CHECK_MSG(strstr(r.out, "drain latency (us): p50") != NULL, "stdout: %s", r.out);
+        CHECK_MSG(strstr(r.out, "upper bound") != NULL, "stdout: %s", r.out);
     }
     result_free(&r);
 }
@@ -385,8 +408,13 @@ static void test_bench(void) {
     if (f) {
         fclose(f);
         s = slurp(csv);
-        CHECK(strncmp(s, "model,", 6) == 0);
+        CHECK(strncmp(s,
+                      "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,"
+                      "launch\n",
+                      75) == 0);
         CHECK(strstr(s, "\nzoo:cifarnet,cpu,1,62006,") != NULL);
+        /* The launch mode does not apply to the CPU backend. */
+        CHECK_MSG(strstr(s, ",0,-\n") != NULL, "csv: %s", s);
         free(s);
     }
     unlink(csv);

@@ -47,8 +47,11 @@
  * Also: per-variant footprints (threads > 0, >= 1 block per SM, variant 1 no larger than
  * variant 0 in registers and shared memory per block and smaller in one of them), whole zoo
  * models CUDA vs CPU (plain run and preempt/full/mixed), errors on the CUDA backend (wrong
- * input shape, --sms not a multiple of the SM group, a GPU that does not exist; the runtime
- * still works afterwards), and a 16-SM green-context runtime running resnet18.
+ * input shape, --sms not a multiple of the SM group, a GPU that does not exist, a model whose
+ * 192 GiB activation does not fit: MR_ERR_NO_MEMORY; the runtime still works afterwards), a
+ * 16-SM green-context runtime running resnet18, runtimes with plain_launch = 1 (zoo models vs
+ * the CPU) and with cuda_graphs = 0 (bit-identical to graph replay, over changing inputs), and
+ * the drain of the long/ launches through the non-blocking mr_cuda_exec_poll.
  *
  * Without a CUDA device (or in a build without CUDA) the op cases are still built and run on
  * two CPU runtimes (2 workers vs 1), which checks the cases themselves, then the program exits
@@ -1965,8 +1968,27 @@ static void long_preempt(ctx *cx, const char *label, int v) {
                 step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0};
             mr_status st = mr_cuda_exec_launch(ex, &l, &err);
             CHECK_MSG(st == MR_OK, "%s: launch: %s", label, err.msg);
+            /* A launch of tens of ms was just enqueued: the stream cannot be idle yet. */
+            int idle = -1;
+            st = mr_cuda_exec_poll(ex, &idle, &err);
+            CHECK_MSG(st == MR_OK && idle == 0, "%s: poll right after the launch: idle %d (%s)",
+                      label, idle, err.msg);
             sleep_us(delays_us[k]);
             mr_cuda_exec_set_yield(ex, 1);
+            /* Drain: spin on the non-blocking poll until the yielded kernel has left the GPU
+             * (bounded, so a kernel that ignores the yield fails here rather than hangs). */
+            struct timespec y0, y1;
+            clock_gettime(CLOCK_MONOTONIC, &y0);
+            double drain_us = 0;
+            for (idle = 0; st == MR_OK && !idle && drain_us < 5e6;) {
+                st = mr_cuda_exec_poll(ex, &idle, &err);
+                clock_gettime(CLOCK_MONOTONIC, &y1);
+                drain_us =
+                    (double)(y1.tv_sec - y0.tv_sec) * 1e6 + (double)(y1.tv_nsec - y0.tv_nsec) / 1e3;
+            }
+            CHECK_MSG(st == MR_OK && idle == 1,
+                      "%s phase %d: not idle %.0f us after the yield (%s)", label, ph, drain_us,
+                      err.msg);
             st = mr_cuda_exec_counter(ex, step, ph, &c0, &err); /* syncs */
             CHECK_MSG(st == MR_OK, "%s: counter: %s", label, err.msg);
             CHECK_MSG(c0 >= 0 && c0 <= nb, "%s phase %d: counter %lld outside [0, %lld]", label, ph,
@@ -1985,8 +2007,9 @@ static void long_preempt(ctx *cx, const char *label, int v) {
             CHECK(mr_cuda_exec_counter(ex, step, ph, &c1, &err) == MR_OK);
             CHECK_MSG(c1 == nb, "%s phase %d: resumed counter %lld, expected %lld", label, ph, c1,
                       nb);
-            printf("%s: try %d phase %d: yield after %ld us stopped at block %lld of %lld\n", label,
-                   k, ph, delays_us[k], c0, nb);
+            printf("%s: try %d phase %d: yield after %ld us stopped at block %lld of %lld, idle "
+                   "%.1f us after the yield\n",
+                   label, k, ph, delays_us[k], c0, nb, drain_us);
         }
         mr_status st = mr_cuda_exec_end(ex, got, &err);
         CHECK_MSG(st == MR_OK, "%s: end: %s", label, err.msg);
@@ -2087,6 +2110,180 @@ static void test_green(ctx *cx) {
     mr_runtime_destroy(rt);
 }
 
+/* Out of device memory at model load: a Relu over a float tensor of [48, 1024, 1024, 1024]
+ * (192 GiB: more than any GPU holds, so the activation arena cannot be allocated) must fail
+ * mr_model_from_graph with MR_ERR_NO_MEMORY and a message naming CUDA and the shortage, free
+ * what the load had allocated (host side: LeakSanitizer in the sanitizer build), and leave the
+ * runtime able to run a model. The input is declared, never allocated on the host. */
+static void test_oom(ctx *cx) {
+    if (!selected("errors/oom")) return;
+    mr_err err;
+    mr_err_clear(&err);
+    mr_graph *g = mr_graph_create(&err);
+    CHECK_MSG(g != NULL, "oom: graph: %s", err.msg);
+    if (!g) return;
+    g->opset = 13;
+    static const int64_t dims[4] = {48, 1024, 1024, 1024};
+    int x = mr_graph_add_tensor(g, "x", &err);
+    int y = x >= 0 ? mr_graph_add_tensor(g, "y", &err) : -1;
+    int ok = y >= 0 && push(&g->inputs, &g->n_inputs, x) == 0;
+    if (ok) {
+        mr_set_shape(&g->tensors[x], MR_DTYPE_F32, 4, dims);
+        g->tensors[x].is_input = 1;
+        ok = mr_graph_add_node(g, "huge_relu", "Relu", 1, &x, 1, &y, &err) >= 0 &&
+             push(&g->outputs, &g->n_outputs, y) == 0;
+    }
+    if (ok) g->tensors[y].is_output = 1;
+    CHECK_MSG(ok, "oom: building the graph: %s", err.msg);
+    if (!ok) {
+        mr_graph_destroy(g);
+        return;
+    }
+    cx->n_cases++;
+    mr_model *m = NULL;
+    mr_status st = mr_model_from_graph(cx->dev, g, NULL, &m); /* takes g */
+    const char *msg = mr_runtime_last_error(cx->dev);
+    CHECK_STATUS(st, MR_ERR_NO_MEMORY, msg, "out of memory");
+    CHECK_MSG(strstr(msg, "CUDA") != NULL, "oom: the message does not name CUDA: %s", msg);
+    CHECK(m == NULL);
+    printf("errors/oom: 192 GiB activation: %s\n", msg);
+    mr_model_destroy(m);
+    zoo_case(cx, cx->dev, "cifarnet", "errors/oom/still-works", 0);
+}
+
+/* A CUDA runtime with the given launch options; NULL (reported) on failure. */
+static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs) {
+    char eb[512] = "";
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = MR_BACKEND_CUDA;
+    p.plain_launch = plain_launch;
+    p.cuda_graphs = cuda_graphs;
+    mr_runtime *rt = NULL;
+    mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_MSG(st == MR_OK, "CUDA runtime (plain_launch %d, cuda_graphs %d): %s", plain_launch,
+              cuda_graphs, eb);
+    return st == MR_OK ? rt : NULL;
+}
+
+/* Whether two sets of outputs are equal bit for bit (reports the first difference). */
+static int same_bits(const char *label, const char *what, int n, const mr_tensor *a,
+                     const mr_tensor *b) {
+    for (int o = 0; o < n; o++) {
+        size_t es = mr_dtype_size(a[o].dtype);
+        int64_t ne = mr_tensor_numel(&a[o]);
+        for (int64_t i = 0; i < ne; i++)
+            if (memcmp((const char *)a[o].data + i * (int64_t)es,
+                       (const char *)b[o].data + i * (int64_t)es, es) != 0) {
+                double va = a[o].dtype == MR_DTYPE_F32 ? ((const float *)a[o].data)[i] : 0;
+                double vb = b[o].dtype == MR_DTYPE_F32 ? ((const float *)b[o].data)[i] : 0;
+                CHECK_MSG(0, "%s [%s] output %d differs at %lld: %.9g vs %.9g", label, what, o,
+                          (long long)i, va, vb);
+                return 0;
+            }
+    }
+    mr_test_checks++;
+    return 1;
+}
+
+/* Graph replay vs launching every kernel: the same kernels on the same data, so the outputs
+ * must be identical bit for bit (no op uses atomics or a launch-dependent order). Input A,
+ * then B, then A again from another host buffer: a replayed graph must read the current
+ * inputs (not values or host pointers baked in at capture). Also, informational: a
+ * plain-launch runtime against the elastic one (the same bodies per logical block). */
+static void graphs_case(ctx *cx, mr_runtime *with, mr_runtime *without, mr_runtime *plain,
+                        const char *name) {
+    char label[64];
+    snprintf(label, sizeof label, "launch-options/graphs/%s", name);
+    if (!selected(label)) return;
+    cx->n_cases++;
+    mr_model *mg = NULL, *mn = NULL, *mp = NULL;
+    mr_status st = mr_model_load_zoo(with, name, NULL, &mg);
+    CHECK_MSG(st == MR_OK, "%s: load (graphs): %s", label, mr_runtime_last_error(with));
+    st = mr_model_load_zoo(without, name, NULL, &mn);
+    CHECK_MSG(st == MR_OK, "%s: load (no graphs): %s", label, mr_runtime_last_error(without));
+    if (plain) {
+        st = mr_model_load_zoo(plain, name, NULL, &mp);
+        CHECK_MSG(st == MR_OK, "%s: load (plain): %s", label, mr_runtime_last_error(plain));
+    }
+    mr_tensor a[MAX_IO], b[MAX_IO], a2[MAX_IO], ra[MAX_IO], rb[MAX_IO], got[MAX_IO];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    memset(a2, 0, sizeof a2);
+    memset(ra, 0, sizeof ra);
+    memset(rb, 0, sizeof rb);
+    memset(got, 0, sizeof got);
+    int n_in = mg ? mr_model_n_inputs(mg) : 0, n_out = mg ? mr_model_n_outputs(mg) : 0;
+    int ok = mg && mn && n_in <= MAX_IO && make_inputs(mg, a, 7) && make_inputs(mg, b, 8) &&
+             make_inputs(mg, a2, 7) && alloc_outputs(mg, ra) && alloc_outputs(mg, rb) &&
+             alloc_outputs(mg, got);
+    if (ok) {
+        poison_outputs(ra, n_out);
+        poison_outputs(rb, n_out);
+        ok = mr_model_run(mn, n_in, a, n_out, ra) == MR_OK &&
+             mr_model_run(mn, n_in, b, n_out, rb) == MR_OK;
+        CHECK_MSG(ok, "%s: run without graphs: %s", label, mr_runtime_last_error(without));
+    }
+    const mr_tensor *ins[3] = {a, b, a2}, *refs[3] = {ra, rb, ra};
+    static const char *const what[3] = {"A (capture)", "B (replay)", "A again (replay)"};
+    for (int k = 0; ok && k < 3; k++) {
+        poison_outputs(got, n_out);
+        ok = mr_model_run(mg, n_in, ins[k], n_out, got) == MR_OK;
+        CHECK_MSG(ok, "%s: run with graphs, input %s: %s", label, what[k],
+                  mr_runtime_last_error(with));
+        if (ok) same_bits(label, what[k], n_out, got, refs[k]);
+    }
+    if (ok && mp) {
+        poison_outputs(got, n_out);
+        if (mr_model_run(mp, n_in, a, n_out, got) == MR_OK) {
+            double worst = 0;
+            for (int o = 0; o < n_out; o++)
+                if (got[o].dtype == MR_DTYPE_F32)
+                    for (int64_t i = 0; i < mr_tensor_numel(&got[o]); i++) {
+                        double d = fabs((double)((const float *)got[o].data)[i] -
+                                        (double)((const float *)ra[o].data)[i]);
+                        if (!(d <= worst)) worst = d; /* NaN counts as worst */
+                    }
+            printf("%s: plain vs elastic launches: max |diff| %.3g%s\n", label, worst,
+                   worst == 0 ? " (bit-identical)" : "");
+        } else {
+            CHECK_MSG(0, "%s: plain run: %s", label, mr_runtime_last_error(plain));
+        }
+    }
+    for (int i = 0; i < MAX_IO; i++) {
+        free(a[i].data);
+        free(b[i].data);
+        free(a2[i].data);
+    }
+    free_outputs(ra, n_out);
+    free_outputs(rb, n_out);
+    free_outputs(got, n_out);
+    mr_model_destroy(mg);
+    mr_model_destroy(mn);
+    mr_model_destroy(mp);
+}
+
+/* Runtime launch options: plain_launch = 1 (ordinary grids for every step) matches the CPU;
+ * cuda_graphs = 0 and 1 give identical outputs. */
+static void test_launch_options(ctx *cx) {
+    if (!selected("launch-options")) return;
+    mr_runtime *plain = cuda_runtime(1, 1);
+    if (plain) {
+        zoo_case(cx, plain, "resnet18", "launch-options/plain/resnet18", 0);
+        zoo_case(cx, plain, "lstm", "launch-options/plain/lstm", 0);
+    }
+    mr_runtime *plain_nog = cuda_runtime(1, 0);
+    if (plain_nog) zoo_case(cx, plain_nog, "resnet18", "launch-options/plain-nographs/resnet18", 0);
+    mr_runtime *nog = cuda_runtime(0, 0);
+    if (nog) {
+        graphs_case(cx, cx->dev, nog, plain, "resnet18");
+        graphs_case(cx, cx->dev, nog, plain, "lstm");
+        graphs_case(cx, cx->dev, nog, plain, "mobilenet_v2");
+    }
+    mr_runtime_destroy(plain);
+    mr_runtime_destroy(plain_nog);
+    mr_runtime_destroy(nog);
+}
+
 #endif /* MIRIAM_HAVE_CUDA */
 
 int main(void) {
@@ -2147,7 +2344,9 @@ int main(void) {
     }
 #ifdef MIRIAM_HAVE_CUDA
     test_errors(&cx);
+    test_oom(&cx);
     test_green(&cx);
+    test_launch_options(&cx);
 #endif
 
     printf("cuda: %d cases, %d launch-mode runs compared with the CPU\n", cx.n_cases, cx.n_modes);

@@ -15,9 +15,12 @@ static void bench_usage(void) {
            "  --warmup N     untimed runs per model (default 3)\n"
            "  --device D     cpu, cuda or auto (default auto)\n"
            "  --threads N    CPU worker threads (default: one per core)\n"
-           "  --sms N        CUDA: confine the runtime to N SMs with a green context (a\n"
-           "                 multiple of 8 on Hopper; default 0 = the whole GPU)\n"
-           "  --csv FILE     also write the table as CSV\n");
+           "  --csv FILE     also write the table as CSV (one row per model; columns model,\n"
+           "                 backend, threads, params, gflop, arena_mib, p50_ms, p99_ms,\n"
+           "                 runs, sms, launch)\n");
+    cli_cuda_options_help(15);
+    printf("\nThe backend column names the SM partition and the launch mode on CUDA\n"
+           "(\"cuda/16sm/plain\"), so runs with different options go into one report.\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -66,17 +69,15 @@ int cmd_bench(int argc, char **argv) {
         mr_runtime_destroy(rt);
         return cli_error("cannot write %s", csv);
     }
-    if (cf) fprintf(cf, "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms\n");
-    /* The backend column names the SM partition too ("cuda/16sm"): runs with and without
-     * --sms go into one report. */
-    char be[32];
-    if (mr_runtime_backend(rt) == MR_BACKEND_CUDA && c.sms > 0)
-        snprintf(be, sizeof be, "cuda/%dsm", c.sms);
-    else
-        snprintf(be, sizeof be, "%s", mr_backend_name(mr_runtime_backend(rt)));
-    printf("| %-22s | %-9s | %7s | %10s | %8s | %9s | %9s | %9s |\n", "model", "backend", "threads",
-           "params", "GFLOP", "arena MiB", "p50 ms", "p99 ms");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "-----------",
+    if (cf)
+        fprintf(cf, "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,launch\n");
+    /* The backend column names the SM partition and the launch mode too ("cuda/16sm/plain"):
+     * runs with different options go into one report. */
+    char be[48];
+    cli_backend_label(&c, rt, be, sizeof be);
+    printf("| %-22s | %-17s | %7s | %10s | %8s | %9s | %9s | %9s |\n", "model", "backend",
+           "threads", "params", "GFLOP", "arena MiB", "p50 ms", "p99 ms");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "-------------------",
            "--------:", "-----------:", "---------:", "----------:", "----------:", "----------:");
     int rc = 0;
     double *lat = malloc(sizeof(double) * (size_t)repeat);
@@ -117,15 +118,16 @@ int cmd_bench(int argc, char **argv) {
             double p50 = cli_percentile(lat, (int)repeat, 50);
             double p99 = cli_percentile(lat, (int)repeat, 99);
             double arena = (double)s.arena_bytes / (1024.0 * 1024.0);
-            printf("| %-22s | %-9s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f |\n", models[k],
+            printf("| %-22s | %-17s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f |\n", models[k],
                    be, mr_runtime_n_threads(rt), (long long)s.n_params, (double)s.flops / 1e9,
                    arena, p50, p99);
             fflush(stdout);
             if (cf)
-                fprintf(cf, "%s,%s,%d,%lld,%.6f,%.3f,%.4f,%.4f,%lld,%d\n", models[k],
+                fprintf(cf, "%s,%s,%d,%lld,%.6f,%.3f,%.4f,%.4f,%lld,%d,%s\n", models[k],
                         mr_backend_name(mr_runtime_backend(rt)), mr_runtime_n_threads(rt),
                         (long long)s.n_params, (double)s.flops / 1e9, arena, p50, p99, repeat,
-                        mr_runtime_backend(rt) == MR_BACKEND_CUDA ? c.sms : 0);
+                        mr_runtime_backend(rt) == MR_BACKEND_CUDA ? c.sms : 0,
+                        cli_launch_name(&c, rt));
         }
         for (int i = 0; in && i < ni; i++) free(in[i].data);
         for (int i = 0; out && i < no; i++) free(out[i].data);

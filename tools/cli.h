@@ -6,15 +6,27 @@
 
 typedef struct cli_common {
     mr_backend_kind backend;
-    int threads; /* 0 = default */
-    int sms;     /* CUDA: SMs of the green-context partition; 0 = the whole GPU */
+    int threads;      /* 0 = default */
+    int sms;          /* CUDA: SMs of the green-context partition; 0 = the whole GPU */
+    int gpu;          /* CUDA device ordinal */
+    int plain_launch; /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
+    int no_graphs;    /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
     int verbose;
 } cli_common;
 
 void cli_common_init(cli_common *c);
-/* Parses --device/--threads/--sms/--verbose at argv[*i]: -1 consumed, 1 error, 2 not common. */
+/* Parses --device/--threads/--sms/--gpu/--launch/--no-graphs/--verbose at argv[*i]: -1
+ * consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 int cli_runtime(const cli_common *c, mr_runtime **rt);
+/* The backend as tables and reports name it: "cpu", "cuda", "cuda/16sm/plain" (SM partition
+ * and launch mode appended on CUDA; "/nographs" when CUDA graphs are off). */
+const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size);
+/* "plain" or "elastic" on CUDA, "-" on other backends (the option does not apply). */
+const char *cli_launch_name(const cli_common *c, const mr_runtime *rt);
+/* Prints the help of the CUDA options every command takes (--sms, --gpu, --launch,
+ * --no-graphs), option names padded to `width` columns. */
+void cli_cuda_options_help(int width);
 
 /* Prints "miriam: error: ..." to stderr; returns 1. */
 int cli_error(const char *fmt, ...);
@@ -33,5 +45,6 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
 
 #endif

@@ -24,9 +24,8 @@ int cmd_info(int argc, char **argv) {
                    "step of the execution plan with its logical grid.\n\n"
                    "  --device D     cpu (default), cuda or auto: the backend that loads the\n"
                    "                 model\n"
-                   "  --threads N    CPU worker threads\n"
-                   "  --sms N        CUDA: confine the runtime to N SMs with a green context (a\n"
-                   "                 multiple of 8 on Hopper; default 0 = the whole GPU)\n");
+                   "  --threads N    CPU worker threads\n");
+            cli_cuda_options_help(15);
             return 0;
         }
         int r = cli_common_option(&c, argc, argv, &i);

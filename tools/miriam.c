@@ -3,9 +3,11 @@
  *   miriam info MODEL [--steps]
  *   miriam run MODEL [--input x.npy ...] [--output y.npy ...] [--compare ref.npy ...]
  *                    [--rtol R] [--atol A] [--device cpu|cuda|auto] [--repeat N] [--warmup N]
- *                    [--threads N] [--sms N] [--seed S]
+ *                    [--threads N] [--sms N] [--gpu N] [--launch plain|elastic] [--no-graphs]
+ *                    [--seed S]
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
- *                [--csv FILE]
+ *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
+ *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
  *   miriam zoo
  *   miriam export zoo:NAME OUT.onnx
  *
@@ -89,6 +91,9 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     p.backend = c->backend;
     p.n_threads = c->threads;
     p.sms = c->sms;
+    p.gpu = c->gpu;
+    p.plain_launch = c->plain_launch;
+    p.cuda_graphs = !c->no_graphs;
     p.log_fn = log_stderr;
     p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
     char err[512];
@@ -112,6 +117,20 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
          * count depend on the GPU). */
         if (cli_parse_int(a, v, 0, 1 << 20, &n)) return 1;
         c->sms = (int)n;
+    } else if (strcmp(a, "--gpu") == 0) {
+        /* Checked against the GPUs present when the runtime is created. */
+        if (cli_parse_int(a, v, 0, 1 << 20, &n)) return 1;
+        c->gpu = (int)n;
+    } else if (strcmp(a, "--launch") == 0) {
+        if (v && strcmp(v, "plain") == 0)
+            c->plain_launch = 1;
+        else if (v && strcmp(v, "elastic") == 0)
+            c->plain_launch = 0;
+        else
+            return cli_error("--launch expects plain or elastic, got '%s'", v ? v : "");
+    } else if (strcmp(a, "--no-graphs") == 0) {
+        c->no_graphs = 1;
+        return -1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         c->verbose = 1;
         return -1;
@@ -120,6 +139,53 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     }
     (*i)++;
     return -1;
+}
+
+const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size) {
+    mr_backend_kind k = mr_runtime_backend(rt);
+    if (k != MR_BACKEND_CUDA) {
+        snprintf(buf, size, "%s", mr_backend_name(k));
+        return buf;
+    }
+    char part[32] = "";
+    if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
+    snprintf(buf, size, "cuda%s/%s%s", part, cli_launch_name(c, rt),
+             c->no_graphs ? "/nographs" : "");
+    return buf;
+}
+
+const char *cli_launch_name(const cli_common *c, const mr_runtime *rt) {
+    if (mr_runtime_backend(rt) != MR_BACKEND_CUDA) return "-";
+    return c->plain_launch ? "plain" : "elastic";
+}
+
+/* One option of a help text: the name padded to `width`, the description's lines (separated
+ * by '\n') aligned under each other. */
+static void help_option(int width, const char *name, const char *desc) {
+    printf("  %-*s", width, name);
+    for (const char *p = desc; *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("%.*s\n", len, p);
+        if (!nl) break;
+        p = nl + 1;
+        printf("  %-*s", width, "");
+    }
+}
+
+void cli_cuda_options_help(int width) {
+    help_option(width, "--sms N",
+                "CUDA: confine the runtime to N SMs with a green context (a\n"
+                "multiple of 8 on Hopper; default 0 = the whole GPU)");
+    help_option(width, "--gpu N", "CUDA: the device to use (default 0)");
+    help_option(width, "--launch MODE",
+                "CUDA: elastic (default): persistent blocks take logical blocks\n"
+                "from a counter (preemptible, resizable); plain: ordinary grids,\n"
+                "one block per logical block (the baseline for the elastic\n"
+                "overhead)");
+    help_option(width, "--no-graphs",
+                "CUDA: launch every kernel from the host instead of replaying\n"
+                "the model's launches as a CUDA graph");
 }
 
 void cli_common_init(cli_common *c) {
@@ -147,7 +213,9 @@ static void usage(FILE *f) {
                "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
                "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
                "  zoo             list the built-in models\n"
-               "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n\n"
+               "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n"
+               "  drain MODEL     CUDA: how fast a running elastic kernel leaves the GPU\n"
+               "                  after the yield word is set (preemption latency)\n\n"
                "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
                "`miriam COMMAND --help` describes each command's options.\n");
 }
@@ -172,6 +240,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "drain") == 0) return cmd_drain(argc - 1, argv + 1);
     cli_error("unknown command '%s'", cmd);
     usage(stderr);
     return 2;

@@ -52,10 +52,9 @@ static void run_usage(void) {
            "  --warmup N           untimed runs before timing (default 2)\n"
            "  --device D           cpu, cuda or auto (default auto)\n"
            "  --threads N          CPU worker threads (default: one per core)\n"
-           "  --sms N              CUDA: confine the runtime to N SMs with a green context\n"
-           "                       (a multiple of 8 on Hopper; default 0 = the whole GPU)\n"
            "  --seed S             seed of the random input (default 1)\n"
            "  --verbose            log what the runtime does\n");
+    cli_cuda_options_help(21);
 }
 
 static int add_file(const char **list, int *n, const char *opt, const char *v) {
@@ -235,9 +234,10 @@ int cmd_run(int argc, char **argv) {
         }
         lat[r] = cli_now_ms() - t0;
     }
+    char be[48];
     printf("model %s on %s (%d threads): latency p50 %.3f ms, p99 %.3f ms over %lld runs "
            "(after %lld warm-up)\n",
-           spec, mr_backend_name(mr_runtime_backend(rt)), mr_runtime_n_threads(rt),
+           spec, cli_backend_label(&c, rt, be, sizeof be), mr_runtime_n_threads(rt),
            cli_percentile(lat, (int)repeat, 50), cli_percentile(lat, (int)repeat, 99), repeat,
            warmup);
     rc = 0;
