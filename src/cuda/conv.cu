@@ -14,10 +14,13 @@
  *    tile. Variant 0: 256 threads of 4 x 4, K chunks of 16. Variant 1: 64 threads of 8 x 8,
  *    K chunks of 8 (half the shared memory). Both add the products of each output in the same
  *    order (k ascending, one fmaf each), so they give bitwise the same result.
- *    Split-K: when K is long (deep layers) or the tiles are too few to fill the GPU, K is cut
- *    into `splits` slices; phase 0 writes each slice's partial tile to the workspace and
- *    phase 1 adds the slices in a fixed order, then bias and activation. This keeps a logical
- *    block short (the unit of preemption) whatever the depth of the layer.
+ *    Split-K: a logical block reduces at most CONV_KSLICE_MAX k (a bounded amount of work,
+ *    see there), and fewer still when the tiles are too few to fill the GPU. When K is longer,
+ *    it is cut into `splits` slices: phase 0 writes each slice's partial tile to the workspace
+ *    and phase 1 adds the slices in a fixed order (slice 0 first), then bias and activation.
+ *    This keeps a logical block short (the unit of preemption: the yield word is read
+ *    between logical blocks) whatever the depth of the layer. Phase 1 blocks are sized by
+ *    the loads they make (CONV_RED_LOADS), so they are short too.
  *  - DIRECT (one input channel per group: depthwise, or a channel multiplier): K = KH*KW is
  *    far too short for a GEMM tile. A logical block is (image, channel tile, output-row
  *    tile); every thread computes whole outputs from the taps (input read through the cache).
@@ -34,16 +37,40 @@ enum { CONV_K_GEMM, CONV_K_DIRECT };
 /* GEMM output tile (channels x positions). */
 #define CONV_TM 64
 #define CONV_TP 64
-/* Split-K: slices of at most this many k (a 64x64 tile over 1024 k is ~8 MFLOP), and not
- * shorter than CONV_KSLICE_MIN when splitting only for parallelism. */
-#define CONV_KSLICE_MAX 1024
+/* Split-K. A logical block is the unit of preemption, so its duration bounds the drain time:
+ * the target is a few to ~25 us. An SM shares its time among the blocks resident on it (3 of
+ * variant 0: 74 registers x 256 threads), so the wall time of one logical block is about
+ *     FLOP per block x resident blocks per SM / FLOP rate per SM,
+ * and at ~20 TFLOP/s over 132 SMs (~150 GFLOP/s per SM) that is ~20 us per MFLOP. A 64 x 64
+ * tile costs 2*64*64 = 8192 FLOP per k: 144 k is 1.18 MFLOP, ~23 us. (The previous cap of
+ * 1024 k left e.g. a whole 3x3 x 64-channel reduction, K = 576, in one block: 4.7 MFLOP, ~95 us
+ * at that rate, 578 us measured in VGG-16's features.2 on an H200.)
+ * 144 = 9 chunks of 16, and it cuts the K of every 3x3 layer with a multiple of 16 input
+ * channels (K = 9 C) into C / 16 equal slices; 1x1 layers of 256..1024 channels get slices
+ * of 128.
+ * Cost of the split: each slice's partial output is written once (phase 0) and read once
+ * (phase 1): 8 bytes per output per slice, against 2 x 144 = 288 FLOP per output per slice,
+ * i.e. >= 36 FLOP per byte, while the machine balance of this kernel is ~20 TFLOP/s / ~4.8 TB/s
+ * ~ 4 FLOP per byte: the extra traffic is at most ~12% of the tile compute time even if none
+ * of it stays in L2 (and the phase-0 writes overlap other blocks' compute).
+ * When only parallelism asks for more slices (too few tiles), slices stay >= CONV_KSLICE_MIN.
+ * The slicing is fixed at prepare time, so both variants run the same grid. */
+#define CONV_KSLICE_MAX 144
 #define CONV_KSLICE_MIN 128
 /* Fewer GEMM blocks than this leave SMs of an H200 idle: split K to get there. */
 #define CONV_MIN_BLOCKS 264
-/* Largest split-K workspace (partial sums of all slices). */
+/* Largest split-K workspace (partial sums of all slices). If the slices above would need more
+ * (large batches: S x N x M x P x 4 bytes), the slices are made longer until they fit, at the
+ * cost of longer logical blocks; if even one slice does not fit, K is not split. Never an
+ * error. */
 #define CONV_WS_MAX ((long long)256 << 20)
-/* Split-K reduction: outputs per logical block. */
-#define CONV_RED_CHUNK 4096
+/* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
+ * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
+ * a multiple of 64 and kept in [64, 4096] (so more only past 256 slices). At ~36 GB/s of HBM
+ * per SM (4.8 TB/s / 132) shared by 3 resident blocks, that is ~7 us per block. */
+#define CONV_RED_LOADS     16384
+#define CONV_RED_CHUNK_MAX 4096
+#define CONV_RED_CHUNK_MIN 64
 /* DIRECT: outputs per logical block. Small: the kernel is memory-bound and a batch-1 layer
  * needs many blocks to fill the SMs. */
 #define CONV_DIRECT_OUTS 1024
@@ -54,7 +81,7 @@ typedef struct conv_cu_params {
     int sh, sw, dh, dw, pt, pl;
     int group, Cg, Mg, K, P, HW;
     /* GEMM */
-    int n_mt, n_pt, splits, kslice;
+    int n_mt, n_pt, splits, kslice, red_chunk;
     long long gemm_blocks, red_blocks, total; /* total = N*M*P outputs */
     /* DIRECT */
     int cb, rb, n_cb, n_rb;
@@ -245,15 +272,15 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
     }
 }
 
-/* Split-K phase 1: outputs [blk*CONV_RED_CHUNK, ...) = sum of the slices in slice order,
- * + bias, activation. */
+/* Split-K phase 1: outputs [blk*red_chunk, ...) = sum of the slices in slice order, + bias,
+ * activation. Elementwise: the same sums whichever variant (thread count) runs it. */
 static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, const mr_cuda_args *a,
                                                    long long blk) {
     const float *ws = (const float *)a->workspace;
     const float *bias = (const float *)a->in[2];
     float *y = (float *)a->out[0];
-    const long long e0 = blk * CONV_RED_CHUNK;
-    const long long e1 = e0 + CONV_RED_CHUNK < p->total ? e0 + CONV_RED_CHUNK : p->total;
+    const long long e0 = blk * p->red_chunk;
+    const long long e1 = e0 + p->red_chunk < p->total ? e0 + p->red_chunk : p->total;
     for (long long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
         float s = ws[e];
         for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
@@ -526,7 +553,8 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan 
             if (want > most) want = most;
             if (want > S) S = want;
         }
-        /* the partial sums of every slice must fit the workspace */
+        /* the partial sums of every slice must fit the workspace: fewer, longer slices
+         * otherwise (longer logical blocks, never an error; see CONV_WS_MAX) */
         long long most_ws = CONV_WS_MAX / ((long long)sizeof(float) * p.total);
         if (S > most_ws) S = most_ws;
         if (S < 1) S = 1;
@@ -542,7 +570,11 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan 
     plan->variants[0] = &conv_gemm_full;
     plan->variants[1] = &conv_gemm_small;
     if (S > 1) {
-        p.red_blocks = div_up_ll(p.total, CONV_RED_CHUNK);
+        long long rc = CONV_RED_LOADS / S / CONV_RED_CHUNK_MIN * CONV_RED_CHUNK_MIN;
+        if (rc > CONV_RED_CHUNK_MAX) rc = CONV_RED_CHUNK_MAX;
+        if (rc < CONV_RED_CHUNK_MIN) rc = CONV_RED_CHUNK_MIN;
+        p.red_chunk = (int)rc;
+        p.red_blocks = div_up_ll(p.total, rc);
         plan->n_phases = 2;
         plan->phase_blocks = conv_phase_blocks;
         plan->workspace_bytes = (size_t)S * (size_t)p.total * sizeof(float);

@@ -54,7 +54,11 @@ typedef struct mr_cuda_plan {
 typedef struct mr_cuda_op {
     const char *name; /* ONNX op type, as in mr_op_def */
     /* Plans node n (finalised graph: shapes known, constants in g->tensors[].data). Errors
-     * name the node. */
+     * name the node. mr_graph_finalize has run the CPU op's init, infer and prepare on n, so
+     * its inputs passed the CPU op's checks and n->params holds what the CPU op derived (its
+     * params struct, exposed through an internal header such as ops/transform.h or
+     * ops/rnn.h): prepare reads it rather than re-deriving or re-validating, and checks only
+     * what its kernels cannot do (dtypes, index widths, sizes). */
     mr_status (*prepare)(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err);
 } mr_cuda_op;
 

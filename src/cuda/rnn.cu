@@ -32,6 +32,7 @@
 
 extern "C" {
 #include "core/alloc.h"
+#include "ops/rnn.h"
 }
 
 enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P };
@@ -256,26 +257,6 @@ static long long rnn_phase_blocks(const mr_cuda_plan *plan, int phase) {
     return phase == 0 ? p->dirs * p->n_pr * p->n_pc : p->dirs * p->n_ht;
 }
 
-/* Input i, if present, must be float32 of exactly the given shape. */
-static mr_status check_input(const mr_graph *g, const mr_node *n, int i, const char *what, int ndim,
-                             const int64_t *dims, mr_err *err) {
-    const mr_tensor_desc *t = mr_node_input((mr_graph *)g, n, i);
-    if (!t) return MR_OK;
-    int ok = t->ndim == ndim;
-    for (int q = 0; ok && q < ndim; q++) ok = t->dims[q] == dims[q];
-    if (!ok) {
-        char have[128], want[128];
-        return mr_err_node(
-            err, MR_ERR_SHAPE, n, "%s ('%s') has shape %s, expected %s", what, t->name,
-            t->ndim < 0 ? "unknown" : mr_dims_str(t->ndim, t->dims, have, sizeof have),
-            mr_dims_str(ndim, dims, want, sizeof want));
-    }
-    if (t->dtype != MR_DTYPE_F32)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "%s ('%s') is %s; only float32 is supported",
-                           what, t->name, mr_dtype_name(t->dtype));
-    return MR_OK;
-}
-
 static size_t round_up32(size_t v) {
     return (v + 31) / 32 * 32;
 }
@@ -287,69 +268,21 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *
     p.gru = gru;
     p.G = gru ? 3 : 4;
 
-    const char *dir = "forward";
-    int64_t layout = 0, lbr = 0, input_forget = 0;
-    MR_TRY(mr_attr_get_string(n, "direction", "forward", &dir, err));
-    MR_TRY(mr_attr_get_int(n, "layout", 0, &layout, err));
-    if (strcmp(dir, "forward") == 0) {
-        p.dirs = 1;
-    } else if (strcmp(dir, "reverse") == 0) {
-        p.dirs = 1;
-        p.first_rev = 1;
-    } else if (strcmp(dir, "bidirectional") == 0) {
-        p.dirs = 2;
-    } else {
-        return mr_err_attr(err, n, "direction", "must be 'forward', 'reverse' or 'bidirectional'");
-    }
-    if (layout != 0 && layout != 1) return mr_err_attr(err, n, "layout", "must be 0 or 1");
-    p.layout = (int)layout;
-    /* The CPU op refuses these at load; checked again so the kernel never silently ignores
-     * them. (Non-default activations are refused by the CPU op's init.) */
-    if (mr_node_attr(n, "clip")) return mr_err_attr(err, n, "clip", "is not supported");
-    if (gru) {
-        MR_TRY(mr_attr_get_int(n, "linear_before_reset", 0, &lbr, err));
-        if (lbr != 0 && lbr != 1)
-            return mr_err_attr(err, n, "linear_before_reset", "must be 0 or 1");
-        p.lbr = (int)lbr;
-    } else {
-        MR_TRY(mr_attr_get_int(n, "input_forget", 0, &input_forget, err));
-        if (input_forget != 0) return mr_err_attr(err, n, "input_forget", "only 0 is supported");
-    }
-
-    const mr_tensor_desc *x = mr_node_input((mr_graph *)g, n, IN_X);
-    const mr_tensor_desc *r = mr_node_input((mr_graph *)g, n, IN_R);
-    if (!x || !r || !mr_node_input((mr_graph *)g, n, IN_W))
-        return mr_err_node(err, MR_ERR_GRAPH, n, "the inputs X, W and R are required");
-    if (x->ndim != 3 || r->ndim != 3)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "X ('%s') and R ('%s') must have rank 3", x->name,
-                           r->name);
-    if (x->dtype != MR_DTYPE_F32)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "X ('%s') is %s; only float32 is supported",
-                           x->name, mr_dtype_name(x->dtype));
-    const long long D = p.dirs, G = p.G;
-    p.S = x->dims[p.layout ? 1 : 0];
-    p.B = x->dims[p.layout ? 0 : 1];
-    p.NI = x->dims[2];
-    p.H = r->dims[2];
-    const long long S = p.S, B = p.B, NI = p.NI, H = p.H;
-    if (S <= 0 || B <= 0 || NI <= 0 || H <= 0 || S > INT32_MAX || B > INT32_MAX || NI > INT32_MAX ||
-        H > INT32_MAX / 8)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "X ('%s') and R ('%s') must have positive sizes within range", x->name,
-                           r->name);
-    const long long GH = G * H;
-    int64_t wd[3] = {D, GH, NI}, rd[3] = {D, GH, H}, bd[2] = {D, 2 * GH}, pd[2] = {D, 3 * H};
-    int64_t hd[3] = {p.layout ? B : D, p.layout ? D : B, H};
-    MR_TRY(check_input(g, n, IN_W, "W", 3, wd, err));
-    MR_TRY(check_input(g, n, IN_R, "R", 3, rd, err));
-    MR_TRY(check_input(g, n, IN_B, "B", 2, bd, err));
-    MR_TRY(check_input(g, n, IN_H0, "initial_h", 3, hd, err));
-    if (!gru) {
-        MR_TRY(check_input(g, n, IN_C0, "initial_c", 3, hd, err));
-        MR_TRY(check_input(g, n, IN_P, "P", 2, pd, err));
-    }
-    /* sequence_lens, when present, was checked by the CPU op to equal seq_length everywhere:
-     * it changes nothing and is not read. */
+    /* The CPU op's init parsed the attributes (refusing clip, input_forget and non-default
+     * activations) and its infer checked every input's shape and float32 type and the sizes'
+     * ranges (ops/rnn.h); sequence_lens, when present, was checked to equal seq_length
+     * everywhere: it changes nothing and is not read. */
+    const mr_rnn_params *cp = (const mr_rnn_params *)n->params;
+    if (!cp) return mr_err_node(err, MR_ERR_INTERNAL, n, "not prepared by the CPU op");
+    p.dirs = cp->dirs;
+    p.first_rev = cp->first_rev;
+    p.layout = cp->layout;
+    p.lbr = cp->lbr;
+    p.S = cp->S;
+    p.B = cp->B;
+    p.NI = cp->NI;
+    p.H = cp->H;
+    const long long D = p.dirs, G = p.G, S = p.S, B = p.B, H = p.H, GH = G * H;
 
     /* Recurrent tiles: enough blocks per step to spread over the SMs (the step is latency
      * bound), each block at most ~1M multiply-adds. */

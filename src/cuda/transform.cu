@@ -9,8 +9,8 @@
  *
  *  - Transpose, Slice, Expand: the output is a strided view of the input (output coordinates
  *    times per-dimension strides, negative for a negative Slice step, 0 for an expanded dim,
- *    plus a base offset). prepare coalesces it like the CPU op (size-1 dims dropped,
- *    neighbours that are contiguous in the input merged).
+ *    plus a base offset): the view the CPU op's prepare built (ops/transform.h), coalesced
+ *    there (size-1 dims dropped, neighbours that are contiguous in the input merged).
  *  - Concat (up to 16 inputs): the output is `outer` rows; in each row input k owns
  *    [pref[k], pref[k+1]). When every piece is long (the usual channel concat) a block
  *    copies the pieces intersecting its chunk as contiguous runs; otherwise it maps each
@@ -24,15 +24,11 @@
 #include <string.h>
 
 #include "cuda/elem_index.cuh"
+#include "ops/transform.h"
 
 #define MV_CHUNK       4096
 #define MV_UNROLL      4
 #define CONCAT_MIN_RUN 256 /* shortest piece worth copying as a run (see concat_body) */
-
-/* Graphs built without an opset (0) get the newest semantics, as on the CPU. */
-static int opset_of(const mr_graph *g) {
-    return g->opset > 0 ? g->opset : 17;
-}
 
 static int has_input(const mr_node *n, int i) {
     return i < n->n_in && n->in[i] >= 0;
@@ -144,51 +140,6 @@ strided_src(const mr_cuda_args *a, const strided_params *p, long long e, long lo
 MV_BODY(strided_body, strided_params, strided_src)
 MV_VARIANTS(mr_strided, strided_body)
 
-static void contiguous_strides(int nd, const int64_t *dims, long long *st) {
-    long long acc = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        st[d] = acc;
-        acc *= dims[d];
-    }
-}
-
-/* Coalesces the view like the CPU op's plan_build (size-1 dims dropped, neighbours that are
- * contiguous in the input merged), then fills the dividers and sets the plan. */
-static mr_status strided_finish(const mr_node *n, mr_cuda_plan *plan, int esz, long long in_numel,
-                                int nd, const long long *dims, const long long *stride,
-                                long long base, mr_err *err) {
-    strided_params p;
-    memset(&p, 0, sizeof p);
-    long long numel = 1;
-    for (int d = 0; d < nd; d++) numel *= dims[d]; /* the output's size, already checked */
-    int k = 0;
-    for (int d = 0; d < nd; d++) {
-        if (dims[d] == 1) continue;
-        if (k > 0 && p.stride[k - 1] == stride[d] * dims[d]) {
-            p.dims[k - 1] *= dims[d];
-            p.stride[k - 1] = stride[d];
-        } else {
-            p.dims[k] = dims[d];
-            p.stride[k] = stride[d];
-            k++;
-        }
-    }
-    if (k == 0) {
-        p.dims[0] = 1;
-        p.stride[0] = 1;
-        k = 1;
-    }
-    p.nd = k;
-    p.base = base;
-    p.numel = numel;
-    p.esz = esz;
-    p.narrow = numel <= MR_FDIV_MAX && in_numel <= MR_FDIV_MAX;
-    if (p.narrow)
-        for (int d = 0; d < k; d++) p.fd[d] = mr_fdiv_make(p.dims[d]);
-    set_plan(plan, numel, &mr_strided_full, &mr_strided_small);
-    return mr_cuda_set_params(plan, &p, sizeof p, n, err);
-}
-
 /* Input 0 / output 0 descriptors with a common supported element type. */
 static mr_status io_descs(const mr_graph *g, const mr_node *n, const mr_tensor_desc **in,
                           const mr_tensor_desc **out, int *esz, mr_err *err) {
@@ -206,209 +157,34 @@ static mr_status io_descs(const mr_graph *g, const mr_node *n, const mr_tensor_d
     return MR_OK;
 }
 
-/* ---- Transpose ---- */
+/* ---- Transpose, Slice, Expand ---- */
 
-static mr_status transpose_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                   mr_err *err) {
+/* The view is the one the CPU op's prepare resolved from the attributes / constant inputs and
+ * coalesced (ops/transform.h; validated there during shape inference): copied into the
+ * kernel's params with the dividers. */
+static mr_status strided_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
+                                 mr_err *err) {
     const mr_tensor_desc *in = NULL, *out = NULL;
     int esz = 0;
     MR_TRY(io_descs(g, n, &in, &out, &esz, err));
-    int rank = in->ndim, perm[MR_MAX_DIMS];
-    if (!mr_node_attr(n, "perm")) {
-        for (int d = 0; d < rank; d++) perm[d] = rank - 1 - d;
-    } else {
-        int64_t pv[MR_MAX_DIMS];
-        int cnt = 0;
-        MR_TRY(mr_attr_get_ints(n, "perm", pv, MR_MAX_DIMS, &cnt, err));
-        if (cnt != rank)
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "attribute 'perm' has %d entries for an input of rank %d", cnt,
-                               rank);
-        int seen[MR_MAX_DIMS] = {0};
-        for (int d = 0; d < rank; d++) {
-            if (pv[d] < 0 || pv[d] >= rank || seen[pv[d]])
-                return mr_err_node(err, MR_ERR_SHAPE, n,
-                                   "attribute 'perm' is not a permutation of 0..%d", rank - 1);
-            seen[pv[d]] = 1;
-            perm[d] = (int)pv[d];
-        }
+    const mr_strided_plan *v = mr_strided_plan_of(n);
+    if (!v) return mr_err_node(err, MR_ERR_INTERNAL, n, "not prepared by the CPU op");
+    strided_params p;
+    memset(&p, 0, sizeof p);
+    long long numel = mr_desc_numel(out), in_numel = mr_desc_numel(in);
+    p.nd = v->nd;
+    for (int d = 0; d < v->nd; d++) {
+        p.dims[d] = v->dims[d];
+        p.stride[d] = v->stride[d];
     }
-    long long ist[MR_MAX_DIMS], dims[MR_MAX_DIMS], st[MR_MAX_DIMS];
-    contiguous_strides(rank, in->dims, ist);
-    for (int d = 0; d < rank; d++) {
-        dims[d] = in->dims[perm[d]];
-        st[d] = ist[perm[d]];
-        if (dims[d] != out->dims[d])
-            return mr_err_node(err, MR_ERR_SHAPE, n, "the output shape does not match 'perm'");
-    }
-    return strided_finish(n, plan, esz, mr_desc_numel(in), rank, dims, st, 0, err);
-}
-
-/* ---- Slice ---- */
-
-/* Reads constant input i (a scalar or 1-D int64/int32 tensor) into out[cap]. */
-static mr_status const_ints(const mr_graph *g, const mr_node *n, int i, const char *what,
-                            long long *out, int cap, int *count, mr_err *err) {
-    if (!has_input(n, i)) return mr_err_node(err, MR_ERR_GRAPH, n, "the %s input is missing", what);
-    const mr_tensor_desc *t = &g->tensors[n->in[i]];
-    if (!t->data)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "the %s input must be constant (an initializer or computable from "
-                           "constants), but '%s' is computed at run time",
-                           what, t->name);
-    if (t->dtype != MR_DTYPE_I64 && t->dtype != MR_DTYPE_I32)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the %s input '%s' must be int64 or int32, not %s",
-                           what, t->name, mr_dtype_name(t->dtype));
-    if (t->ndim > 1)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the %s input '%s' must be 1-D, not of rank %d",
-                           what, t->name, t->ndim);
-    long long numel = mr_desc_numel(t);
-    if (numel < 0 || numel > cap)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "the %s input '%s' has %lld values (at most %d supported)", what,
-                           t->name, numel, cap);
-    for (long long k = 0; k < numel; k++)
-        out[k] = t->dtype == MR_DTYPE_I64 ? (long long)((const int64_t *)t->data)[k]
-                                          : (long long)((const int32_t *)t->data)[k];
-    *count = (int)numel;
-    return MR_OK;
-}
-
-static long long max_ll(long long a, long long b) {
-    return a > b ? a : b;
-}
-static long long min_ll(long long a, long long b) {
-    return a < b ? a : b;
-}
-
-/* The CPU op's slice_resolve: per input dim, the first element taken, the step and the
- * output size. */
-static mr_status slice_resolve(const mr_graph *g, const mr_node *n, const mr_tensor_desc *in,
-                               long long *first, long long *step, long long *outd, mr_err *err) {
-    static const char *const slice_attrs[] = {"starts", "ends", "axes", NULL};
-    long long st[MR_MAX_DIMS], en[MR_MAX_DIMS], ax[MR_MAX_DIMS], sp[MR_MAX_DIMS];
-    int ns = 0, ne = 0, na = 0, nsp = 0, has_axes, has_steps = 0;
-    if (opset_of(g) < 10) {
-        for (int i = 1; i < n->n_in; i++)
-            if (has_input(n, i))
-                return mr_err_node(err, MR_ERR_GRAPH, n,
-                                   "takes starts/ends/axes as attributes before opset 10, not "
-                                   "inputs");
-        if (!mr_node_attr(n, "starts") || !mr_node_attr(n, "ends"))
-            return mr_err_node(err, MR_ERR_GRAPH, n, "the starts and ends attributes are required");
-        int64_t v[MR_MAX_DIMS];
-        MR_TRY(mr_attr_get_ints(n, "starts", v, MR_MAX_DIMS, &ns, err));
-        for (int i = 0; i < ns; i++) st[i] = v[i];
-        MR_TRY(mr_attr_get_ints(n, "ends", v, MR_MAX_DIMS, &ne, err));
-        for (int i = 0; i < ne; i++) en[i] = v[i];
-        MR_TRY(mr_attr_get_ints(n, "axes", v, MR_MAX_DIMS, &na, err));
-        for (int i = 0; i < na; i++) ax[i] = v[i];
-        has_axes = mr_node_attr(n, "axes") != NULL;
-    } else {
-        for (int k = 0; slice_attrs[k]; k++)
-            if (mr_node_attr(n, slice_attrs[k]))
-                return mr_err_attr(err, n, slice_attrs[k], "is an input since opset 10");
-        MR_TRY(const_ints(g, n, 1, "starts", st, MR_MAX_DIMS, &ns, err));
-        MR_TRY(const_ints(g, n, 2, "ends", en, MR_MAX_DIMS, &ne, err));
-        has_axes = has_input(n, 3);
-        if (has_axes) MR_TRY(const_ints(g, n, 3, "axes", ax, MR_MAX_DIMS, &na, err));
-        has_steps = has_input(n, 4);
-        if (has_steps) MR_TRY(const_ints(g, n, 4, "steps", sp, MR_MAX_DIMS, &nsp, err));
-    }
-    if (ne != ns || (has_axes && na != ns) || (has_steps && nsp != ns))
-        return mr_err_node(err, MR_ERR_SHAPE, n,
-                           "starts, ends, axes and steps must have the same length (%d, %d, %d, "
-                           "%d)",
-                           ns, ne, has_axes ? na : ns, has_steps ? nsp : ns);
-    int rank = in->ndim, seen[MR_MAX_DIMS] = {0};
-    for (int d = 0; d < rank; d++) {
-        first[d] = 0;
-        step[d] = 1;
-        outd[d] = in->dims[d];
-    }
-    for (int i = 0; i < ns; i++) {
-        long long axis = has_axes ? ax[i] : i;
-        long long an = axis < 0 ? axis + rank : axis;
-        if (an < 0 || an >= rank)
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "slice axis %lld is out of range for an input of rank %d", axis,
-                               rank);
-        int a = (int)an;
-        if (seen[a])
-            return mr_err_node(err, MR_ERR_SHAPE, n, "axis %d is sliced more than once", a);
-        seen[a] = 1;
-        long long s = has_steps ? sp[i] : 1, dim = in->dims[a];
-        if (s == 0) return mr_err_node(err, MR_ERR_SHAPE, n, "steps must not be 0");
-        if (s > dim) s = dim > 0 ? dim : 1;
-        if (s < -dim) s = dim > 0 ? -dim : -1;
-        step[a] = s;
-        if (dim == 0) {
-            outd[a] = 0;
-            continue;
-        }
-        long long b = st[i] < 0 ? st[i] + dim : st[i];
-        long long e = en[i] < 0 ? en[i] + dim : en[i];
-        long long cnt;
-        if (s > 0) {
-            b = min_ll(max_ll(b, 0), dim);
-            e = min_ll(max_ll(e, 0), dim);
-            cnt = e > b ? (e - b - 1) / s + 1 : 0;
-        } else {
-            b = min_ll(max_ll(b, 0), dim - 1);
-            e = min_ll(max_ll(e, -1), dim - 1);
-            cnt = b > e ? (b - e - 1) / -s + 1 : 0;
-        }
-        first[a] = cnt > 0 ? b : 0;
-        outd[a] = cnt;
-    }
-    return MR_OK;
-}
-
-static mr_status slice_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                               mr_err *err) {
-    const mr_tensor_desc *in = NULL, *out = NULL;
-    int esz = 0;
-    MR_TRY(io_descs(g, n, &in, &out, &esz, err));
-    long long first[MR_MAX_DIMS], step[MR_MAX_DIMS], dims[MR_MAX_DIMS], ist[MR_MAX_DIMS];
-    MR_TRY(slice_resolve(g, n, in, first, step, dims, err));
-    if (out->ndim != in->ndim)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the output rank does not match the input's");
-    contiguous_strides(in->ndim, in->dims, ist);
-    long long base = 0;
-    for (int d = 0; d < in->ndim; d++) {
-        if (dims[d] != out->dims[d])
-            return mr_err_node(err, MR_ERR_SHAPE, n, "the output shape does not match the slice");
-        base += first[d] * ist[d];
-        ist[d] *= step[d];
-    }
-    return strided_finish(n, plan, esz, mr_desc_numel(in), in->ndim, dims, ist, base, err);
-}
-
-/* ---- Expand ---- */
-
-/* The output shape (already inferred: broadcast(input shape, shape)) gives the view: an
- * output dim reads the aligned input dim with its contiguous stride, or stride 0 where the
- * input is broadcast (missing or of size 1). */
-static mr_status expand_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                mr_err *err) {
-    const mr_tensor_desc *in = NULL, *out = NULL;
-    int esz = 0;
-    MR_TRY(io_descs(g, n, &in, &out, &esz, err));
-    int rank = out->ndim;
-    if (rank < in->ndim)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the output rank is below the input's");
-    long long ist[MR_MAX_DIMS], dims[MR_MAX_DIMS], st[MR_MAX_DIMS];
-    contiguous_strides(in->ndim, in->dims, ist);
-    for (int d = 0; d < rank; d++) {
-        int k = d - (rank - in->ndim); /* the input dim aligned with output dim d, if any */
-        dims[d] = out->dims[d];
-        if (k >= 0 && in->dims[k] != 1 && in->dims[k] != dims[d])
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "the output shape is not a broadcast of "
-                               "the input's");
-        st[d] = k < 0 || in->dims[k] == 1 ? 0 : ist[k];
-    }
-    return strided_finish(n, plan, esz, mr_desc_numel(in), rank, dims, st, 0, err);
+    p.base = v->base;
+    p.numel = numel;
+    p.esz = esz;
+    p.narrow = numel <= MR_FDIV_MAX && in_numel <= MR_FDIV_MAX;
+    if (p.narrow)
+        for (int d = 0; d < p.nd; d++) p.fd[d] = mr_fdiv_make(p.dims[d]);
+    set_plan(plan, numel, &mr_strided_full, &mr_strided_small);
+    return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
 /* ---- Concat ---- */
@@ -627,7 +403,7 @@ static mr_status gather_prepare(const mr_graph *g, const mr_node *n, mr_cuda_pla
 }
 
 MR_CUDA_OP(mr_cuda_op_concat, "Concat", concat_prepare);
-MR_CUDA_OP(mr_cuda_op_transpose, "Transpose", transpose_prepare);
+MR_CUDA_OP(mr_cuda_op_transpose, "Transpose", strided_prepare);
 MR_CUDA_OP(mr_cuda_op_gather, "Gather", gather_prepare);
-MR_CUDA_OP(mr_cuda_op_slice, "Slice", slice_prepare);
-MR_CUDA_OP(mr_cuda_op_expand, "Expand", expand_prepare);
+MR_CUDA_OP(mr_cuda_op_slice, "Slice", strided_prepare);
+MR_CUDA_OP(mr_cuda_op_expand, "Expand", strided_prepare);

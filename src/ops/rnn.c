@@ -27,27 +27,14 @@
 
 #include "core/alloc.h"
 #include "ops/op.h"
+#include "ops/rnn.h"
 #include "ops/vmath.h"
 
 enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P };
 enum { OUT_Y, OUT_YH, OUT_YC };
 
-typedef struct rnn_params {
-    int gru;        /* 0: LSTM, 1: GRU */
-    int G;          /* gates: 4 (LSTM i,o,f,c) or 3 (GRU z,r,h) */
-    int64_t hidden; /* hidden_size attribute, 0 when absent */
-    int dirs;       /* 1 or 2 */
-    int first_rev;  /* direction == "reverse": direction 0 walks time backwards */
-    int layout;     /* 0: [seq, batch, ...], 1: [batch, seq, ...] */
-    int lbr;        /* GRU linear_before_reset */
-    /* set by prepare */
-    int64_t S, B, NI, H;
-    int64_t ht, n_ht;       /* hidden units per recurrent block, tiles per direction */
-    int64_t prt, pct;       /* projection tile: rows (of S*B), columns (of G*H) */
-    int64_t n_pr, n_pc;     /* projection tiles per direction */
-    int pps;                /* phases per time step (1, or 2 for GRU lbr=0) */
-    size_t off_h[2], off_c; /* workspace offsets (floats) of the h buffers, c / r(.)h buffer */
-} rnn_params;
+/* Declared in ops/rnn.h: the CUDA planner reads it from n->params. */
+typedef mr_rnn_params rnn_params;
 
 static const char *const lstm_attrs[] = {
     "activation_alpha", "activation_beta", "activations", "clip", "direction",

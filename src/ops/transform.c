@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "ops/op.h"
+#include "ops/transform.h"
 
 /* Bytes per logical block of the contiguous copy kernels (Concat, Gather): a 256 KiB memcpy
  * takes some tens of microseconds, short enough to preempt promptly. */
@@ -82,12 +83,8 @@ static void set_grid(mr_node *n, int64_t total, int64_t chunk, int64_t flops) {
 
 /* ---- strided copy (Transpose, Slice) ---- */
 
-typedef struct strided_plan {
-    int nd;                      /* >= 1 after coalescing */
-    int64_t dims[MR_MAX_DIMS];   /* output dims */
-    int64_t stride[MR_MAX_DIMS]; /* input element stride per output dim (may be negative) */
-    int64_t base;                /* input element offset of output element 0 */
-} strided_plan;
+/* Declared in ops/transform.h: the CUDA planner reads it from n->params. */
+typedef mr_strided_plan strided_plan;
 
 /* Drops size-1 dims and merges neighbours that are contiguous in the input too, so a
  * transpose that moves whole rows, or a slice of full trailing dims, becomes long runs. */
