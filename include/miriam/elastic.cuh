@@ -21,8 +21,10 @@
  * (never two launches of the same step and phase at once); different steps run concurrently
  * freely.
  *
- *   - The yield word lives in host-mapped pinned memory: the host sets it to make every
- *     preemptible launch drain within one logical block, and clears it before resuming.
+ *   - The yield word lives in device memory; the host sets it (a 4-byte copy on a control
+ *     stream: the copy engines work beside busy SMs) to make every preemptible launch drain
+ *     within one logical block, and clears it before resuming. (Host-mapped memory polled
+ *     by hundreds of resident blocks over PCIe was measured far slower.)
  *   - The logical block is the unit of work and of preemption: keep it to a few microseconds.
  *   - A body must not assume anything about which physical block runs it, nor that logical
  *     blocks run in order or concurrently; it may use __syncthreads() (all threads of the
@@ -66,7 +68,7 @@ typedef struct mr_cuda_args {
 /* Control block of an elastic launch. */
 typedef struct mr_elastic_ctl {
     unsigned long long *next;  /* device counter of this step/phase: next logical block */
-    const volatile int *yield; /* host-mapped yield word; NULL = not preemptible */
+    const volatile int *yield; /* yield word (device memory); NULL = not preemptible */
     long long end;             /* shard end (exclusive) */
 } mr_elastic_ctl;
 

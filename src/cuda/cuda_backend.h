@@ -59,7 +59,8 @@ mr_status mr_cuda_exec_sync(mr_exec *ex, mr_err *err);
 mr_status mr_cuda_exec_poll(mr_exec *ex, int *idle, mr_err *err);
 /* Reads the counter (next logical block) of a step's phase; syncs first. */
 mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err);
-/* Sets / clears the yield word (host-mapped; preemptible launches see it within one block). */
+/* Sets / clears the yield word (device memory, written by a copy on a control stream; returns
+ * once the GPU sees the value). Preemptible launches stop within one logical block. */
 void mr_cuda_exec_set_yield(mr_exec *ex, int value);
 /* Device bytes held by this execution context (weights + arena + workspaces). */
 size_t mr_cuda_exec_device_bytes(const mr_exec *ex);
