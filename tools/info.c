@@ -65,6 +65,9 @@ int cmd_info(int argc, char **argv) {
     printf("parameters:        %lld\n", (long long)s.n_params);
     printf("FLOPs:             %.3f G per inference\n", (double)s.flops / 1e9);
     printf("weights:           %.2f MiB\n", (double)s.weight_bytes / (1024.0 * 1024.0));
+    if (s.device_bytes)
+        printf("device memory:     %.2f MiB (weights + arena + workspaces on the GPU)\n",
+               (double)s.device_bytes / (1024.0 * 1024.0));
     printf("activation arena:  %.2f MiB (largest tensor %.2f MiB)\n",
            (double)s.arena_bytes / (1024.0 * 1024.0), (double)s.largest_tensor / (1024.0 * 1024.0));
     printf("nodes:             %d in the graph, %d kernel steps after passes\n", s.n_nodes,
