@@ -23,7 +23,7 @@
 #include "cuda/gemm_tile.cuh"
 
 extern "C" {
-#include "core/alloc.h"
+#include "ops/gemm.h"
 }
 
 /* GEMV tiling */
@@ -238,17 +238,6 @@ static const mr_cuda_variant gemv_small = {"gemv_t64", (const void *)mr_gemv64_e
 
 /* ---- host side ---- */
 
-static mr_status check_f32(const mr_node *n, const mr_tensor_desc *t, const char *what,
-                           mr_err *err) {
-    if (!t) return mr_err_node(err, MR_ERR_GRAPH, n, "the input %s is missing", what);
-    if (t->dtype != MR_DTYPE_F32)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "input %s is %s; only float32 is supported",
-                           what, mr_dtype_name(t->dtype));
-    if (t->ndim < 0)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "input %s has an unknown shape", what);
-    return MR_OK;
-}
-
 /* Grid, GEMV tiling and variants, common to both ops. */
 static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch,
                              mr_cuda_plan *plan, mr_err *err) {
@@ -296,100 +285,42 @@ static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch
 
 static mr_status gemm_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
                               mr_err *err) {
+    /* The CPU op has checked the attributes and operands (2-D float32 A and B, matching inner
+     * dimensions, C broadcastable to [M, N]) and derived the geometry. */
+    const mr_gemm_params *cp = (const mr_gemm_params *)n->params;
     gemm_k_params p;
     memset(&p, 0, sizeof p);
-    mr_graph *gg = (mr_graph *)g;
-    const mr_tensor_desc *a = mr_node_input(gg, n, 0), *b = mr_node_input(gg, n, 1);
-    const mr_tensor_desc *c = mr_node_input(gg, n, 2);
-    char s1[128], s2[128];
-    float alpha = 1.0f, beta = 1.0f;
-    int64_t ta = 0, tb = 0, bc = 1;
-    MR_TRY(mr_attr_get_float(n, "alpha", 1.0f, &alpha, err));
-    MR_TRY(mr_attr_get_float(n, "beta", 1.0f, &beta, err));
-    MR_TRY(mr_attr_get_int(n, "transA", 0, &ta, err));
-    MR_TRY(mr_attr_get_int(n, "transB", 0, &tb, err));
-    MR_TRY(mr_attr_get_int(n, "broadcast", 1, &bc, err));
-    if (ta != 0 && ta != 1) return mr_err_attr(err, n, "transA", "must be 0 or 1");
-    if (tb != 0 && tb != 1) return mr_err_attr(err, n, "transB", "must be 0 or 1");
-    if (bc != 0 && bc != 1) return mr_err_attr(err, n, "broadcast", "must be 0 or 1");
-    MR_TRY(check_f32(n, a, "A", err));
-    MR_TRY(check_f32(n, b, "B", err));
-    if (a->ndim != 2 || b->ndim != 2)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s must both be 2-D",
-                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
-                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
-    p.M = a->dims[ta ? 1 : 0];
-    p.K = a->dims[ta ? 0 : 1];
-    p.N = b->dims[tb ? 0 : 1];
-    if (b->dims[tb ? 1 : 0] != p.K)
-        return mr_err_node(err, MR_ERR_SHAPE, n,
-                           "A %s (transA=%d) and B %s (transB=%d) have different inner dimensions",
-                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1), (int)ta,
-                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2), (int)tb);
+    p.M = cp->M;
+    p.K = cp->K;
+    p.N = cp->N;
     /* A is [M,K] (or [K,M] transposed), B is [K,N] (or [N,K]) */
-    p.sam = ta ? 1 : p.K;
-    p.sak = ta ? p.M : 1;
-    p.sbk = tb ? 1 : p.N;
-    p.sbn = tb ? p.K : 1;
-    if (c) {
-        MR_TRY(check_f32(n, c, "C", err));
-        int ok = c->ndim <= 2;
-        if (ok && c->ndim >= 1) {
-            int64_t cn = c->dims[c->ndim - 1];
-            ok = cn == 1 || cn == p.N;
-            p.c_sn = cn == 1 ? 0 : 1;
-        }
-        if (ok && c->ndim == 2) {
-            int64_t cm = c->dims[0];
-            ok = cm == 1 || cm == p.M;
-            p.c_sm = cm == 1 ? 0 : c->dims[1];
-        }
-        if (bc == 0 && (c->ndim != 2 || c->dims[0] != p.M || c->dims[1] != p.N)) ok = 0;
-        if (!ok)
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "C %s cannot be broadcast to the output [%lld,%lld]%s",
-                               mr_dims_str(c->ndim, c->dims, s1, sizeof s1), (long long)p.M,
-                               (long long)p.N, bc == 0 ? " (broadcast = 0)" : "");
-        p.has_c = beta != 0.0f;
-    }
-    p.alpha = alpha;
-    p.cbeta = beta;
+    p.sam = cp->trans_a ? 1 : p.K;
+    p.sak = cp->trans_a ? p.M : 1;
+    p.sbk = cp->trans_b ? 1 : p.N;
+    p.sbn = cp->trans_b ? p.K : 1;
+    p.c_sm = cp->c_sm;
+    p.c_sn = cp->c_sn;
+    p.has_c = cp->has_c;
+    p.alpha = cp->alpha;
+    p.cbeta = cp->beta;
     /* The CPU skips the product when alpha == 0 (so Inf/NaN in A or B do not leak into Y). */
-    if (alpha == 0.0f) p.K = 0;
+    if (p.alpha == 0.0f) p.K = 0;
     p.nb = 0;
     return finish_plan(n, &p, 1, plan, err);
 }
 
 static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
                                 mr_err *err) {
+    /* The CPU op has checked the operands (float32, inner dimensions, broadcastable batch
+     * dimensions, the constant bias [N]) and derived the geometry, A's batch dimensions folded
+     * into M when B has none (Y's rows follow A's in memory). */
+    const mr_gemm_params *cp = (const mr_gemm_params *)n->params;
     gemm_k_params p;
     memset(&p, 0, sizeof p);
-    mr_graph *gg = (mr_graph *)g;
-    const mr_tensor_desc *a = mr_node_input(gg, n, 0), *b = mr_node_input(gg, n, 1);
-    const mr_tensor_desc *bias = mr_node_input(gg, n, 2);
-    char s1[128], s2[128];
-    MR_TRY(check_f32(n, a, "A", err));
-    MR_TRY(check_f32(n, b, "B", err));
-    if (a->ndim < 1 || b->ndim < 1)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s must have rank >= 1",
-                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
-                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
-    int a1 = a->ndim == 1, b1 = b->ndim == 1;
-    p.M = a1 ? 1 : a->dims[a->ndim - 2];
-    p.K = a->dims[a->ndim - 1];
-    p.N = b1 ? 1 : b->dims[b->ndim - 1];
-    if ((b1 ? b->dims[0] : b->dims[b->ndim - 2]) != p.K)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "A %s and B %s have different inner dimensions",
-                           mr_dims_str(a->ndim, a->dims, s1, sizeof s1),
-                           mr_dims_str(b->ndim, b->dims, s2, sizeof s2));
-    int na = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0, nb = 0;
-    int64_t bd[MR_MAX_DIMS];
-    MR_TRY(mr_broadcast_shape(n, na, a->dims, nbb, b->dims, &nb, bd, err));
-    if (bias) {
-        if (bias->dtype != MR_DTYPE_F32 || bias->ndim != 1 || bias->dims[0] != p.N)
-            return mr_err_node(err, MR_ERR_SHAPE, n, "the bias is %s %s, expected float32 [%lld]",
-                               mr_dtype_name(bias->dtype),
-                               mr_dims_str(bias->ndim, bias->dims, s1, sizeof s1), (long long)p.N);
+    p.M = cp->M;
+    p.K = cp->K;
+    p.N = cp->N;
+    if (cp->has_c) {
         p.has_c = 1;
         p.c_sm = 0;
         p.c_sn = 1;
@@ -400,29 +331,14 @@ static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_pla
     p.sak = 1;
     p.sbk = p.N;
     p.sbn = 1;
-    /* Batch strides in elements; a broadcast (size-1 or missing) dimension has stride 0. */
-    int64_t sa = p.M * p.K, sb = p.K * p.N, batch = 1;
-    for (int i = nb - 1; i >= 0; i--) {
-        int ia = i - (nb - na), ib = i - (nb - nbb);
-        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
-        p.bdims[i] = bd[i];
-        p.a_bs[i] = da == 1 ? 0 : sa;
-        p.b_bs[i] = db == 1 ? 0 : sb;
-        if (!mr_mul_i64(sa, da, &sa) || !mr_mul_i64(sb, db, &sb) ||
-            !mr_mul_i64(batch, bd[i], &batch))
-            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
+    /* Batch dimensions and element strides (0 where broadcast). */
+    for (int i = 0; i < MR_MAX_DIMS; i++) {
+        p.bdims[i] = cp->bdims[i];
+        p.a_bs[i] = cp->a_bs[i];
+        p.b_bs[i] = cp->b_bs[i];
     }
-    p.nb = nb;
-    /* B shared by every batch: fold A's batch into M (Y's rows follow A's in memory). */
-    if (nbb == 0 && nb > 0) {
-        int64_t m;
-        if (!mr_mul_i64(p.M, batch, &m))
-            return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
-        p.M = m;
-        batch = 1;
-        p.nb = 0;
-    }
-    return finish_plan(n, &p, batch, plan, err);
+    p.nb = cp->nb;
+    return finish_plan(n, &p, cp->batch, plan, err);
 }
 
 MR_CUDA_OP(mr_cuda_op_gemm, "Gemm", gemm_prepare);

@@ -18,41 +18,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/alloc.h"
 #include "cuda/elem_index.cuh"
+
+extern "C" {
+#include "ops/norm.h"
+}
 
 #define BN_CHUNK 4096
 #define LRN_CC   16  /* channels per LRN block */
 #define LRN_W    256 /* spatial positions per LRN block */
-
-/* [N, C, S] of a tensor of rank >= 2; 0 on overflow. */
-static int ncs(const mr_tensor_desc *x, long long *N, long long *C, long long *S) {
-    int64_t s = 1;
-    for (int k = 2; k < x->ndim; k++)
-        if (!mr_mul_i64(s, x->dims[k], &s)) return 0;
-    *N = x->dims[0];
-    *C = x->dims[1];
-    *S = s;
-    return mr_desc_numel(x) >= 0;
-}
-
-static mr_status check_x(const mr_graph *g, const mr_node *n, const mr_tensor_desc **out,
-                         mr_err *err) {
-    if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
-        return mr_err_node(err, MR_ERR_GRAPH, n, "the input X or the output is missing");
-    const mr_tensor_desc *x = &g->tensors[n->in[0]];
-    if (x->dtype != MR_DTYPE_F32 || g->tensors[n->out[0]].dtype != MR_DTYPE_F32)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "input '%s' is %s; only float32 is supported", x->name,
-                           mr_dtype_name(x->dtype));
-    if (x->ndim < 2) {
-        char buf[128];
-        return mr_err_node(err, MR_ERR_SHAPE, n, "input '%s' has shape %s; expected [N, C, ...]",
-                           x->name, mr_dims_str(x->ndim, x->dims, buf, sizeof buf));
-    }
-    *out = x;
-    return MR_OK;
-}
 
 /* ---- BatchNormalization ---- */
 
@@ -100,33 +74,15 @@ static const mr_cuda_variant bn_small = {"t64", (const void *)mr_bn_k64_elastic,
                                          (const void *)mr_bn_k64_plain, 64, 0};
 
 static mr_status bn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
-    const mr_tensor_desc *x = NULL;
-    MR_TRY(check_x(g, n, &x, err));
-    static const char *const names[] = {"X", "scale", "B", "mean", "var"};
-    for (int i = 1; i < 5; i++) {
-        if (i >= n->n_in || n->in[i] < 0)
-            return mr_err_node(err, MR_ERR_GRAPH, n, "the %s input is missing", names[i]);
-        const mr_tensor_desc *t = &g->tensors[n->in[i]];
-        if (t->dtype != MR_DTYPE_F32 || mr_desc_numel(t) != x->dims[1])
-            return mr_err_node(err, MR_ERR_SHAPE, n,
-                               "the %s input '%s' must be float32 with %lld values", names[i],
-                               t->name, (long long)x->dims[1]);
-    }
-    for (int i = 1; i < n->n_out; i++)
-        if (n->out[i] >= 0)
-            return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                               "output %d (running statistics, training only) is requested; only "
-                               "inference with one output is supported",
-                               i);
-    float eps;
-    MR_TRY(mr_attr_get_float(n, "epsilon", 1e-5f, &eps, err));
+    /* The CPU op has checked X and the per-channel inputs (float32, [C]) and the attributes,
+     * and derived the [N, C, S] view. */
+    const mr_bn_params *cp = (const mr_bn_params *)n->params;
     bn_params p;
     memset(&p, 0, sizeof p);
-    long long N;
-    if (!ncs(x, &N, &p.C, &p.S))
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the input size overflows");
-    p.numel = mr_desc_numel(x);
-    p.epsilon = eps;
+    p.C = cp->C;
+    p.S = cp->S;
+    p.numel = cp->numel;
+    p.epsilon = cp->epsilon;
     p.narrow = p.numel <= MR_FDIV_MAX;
     if (p.narrow) {
         p.fd_s = mr_fdiv_make(p.S);
@@ -196,33 +152,23 @@ static const mr_cuda_variant lrn_small = {"t64", (const void *)mr_lrn_k64_elasti
                                           (const void *)mr_lrn_k64_plain, 64, 0};
 
 static mr_status lrn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
-    const mr_tensor_desc *x = NULL;
-    MR_TRY(check_x(g, n, &x, err));
-    float alpha, beta, bias;
-    int64_t size;
-    MR_TRY(mr_attr_get_float(n, "alpha", 1e-4f, &alpha, err));
-    MR_TRY(mr_attr_get_float(n, "beta", 0.75f, &beta, err));
-    MR_TRY(mr_attr_get_float(n, "bias", 1.0f, &bias, err));
-    if (!mr_node_attr(n, "size"))
-        return mr_err_node(err, MR_ERR_PARSE, n, "the required attribute 'size' is missing");
-    MR_TRY(mr_attr_get_int(n, "size", 1, &size, err));
-    if (size < 1) return mr_err_attr(err, n, "size", "must be >= 1");
+    /* The CPU op has checked X and the attributes and derived the [N, C, S] view. */
+    const mr_lrn_params *cp = (const mr_lrn_params *)n->params;
     lrn_params p;
     memset(&p, 0, sizeof p);
-    long long N;
-    if (!ncs(x, &N, &p.C, &p.S))
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the input size overflows");
-    p.numel = mr_desc_numel(x);
-    p.before = (size - 1) / 2;
-    p.after = size / 2; /* ceil((size - 1) / 2) */
-    p.k = alpha / (float)size;
-    p.bias = bias;
-    p.beta = beta;
+    p.C = cp->C;
+    p.S = cp->S;
+    p.numel = mr_desc_numel(&g->tensors[n->in[0]]);
+    p.before = (cp->size - 1) / 2;
+    p.after = cp->size / 2; /* ceil((size - 1) / 2) */
+    p.k = cp->alpha / (float)cp->size;
+    p.bias = cp->bias;
+    p.beta = cp->beta;
     long long blocks = 1;
     if (p.numel > 0) {
         p.cblocks = (p.C + LRN_CC - 1) / LRN_CC;
         p.sblocks = (p.S + LRN_W - 1) / LRN_W;
-        blocks = N * p.cblocks * p.sblocks;
+        blocks = cp->N * p.cblocks * p.sblocks;
     }
     plan->n_phases = 1;
     plan->n_blocks = blocks > 0 ? blocks : 1;

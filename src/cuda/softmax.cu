@@ -19,8 +19,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/alloc.h"
 #include "cuda/common.cuh"
+
+extern "C" {
+#include "ops/softmax.h"
+}
 
 #define SM_CHUNK    4096 /* elements per logical block, roughly */
 #define SM_WARP_MAX 1024 /* widest row a single warp reduces */
@@ -157,31 +160,11 @@ static const mr_cuda_variant softmax_small = {"t64", (const void *)mr_softmax_k6
 
 static mr_status softmax_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
                                  mr_err *err) {
-    if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
-        return mr_err_node(err, MR_ERR_GRAPH, n, "the input or output is missing");
-    const mr_tensor_desc *x = &g->tensors[n->in[0]], *yd = &g->tensors[n->out[0]];
-    if (x->dtype != MR_DTYPE_F32 || yd->dtype != MR_DTYPE_F32)
-        return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
-                           "input '%s' is %s; only float32 is supported", x->name,
-                           mr_dtype_name(x->dtype));
-    if (x->ndim < 1)
-        return mr_err_node(err, MR_ERR_SHAPE, n, "input '%s' is a scalar; Softmax needs rank >= 1",
-                           x->name);
-    /* Same axis rules as the CPU op (softmax_init / softmax_prepare). */
-    const int legacy = g->opset < 13;
-    int64_t axis_attr;
-    MR_TRY(mr_attr_get_int(n, "axis", legacy ? 1 : -1, &axis_attr, err));
-    int axis;
-    MR_TRY(mr_norm_axis(n, axis_attr, x->ndim, &axis, err));
-    int64_t outer = 1, mid = 1, inner = 1;
-    for (int k = 0; k < x->ndim; k++) {
-        int64_t *acc = k < axis ? &outer : (k == axis || legacy) ? &mid : &inner;
-        if (!mr_mul_i64(*acc, x->dims[k], acc))
-            return mr_err_node(err, MR_ERR_SHAPE, n, "the input size overflows");
-    }
-    int64_t numel;
-    if (!mr_mul_i64(outer, mid, &numel) || !mr_mul_i64(numel, inner, &numel))
-        return mr_err_node(err, MR_ERR_SHAPE, n, "the input size overflows");
+    /* The CPU op has checked X (float32, rank >= 1, axis in range) and resolved the axis
+     * semantics (opset < 13: 2-D coercion) into the [outer, n, inner] view. */
+    const mr_softmax_params *cp = (const mr_softmax_params *)n->params;
+    const long long outer = cp->outer, mid = cp->n, inner = cp->inner;
+    const long long numel = outer * mid * inner; /* checked by the CPU prepare */
 
     softmax_params p;
     memset(&p, 0, sizeof p);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "ops/gemm.h"
 #include "ops/op.h"
 
 /* Work per logical block; tiles are never thinner than 64 where the matrix is that large,
@@ -32,20 +33,8 @@
 #define GEMM_BLOCK_FLOPS ((int64_t)10 << 20)
 #define GEMM_TILE_MIN    64
 
-typedef struct gemm_params {
-    /* Gemm attributes */
-    float alpha, beta;
-    int trans_a, trans_b;
-    int no_broadcast; /* Gemm-6 broadcast = 0 */
-    /* geometry (prepare) */
-    int64_t M, N, K;
-    int has_c;          /* Gemm: C present and beta != 0; MatMul: bias present */
-    int64_t c_sm, c_sn; /* Gemm: element strides of C along M and N (0 = broadcast) */
-    int nb;             /* MatMul: batch dims after folding */
-    int64_t batch;      /* MatMul: product of the batch dims */
-    int64_t bdims[MR_MAX_DIMS], a_bs[MR_MAX_DIMS], b_bs[MR_MAX_DIMS]; /* batch dims, strides */
-    int64_t mt, nt, n_mt, n_nt;
-} gemm_params;
+/* Declared in ops/gemm.h: the CUDA planner reads it from n->params. */
+typedef mr_gemm_params gemm_params;
 
 static const char *const gemm_attrs[] = {"alpha", "beta", "broadcast", "transA", "transB", NULL};
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/alloc.h"
+#include "ops/norm.h"
 #include "ops/op.h"
 
 #define NORM_CHUNK ((int64_t)1 << 15)
@@ -52,10 +53,8 @@ static mr_status check_x(mr_graph *g, mr_node *n, const mr_tensor_desc **out, mr
 
 /* ---- BatchNormalization ---- */
 
-typedef struct bn_params {
-    float epsilon;
-    int64_t C, S, numel; /* set by prepare */
-} bn_params;
+/* Declared in ops/norm.h: the CUDA planner reads it from n->params. */
+typedef mr_bn_params bn_params;
 
 static mr_status bn_init(mr_graph *g, mr_node *n, mr_err *err) {
     float eps;
@@ -159,14 +158,8 @@ const mr_op_def mr_op_batchnorm = {
 
 /* ---- LRN ---- */
 
-typedef struct lrn_params {
-    float alpha, beta, bias;
-    int64_t size;
-    /* set by prepare */
-    int64_t N, C, S;
-    int64_t w;         /* spatial chunk */
-    int64_t per_image; /* chunks per image: ceil(S / w) */
-} lrn_params;
+/* Declared in ops/norm.h: the CUDA planner reads it from n->params. */
+typedef mr_lrn_params lrn_params;
 
 static mr_status lrn_init(mr_graph *g, mr_node *n, mr_err *err) {
     float alpha, beta, bias;

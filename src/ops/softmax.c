@@ -12,22 +12,15 @@
 
 #include "core/alloc.h"
 #include "ops/op.h"
+#include "ops/softmax.h"
 #include "ops/vmath.h"
 
 #define SM_CHUNK  ((int64_t)1 << 15)
 #define SM_LANES  8  /* independent partial sums/maxima: lets the reductions vectorise */
 #define SM_MIN_IW 64 /* smallest inner chunk worth a pass over n rows */
 
-typedef struct softmax_params {
-    int64_t axis; /* as given (may be negative) */
-    int legacy;   /* opset < 13: 2-D coercion */
-    /* set by prepare */
-    int64_t outer, n, inner;
-    int64_t iw;        /* inner chunk width (inner > 1) */
-    int64_t per_outer; /* units per outer index: ceil(inner / iw), 1 when inner == 1 */
-    int64_t per_block; /* units per logical block */
-    int64_t units;     /* outer * per_outer */
-} softmax_params;
+/* Declared in ops/softmax.h: the CUDA planner reads it from n->params. */
+typedef mr_softmax_params softmax_params;
 
 static mr_status softmax_init(mr_graph *g, mr_node *n, mr_err *err) {
     int legacy = g->opset < 13;
