@@ -36,37 +36,6 @@ static int must_(int v, const mr_err *err, const char *what, int line) {
 
 /* ---- graph building helpers ---- */
 
-static int add_input(mr_graph *g, const char *name, int ndim, const int64_t *dims, mr_err *err) {
-    int t = MUST(mr_graph_add_tensor(g, name, err));
-    mr_set_shape(&g->tensors[t], MR_DTYPE_F32, ndim, dims);
-    g->tensors[t].is_input = 1;
-    int *in = realloc(g->inputs, sizeof(int) * (size_t)(g->n_inputs + 1));
-    if (!in) exit(1);
-    g->inputs = in;
-    g->inputs[g->n_inputs++] = t;
-    return t;
-}
-
-static void mark_output(mr_graph *g, int t) {
-    int *out = realloc(g->outputs, sizeof(int) * (size_t)(g->n_outputs + 1));
-    if (!out) exit(1);
-    g->outputs = out;
-    g->outputs[g->n_outputs++] = t;
-    g->tensors[t].is_output = 1;
-}
-
-static int rand_const(mr_graph *g, mr_rng *r, const char *name, int ndim, const int64_t *dims,
-                      float lo, float hi, mr_err *err) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= dims[i];
-    float *v = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (!v) exit(1);
-    mr_rng_fill(r, v, n, lo, hi);
-    int t = MUST(mr_graph_add_const(g, name, MR_DTYPE_F32, ndim, dims, v, err));
-    free(v);
-    return t;
-}
-
 static int scalar_const(mr_graph *g, const char *name, float v, mr_err *err) {
     return MUST(mr_graph_add_const(g, name, MR_DTYPE_F32, 0, NULL, &v, err));
 }
@@ -74,15 +43,6 @@ static int scalar_const(mr_graph *g, const char *name, float v, mr_err *err) {
 static int i64_const(mr_graph *g, const char *name, int ndim, const int64_t *dims, const int64_t *v,
                      mr_err *err) {
     return MUST(mr_graph_add_const(g, name, MR_DTYPE_I64, ndim, dims, v, err));
-}
-
-/* A node with one output tensor of the same name; returns the node index, *out the tensor. */
-static int add_node(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
-                    int *out, mr_err *err) {
-    int t = MUST(mr_graph_add_tensor(g, name, err));
-    int nd = MUST(mr_graph_add_node(g, name, op, n_in, in, 1, &t, err));
-    if (out) *out = t;
-    return nd;
 }
 
 static void set_ints(mr_graph *g, int nd, const char *name, int n, const int64_t *v, mr_err *err) {
@@ -102,10 +62,10 @@ static int conv3x3(mr_graph *g, mr_rng *r, const char *name, int x, int64_t c, i
     snprintf(wn, sizeof wn, "%s.w", name);
     snprintf(bn, sizeof bn, "%s.b", name);
     int64_t wd[4] = {m, c, 3, 3};
-    int w = rand_const(g, r, wn, 4, wd, -0.5f, 0.5f, err);
+    int w = mr_test_rand_const(g, r, wn, 4, wd, -0.5f, 0.5f, err);
     int ins[3] = {x, w, -1};
-    if (bias) ins[2] = rand_const(g, r, bn, 1, &m, -0.5f, 0.5f, err);
-    int nd = add_node(g, name, "Conv", bias ? 3 : 2, ins, out, err);
+    if (bias) ins[2] = mr_test_rand_const(g, r, bn, 1, &m, -0.5f, 0.5f, err);
+    int nd = mr_test_add_node1(g, name, "Conv", bias ? 3 : 2, ins, out, err);
     static const int64_t k[2] = {3, 3}, pads[4] = {1, 1, 1, 1};
     set_ints(g, nd, "kernel_shape", 2, k, err);
     set_ints(g, nd, "pads", 4, pads, err);
@@ -122,9 +82,9 @@ static int batchnorm(mr_graph *g, mr_rng *r, const char *name, int x, int64_t c,
     for (int i = 0; i < 4; i++) {
         char tn[64];
         snprintf(tn, sizeof tn, "%s.%s", name, sfx[i]);
-        ins[1 + i] = rand_const(g, r, tn, 1, &c, lo[i], hi[i], err);
+        ins[1 + i] = mr_test_rand_const(g, r, tn, 1, &c, lo[i], hi[i], err);
     }
-    int nd = add_node(g, name, "BatchNormalization", 5, ins, out, err);
+    int nd = mr_test_add_node1(g, name, "BatchNormalization", 5, ins, out, err);
     MUST(mr_node_set_float(g, nd, "epsilon", eps, err) == MR_OK ? 0 : -1);
     return nd;
 }
@@ -294,7 +254,7 @@ static double sigmoid_d(double v) {
 /* Nodes added consumers-first: d = Add(Relu(s), s) with s = Sigmoid(x), then Tanh(d). */
 static void build_out_of_order(mr_graph *g, mr_err *err) {
     int64_t dims[2] = {3, 7};
-    int x = add_input(g, "x", 2, dims, err);
+    int x = mr_test_add_input(g, "x", 2, dims, err);
     int s = MUST(mr_graph_add_tensor(g, "s", err));
     int r = MUST(mr_graph_add_tensor(g, "r", err));
     int d = MUST(mr_graph_add_tensor(g, "d", err));
@@ -303,7 +263,7 @@ static void build_out_of_order(mr_graph *g, mr_err *err) {
     MUST(mr_graph_add_node(g, "add", "Add", 2, (int[]){r, s}, 1, &d, err));
     MUST(mr_graph_add_node(g, "relu", "Relu", 1, &s, 1, &r, err));
     MUST(mr_graph_add_node(g, "sigmoid", "Sigmoid", 1, &x, 1, &s, err));
-    mark_output(g, y);
+    mr_test_mark_output(g, y);
 }
 
 /* Every live node appears once, after the producers of all its inputs. */
@@ -377,7 +337,7 @@ static void test_cycle(void) {
     mr_err_clear(err);
     mr_graph *g = mr_graph_create(err);
     int64_t dims[1] = {4};
-    int x = add_input(g, "x", 1, dims, err);
+    int x = mr_test_add_input(g, "x", 1, dims, err);
     int a = MUST(mr_graph_add_tensor(g, "a", err));
     int b = MUST(mr_graph_add_tensor(g, "b", err));
     int c = MUST(mr_graph_add_tensor(g, "c", err));
@@ -388,7 +348,7 @@ static void test_cycle(void) {
     MUST(mr_graph_add_node(g, "cyc_a", "Add", 2, (int[]){x, c}, 1, &a, err));
     MUST(mr_graph_add_node(g, "cyc_b", "Relu", 1, &a, 1, &b, err));
     MUST(mr_graph_add_node(g, "cyc_c", "Sigmoid", 1, &b, 1, &c, err));
-    mark_output(g, z);
+    mr_test_mark_output(g, z);
     mr_status st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "cycle");
     CHECK_MSG(strstr(err->msg, "'cyc_a'") || strstr(err->msg, "'cyc_b'") ||
@@ -399,10 +359,10 @@ static void test_cycle(void) {
     /* A node reading its own output. */
     mr_err_clear(err);
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
     a = MUST(mr_graph_add_tensor(g, "a", err));
     MUST(mr_graph_add_node(g, "selfloop", "Add", 2, (int[]){x, a}, 1, &a, err));
-    mark_output(g, a);
+    mr_test_mark_output(g, a);
     st = mr_graph_finalize(g, 0, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "selfloop");
     mr_graph_destroy(g);
@@ -413,11 +373,11 @@ static void test_dangling(mr_runtime *rt) {
     mr_err_clear(err);
     mr_graph *g = mr_graph_create(err);
     int64_t dims[1] = {4};
-    int x = add_input(g, "x", 1, dims, err);
+    int x = mr_test_add_input(g, "x", 1, dims, err);
     int ghost = MUST(mr_graph_add_tensor(g, "ghost", err));
     int y;
-    add_node(g, "adder", "Add", 2, (int[]){x, ghost}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "adder", "Add", 2, (int[]){x, ghost}, &y, err);
+    mr_test_mark_output(g, y);
     mr_status st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'adder'");
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'ghost'");
@@ -425,10 +385,10 @@ static void test_dangling(mr_runtime *rt) {
 
     /* Through the model API: the same error reaches the runtime's last error. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
     ghost = MUST(mr_graph_add_tensor(g, "ghost", err));
-    add_node(g, "adder", "Add", 2, (int[]){x, ghost}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "adder", "Add", 2, (int[]){x, ghost}, &y, err);
+    mr_test_mark_output(g, y);
     mr_model *m = (mr_model *)1;
     st = mr_model_from_graph(rt, g, NULL, &m);
     CHECK_STATUS(st, MR_ERR_GRAPH, mr_runtime_last_error(rt), "'ghost'");
@@ -436,21 +396,21 @@ static void test_dangling(mr_runtime *rt) {
 
     /* A graph output nothing produces. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
-    add_node(g, "relu", "Relu", 1, &x, &y, err);
-    mark_output(g, y);
-    mark_output(g, MUST(mr_graph_add_tensor(g, "nowhere", err)));
+    x = mr_test_add_input(g, "x", 1, dims, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &x, &y, err);
+    mr_test_mark_output(g, y);
+    mr_test_mark_output(g, MUST(mr_graph_add_tensor(g, "nowhere", err)));
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'nowhere'");
     mr_graph_destroy(g);
 
     /* A tensor written by two nodes. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
     y = MUST(mr_graph_add_tensor(g, "twice", err));
     MUST(mr_graph_add_node(g, "writer1", "Relu", 1, &x, 1, &y, err));
     MUST(mr_graph_add_node(g, "writer2", "Sigmoid", 1, &x, 1, &y, err));
-    mark_output(g, y);
+    mr_test_mark_output(g, y);
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'twice'");
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'writer1'");
@@ -461,14 +421,14 @@ static void test_dangling(mr_runtime *rt) {
      * graph input. */
     for (int v = 0; v < 2; v++) {
         g = mr_graph_create(err);
-        x = add_input(g, "x", 1, dims, err);
-        int z = add_input(g, "xin", 1, dims, err);
+        x = mr_test_add_input(g, "x", 1, dims, err);
+        int z = mr_test_add_input(g, "xin", 1, dims, err);
         float c[4] = {1, 2, 3, 4};
         int w = MUST(mr_graph_add_const(g, "wconst", MR_DTYPE_F32, 1, dims, c, err));
         int target = v ? z : w;
         MUST(mr_graph_add_node(g, "clobber", "Relu", 1, &x, 1, &target, err));
-        add_node(g, "use", "Add", 2, (int[]){x, target}, &y, err);
-        mark_output(g, y);
+        mr_test_add_node1(g, "use", "Add", 2, (int[]){x, target}, &y, err);
+        mr_test_mark_output(g, y);
         st = mr_graph_finalize(g, 1, err);
         CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'clobber'");
         CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, v ? "'xin'" : "'wconst'");
@@ -477,8 +437,8 @@ static void test_dangling(mr_runtime *rt) {
 
     /* No outputs at all. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
-    add_node(g, "relu", "Relu", 1, &x, &y, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &x, &y, err);
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "output");
     mr_graph_destroy(g);
@@ -489,11 +449,11 @@ static void test_unknown_op_attr(void) {
     mr_err_clear(err);
     mr_graph *g = mr_graph_create(err);
     int64_t dims[1] = {4};
-    int x = add_input(g, "x", 1, dims, err);
+    int x = mr_test_add_input(g, "x", 1, dims, err);
     int y, z;
-    add_node(g, "relu", "Relu", 1, &x, &y, err);
-    add_node(g, "mystery_node", "FrobnicateV2", 1, &y, &z, err);
-    mark_output(g, z);
+    mr_test_add_node1(g, "relu", "Relu", 1, &x, &y, err);
+    mr_test_add_node1(g, "mystery_node", "FrobnicateV2", 1, &y, &z, err);
+    mr_test_mark_output(g, z);
     mr_status st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "FrobnicateV2");
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "'mystery_node'");
@@ -501,11 +461,11 @@ static void test_unknown_op_attr(void) {
 
     /* A known op type from a foreign domain is not the ONNX op. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
-    int nd = add_node(g, "ms_relu", "Relu", 1, &x, &y, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
+    int nd = mr_test_add_node1(g, "ms_relu", "Relu", 1, &x, &y, err);
     free(g->nodes[nd].domain);
     g->nodes[nd].domain = strdup("com.example");
-    mark_output(g, y);
+    mr_test_mark_output(g, y);
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "com.example");
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "'ms_relu'");
@@ -513,10 +473,10 @@ static void test_unknown_op_attr(void) {
 
     /* An attribute the op does not know. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
-    nd = add_node(g, "relu_attr", "Relu", 1, &x, &y, err);
+    x = mr_test_add_input(g, "x", 1, dims, err);
+    nd = mr_test_add_node1(g, "relu_attr", "Relu", 1, &x, &y, err);
     MUST(mr_node_set_int(g, nd, "bogus_flag", 3, err) == MR_OK ? 0 : -1);
-    mark_output(g, y);
+    mr_test_mark_output(g, y);
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "'bogus_flag'");
     CHECK_STATUS(st, MR_ERR_UNSUPPORTED, err->msg, "'relu_attr'");
@@ -525,9 +485,9 @@ static void test_unknown_op_attr(void) {
 
     /* Too many inputs for the op. */
     g = mr_graph_create(err);
-    x = add_input(g, "x", 1, dims, err);
-    add_node(g, "relu3", "Relu", 3, (int[]){x, x, x}, &y, err);
-    mark_output(g, y);
+    x = mr_test_add_input(g, "x", 1, dims, err);
+    mr_test_add_node1(g, "relu3", "Relu", 3, (int[]){x, x, x}, &y, err);
+    mr_test_mark_output(g, y);
     st = mr_graph_finalize(g, 1, err);
     CHECK_STATUS(st, MR_ERR_GRAPH, err->msg, "'relu3'");
     mr_graph_destroy(g);
@@ -541,21 +501,21 @@ static void test_unknown_op_attr(void) {
  *   y = Relu(Reshape(x, shp)) */
 static void build_flatten_chain(mr_graph *g, mr_err *err) {
     int64_t dims[4] = {2, 3, 4, 5};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int s, b, u, shp, f, y;
-    add_node(g, "shape", "Shape", 1, &x, &s, err);
+    mr_test_add_node1(g, "shape", "Shape", 1, &x, &s, err);
     int64_t zero = 0, minus1 = -1, one = 1;
     int idx = i64_const(g, "idx0", 0, NULL, &zero, err);
-    int nd = add_node(g, "gather", "Gather", 2, (int[]){s, idx}, &b, err);
+    int nd = mr_test_add_node1(g, "gather", "Gather", 2, (int[]){s, idx}, &b, err);
     MUST(mr_node_set_int(g, nd, "axis", 0, err) == MR_OK ? 0 : -1);
     int axes = i64_const(g, "axes0", 1, &one, &zero, err);
-    add_node(g, "unsqueeze", "Unsqueeze", 2, (int[]){b, axes}, &u, err);
+    mr_test_add_node1(g, "unsqueeze", "Unsqueeze", 2, (int[]){b, axes}, &u, err);
     int m1 = i64_const(g, "minus1", 1, &one, &minus1, err);
-    nd = add_node(g, "concat", "Concat", 2, (int[]){u, m1}, &shp, err);
+    nd = mr_test_add_node1(g, "concat", "Concat", 2, (int[]){u, m1}, &shp, err);
     MUST(mr_node_set_int(g, nd, "axis", 0, err) == MR_OK ? 0 : -1);
-    add_node(g, "reshape", "Reshape", 2, (int[]){x, shp}, &f, err);
-    add_node(g, "relu", "Relu", 1, &f, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "reshape", "Reshape", 2, (int[]){x, shp}, &f, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &f, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* y = x * (a + b): the Add of two constants folds into one constant. */
@@ -563,13 +523,13 @@ static void build_const_add(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 77);
     int64_t dims[2] = {3, 5};
-    int x = add_input(g, "x", 2, dims, err);
-    int a = rand_const(g, &r, "ca", 2, dims, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "cb", 1, &dims[1], -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, dims, err);
+    int a = mr_test_rand_const(g, &r, "ca", 2, dims, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "cb", 1, &dims[1], -1.0f, 1.0f, err);
     int c, y;
-    add_node(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
-    add_node(g, "mul", "Mul", 2, (int[]){x, c}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
+    mr_test_add_node1(g, "mul", "Mul", 2, (int[]){x, c}, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 static void test_const_fold(mr_runtime *rt) {
@@ -643,11 +603,11 @@ static void build_conv_bn(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 11);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
     batchnorm(g, &r, "bn", c, BN_M, BN_EPS, &y, err);
-    mark_output(g, y);
+    mr_test_mark_output(g, y);
 }
 
 /* Without a Conv bias, then a Relu that fuses too. */
@@ -655,12 +615,12 @@ static void build_conv_bn_relu(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 12);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, b, y;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 0, &c, err);
     batchnorm(g, &r, "bn", c, BN_M, BN_EPS, &b, err);
-    add_node(g, "relu", "Relu", 1, &b, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "relu", "Relu", 1, &b, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* The Conv result also feeds a Sigmoid: folding would change that consumer's input. */
@@ -668,13 +628,13 @@ static void build_conv_bn_shared(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 13);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y1, y2;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
     batchnorm(g, &r, "bn", c, BN_M, BN_EPS, &y1, err);
-    add_node(g, "sig", "Sigmoid", 1, &c, &y2, err);
-    mark_output(g, y1);
-    mark_output(g, y2);
+    mr_test_add_node1(g, "sig", "Sigmoid", 1, &c, &y2, err);
+    mr_test_mark_output(g, y1);
+    mr_test_mark_output(g, y2);
 }
 
 /* The Conv result is itself a graph output. */
@@ -682,12 +642,12 @@ static void build_conv_bn_output(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 14);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
     batchnorm(g, &r, "bn", c, BN_M, BN_EPS, &y, err);
-    mark_output(g, c);
-    mark_output(g, y);
+    mr_test_mark_output(g, c);
+    mr_test_mark_output(g, y);
 }
 
 /* conv -> (optional) BN -> (optional) relu, computed from the weights of a rebuilt graph. */
@@ -783,11 +743,11 @@ static void build_conv_relu(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 21);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
-    add_node(g, "relu", "Relu", 1, &c, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "relu", "Relu", 1, &c, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* Gemm(transB=1) -> Clip(0, 6) (ReLU6 with the bounds as constant inputs, opset >= 11).
@@ -796,15 +756,15 @@ static void build_gemm_clip(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 22);
     int64_t xd[2] = {FC_M, FC_K}, wd[2] = {FC_N, FC_K}, n = FC_N;
-    int x = add_input(g, "x", 2, xd, err);
-    int w = rand_const(g, &r, "fc.w", 2, wd, -2.0f, 2.0f, err);
-    int b = rand_const(g, &r, "fc.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, xd, err);
+    int w = mr_test_rand_const(g, &r, "fc.w", 2, wd, -2.0f, 2.0f, err);
+    int b = mr_test_rand_const(g, &r, "fc.b", 1, &n, -1.0f, 1.0f, err);
     int lo = scalar_const(g, "lo", 0.0f, err), hi = scalar_const(g, "hi", 6.0f, err);
     int f, y;
-    int nd = add_node(g, "fc", "Gemm", 3, (int[]){x, w, b}, &f, err);
+    int nd = mr_test_add_node1(g, "fc", "Gemm", 3, (int[]){x, w, b}, &f, err);
     MUST(mr_node_set_int(g, nd, "transB", 1, err) == MR_OK ? 0 : -1);
-    add_node(g, "relu6", "Clip", 3, (int[]){f, lo, hi}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "relu6", "Clip", 3, (int[]){f, lo, hi}, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* MatMul -> Add(bias) -> Relu: "MatMul+Add+Relu". */
@@ -812,14 +772,14 @@ static void build_matmul_add_relu(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 23);
     int64_t xd[2] = {FC_M, FC_K}, wd[2] = {FC_K, FC_N}, n = FC_N;
-    int x = add_input(g, "x", 2, xd, err);
-    int w = rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, xd, err);
+    int w = mr_test_rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
     int m, a, y;
-    add_node(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
-    add_node(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
-    add_node(g, "relu", "Relu", 1, &a, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
+    mr_test_add_node1(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* The same with the bias as Add's first input. */
@@ -827,14 +787,14 @@ static void build_matmul_add_swapped(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 23);
     int64_t xd[2] = {FC_M, FC_K}, wd[2] = {FC_K, FC_N}, n = FC_N;
-    int x = add_input(g, "x", 2, xd, err);
-    int w = rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, xd, err);
+    int w = mr_test_rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
     int m, a, y;
-    add_node(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
-    add_node(g, "bias", "Add", 2, (int[]){b, m}, &a, err);
-    add_node(g, "relu", "Relu", 1, &a, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
+    mr_test_add_node1(g, "bias", "Add", 2, (int[]){b, m}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* Batched: [2,3,8] x [8,6] + [6] -> Relu; the fused bias covers every row of every batch. */
@@ -842,14 +802,14 @@ static void build_matmul_batched(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 23);
     int64_t xd[3] = {2, FC_M, FC_K}, wd[2] = {FC_K, FC_N}, n = FC_N;
-    int x = add_input(g, "x", 3, xd, err);
-    int w = rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 3, xd, err);
+    int w = mr_test_rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
     int m, a, y;
-    add_node(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
-    add_node(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
-    add_node(g, "relu", "Relu", 1, &a, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
+    mr_test_add_node1(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* The MatMul result also feeds a Tanh, and the Add result is a graph output besides feeding
@@ -858,17 +818,17 @@ static void build_matmul_shared(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 23);
     int64_t xd[2] = {FC_M, FC_K}, wd[2] = {FC_K, FC_N}, n = FC_N;
-    int x = add_input(g, "x", 2, xd, err);
-    int w = rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, xd, err);
+    int w = mr_test_rand_const(g, &r, "mm.w", 2, wd, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "mm.b", 1, &n, -1.0f, 1.0f, err);
     int m, a, y, t;
-    add_node(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
-    add_node(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
-    add_node(g, "relu", "Relu", 1, &a, &y, err);
-    add_node(g, "tanh", "Tanh", 1, &m, &t, err);
-    mark_output(g, y);
-    mark_output(g, t);
-    mark_output(g, a);
+    mr_test_add_node1(g, "mm", "MatMul", 2, (int[]){x, w}, &m, err);
+    mr_test_add_node1(g, "bias", "Add", 2, (int[]){m, b}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_add_node1(g, "tanh", "Tanh", 1, &m, &t, err);
+    mr_test_mark_output(g, y);
+    mr_test_mark_output(g, t);
+    mr_test_mark_output(g, a);
 }
 
 /* Conv output with two consumers (Relu and Sigmoid): no fusion. */
@@ -876,13 +836,13 @@ static void build_conv_two_consumers(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 21);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y1, y2;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
-    add_node(g, "relu", "Relu", 1, &c, &y1, err);
-    add_node(g, "sig", "Sigmoid", 1, &c, &y2, err);
-    mark_output(g, y1);
-    mark_output(g, y2);
+    mr_test_add_node1(g, "relu", "Relu", 1, &c, &y1, err);
+    mr_test_add_node1(g, "sig", "Sigmoid", 1, &c, &y2, err);
+    mr_test_mark_output(g, y1);
+    mr_test_mark_output(g, y2);
 }
 
 /* Conv output is a graph output and feeds a Relu: no fusion (the output must stay
@@ -891,12 +851,12 @@ static void build_conv_out_relu(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 21);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c, y;
     conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
-    add_node(g, "relu", "Relu", 1, &c, &y, err);
-    mark_output(g, c);
-    mark_output(g, y);
+    mr_test_add_node1(g, "relu", "Relu", 1, &c, &y, err);
+    mr_test_mark_output(g, c);
+    mr_test_mark_output(g, y);
 }
 
 static void fc_ref(build_fn build, const float *x, const char *wname, const char *bname,
@@ -1032,16 +992,16 @@ static void build_gemm_clip_runtime(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 22);
     int64_t xd[2] = {FC_M, FC_K}, wd[2] = {FC_N, FC_K}, n = FC_N;
-    int x = add_input(g, "x", 2, xd, err);
-    int hi = add_input(g, "hi", 0, NULL, err);
-    int w = rand_const(g, &r, "fc.w", 2, wd, -2.0f, 2.0f, err);
-    int b = rand_const(g, &r, "fc.b", 1, &n, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 2, xd, err);
+    int hi = mr_test_add_input(g, "hi", 0, NULL, err);
+    int w = mr_test_rand_const(g, &r, "fc.w", 2, wd, -2.0f, 2.0f, err);
+    int b = mr_test_rand_const(g, &r, "fc.b", 1, &n, -1.0f, 1.0f, err);
     int lo = scalar_const(g, "lo", 0.0f, err);
     int f, y;
-    int nd = add_node(g, "fc", "Gemm", 3, (int[]){x, w, b}, &f, err);
+    int nd = mr_test_add_node1(g, "fc", "Gemm", 3, (int[]){x, w, b}, &f, err);
     MUST(mr_node_set_int(g, nd, "transB", 1, err) == MR_OK ? 0 : -1);
-    add_node(g, "clip", "Clip", 3, (int[]){f, lo, hi}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "clip", "Clip", 3, (int[]){f, lo, hi}, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 /* An output that folds to a constant next to a computed one; and a graph with no inputs at
@@ -1050,25 +1010,25 @@ static void build_const_output(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 41);
     int64_t dims[1] = {6};
-    int x = add_input(g, "x", 1, dims, err);
-    int a = rand_const(g, &r, "ca", 1, dims, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "cb", 1, dims, -1.0f, 1.0f, err);
+    int x = mr_test_add_input(g, "x", 1, dims, err);
+    int a = mr_test_rand_const(g, &r, "ca", 1, dims, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "cb", 1, dims, -1.0f, 1.0f, err);
     int c, y;
-    add_node(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
-    add_node(g, "relu", "Relu", 1, &x, &y, err);
-    mark_output(g, c);
-    mark_output(g, y);
+    mr_test_add_node1(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &x, &y, err);
+    mr_test_mark_output(g, c);
+    mr_test_mark_output(g, y);
 }
 
 static void build_all_const(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 41);
     int64_t dims[1] = {6};
-    int a = rand_const(g, &r, "ca", 1, dims, -1.0f, 1.0f, err);
-    int b = rand_const(g, &r, "cb", 1, dims, -1.0f, 1.0f, err);
+    int a = mr_test_rand_const(g, &r, "ca", 1, dims, -1.0f, 1.0f, err);
+    int b = mr_test_rand_const(g, &r, "cb", 1, dims, -1.0f, 1.0f, err);
     int c;
-    add_node(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
-    mark_output(g, c);
+    mr_test_add_node1(g, "const_add", "Add", 2, (int[]){a, b}, &c, err);
+    mr_test_mark_output(g, c);
 }
 
 static void test_runtime_bounds_and_const_outputs(mr_runtime *rt) {
@@ -1122,18 +1082,18 @@ static void test_runtime_bounds_and_const_outputs(mr_runtime *rt) {
  * plus Dropout -> g (output) directly. */
 static void build_identity(mr_graph *g, mr_err *err) {
     int64_t dims[2] = {2, 5};
-    int x = add_input(g, "x", 2, dims, err);
+    int x = mr_test_add_input(g, "x", 2, dims, err);
     int a, b, c, d, e, f, o;
-    add_node(g, "relu", "Relu", 1, &x, &a, err);        /* 0 */
-    add_node(g, "id_mid", "Identity", 1, &a, &b, err);  /* 1: dropped */
-    add_node(g, "sig", "Sigmoid", 1, &b, &c, err);      /* 2 */
-    add_node(g, "drop_mid", "Dropout", 1, &c, &d, err); /* 3: dropped */
-    add_node(g, "tanh", "Tanh", 1, &d, &e, err);        /* 4 */
-    add_node(g, "id_out", "Identity", 1, &e, &f, err);  /* 5: kept, graph output */
-    add_node(g, "drop_out", "Dropout", 1, &c, &o, err); /* 6: kept, graph output */
-    mark_output(g, e);
-    mark_output(g, f);
-    mark_output(g, o);
+    mr_test_add_node1(g, "relu", "Relu", 1, &x, &a, err);        /* 0 */
+    mr_test_add_node1(g, "id_mid", "Identity", 1, &a, &b, err);  /* 1: dropped */
+    mr_test_add_node1(g, "sig", "Sigmoid", 1, &b, &c, err);      /* 2 */
+    mr_test_add_node1(g, "drop_mid", "Dropout", 1, &c, &d, err); /* 3: dropped */
+    mr_test_add_node1(g, "tanh", "Tanh", 1, &d, &e, err);        /* 4 */
+    mr_test_add_node1(g, "id_out", "Identity", 1, &e, &f, err);  /* 5: kept, graph output */
+    mr_test_add_node1(g, "drop_out", "Dropout", 1, &c, &o, err); /* 6: kept, graph output */
+    mr_test_mark_output(g, e);
+    mr_test_mark_output(g, f);
+    mr_test_mark_output(g, o);
 }
 
 static void test_identity(mr_runtime *rt) {
@@ -1168,17 +1128,17 @@ static void build_shared_weights(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 31);
     int64_t dims[4] = {1, BN_C, BN_H, BN_W};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int c1, c2, s, y;
     int n1 = conv3x3(g, &r, "conv", x, BN_C, BN_C, 1, &c1, err);
     int w = g->nodes[n1].in[1], b = g->nodes[n1].in[2];
-    int n2 = add_node(g, "conv2", "Conv", 3, (int[]){c1, w, b}, &c2, err);
+    int n2 = mr_test_add_node1(g, "conv2", "Conv", 3, (int[]){c1, w, b}, &c2, err);
     static const int64_t k[2] = {3, 3}, pads[4] = {1, 1, 1, 1};
     set_ints(g, n2, "kernel_shape", 2, k, err);
     set_ints(g, n2, "pads", 4, pads, err);
     batchnorm(g, &r, "bn", c2, BN_C, BN_EPS, &s, err);
-    add_node(g, "relu", "Relu", 1, &s, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "relu", "Relu", 1, &s, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 static void test_n_params(mr_runtime *rt) {

@@ -41,48 +41,9 @@ static int must_(int v, const mr_err *err, const char *what, int line) {
 
 /* ---- graph building helpers ---- */
 
-static int add_input(mr_graph *g, const char *name, int ndim, const int64_t *dims, mr_err *err) {
-    int t = MUST(mr_graph_add_tensor(g, name, err));
-    mr_set_shape(&g->tensors[t], MR_DTYPE_F32, ndim, dims);
-    g->tensors[t].is_input = 1;
-    int *in = realloc(g->inputs, sizeof(int) * (size_t)(g->n_inputs + 1));
-    if (!in) exit(1);
-    g->inputs = in;
-    g->inputs[g->n_inputs++] = t;
-    return t;
-}
-
-static void mark_output(mr_graph *g, int t) {
-    int *out = realloc(g->outputs, sizeof(int) * (size_t)(g->n_outputs + 1));
-    if (!out) exit(1);
-    g->outputs = out;
-    g->outputs[g->n_outputs++] = t;
-    g->tensors[t].is_output = 1;
-}
-
-static int rand_const(mr_graph *g, mr_rng *r, const char *name, int ndim, const int64_t *dims,
-                      float lo, float hi, mr_err *err) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= dims[i];
-    float *v = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (!v) exit(1);
-    mr_rng_fill(r, v, n, lo, hi);
-    int t = MUST(mr_graph_add_const(g, name, MR_DTYPE_F32, ndim, dims, v, err));
-    free(v);
-    return t;
-}
-
 static int i64_const(mr_graph *g, const char *name, int n, const int64_t *v, mr_err *err) {
     int64_t d = n;
     return MUST(mr_graph_add_const(g, name, MR_DTYPE_I64, 1, &d, v, err));
-}
-
-static int add_node(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
-                    int *out, mr_err *err) {
-    int t = MUST(mr_graph_add_tensor(g, name, err));
-    int nd = MUST(mr_graph_add_node(g, name, op, n_in, in, 1, &t, err));
-    if (out) *out = t;
-    return nd;
 }
 
 static int conv(mr_graph *g, mr_rng *r, const char *name, int x, int64_t c, int64_t m, int k,
@@ -92,10 +53,10 @@ static int conv(mr_graph *g, mr_rng *r, const char *name, int x, int64_t c, int6
     snprintf(bn, sizeof bn, "%s.b", name);
     int64_t wd[4] = {m, c, k, k};
     float bound = 1.0f / sqrtf((float)(c * k * k)) * 1.7f;
-    int w = rand_const(g, r, wn, 4, wd, -bound, bound, err);
-    int b = rand_const(g, r, bn, 1, &m, -0.1f, 0.1f, err);
+    int w = mr_test_rand_const(g, r, wn, 4, wd, -bound, bound, err);
+    int b = mr_test_rand_const(g, r, bn, 1, &m, -0.1f, 0.1f, err);
     int y;
-    int nd = add_node(g, name, "Conv", 3, (int[]){x, w, b}, &y, err);
+    int nd = mr_test_add_node1(g, name, "Conv", 3, (int[]){x, w, b}, &y, err);
     int64_t ks[2] = {k, k}, st[2] = {stride, stride}, p = k / 2, pads[4] = {p, p, p, p};
     MUST(mr_node_set_ints(g, nd, "kernel_shape", 2, ks, err) ? -1 : 0);
     MUST(mr_node_set_ints(g, nd, "strides", 2, st, err) ? -1 : 0);
@@ -110,16 +71,16 @@ static int bn(mr_graph *g, mr_rng *r, const char *name, int x, int64_t c, mr_err
     for (int i = 0; i < 4; i++) {
         char tn[64];
         snprintf(tn, sizeof tn, "%s.%s", name, sfx[i]);
-        ins[1 + i] = rand_const(g, r, tn, 1, &c, lo[i], hi[i], err);
+        ins[1 + i] = mr_test_rand_const(g, r, tn, 1, &c, lo[i], hi[i], err);
     }
     int y;
-    add_node(g, name, "BatchNormalization", 5, ins, &y, err);
+    mr_test_add_node1(g, name, "BatchNormalization", 5, ins, &y, err);
     return y;
 }
 
 static int unary(mr_graph *g, const char *name, const char *op, int x, mr_err *err) {
     int y;
-    add_node(g, name, op, 1, &x, &y, err);
+    mr_test_add_node1(g, name, op, 1, &x, &y, err);
     return y;
 }
 
@@ -132,12 +93,12 @@ static void build_chain(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 1);
     int64_t dims[4] = {1, 4, 20, 20};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int t = conv(g, &r, "c1", x, 4, 8, 3, 1, err);
     t = bn(g, &r, "bn1", t, 8, err);
     t = unary(g, "relu1", "Relu", t, err);
     int pool;
-    int nd = add_node(g, "pool", "MaxPool", 1, &t, &pool, err);
+    int nd = mr_test_add_node1(g, "pool", "MaxPool", 1, &t, &pool, err);
     int64_t k2[2] = {2, 2};
     MUST(mr_node_set_ints(g, nd, "kernel_shape", 2, k2, err) ? -1 : 0);
     MUST(mr_node_set_ints(g, nd, "strides", 2, k2, err) ? -1 : 0);
@@ -147,7 +108,7 @@ static void build_chain(mr_graph *g, mr_err *err) {
     t = unary(g, "tanh", "Tanh", t, err);
     t = conv(g, &r, "c4", t, 4, 12, 3, 1, err);
     t = unary(g, "relu2", "Relu", t, err);
-    mark_output(g, t);
+    mr_test_mark_output(g, t);
 }
 
 /* Residual blocks: the block input stays alive across the branch until the Add. */
@@ -155,7 +116,7 @@ static void build_diamond(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 2);
     int64_t dims[4] = {1, 6, 12, 12};
-    int x = add_input(g, "x", 4, dims, err);
+    int x = mr_test_add_input(g, "x", 4, dims, err);
     int stem = unary(g, "stem_relu", "Relu", conv(g, &r, "stem", x, 6, 8, 3, 1, err), err);
     int cur = stem;
     for (int blk = 0; blk < 2; blk++) {
@@ -172,15 +133,15 @@ static void build_diamond(mr_graph *g, mr_err *err) {
         a = bn(g, &r, n, a, 8, err);
         int s;
         snprintf(n, sizeof n, "b%d.add", blk);
-        add_node(g, n, "Add", 2, (int[]){a, cur}, &s, err);
+        mr_test_add_node1(g, n, "Add", 2, (int[]){a, cur}, &s, err);
         snprintf(n, sizeof n, "b%d.relu2", blk);
         cur = unary(g, n, "Relu", s, err);
     }
     /* A second branch from the stem joins at the end: the stem lives across both blocks. */
     int side = unary(g, "side", "Sigmoid", stem, err);
     int y;
-    add_node(g, "join", "Mul", 2, (int[]){cur, side}, &y, err);
-    mark_output(g, y);
+    mr_test_add_node1(g, "join", "Mul", 2, (int[]){cur, side}, &y, err);
+    mr_test_mark_output(g, y);
 }
 
 enum { T_SEQ = 5, T_B = 2, T_I = 4, T_H = 6 };
@@ -197,12 +158,12 @@ static void build_views(mr_graph *g, mr_err *err) {
     mr_rng r;
     mr_rng_seed(&r, 3);
     int64_t xd[3] = {T_SEQ, T_B, T_I};
-    int x = add_input(g, "x", 3, xd, err);
+    int x = mr_test_add_input(g, "x", 3, xd, err);
     int xr = unary(g, "relu_in", "Relu", x, err);
     int64_t wd[3] = {1, 4 * T_H, T_I}, rd[3] = {1, 4 * T_H, T_H}, bd[2] = {1, 8 * T_H};
-    int w = rand_const(g, &r, "lstm.W", 3, wd, -0.5f, 0.5f, err);
-    int rr = rand_const(g, &r, "lstm.R", 3, rd, -0.5f, 0.5f, err);
-    int b = rand_const(g, &r, "lstm.B", 2, bd, -0.2f, 0.2f, err);
+    int w = mr_test_rand_const(g, &r, "lstm.W", 3, wd, -0.5f, 0.5f, err);
+    int rr = mr_test_rand_const(g, &r, "lstm.R", 3, rd, -0.5f, 0.5f, err);
+    int b = mr_test_rand_const(g, &r, "lstm.B", 2, bd, -0.2f, 0.2f, err);
     int y = MUST(mr_graph_add_tensor(g, "Y", err));
     int yh = MUST(mr_graph_add_tensor(g, "Y_h", err));
     int yc = MUST(mr_graph_add_tensor(g, "Y_c", err));
@@ -211,31 +172,32 @@ static void build_views(mr_graph *g, mr_err *err) {
     MUST(mr_node_set_int(g, nd, "hidden_size", T_H, err) ? -1 : 0);
     int64_t one = 1, zero = 0;
     int sq, rs, o1, o2, o3, xv, o4, o5r, o5;
-    add_node(g, "squeeze", "Squeeze", 2, (int[]){y, i64_const(g, "sq_axes", 1, &one, err)}, &sq,
-             err);
+    mr_test_add_node1(g, "squeeze", "Squeeze", 2, (int[]){y, i64_const(g, "sq_axes", 1, &one, err)},
+                      &sq, err);
     int64_t shp[2] = {T_SEQ * T_B, T_H};
-    add_node(g, "reshape", "Reshape", 2, (int[]){sq, i64_const(g, "rs_shape", 2, shp, err)}, &rs,
-             err);
+    mr_test_add_node1(g, "reshape", "Reshape", 2,
+                      (int[]){sq, i64_const(g, "rs_shape", 2, shp, err)}, &rs, err);
     int64_t wod[2] = {T_H, 3};
-    int wo = rand_const(g, &r, "Wo", 2, wod, -1.0f, 1.0f, err);
-    add_node(g, "proj", "MatMul", 2, (int[]){rs, wo}, &o1, err);
-    add_node(g, "hc", "Add", 2, (int[]){yh, yc}, &o2, err);
-    add_node(g, "flat", "Flatten", 1, &yh, &o3, err);
+    int wo = mr_test_rand_const(g, &r, "Wo", 2, wod, -1.0f, 1.0f, err);
+    mr_test_add_node1(g, "proj", "MatMul", 2, (int[]){rs, wo}, &o1, err);
+    mr_test_add_node1(g, "hc", "Add", 2, (int[]){yh, yc}, &o2, err);
+    mr_test_add_node1(g, "flat", "Flatten", 1, &yh, &o3, err);
     int64_t xshp[2] = {T_SEQ, T_B * T_I};
-    add_node(g, "xview", "Reshape", 2, (int[]){x, i64_const(g, "xv_shape", 2, xshp, err)}, &xv,
-             err);
+    mr_test_add_node1(g, "xview", "Reshape", 2, (int[]){x, i64_const(g, "xv_shape", 2, xshp, err)},
+                      &xv, err);
     o4 = unary(g, "xtanh", "Tanh", xv, err);
     o5r = unary(g, "o4relu", "Relu", o4, err);
-    add_node(g, "unsq", "Unsqueeze", 2, (int[]){o5r, i64_const(g, "us_axes", 1, &zero, err)}, &o5,
-             err);
-    mark_output(g, o1);
-    mark_output(g, o2);
-    mark_output(g, o3);
-    mark_output(g, o4);
-    mark_output(g, o5);
+    mr_test_add_node1(g, "unsq", "Unsqueeze", 2,
+                      (int[]){o5r, i64_const(g, "us_axes", 1, &zero, err)}, &o5, err);
+    mr_test_mark_output(g, o1);
+    mr_test_mark_output(g, o2);
+    mr_test_mark_output(g, o3);
+    mr_test_mark_output(g, o4);
+    mr_test_mark_output(g, o5);
     int o6;
-    add_node(g, "xflat", "Flatten", 1, &x, &o6, err); /* a graph output aliasing an input */
-    mark_output(g, o6);
+    mr_test_add_node1(g, "xflat", "Flatten", 1, &x, &o6,
+                      err); /* a graph output aliasing an input */
+    mr_test_mark_output(g, o6);
 }
 
 /* ---- the independent plan check ---- */

@@ -109,61 +109,6 @@ static float reference_at(const conv_case *c, const geo *g, const float *x, cons
     return (float)apply_act(c->act, acc);
 }
 
-static float *rnd(mr_rng *r, size_t n, float lo, float hi) {
-    float *v = malloc((n ? n : 1) * sizeof(float));
-    mr_rng_fill(r, v, (int64_t)n, lo, hi);
-    return v;
-}
-
-/* Re-runs the prepared node's blocks in reverse, then in random order (phase by phase), on
- * NaN-filled output, workspace and scratch buffers; the result must be bit-identical to
- * mr_node_eval's. */
-static void check_block_order(mr_graph *g, int node, mr_rng *rng, const char *label) {
-    mr_node *n = &g->nodes[node];
-    mr_step s;
-    memset(&s, 0, sizeof s);
-    s.op = n->op;
-    s.node = n;
-    s.n_in = n->n_in;
-    s.n_out = n->n_out;
-    for (int i = 0; i < n->n_in; i++) {
-        const mr_tensor_desc *t = mr_node_input(g, n, i);
-        if (t) s.in[i] = (mr_tview){t->data, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    }
-    const mr_tensor_desc *yt = mr_node_output(g, n, 0);
-    int64_t ne = mr_desc_numel(yt);
-    float *out = malloc((size_t)(ne ? ne : 1) * sizeof(float));
-    s.out[0] = (mr_tview){out, yt->dtype, yt->ndim, yt->dims, ne};
-    size_t scf = n->scratch_bytes / sizeof(float), wsf = n->workspace_bytes / sizeof(float);
-    float *sc = aligned_alloc(64, (n->scratch_bytes + 63) / 64 * 64 + 64);
-    float *ws = aligned_alloc(64, (n->workspace_bytes + 63) / 64 * 64 + 64);
-    s.workspace = ws;
-    int64_t nb = n->n_blocks;
-    int64_t *perm = malloc((size_t)(nb ? nb : 1) * sizeof(int64_t));
-    for (int pass = 0; pass < 2; pass++) {
-        for (int64_t e = 0; e < ne; e++) out[e] = NAN;
-        for (size_t e = 0; e < scf; e++) sc[e] = NAN;
-        for (size_t e = 0; e < wsf; e++) ws[e] = NAN;
-        for (int ph = 0; ph < n->n_phases; ph++) {
-            for (int64_t i = 0; i < nb; i++) perm[i] = nb - 1 - i;
-            if (pass == 1)
-                for (int64_t i = nb - 1; i > 0; i--) {
-                    int64_t j = (int64_t)(mr_rng_u64(rng) % (uint64_t)(i + 1)), t = perm[i];
-                    perm[i] = perm[j];
-                    perm[j] = t;
-                }
-            for (int64_t i = 0; i < nb; i++) n->op->run_block(&s, ph * nb + perm[i], sc);
-        }
-        CHECK_MSG(memcmp(out, yt->data, (size_t)ne * sizeof(float)) == 0,
-                  "%s: output differs when blocks run in %s order", label,
-                  pass ? "random" : "reverse");
-    }
-    free(perm);
-    free(sc);
-    free(ws);
-    free(out);
-}
-
 static void run_case(const conv_case *c, uint64_t seed) {
     mr_rng rng;
     mr_rng_seed(&rng, seed);
@@ -173,8 +118,9 @@ static void run_case(const conv_case *c, uint64_t seed) {
     float ws = 1.0f / sqrtf((float)K);
     size_t nx = (size_t)c->N * c->C * ge.H * ge.W, nw = (size_t)c->M * K;
     size_t ny = (size_t)c->N * c->M * ge.OH * ge.OW;
-    float *x = rnd(&rng, nx, -1.0f, 1.0f), *w = rnd(&rng, nw, -ws, ws);
-    float *b = c->bias ? rnd(&rng, (size_t)c->M, -0.5f, 0.5f) : NULL;
+    float *x = mr_test_rand_floats(&rng, nx, -1.0f, 1.0f),
+          *w = mr_test_rand_floats(&rng, nw, -ws, ws);
+    float *b = c->bias ? mr_test_rand_floats(&rng, (size_t)c->M, -0.5f, 0.5f) : NULL;
     /* the reference, on every `step`-th output only for the huge cases */
     size_t step = c->sample > 1 ? (size_t)c->sample : 1, nref = (ny + step - 1) / step;
     float *ref = malloc(nref * sizeof(float)), *got = malloc(nref * sizeof(float));
@@ -249,7 +195,7 @@ static void run_case(const conv_case *c, uint64_t seed) {
             if (c->expect == 3)
                 CHECK_MSG(n->scratch_bytes > 0 && n->n_phases == 1, "%s: expected per-block im2col",
                           c->label);
-            check_block_order(g, node, &rng, c->label);
+            mr_test_check_block_order(g, node, &rng, c->label);
         }
     }
     mr_graph_destroy(g);

@@ -27,98 +27,6 @@
 
 static mr_rng rng;
 
-/* ---- graph helpers ---- */
-
-static mr_graph *new_graph(int opset) {
-    mr_err err;
-    mr_graph *g = mr_graph_create(&err);
-    if (g) g->opset = opset;
-    return g;
-}
-
-static int add_const(mr_graph *g, const char *name, mr_dtype dt, int ndim, const int64_t *dims,
-                     const void *data) {
-    mr_err err;
-    int t = mr_graph_add_const(g, name, dt, ndim, dims, data, &err);
-    CHECK_MSG(t >= 0, "add_const %s: %s", name, err.msg);
-    return t;
-}
-
-/* A node with one fresh output tensor "y"; returns the node index, *out its output. */
-static int add_node(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
-                    int *out) {
-    mr_err err;
-    *out = mr_graph_add_tensor(g, "y", &err);
-    CHECK(*out >= 0);
-    int node = mr_graph_add_node(g, name, op, n_in, in, 1, out, &err);
-    CHECK_MSG(node >= 0, "add_node %s: %s", name, err.msg);
-    return node;
-}
-
-static int64_t numel_of(int ndim, const int64_t *dims) {
-    int64_t n = 1;
-    for (int k = 0; k < ndim; k++) n *= dims[k];
-    return n;
-}
-
-/* Re-runs the node's blocks in a random order into NaN-filled (0xff bytes) outputs and
- * compares bytes with the output mr_node_eval produced. */
-static void check_shuffled(mr_graph *g, int node, const char *label) {
-    mr_node *n = &g->nodes[node];
-    mr_step s;
-    memset(&s, 0, sizeof s);
-    s.op = n->op;
-    s.node = n;
-    s.n_in = n->n_in;
-    s.n_out = n->n_out;
-    for (int i = 0; i < n->n_in; i++) {
-        const mr_tensor_desc *t = mr_node_input(g, n, i);
-        if (t) s.in[i] = (mr_tview){t->data, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    }
-    const mr_tensor_desc *t = mr_node_output(g, n, 0);
-    size_t bytes = mr_desc_bytes(t);
-    void *out = malloc(bytes + 1);
-    memset(out, 0xff, bytes);
-    s.out[0] = (mr_tview){out, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    void *sc = aligned_alloc(64, (n->scratch_bytes + 63) / 64 * 64 + 64);
-    memset(sc, 0xff, n->scratch_bytes);
-    int64_t nb = n->n_blocks;
-    CHECK_MSG(nb >= 1, "%s: n_blocks %lld", label, (long long)nb);
-    int64_t *perm = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *perm);
-    for (int64_t i = 0; i < nb; i++) perm[i] = i;
-    for (int64_t i = nb - 1; i > 0; i--) {
-        int64_t j = (int64_t)(mr_rng_u64(&rng) % (uint64_t)(i + 1)), tmp = perm[i];
-        perm[i] = perm[j];
-        perm[j] = tmp;
-    }
-    for (int64_t i = 0; i < nb; i++) n->op->run_block(&s, perm[i], sc);
-    CHECK_MSG(bytes == 0 || memcmp(out, t->data, bytes) == 0,
-              "%s: output differs when blocks run out of order", label);
-    free(perm);
-    free(sc);
-    free(out);
-}
-
-/* Evaluates `node`; on failure reports it and returns 0. */
-static int eval_ok(mr_graph *g, int node, const char *label) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_status st = mr_node_eval(g, node, &err);
-    CHECK_MSG(st == MR_OK, "%s: %s", label, err.msg);
-    if (st != MR_OK) return 0;
-    check_shuffled(g, node, label);
-    return 1;
-}
-
-/* Expects evaluation to fail with `want`, the message naming the node and `needle`. */
-static void eval_fails(mr_graph *g, int node, mr_status want, const char *needle) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_status st = mr_node_eval(g, node, &err);
-    CHECK_STATUS(st, want, err.msg, g->nodes[node].name);
-    if (needle) CHECK_STATUS(st, want, err.msg, needle);
-}
-
 /* ---- unary activations ---- */
 
 static double ref_act(mr_act_kind k, double x, double a, double b) {
@@ -172,16 +80,16 @@ static void unary_case(const char *op, mr_act_kind kind, int opset, int ndim, co
                        const int *extra_in) {
     char label[128];
     snprintf(label, sizeof label, "%s opset %d numel %lld", op, opset,
-             (long long)numel_of(ndim, dims));
-    mr_graph *g = new_graph(opset);
-    int64_t n = numel_of(ndim, dims);
+             (long long)mr_test_numel(ndim, dims));
+    mr_graph *g = mr_test_new_graph(opset);
+    int64_t n = mr_test_numel(ndim, dims);
     float *x = malloc((size_t)n * sizeof *x + 4);
     mr_rng_fill(&rng, x, n, lo, hi);
-    int in[3] = {add_const(g, "x", MR_DTYPE_F32, ndim, dims, x), -1, -1};
+    int in[3] = {mr_test_add_const(g, "x", MR_DTYPE_F32, ndim, dims, x), -1, -1};
     for (int i = 0; i < n_extra; i++) in[1 + i] = extra_in[i];
-    int out, node = add_node(g, "act_node", op, 1 + n_extra, in, &out);
+    int out, node = mr_test_add_node(g, "act_node", op, 1 + n_extra, in, 1, &out);
     if (setup) setup(g, node, ctx);
-    if (eval_ok(g, node, label)) {
+    if (mr_test_eval_ok(&rng, g, node, label)) {
         const mr_tensor_desc *y = &g->tensors[out];
         CHECK(y->ndim == ndim && y->dtype == MR_DTYPE_F32);
         for (int k = 0; k < ndim && k < y->ndim; k++) CHECK(y->dims[k] == dims[k]);
@@ -240,19 +148,21 @@ static void test_unary(void) {
             /* mode 0: both; 1: min only; 2: max only (min omitted as ""); 3: none */
             char label[96];
             snprintf(label, sizeof label, "Clip opset %d mode %d", opset, mode);
-            mr_graph *g = new_graph(opset);
-            int64_t n = numel_of(4, big);
+            mr_graph *g = mr_test_new_graph(opset);
+            int64_t n = mr_test_numel(4, big);
             float *x = malloc((size_t)n * sizeof *x);
             mr_rng_fill(&rng, x, n, -3, 3);
             float lo = -0.75f, hi = 2.0f;
-            int in[3] = {add_const(g, "x", MR_DTYPE_F32, 4, big, x), -1, -1};
+            int in[3] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 4, big, x), -1, -1};
             int n_in = 1;
-            if (mode == 0 || mode == 1) in[1] = add_const(g, "min", MR_DTYPE_F32, 0, NULL, &lo);
-            if (mode == 0 || mode == 2) in[2] = add_const(g, "max", MR_DTYPE_F32, 1, scalar, &hi);
+            if (mode == 0 || mode == 1)
+                in[1] = mr_test_add_const(g, "min", MR_DTYPE_F32, 0, NULL, &lo);
+            if (mode == 0 || mode == 2)
+                in[2] = mr_test_add_const(g, "max", MR_DTYPE_F32, 1, scalar, &hi);
             n_in = mode == 3 ? 1 : mode == 1 ? 2 : 3;
-            int out, node = add_node(g, "clip_node", "Clip", n_in, in, &out);
+            int out, node = mr_test_add_node(g, "clip_node", "Clip", n_in, in, 1, &out);
             double a = in[1] >= 0 ? lo : -INFINITY, b = in[2] >= 0 ? hi : INFINITY;
-            if (eval_ok(g, node, label))
+            if (mr_test_eval_ok(&rng, g, node, label))
                 compare_act(g->tensors[out].data, x, n, MR_ACT_CLIP, a, b, label);
             free(x);
             mr_graph_destroy(g);
@@ -268,11 +178,11 @@ static void test_unary(void) {
         const char *ops[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu"};
         const mr_act_kind kinds[] = {MR_ACT_RELU, MR_ACT_SIGMOID, MR_ACT_TANH, MR_ACT_LEAKY_RELU};
         for (int o = 0; o < 4; o++) {
-            mr_graph *g = new_graph(13);
+            mr_graph *g = mr_test_new_graph(13);
             int64_t d = nsp;
-            int in = add_const(g, "x", MR_DTYPE_F32, 1, &d, sp);
-            int out, node = add_node(g, "special", ops[o], 1, &in, &out);
-            if (eval_ok(g, node, ops[o])) {
+            int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 1, &d, sp);
+            int out, node = mr_test_add_node(g, "special", ops[o], 1, &in, 1, &out);
+            if (mr_test_eval_ok(&rng, g, node, ops[o])) {
                 const float *y = g->tensors[out].data;
                 compare_act(y, sp, nsp, kinds[o], (double)0.01f, 0, ops[o]);
                 if (kinds[o] == MR_ACT_SIGMOID) CHECK(y[1] == 1.0f && y[2] == 0.0f);
@@ -290,10 +200,10 @@ static void test_unary(void) {
         const char *ops[] = {"Sigmoid", "Tanh"};
         const mr_act_kind kinds[] = {MR_ACT_SIGMOID, MR_ACT_TANH};
         for (int o = 0; o < 2; o++) {
-            mr_graph *g = new_graph(13);
-            int in = add_const(g, "x", MR_DTYPE_F32, 1, &n, x);
-            int out, node = add_node(g, "sweep", ops[o], 1, &in, &out);
-            if (eval_ok(g, node, ops[o])) {
+            mr_graph *g = mr_test_new_graph(13);
+            int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 1, &n, x);
+            int out, node = mr_test_add_node(g, "sweep", ops[o], 1, &in, 1, &out);
+            if (mr_test_eval_ok(&rng, g, node, ops[o])) {
                 const float *y = g->tensors[out].data;
                 compare_act(y, x, n, kinds[o], 0, 0, ops[o]);
                 double worst = 0;
@@ -320,58 +230,58 @@ static void test_unary_errors(void) {
     float xf[6] = {1, -2, 3, -4, 5, -6};
     const char *ops[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip"};
     for (int o = 0; o < 5; o++) {
-        mr_graph *g = new_graph(13);
-        int in = add_const(g, "x", MR_DTYPE_I64, 2, d, xi);
-        int out, node = add_node(g, "int_act", ops[o], 1, &in, &out);
-        eval_fails(g, node, MR_ERR_UNSUPPORTED, "int64");
+        mr_graph *g = mr_test_new_graph(13);
+        int in = mr_test_add_const(g, "x", MR_DTYPE_I64, 2, d, xi);
+        int out, node = mr_test_add_node(g, "int_act", ops[o], 1, &in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_UNSUPPORTED, "int64");
         mr_graph_destroy(g);
     }
     /* Clip opset 13 with the old attributes. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         mr_err err;
-        int in = add_const(g, "x", MR_DTYPE_F32, 2, d, xf);
-        int out, node = add_node(g, "clip_attr13", "Clip", 1, &in, &out);
+        int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 2, d, xf);
+        int out, node = mr_test_add_node(g, "clip_attr13", "Clip", 1, &in, 1, &out);
         mr_node_set_float(g, node, "min", 0.0f, &err);
-        eval_fails(g, node, MR_ERR_UNSUPPORTED, "min");
+        mr_test_eval_fails(g, node, MR_ERR_UNSUPPORTED, "min");
         mr_graph_destroy(g);
     }
     /* Clip opset 6 with bound inputs. */
     {
-        mr_graph *g = new_graph(6);
+        mr_graph *g = mr_test_new_graph(6);
         float lo = 0.0f;
-        int in[2] = {add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
-                     add_const(g, "min", MR_DTYPE_F32, 0, NULL, &lo)};
-        int out, node = add_node(g, "clip_in6", "Clip", 2, in, &out);
-        eval_fails(g, node, MR_ERR_GRAPH, "opset 11");
+        int in[2] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
+                     mr_test_add_const(g, "min", MR_DTYPE_F32, 0, NULL, &lo)};
+        int out, node = mr_test_add_node(g, "clip_in6", "Clip", 2, in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_GRAPH, "opset 11");
         mr_graph_destroy(g);
     }
     /* Clip opset 13: an int64 bound for float data; a non-scalar bound. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int64_t lo = 0;
-        int in[2] = {add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
-                     add_const(g, "min", MR_DTYPE_I64, 0, NULL, &lo)};
-        int out, node = add_node(g, "clip_i64min", "Clip", 2, in, &out);
-        eval_fails(g, node, MR_ERR_SHAPE, "int64");
+        int in[2] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
+                     mr_test_add_const(g, "min", MR_DTYPE_I64, 0, NULL, &lo)};
+        int out, node = mr_test_add_node(g, "clip_i64min", "Clip", 2, in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "int64");
         mr_graph_destroy(g);
     }
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int64_t two = 2;
         float lo[2] = {0, 1};
-        int in[2] = {add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
-                     add_const(g, "min", MR_DTYPE_F32, 1, &two, lo)};
-        int out, node = add_node(g, "clip_vecmin", "Clip", 2, in, &out);
-        eval_fails(g, node, MR_ERR_SHAPE, "scalar");
+        int in[2] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 2, d, xf),
+                     mr_test_add_const(g, "min", MR_DTYPE_F32, 1, &two, lo)};
+        int out, node = mr_test_add_node(g, "clip_vecmin", "Clip", 2, in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "scalar");
         mr_graph_destroy(g);
     }
     /* LeakyRelu alpha of the wrong type. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         mr_err err;
-        int in = add_const(g, "x", MR_DTYPE_F32, 2, d, xf);
-        int out, node = add_node(g, "leaky_int_alpha", "LeakyRelu", 1, &in, &out);
+        int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 2, d, xf);
+        int out, node = mr_test_add_node(g, "leaky_int_alpha", "LeakyRelu", 1, &in, 1, &out);
         mr_node_set_int(g, node, "alpha", 1, &err);
         mr_err_clear(&err);
         CHECK(mr_node_eval(g, node, &err) != MR_OK);
@@ -415,8 +325,8 @@ static void test_act_from_node(void) {
     mr_act act;
     /* Simple kinds. */
     {
-        mr_graph *g = new_graph(13);
-        int x = add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
+        mr_graph *g = mr_test_new_graph(13);
+        int x = mr_test_add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
         const char *ops[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Add", "Softmax"};
         const int want[] = {MR_ACT_RELU, MR_ACT_SIGMOID, MR_ACT_TANH, MR_ACT_LEAKY_RELU, -1, -1};
         for (int o = 0; o < 6; o++) {
@@ -443,8 +353,8 @@ static void test_act_from_node(void) {
     }
     /* Clip, opset 6: attributes with defaults. */
     {
-        mr_graph *g = new_graph(6);
-        int x = add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
+        mr_graph *g = mr_test_new_graph(6);
+        int x = mr_test_add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
         int out = mr_graph_add_tensor(g, NULL, &err);
         int node = mr_graph_add_node(g, "clip6", "Clip", 1, &x, 1, &out, &err);
         mr_node_set_float(g, node, "max", 6.0f, &err);
@@ -454,11 +364,11 @@ static void test_act_from_node(void) {
     }
     /* Clip, opset 13: constant, omitted and runtime bounds. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         float zero = 0.0f, six = 6.0f;
-        int x = add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
-        int lo = add_const(g, "lo", MR_DTYPE_F32, 0, NULL, &zero);
-        int hi = add_const(g, "hi", MR_DTYPE_F32, 0, NULL, &six);
+        int x = mr_test_add_const(g, "x", MR_DTYPE_F32, 1, d, xf);
+        int lo = mr_test_add_const(g, "lo", MR_DTYPE_F32, 0, NULL, &zero);
+        int hi = mr_test_add_const(g, "hi", MR_DTYPE_F32, 0, NULL, &six);
         int rt = mr_graph_add_tensor(g, "runtime_min", &err); /* no data: computed at run time */
         int in[3] = {x, lo, hi};
         int out = mr_graph_add_tensor(g, NULL, &err);
@@ -558,14 +468,15 @@ static void binary_case(int op, mr_dtype dt, int na, const int64_t *ad, int nb, 
     snprintf(label, sizeof label, "%s %s %s %s", bin_names[op], mr_dtype_name(dt),
              mr_dims_str(na, ad, sa, sizeof sa), mr_dims_str(nb, bd, sb, sizeof sb));
     size_t es = mr_dtype_size(dt);
-    int64_t nae = numel_of(na, ad), nbe = numel_of(nb, bd);
+    int64_t nae = mr_test_numel(na, ad), nbe = mr_test_numel(nb, bd);
     void *a = malloc((size_t)nae * es + 8), *b = malloc((size_t)nbe * es + 8);
     fill_dtype(dt, a, nae, 0);
     fill_dtype(dt, b, nbe, 0); /* zeros in integer divisors are exercised: result 0 */
-    mr_graph *g = new_graph(13);
-    int in[2] = {add_const(g, "a", dt, na, ad, a), add_const(g, "b", dt, nb, bd, b)};
-    int out, node = add_node(g, "bin_node", bin_names[op], 2, in, &out);
-    if (eval_ok(g, node, label)) {
+    mr_graph *g = mr_test_new_graph(13);
+    int in[2] = {mr_test_add_const(g, "a", dt, na, ad, a),
+                 mr_test_add_const(g, "b", dt, nb, bd, b)};
+    int out, node = mr_test_add_node(g, "bin_node", bin_names[op], 2, in, 1, &out);
+    if (mr_test_eval_ok(&rng, g, node, label)) {
         const mr_tensor_desc *y = &g->tensors[out];
         int r = na > nb ? na : nb;
         int64_t od[MR_MAX_DIMS];
@@ -578,7 +489,7 @@ static void binary_case(int op, mr_dtype dt, int na, const int64_t *ad, int nb, 
         for (int k = 0; k < r && shape_ok; k++) shape_ok = y->dims[k] == od[k];
         CHECK_MSG(shape_ok, "%s: wrong output shape %s", label,
                   mr_dims_str(y->ndim, y->dims, sa, sizeof sa));
-        int64_t no = numel_of(r, od), bad = -1;
+        int64_t no = mr_test_numel(r, od), bad = -1;
         int64_t c[MR_MAX_DIMS];
         for (int64_t i = 0; i < no && shape_ok; i++) {
             int64_t rem = i;
@@ -634,7 +545,8 @@ static void test_binary(void) {
         for (int op = 0; op < 4; op++)
             for (int t = 0; t < 3; t++) {
                 /* The large cases once per op in float is enough for the block logic. */
-                if (numel_of(cases[c].na, cases[c].a) > 20000 && t > 0 && op != OP_DIV) continue;
+                if (mr_test_numel(cases[c].na, cases[c].a) > 20000 && t > 0 && op != OP_DIV)
+                    continue;
                 binary_case(op, dts[t], cases[c].na, cases[c].a, cases[c].nb, cases[c].b);
             }
 }
@@ -646,11 +558,11 @@ static void test_binary_int_edges(void) {
         const int64_t b[] = {2, 2, -2, -2, 3, 0, -1, 1, 1, 0};
         const int64_t q[] = {3, -3, -3, 3, 0, 0, INT64_MIN, INT64_MIN, INT64_MAX, 0};
         int64_t n = 10;
-        mr_graph *g = new_graph(13);
-        int in[2] = {add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
-                     add_const(g, "b", MR_DTYPE_I64, 1, &n, b)};
-        int out, node = add_node(g, "div_i64", "Div", 2, in, &out);
-        if (eval_ok(g, node, "Div int64 edges")) {
+        mr_graph *g = mr_test_new_graph(13);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
+                     mr_test_add_const(g, "b", MR_DTYPE_I64, 1, &n, b)};
+        int out, node = mr_test_add_node(g, "div_i64", "Div", 2, in, 1, &out);
+        if (mr_test_eval_ok(&rng, g, node, "Div int64 edges")) {
             const int64_t *y = g->tensors[out].data;
             for (int i = 0; i < n; i++)
                 CHECK_MSG(y[i] == q[i], "%lld / %lld = %lld, want %lld", (long long)a[i],
@@ -663,11 +575,11 @@ static void test_binary_int_edges(void) {
         const int32_t b[] = {4, -4, -1, 0};
         const int32_t q[] = {-2, -2, INT32_MIN, 0};
         int64_t n = 4;
-        mr_graph *g = new_graph(13);
-        int in[2] = {add_const(g, "a", MR_DTYPE_I32, 1, &n, a),
-                     add_const(g, "b", MR_DTYPE_I32, 1, &n, b)};
-        int out, node = add_node(g, "div_i32", "Div", 2, in, &out);
-        if (eval_ok(g, node, "Div int32 edges")) {
+        mr_graph *g = mr_test_new_graph(13);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_I32, 1, &n, a),
+                     mr_test_add_const(g, "b", MR_DTYPE_I32, 1, &n, b)};
+        int out, node = mr_test_add_node(g, "div_i32", "Div", 2, in, 1, &out);
+        if (mr_test_eval_ok(&rng, g, node, "Div int32 edges")) {
             const int32_t *y = g->tensors[out].data;
             for (int i = 0; i < n; i++)
                 CHECK_MSG(y[i] == q[i], "int32 %d / %d = %d", a[i], b[i], y[i]);
@@ -684,11 +596,11 @@ static void test_binary_int_edges(void) {
                                     {INT64_MAX - 1, INT64_MAX, INT64_MAX - 2},
                                     {INT64_MAX, INT64_MIN, -2}};
         for (int o = 0; o < 3; o++) {
-            mr_graph *g = new_graph(13);
-            int in[2] = {add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
-                         add_const(g, "b", MR_DTYPE_I64, 1, &n, b)};
-            int out, node = add_node(g, "wrap", ops[o], 2, in, &out);
-            if (eval_ok(g, node, ops[o])) {
+            mr_graph *g = mr_test_new_graph(13);
+            int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
+                         mr_test_add_const(g, "b", MR_DTYPE_I64, 1, &n, b)};
+            int out, node = mr_test_add_node(g, "wrap", ops[o], 2, in, 1, &out);
+            if (mr_test_eval_ok(&rng, g, node, ops[o])) {
                 const int64_t *y = g->tensors[out].data;
                 for (int i = 0; i < n; i++)
                     CHECK_MSG(y[i] == want[o][i], "%s wrap [%d]: %lld", ops[o], i, (long long)y[i]);
@@ -701,11 +613,11 @@ static void test_binary_int_edges(void) {
         const int64_t a[] = {1, 64, -56, 56};
         const int64_t two = -3;
         int64_t n = 4;
-        mr_graph *g = new_graph(13);
-        int in[2] = {add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
-                     add_const(g, "b", MR_DTYPE_I64, 0, NULL, &two)};
-        int out, node = add_node(g, "shape_div", "Div", 2, in, &out);
-        if (eval_ok(g, node, "shape div")) {
+        mr_graph *g = mr_test_new_graph(13);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_I64, 1, &n, a),
+                     mr_test_add_const(g, "b", MR_DTYPE_I64, 0, NULL, &two)};
+        int out, node = mr_test_add_node(g, "shape_div", "Div", 2, in, 1, &out);
+        if (mr_test_eval_ok(&rng, g, node, "shape div")) {
             const int64_t *y = g->tensors[out].data;
             CHECK(y[0] == 0 && y[1] == -21 && y[2] == 18 && y[3] == -18);
         }
@@ -720,32 +632,32 @@ static void test_binary_errors(void) {
     for (int i = 0; i < 12; i++) f[i] = (float)i + 1, i64[i] = i + 1;
     /* Incompatible broadcast shapes. */
     {
-        mr_graph *g = new_graph(13);
-        int in[2] = {add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
-                     add_const(g, "b", MR_DTYPE_F32, 1, d5, f)};
-        int out, node = add_node(g, "bad_bcast", "Add", 2, in, &out);
-        eval_fails(g, node, MR_ERR_SHAPE, "[5]");
+        mr_graph *g = mr_test_new_graph(13);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
+                     mr_test_add_const(g, "b", MR_DTYPE_F32, 1, d5, f)};
+        int out, node = mr_test_add_node(g, "bad_bcast", "Add", 2, in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "[5]");
         mr_graph_destroy(g);
     }
     /* Mixed dtypes. */
     {
-        mr_graph *g = new_graph(13);
-        int in[2] = {add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
-                     add_const(g, "b", MR_DTYPE_I64, 1, d4, i64)};
-        int out, node = add_node(g, "mixed", "Mul", 2, in, &out);
-        eval_fails(g, node, MR_ERR_SHAPE, "int64");
+        mr_graph *g = mr_test_new_graph(13);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
+                     mr_test_add_const(g, "b", MR_DTYPE_I64, 1, d4, i64)};
+        int out, node = mr_test_add_node(g, "mixed", "Mul", 2, in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "int64");
         mr_graph_destroy(g);
     }
     /* Legacy broadcasting attributes. */
     const char *legacy[] = {"broadcast", "axis"};
     for (int k = 0; k < 2; k++) {
-        mr_graph *g = new_graph(6);
+        mr_graph *g = mr_test_new_graph(6);
         mr_err err;
-        int in[2] = {add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
-                     add_const(g, "b", MR_DTYPE_F32, 1, d4, f)};
-        int out, node = add_node(g, "legacy_bcast", "Sub", 2, in, &out);
+        int in[2] = {mr_test_add_const(g, "a", MR_DTYPE_F32, 2, d34, f),
+                     mr_test_add_const(g, "b", MR_DTYPE_F32, 1, d4, f)};
+        int out, node = mr_test_add_node(g, "legacy_bcast", "Sub", 2, in, 1, &out);
         mr_node_set_int(g, node, legacy[k], 1, &err);
-        eval_fails(g, node, MR_ERR_UNSUPPORTED, legacy[k]);
+        mr_test_eval_fails(g, node, MR_ERR_UNSUPPORTED, legacy[k]);
         mr_graph_destroy(g);
     }
 }

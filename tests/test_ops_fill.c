@@ -37,33 +37,6 @@ static void *rand_data(mr_dtype dt, int64_t n) {
     return p;
 }
 
-static int64_t numel_of(int nd, const int64_t *dims) {
-    int64_t n = 1;
-    for (int d = 0; d < nd; d++) n *= dims[d];
-    return n;
-}
-
-static mr_graph *new_graph(void) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_graph *g = mr_graph_create(&err);
-    if (!g) {
-        fprintf(stderr, "mr_graph_create: %s\n", err.msg);
-        exit(1);
-    }
-    g->opset = 13;
-    return g;
-}
-
-static int add_const(mr_graph *g, const char *name, mr_dtype dt, int nd, const int64_t *dims,
-                     const void *data) {
-    mr_err err;
-    mr_err_clear(&err);
-    int t = mr_graph_add_const(g, name, dt, nd, dims, data, &err);
-    CHECK_MSG(t >= 0, "add_const %s: %s", name ? name : "(unnamed)", err.msg);
-    return t;
-}
-
 static int add_node(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
                     int *out) {
     mr_err err;
@@ -92,7 +65,7 @@ static void check_eval(mr_graph *g, int node, int out, mr_dtype dt, int nd, cons
               mr_dims_str(t->ndim, t->dims, a, sizeof a), mr_dtype_name(dt),
               mr_dims_str(nd, dims, b, sizeof b));
     if (!same) return;
-    size_t bytes = (size_t)numel_of(nd, dims) * mr_dtype_size(dt);
+    size_t bytes = (size_t)mr_test_numel(nd, dims) * mr_dtype_size(dt);
     CHECK_MSG(bytes == 0 || memcmp(t->data, want, bytes) == 0, "%s: data differs", what);
 }
 
@@ -112,7 +85,7 @@ static void check_fails(mr_graph *g, int node, mr_status want, const char *needl
 static void ref_expand(mr_dtype dt, int nx, const int64_t *xd, const void *x, int no,
                        const int64_t *od, void *y) {
     size_t es = mr_dtype_size(dt);
-    int64_t n = numel_of(no, od);
+    int64_t n = mr_test_numel(no, od);
     for (int64_t i = 0; i < n; i++) {
         int64_t idx[MR_MAX_DIMS], rem = i;
         for (int d = no - 1; d >= 0; d--) {
@@ -154,13 +127,13 @@ static void test_expand(void) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const expand_case *k = &cases[c];
         mr_dtype dt = dts[c % 3];
-        mr_graph *g = new_graph();
-        void *x = rand_data(dt, numel_of(k->nx, k->xd));
+        mr_graph *g = mr_test_new_graph(13);
+        void *x = rand_data(dt, mr_test_numel(k->nx, k->xd));
         int64_t sd[1] = {k->ns};
-        int in[2] = {add_const(g, "x", dt, k->nx, k->xd, x),
-                     add_const(g, "shape", MR_DTYPE_I64, 1, sd, k->shape)};
+        int in[2] = {mr_test_add_const(g, "x", dt, k->nx, k->xd, x),
+                     mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, k->shape)};
         int out, node = add_node(g, "expand", "Expand", 2, in, &out);
-        int64_t n = numel_of(k->no, k->od);
+        int64_t n = mr_test_numel(k->no, k->od);
         void *want = calloc((size_t)(n > 0 ? n : 1), mr_dtype_size(dt));
         ref_expand(dt, k->nx, k->xd, x, k->no, k->od, want);
         char what[64];
@@ -182,11 +155,11 @@ static void test_expand(void) {
         {{-1, 5}, MR_ERR_SHAPE, "negative"},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t xd[2] = {2, 5}, sd[1] = {2};
         void *x = rand_data(MR_DTYPE_F32, 10);
-        int in[2] = {add_const(g, "x", MR_DTYPE_F32, 2, xd, x),
-                     add_const(g, "shape", MR_DTYPE_I64, 1, sd, bad[c].shape)};
+        int in[2] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 2, xd, x),
+                     mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, bad[c].shape)};
         int out, node = add_node(g, "bad_expand", "Expand", 2, in, &out);
         check_fails(g, node, bad[c].st, "bad_expand", "Expand with a bad shape");
         check_fails(g, node, bad[c].st, bad[c].needle, "Expand with a bad shape");
@@ -194,14 +167,14 @@ static void test_expand(void) {
         mr_graph_destroy(g);
     }
     {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t xd[1] = {3}, sd[1] = {2};
         void *x = rand_data(MR_DTYPE_F32, 3);
         mr_err err;
         mr_err_clear(&err);
         int shape = mr_graph_add_tensor(g, "runtime_shape", &err);
         mr_set_shape(&g->tensors[shape], MR_DTYPE_I64, 1, sd);
-        int in[2] = {add_const(g, "x", MR_DTYPE_F32, 1, xd, x), shape};
+        int in[2] = {mr_test_add_const(g, "x", MR_DTYPE_F32, 1, xd, x), shape};
         int out, node = add_node(g, "rt_expand", "Expand", 2, in, &out);
         mr_err_clear(&err);
         mr_status st = mr_node_bind_op(g, &g->nodes[node], &err);
@@ -223,11 +196,11 @@ static void test_constant_of_shape(void) {
         int64_t shape[3];
     } shapes[] = {{3, {2, 1, 512}}, {2, {300, 700}}, {0, {0}}, {2, {4, 0}}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t sd[1] = {shapes[c].ns};
-        int in = add_const(g, "shape", MR_DTYPE_I64, 1, sd, shapes[c].shape), out;
+        int in = mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, shapes[c].shape), out;
         int node = add_node(g, "zeros", "ConstantOfShape", 1, &in, &out);
-        int64_t n = numel_of(shapes[c].ns, shapes[c].shape);
+        int64_t n = mr_test_numel(shapes[c].ns, shapes[c].shape);
         float *want = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
         check_eval(g, node, out, MR_DTYPE_F32, shapes[c].ns, shapes[c].shape, want,
                    "ConstantOfShape default");
@@ -238,17 +211,17 @@ static void test_constant_of_shape(void) {
     /* A value attribute in each dtype (random, so a fill with the wrong bytes shows). */
     mr_dtype dts[3] = {MR_DTYPE_F32, MR_DTYPE_I64, MR_DTYPE_I32};
     for (int k = 0; k < 3; k++) {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t shape[3] = {3, 1000, 70}, sd[1] = {3}, one[1] = {1};
         void *v = rand_data(dts[k], 1);
-        int vt = add_const(g, NULL, dts[k], 1, one, v);
-        int in = add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
+        int vt = mr_test_add_const(g, NULL, dts[k], 1, one, v);
+        int in = mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
         int node = add_node(g, "fill", "ConstantOfShape", 1, &in, &out);
         mr_err_clear(&err);
         mr_attr *a = mr_node_add_attr(g, node, "value", MR_ATTR_TENSOR, &err);
         CHECK(a != NULL);
         if (a) a->tensor = vt;
-        int64_t n = numel_of(3, shape);
+        int64_t n = mr_test_numel(3, shape);
         size_t es = mr_dtype_size(dts[k]);
         char *want = malloc((size_t)n * es);
         for (int64_t i = 0; i < n; i++) memcpy(want + i * (int64_t)es, v, es);
@@ -259,19 +232,19 @@ static void test_constant_of_shape(void) {
     }
     /* Errors: a negative dim; a value of more than one element. */
     {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t shape[2] = {3, -2}, sd[1] = {2};
-        int in = add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
+        int in = mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
         int node = add_node(g, "neg_fill", "ConstantOfShape", 1, &in, &out);
         check_fails(g, node, MR_ERR_SHAPE, "neg_fill", "ConstantOfShape negative dim");
         mr_graph_destroy(g);
     }
     {
-        mr_graph *g = new_graph();
+        mr_graph *g = mr_test_new_graph(13);
         int64_t shape[1] = {4}, sd[1] = {1}, two[1] = {2};
         float v[2] = {1.0f, 2.0f};
-        int vt = add_const(g, NULL, MR_DTYPE_F32, 1, two, v);
-        int in = add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
+        int vt = mr_test_add_const(g, NULL, MR_DTYPE_F32, 1, two, v);
+        int in = mr_test_add_const(g, "shape", MR_DTYPE_I64, 1, sd, shape), out;
         int node = add_node(g, "wide_fill", "ConstantOfShape", 1, &in, &out);
         mr_err_clear(&err);
         mr_attr *a = mr_node_add_attr(g, node, "value", MR_ATTR_TENSOR, &err);

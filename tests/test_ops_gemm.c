@@ -23,51 +23,6 @@
 #include "ops/op.h"
 #include "testutil.h"
 
-static float *rnd(mr_rng *r, size_t n, float lo, float hi) {
-    float *v = malloc((n ? n : 1) * sizeof(float));
-    mr_rng_fill(r, v, (int64_t)n, lo, hi);
-    return v;
-}
-
-static void check_block_order(mr_graph *g, int node, mr_rng *rng, const char *label) {
-    mr_node *n = &g->nodes[node];
-    mr_step s;
-    memset(&s, 0, sizeof s);
-    s.op = n->op;
-    s.node = n;
-    s.n_in = n->n_in;
-    s.n_out = n->n_out;
-    for (int i = 0; i < n->n_in; i++) {
-        const mr_tensor_desc *t = mr_node_input(g, n, i);
-        if (t) s.in[i] = (mr_tview){t->data, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    }
-    const mr_tensor_desc *yt = mr_node_output(g, n, 0);
-    int64_t ne = mr_desc_numel(yt), nb = n->n_blocks;
-    float *out = malloc((size_t)(ne ? ne : 1) * sizeof(float));
-    s.out[0] = (mr_tview){out, yt->dtype, yt->ndim, yt->dims, ne};
-    size_t scf = n->scratch_bytes / sizeof(float);
-    float *sc = aligned_alloc(64, (n->scratch_bytes + 63) / 64 * 64 + 64);
-    int64_t *perm = malloc((size_t)(nb ? nb : 1) * sizeof(int64_t));
-    for (int pass = 0; pass < 2; pass++) {
-        for (int64_t e = 0; e < ne; e++) out[e] = NAN;
-        for (size_t e = 0; e < scf; e++) sc[e] = NAN;
-        for (int64_t i = 0; i < nb; i++) perm[i] = nb - 1 - i;
-        if (pass == 1)
-            for (int64_t i = nb - 1; i > 0; i--) {
-                int64_t j = (int64_t)(mr_rng_u64(rng) % (uint64_t)(i + 1)), t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
-        for (int64_t i = 0; i < nb; i++) n->op->run_block(&s, perm[i], sc);
-        CHECK_MSG(memcmp(out, yt->data, (size_t)ne * sizeof(float)) == 0,
-                  "%s: output differs when blocks run in %s order", label,
-                  pass ? "random" : "reverse");
-    }
-    free(perm);
-    free(sc);
-    free(out);
-}
-
 /* Compares output tensor `out` of the evaluated node with ref (shape and values). */
 static void check_result(mr_graph *g, int node, int out, int nd, const int64_t *dims,
                          const float *ref, mr_rng *rng, const char *label) {
@@ -84,7 +39,7 @@ static void check_result(mr_graph *g, int node, int out, int nd, const int64_t *
     CHECK_MSG(ok, "%s: max |diff| %.3g at %lld (got %g, want %g)", label, max_abs, (long long)worst,
               worst >= 0 ? ((const float *)t->data)[worst] : 0.0, worst >= 0 ? ref[worst] : 0.0);
     CHECK(g->nodes[node].n_blocks >= 1);
-    check_block_order(g, node, rng, label);
+    mr_test_check_block_order(g, node, rng, label);
 }
 
 /* ---- Gemm ---- */
@@ -100,7 +55,8 @@ static void gemm_case(int M, int N, int K, int ta, int tb, float alpha, float be
     mr_rng rng;
     mr_rng_seed(&rng, seed);
     float ks = 1.0f / sqrtf((float)(K > 0 ? K : 1));
-    float *a = rnd(&rng, (size_t)M * K, -1.0f, 1.0f), *b = rnd(&rng, (size_t)K * N, -ks, ks);
+    float *a = mr_test_rand_floats(&rng, (size_t)M * K, -1.0f, 1.0f),
+          *b = mr_test_rand_floats(&rng, (size_t)K * N, -ks, ks);
     int cnd = 0;
     int64_t cd[2] = {0, 0};
     size_t cn = 1;
@@ -124,7 +80,7 @@ static void gemm_case(int M, int N, int K, int ta, int tb, float alpha, float be
         cnd = 2, cd[0] = M, cd[1] = N, cn = (size_t)M * N;
         break;
     }
-    float *c = cform ? rnd(&rng, cn, -1.0f, 1.0f) : NULL;
+    float *c = cform ? mr_test_rand_floats(&rng, cn, -1.0f, 1.0f) : NULL;
     float *ref = malloc((size_t)M * N * sizeof(float));
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -227,8 +183,9 @@ static void matmul_case(const mm_case *c, uint64_t seed) {
     for (int i = 0; i < ra; i++) an *= (size_t)c->ad[i];
     for (int i = 0; i < rb; i++) bn *= (size_t)c->bd[i];
     float ks = 1.0f / sqrtf((float)K);
-    float *a = rnd(&rng, an, -1.0f, 1.0f), *b = rnd(&rng, bn, -ks, ks);
-    float *bias = c->bias ? rnd(&rng, (size_t)N, -1.0f, 1.0f) : NULL;
+    float *a = mr_test_rand_floats(&rng, an, -1.0f, 1.0f),
+          *b = mr_test_rand_floats(&rng, bn, -ks, ks);
+    float *bias = c->bias ? mr_test_rand_floats(&rng, (size_t)N, -1.0f, 1.0f) : NULL;
     size_t yn = (size_t)(batch * M * N);
     float *ref = malloc(yn * sizeof(float));
     for (int64_t bi = 0; bi < batch; bi++) {

@@ -27,102 +27,6 @@
 
 static mr_rng rng;
 
-/* ---- graph helpers ---- */
-
-static mr_graph *new_graph(int opset) {
-    mr_err err;
-    mr_graph *g = mr_graph_create(&err);
-    if (g) g->opset = opset;
-    return g;
-}
-
-static int add_const(mr_graph *g, const char *name, mr_dtype dt, int ndim, const int64_t *dims,
-                     const void *data) {
-    mr_err err;
-    int t = mr_graph_add_const(g, name, dt, ndim, dims, data, &err);
-    CHECK_MSG(t >= 0, "add_const %s: %s", name, err.msg);
-    return t;
-}
-
-static int add_node_n(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
-                      int n_out, int *out) {
-    mr_err err;
-    for (int i = 0; i < n_out; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "y%d", i);
-        out[i] = mr_graph_add_tensor(g, nm, &err);
-        CHECK(out[i] >= 0);
-    }
-    int node = mr_graph_add_node(g, name, op, n_in, in, n_out, out, &err);
-    CHECK_MSG(node >= 0, "add_node %s: %s", name, err.msg);
-    return node;
-}
-
-static int add_node(mr_graph *g, const char *name, const char *op, int n_in, const int *in,
-                    int *out) {
-    return add_node_n(g, name, op, n_in, in, 1, out);
-}
-
-static int64_t numel_of(int ndim, const int64_t *dims) {
-    int64_t n = 1;
-    for (int k = 0; k < ndim; k++) n *= dims[k];
-    return n;
-}
-
-static void check_shuffled(mr_graph *g, int node, const char *label) {
-    mr_node *n = &g->nodes[node];
-    mr_step s;
-    memset(&s, 0, sizeof s);
-    s.op = n->op;
-    s.node = n;
-    s.n_in = n->n_in;
-    s.n_out = n->n_out;
-    for (int i = 0; i < n->n_in; i++) {
-        const mr_tensor_desc *t = mr_node_input(g, n, i);
-        if (t) s.in[i] = (mr_tview){t->data, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    }
-    const mr_tensor_desc *t = mr_node_output(g, n, 0);
-    size_t bytes = mr_desc_bytes(t);
-    void *out = malloc(bytes + 1);
-    memset(out, 0xff, bytes);
-    s.out[0] = (mr_tview){out, t->dtype, t->ndim, t->dims, mr_desc_numel(t)};
-    void *sc = aligned_alloc(64, (n->scratch_bytes + 63) / 64 * 64 + 64);
-    memset(sc, 0xff, n->scratch_bytes);
-    int64_t nb = n->n_blocks;
-    CHECK_MSG(nb >= 1, "%s: n_blocks %lld", label, (long long)nb);
-    int64_t *perm = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *perm);
-    for (int64_t i = 0; i < nb; i++) perm[i] = i;
-    for (int64_t i = nb - 1; i > 0; i--) {
-        int64_t j = (int64_t)(mr_rng_u64(&rng) % (uint64_t)(i + 1)), tmp = perm[i];
-        perm[i] = perm[j];
-        perm[j] = tmp;
-    }
-    for (int64_t i = 0; i < nb; i++) n->op->run_block(&s, perm[i], sc);
-    CHECK_MSG(bytes == 0 || memcmp(out, t->data, bytes) == 0,
-              "%s: output differs when blocks run out of order", label);
-    free(perm);
-    free(sc);
-    free(out);
-}
-
-static int eval_ok(mr_graph *g, int node, const char *label) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_status st = mr_node_eval(g, node, &err);
-    CHECK_MSG(st == MR_OK, "%s: %s", label, err.msg);
-    if (st != MR_OK) return 0;
-    check_shuffled(g, node, label);
-    return 1;
-}
-
-static void eval_fails(mr_graph *g, int node, mr_status want, const char *needle) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_status st = mr_node_eval(g, node, &err);
-    CHECK_STATUS(st, want, err.msg, g->nodes[node].name);
-    if (needle) CHECK_STATUS(st, want, err.msg, needle);
-}
-
 /* Compares y with the double reference, rtol 1e-5 / atol 1e-6; checks shape. */
 static void compare(const mr_tensor_desc *y, int ndim, const int64_t *dims, const double *ref,
                     const char *label) {
@@ -130,7 +34,7 @@ static void compare(const mr_tensor_desc *y, int ndim, const int64_t *dims, cons
     for (int k = 0; k < ndim && shape_ok; k++) shape_ok = y->dims[k] == dims[k];
     CHECK_MSG(shape_ok, "%s: wrong output shape", label);
     if (!shape_ok) return;
-    int64_t n = numel_of(ndim, dims), worst = -1;
+    int64_t n = mr_test_numel(ndim, dims), worst = -1;
     double wd = 0;
     const float *v = y->data;
     for (int64_t i = 0; i < n; i++) {
@@ -164,29 +68,29 @@ static void softmax_case(int opset, int ndim, const int64_t *dims, int64_t axis_
     char sd[64], label[128];
     snprintf(label, sizeof label, "Softmax opset %d %s axis %lld", opset,
              mr_dims_str(ndim, dims, sd, sizeof sd), (long long)axis_attr);
-    int64_t n = numel_of(ndim, dims);
+    int64_t n = mr_test_numel(ndim, dims);
     float *x = malloc((size_t)n * sizeof *x);
     double *ref = malloc((size_t)n * sizeof *ref);
     mr_rng_fill(&rng, x, n, lo, hi);
     int legacy = opset < 13;
     int64_t axis = axis_attr == INT64_MIN ? (legacy ? 1 : -1) : axis_attr;
     if (axis < 0) axis += ndim;
-    int64_t outer = numel_of((int)axis, dims), mid, inner;
+    int64_t outer = mr_test_numel((int)axis, dims), mid, inner;
     if (legacy) {
-        mid = numel_of(ndim - (int)axis, dims + axis);
+        mid = mr_test_numel(ndim - (int)axis, dims + axis);
         inner = 1;
     } else {
         mid = dims[axis];
-        inner = numel_of(ndim - (int)axis - 1, dims + axis + 1);
+        inner = mr_test_numel(ndim - (int)axis - 1, dims + axis + 1);
     }
     ref_softmax(x, ref, outer, mid, inner);
 
-    mr_graph *g = new_graph(opset);
+    mr_graph *g = mr_test_new_graph(opset);
     mr_err err;
-    int in = add_const(g, "x", MR_DTYPE_F32, ndim, dims, x);
-    int out, node = add_node(g, "softmax_node", "Softmax", 1, &in, &out);
+    int in = mr_test_add_const(g, "x", MR_DTYPE_F32, ndim, dims, x);
+    int out, node = mr_test_add_node(g, "softmax_node", "Softmax", 1, &in, 1, &out);
     if (axis_attr != INT64_MIN) mr_node_set_int(g, node, "axis", axis_attr, &err);
-    if (eval_ok(g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
+    if (mr_test_eval_ok(&rng, g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
     free(x);
     free(ref);
     mr_graph_destroy(g);
@@ -202,18 +106,20 @@ static void test_softmax(void) {
     }
     /* They differ: opset 11 axis 1 normalises over 3*4*5 values, opset 13 over 3. */
     {
-        mr_graph *g11 = new_graph(11), *g13 = new_graph(13);
+        mr_graph *g11 = mr_test_new_graph(11), *g13 = mr_test_new_graph(13);
         float x[120];
         mr_rng_fill(&rng, x, 120, -1, 1);
         mr_err err;
         int o11, o13;
-        int n11 = add_node(g11, "sm11", "Softmax", 1,
-                           (int[]){add_const(g11, "x", MR_DTYPE_F32, 4, d4, x)}, &o11);
-        int n13 = add_node(g13, "sm13", "Softmax", 1,
-                           (int[]){add_const(g13, "x", MR_DTYPE_F32, 4, d4, x)}, &o13);
+        int n11 =
+            mr_test_add_node(g11, "sm11", "Softmax", 1,
+                             (int[]){mr_test_add_const(g11, "x", MR_DTYPE_F32, 4, d4, x)}, 1, &o11);
+        int n13 =
+            mr_test_add_node(g13, "sm13", "Softmax", 1,
+                             (int[]){mr_test_add_const(g13, "x", MR_DTYPE_F32, 4, d4, x)}, 1, &o13);
         mr_node_set_int(g11, n11, "axis", 1, &err);
         mr_node_set_int(g13, n13, "axis", 1, &err);
-        if (eval_ok(g11, n11, "sm11") && eval_ok(g13, n13, "sm13")) {
+        if (mr_test_eval_ok(&rng, g11, n11, "sm11") && mr_test_eval_ok(&rng, g13, n13, "sm13")) {
             const float *y11 = g11->tensors[o11].data, *y13 = g13->tensors[o13].data;
             double s11 = 0, s13 = 0;
             for (int i = 0; i < 60; i++) s11 += y11[i];
@@ -245,29 +151,29 @@ static void test_softmax(void) {
 
     /* Errors: axis out of range, integer input, scalar input. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         mr_err err;
         float x[120] = {0};
-        int in = add_const(g, "x", MR_DTYPE_F32, 4, d4, x);
-        int out, node = add_node(g, "sm_axis", "Softmax", 1, &in, &out);
+        int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 4, d4, x);
+        int out, node = mr_test_add_node(g, "sm_axis", "Softmax", 1, &in, 1, &out);
         mr_node_set_int(g, node, "axis", 4, &err);
-        eval_fails(g, node, MR_ERR_SHAPE, "axis");
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "axis");
         mr_graph_destroy(g);
     }
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int64_t x[4] = {1, 2, 3, 4}, d = 4;
-        int in = add_const(g, "x", MR_DTYPE_I64, 1, &d, x);
-        int out, node = add_node(g, "sm_int", "Softmax", 1, &in, &out);
-        eval_fails(g, node, MR_ERR_UNSUPPORTED, "int64");
+        int in = mr_test_add_const(g, "x", MR_DTYPE_I64, 1, &d, x);
+        int out, node = mr_test_add_node(g, "sm_int", "Softmax", 1, &in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_UNSUPPORTED, "int64");
         mr_graph_destroy(g);
     }
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         float x = 1;
-        int in = add_const(g, "x", MR_DTYPE_F32, 0, NULL, &x);
-        int out, node = add_node(g, "sm_scalar", "Softmax", 1, &in, &out);
-        eval_fails(g, node, MR_ERR_SHAPE, "scalar");
+        int in = mr_test_add_const(g, "x", MR_DTYPE_F32, 0, NULL, &x);
+        int out, node = mr_test_add_node(g, "sm_scalar", "Softmax", 1, &in, 1, &out);
+        mr_test_eval_fails(g, node, MR_ERR_SHAPE, "scalar");
         mr_graph_destroy(g);
     }
 }
@@ -278,7 +184,7 @@ static void bn_case(int opset, int ndim, const int64_t *dims, float eps, int set
     char sd[64], label[128];
     snprintf(label, sizeof label, "BatchNormalization opset %d %s", opset,
              mr_dims_str(ndim, dims, sd, sizeof sd));
-    int64_t n = numel_of(ndim, dims), C = dims[1], S = n / (dims[0] * C);
+    int64_t n = mr_test_numel(ndim, dims), C = dims[1], S = n / (dims[0] * C);
     float *x = malloc((size_t)n * sizeof *x);
     float *prm = malloc((size_t)(4 * C) * sizeof *prm);
     double *ref = malloc((size_t)n * sizeof *ref);
@@ -292,19 +198,19 @@ static void bn_case(int opset, int ndim, const int64_t *dims, float eps, int set
         int64_t c = (i / S) % C;
         ref[i] = ((double)x[i] - mean[c]) / sqrt((double)var[c] + (double)eps) * scale[c] + bias[c];
     }
-    mr_graph *g = new_graph(opset);
+    mr_graph *g = mr_test_new_graph(opset);
     mr_err err;
-    int in[5] = {add_const(g, "x", MR_DTYPE_F32, ndim, dims, x),
-                 add_const(g, "scale", MR_DTYPE_F32, 1, &C, scale),
-                 add_const(g, "B", MR_DTYPE_F32, 1, &C, bias),
-                 add_const(g, "mean", MR_DTYPE_F32, 1, &C, mean),
-                 add_const(g, "var", MR_DTYPE_F32, 1, &C, var)};
-    int out, node = add_node(g, "bn_node", "BatchNormalization", 5, in, &out);
+    int in[5] = {mr_test_add_const(g, "x", MR_DTYPE_F32, ndim, dims, x),
+                 mr_test_add_const(g, "scale", MR_DTYPE_F32, 1, &C, scale),
+                 mr_test_add_const(g, "B", MR_DTYPE_F32, 1, &C, bias),
+                 mr_test_add_const(g, "mean", MR_DTYPE_F32, 1, &C, mean),
+                 mr_test_add_const(g, "var", MR_DTYPE_F32, 1, &C, var)};
+    int out, node = mr_test_add_node(g, "bn_node", "BatchNormalization", 5, in, 1, &out);
     if (set_eps) mr_node_set_float(g, node, "epsilon", eps, &err);
     mr_node_set_float(g, node, "momentum", 0.9f, &err); /* ignored in inference */
     if (opset < 9) mr_node_set_int(g, node, "spatial", 1, &err);
     if (opset >= 14) mr_node_set_int(g, node, "training_mode", 0, &err);
-    if (eval_ok(g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
+    if (mr_test_eval_ok(&rng, g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
     free(x);
     free(prm);
     free(ref);
@@ -315,21 +221,21 @@ static void bn_case(int opset, int ndim, const int64_t *dims, float eps, int set
 static void bn_fails(const char *name, int opset, int64_t c_param, mr_dtype x_dtype,
                      const char *attr, int64_t attr_val, int n_out, int x_rank, mr_status want,
                      const char *needle) {
-    mr_graph *g = new_graph(opset);
+    mr_graph *g = mr_test_new_graph(opset);
     mr_err err;
     const int64_t d[] = {2, 3, 4};
     float xf[24] = {0}, p[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     int64_t xi[24] = {0};
     int in[5];
-    in[0] = add_const(g, "x", x_dtype, x_rank, x_rank == 1 ? d + 2 : d,
-                      x_dtype == MR_DTYPE_F32 ? (void *)xf : (void *)xi);
-    in[1] = add_const(g, "scale", MR_DTYPE_F32, 1, &c_param, p);
-    in[2] = add_const(g, "B", MR_DTYPE_F32, 1, &c_param, p);
-    in[3] = add_const(g, "mean", MR_DTYPE_F32, 1, &c_param, p);
-    in[4] = add_const(g, "var", MR_DTYPE_F32, 1, &c_param, p);
-    int out[5], node = add_node_n(g, name, "BatchNormalization", 5, in, n_out, out);
+    in[0] = mr_test_add_const(g, "x", x_dtype, x_rank, x_rank == 1 ? d + 2 : d,
+                              x_dtype == MR_DTYPE_F32 ? (void *)xf : (void *)xi);
+    in[1] = mr_test_add_const(g, "scale", MR_DTYPE_F32, 1, &c_param, p);
+    in[2] = mr_test_add_const(g, "B", MR_DTYPE_F32, 1, &c_param, p);
+    in[3] = mr_test_add_const(g, "mean", MR_DTYPE_F32, 1, &c_param, p);
+    in[4] = mr_test_add_const(g, "var", MR_DTYPE_F32, 1, &c_param, p);
+    int out[5], node = mr_test_add_node(g, name, "BatchNormalization", 5, in, n_out, out);
     if (attr) mr_node_set_int(g, node, attr, attr_val, &err);
-    eval_fails(g, node, want, needle);
+    mr_test_eval_fails(g, node, want, needle);
     mr_graph_destroy(g);
 }
 
@@ -361,7 +267,7 @@ static void lrn_case(int ndim, const int64_t *dims, int64_t size, float alpha, f
     char sd[64], label[160];
     snprintf(label, sizeof label, "LRN %s size %lld alpha %g beta %g bias %g",
              mr_dims_str(ndim, dims, sd, sizeof sd), (long long)size, alpha, beta, bias);
-    int64_t n = numel_of(ndim, dims), N = dims[0], C = dims[1], S = n / (N * C);
+    int64_t n = mr_test_numel(ndim, dims), N = dims[0], C = dims[1], S = n / (N * C);
     float *x = malloc((size_t)n * sizeof *x);
     double *ref = malloc((size_t)n * sizeof *ref);
     mr_rng_fill(&rng, x, n, -4, 4);
@@ -379,17 +285,17 @@ static void lrn_case(int ndim, const int64_t *dims, int64_t size, float alpha, f
                 int64_t idx = (b * C + c) * S + s;
                 ref[idx] = x[idx] / pow((double)bias + (double)alpha / (double)size * sq, beta);
             }
-    mr_graph *g = new_graph(13);
+    mr_graph *g = mr_test_new_graph(13);
     mr_err err;
-    int in = add_const(g, "x", MR_DTYPE_F32, ndim, dims, x);
-    int out, node = add_node(g, "lrn_node", "LRN", 1, &in, &out);
+    int in = mr_test_add_const(g, "x", MR_DTYPE_F32, ndim, dims, x);
+    int out, node = mr_test_add_node(g, "lrn_node", "LRN", 1, &in, 1, &out);
     mr_node_set_int(g, node, "size", size, &err);
     if (!set_defaults) {
         mr_node_set_float(g, node, "alpha", alpha, &err);
         mr_node_set_float(g, node, "beta", beta, &err);
         mr_node_set_float(g, node, "bias", bias, &err);
     }
-    if (eval_ok(g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
+    if (mr_test_eval_ok(&rng, g, node, label)) compare(&g->tensors[out], ndim, dims, ref, label);
     free(x);
     free(ref);
     mr_graph_destroy(g);
@@ -413,18 +319,19 @@ static void test_lrn(void) {
     float x[4] = {1, 2, 3, 4};
     int64_t xi[4] = {1, 2, 3, 4};
     for (int k = 0; k < 3; k++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         mr_err err;
-        int in = add_const(g, "x", k == 2 ? MR_DTYPE_I64 : MR_DTYPE_F32, 3, d,
-                           k == 2 ? (void *)xi : (void *)x);
-        int out, node = add_node(g,
-                                 k == 0   ? "lrn_nosize"
-                                 : k == 1 ? "lrn_size0"
-                                          : "lrn_int",
-                                 "LRN", 1, &in, &out);
+        int in = mr_test_add_const(g, "x", k == 2 ? MR_DTYPE_I64 : MR_DTYPE_F32, 3, d,
+                                   k == 2 ? (void *)xi : (void *)x);
+        int out, node = mr_test_add_node(g,
+                                         k == 0   ? "lrn_nosize"
+                                         : k == 1 ? "lrn_size0"
+                                                  : "lrn_int",
+                                         "LRN", 1, &in, 1, &out);
         if (k == 1) mr_node_set_int(g, node, "size", 0, &err);
         if (k == 2) mr_node_set_int(g, node, "size", 3, &err);
-        eval_fails(g, node, k == 0 ? MR_ERR_PARSE : MR_ERR_UNSUPPORTED, k == 2 ? "int64" : "size");
+        mr_test_eval_fails(g, node, k == 0 ? MR_ERR_PARSE : MR_ERR_UNSUPPORTED,
+                           k == 2 ? "int64" : "size");
         mr_graph_destroy(g);
     }
 }

@@ -34,12 +34,6 @@ typedef struct pool_case {
     int want_out[3]; /* expected output extents (checks the shape rule independently) */
 } pool_case;
 
-static float *rnd(mr_rng *r, size_t n, float lo, float hi) {
-    float *v = malloc((n ? n : 1) * sizeof(float));
-    mr_rng_fill(r, v, (int64_t)n, lo, hi);
-    return v;
-}
-
 /* Per spatial dim: output extent and begin/end pads. */
 static void geo(const pool_case *c, int i, int *out, int *pb, int *pe) {
     int in = c->in[i], k = c->k[i], s = c->s[i] ? c->s[i] : 1, d = c->d[i] ? c->d[i] : 1;
@@ -108,40 +102,6 @@ static void reference(const pool_case *c, const float *x, float *y, int *out) {
     }
 }
 
-static void check_block_order(mr_graph *g, int node, mr_rng *rng, const char *label) {
-    mr_node *n = &g->nodes[node];
-    mr_step s;
-    memset(&s, 0, sizeof s);
-    s.op = n->op;
-    s.node = n;
-    s.n_in = n->n_in;
-    s.n_out = n->n_out;
-    const mr_tensor_desc *xt = mr_node_input(g, n, 0), *yt = mr_node_output(g, n, 0);
-    s.in[0] = (mr_tview){xt->data, xt->dtype, xt->ndim, xt->dims, mr_desc_numel(xt)};
-    int64_t ne = mr_desc_numel(yt), nb = n->n_blocks;
-    float *out = malloc((size_t)(ne ? ne : 1) * sizeof(float));
-    s.out[0] = (mr_tview){out, yt->dtype, yt->ndim, yt->dims, ne};
-    float *sc = aligned_alloc(64, (n->scratch_bytes + 63) / 64 * 64 + 64);
-    int64_t *perm = malloc((size_t)(nb ? nb : 1) * sizeof(int64_t));
-    for (int pass = 0; pass < 2; pass++) {
-        for (int64_t e = 0; e < ne; e++) out[e] = NAN;
-        for (int64_t i = 0; i < nb; i++) perm[i] = nb - 1 - i;
-        if (pass == 1)
-            for (int64_t i = nb - 1; i > 0; i--) {
-                int64_t j = (int64_t)(mr_rng_u64(rng) % (uint64_t)(i + 1)), t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
-        for (int64_t i = 0; i < nb; i++) n->op->run_block(&s, perm[i], sc);
-        CHECK_MSG(memcmp(out, yt->data, (size_t)ne * sizeof(float)) == 0,
-                  "%s: output differs when blocks run in %s order", label,
-                  pass ? "random" : "reverse");
-    }
-    free(perm);
-    free(sc);
-    free(out);
-}
-
 static const char *op_name(int kind) {
     return kind == MAXP ? "MaxPool" : kind == AVGP ? "AveragePool" : "GlobalAveragePool";
 }
@@ -193,7 +153,7 @@ static void run_case(const pool_case *c, uint64_t seed) {
         geo(c, i, &o, &b, &e);
         ny *= (size_t)o;
     }
-    float *x = rnd(&rng, nx, -2.0f, 2.0f), *ref = malloc(ny * sizeof(float));
+    float *x = mr_test_rand_floats(&rng, nx, -2.0f, 2.0f), *ref = malloc(ny * sizeof(float));
     reference(c, x, ref, out);
     for (int i = 0; i < ns; i++)
         if (c->want_out[i])
@@ -219,7 +179,7 @@ static void run_case(const pool_case *c, uint64_t seed) {
                       (long long)worst, worst >= 0 ? ((const float *)t->data)[worst] : 0.0,
                       worst >= 0 ? ref[worst] : 0.0);
             CHECK(g->nodes[node].n_blocks >= 1 && g->nodes[node].flops > 0);
-            check_block_order(g, node, &rng, c->label);
+            mr_test_check_block_order(g, node, &rng, c->label);
         }
     }
     mr_graph_destroy(g);

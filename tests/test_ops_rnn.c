@@ -134,12 +134,6 @@ static void reference(const cfg *c, const float *X, const float *W, const float 
     free(rv);
 }
 
-static float *rnd(mr_rng *r, size_t n, float lo, float hi) {
-    float *v = malloc(n * sizeof(float));
-    mr_rng_fill(r, v, (int64_t)n, lo, hi);
-    return v;
-}
-
 /* Runs every phase with its blocks in a random order on fresh NaN-filled buffers and checks
  * the outputs are bit-identical to those of mr_node_eval. */
 static void check_shuffled(mr_graph *g, int node, mr_rng *rng, const char *label) {
@@ -200,11 +194,12 @@ static void run_case(const cfg *c, uint64_t seed, const char *label) {
     float k = 1.0f / sqrtf((float)H); /* PyTorch's init range */
     size_t nx = (size_t)S * B * I, nw = (size_t)D * G * H * I, nr = (size_t)D * G * H * H;
     size_t nb = (size_t)D * 2 * G * H, nh = (size_t)D * B * H, np = (size_t)D * 3 * H;
-    float *X = rnd(&rng, nx, -1.0f, 1.0f), *W = rnd(&rng, nw, -k, k), *R = rnd(&rng, nr, -k, k);
-    float *Bv = c->has_b ? rnd(&rng, nb, -k, k) : NULL;
-    float *h0 = c->has_h0 ? rnd(&rng, nh, -1.0f, 1.0f) : NULL;
-    float *c0 = c->has_c0 ? rnd(&rng, nh, -1.0f, 1.0f) : NULL;
-    float *P = c->has_p ? rnd(&rng, np, -0.5f, 0.5f) : NULL;
+    float *X = mr_test_rand_floats(&rng, nx, -1.0f, 1.0f),
+          *W = mr_test_rand_floats(&rng, nw, -k, k), *R = mr_test_rand_floats(&rng, nr, -k, k);
+    float *Bv = c->has_b ? mr_test_rand_floats(&rng, nb, -k, k) : NULL;
+    float *h0 = c->has_h0 ? mr_test_rand_floats(&rng, nh, -1.0f, 1.0f) : NULL;
+    float *c0 = c->has_c0 ? mr_test_rand_floats(&rng, nh, -1.0f, 1.0f) : NULL;
+    float *P = c->has_p ? mr_test_rand_floats(&rng, np, -0.5f, 0.5f) : NULL;
     size_t ny = (size_t)S * D * B * H;
     double *Y = calloc(ny, sizeof(double)), *Yh = calloc(nh, sizeof(double));
     double *Yc = calloc(nh, sizeof(double));
@@ -339,9 +334,9 @@ static void test_tiling(void) {
         mr_graph *g = mr_graph_create(&err);
         int G = gru ? 3 : 4, S = 50, I = 256, H = 512;
         int64_t xd[3] = {S, 1, I}, wd[3] = {1, G * H, I}, rd[3] = {1, G * H, H};
-        float *X = rnd(&rng, (size_t)S * I, -1, 1),
-              *W = rnd(&rng, (size_t)G * H * I, -0.04f, 0.04f);
-        float *R = rnd(&rng, (size_t)G * H * H, -0.04f, 0.04f);
+        float *X = mr_test_rand_floats(&rng, (size_t)S * I, -1, 1),
+              *W = mr_test_rand_floats(&rng, (size_t)G * H * I, -0.04f, 0.04f);
+        float *R = mr_test_rand_floats(&rng, (size_t)G * H * H, -0.04f, 0.04f);
         int in[3] = {mr_graph_add_const(g, "X", MR_DTYPE_F32, 3, xd, X, &err),
                      mr_graph_add_const(g, "W", MR_DTYPE_F32, 3, wd, W, &err),
                      mr_graph_add_const(g, "R", MR_DTYPE_F32, 3, rd, R, &err)};

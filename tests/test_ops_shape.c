@@ -28,12 +28,6 @@ typedef struct tens {
     char *data;
 } tens;
 
-static int64_t numel_of(int nd, const int64_t *dims) {
-    int64_t n = 1;
-    for (int d = 0; d < nd; d++) n *= dims[d];
-    return n;
-}
-
 static size_t esz(mr_dtype dt) {
     return mr_dtype_size(dt);
 }
@@ -44,7 +38,7 @@ static tens make_empty(mr_dtype dt, int nd, const int64_t *dims) {
     t.dt = dt;
     t.nd = nd;
     for (int d = 0; d < nd; d++) t.dims[d] = dims[d];
-    t.numel = numel_of(nd, dims);
+    t.numel = mr_test_numel(nd, dims);
     t.data = calloc((size_t)(t.numel > 0 ? t.numel : 1), esz(dt));
     return t;
 }
@@ -93,18 +87,6 @@ static void copy_elem(tens *dst, int64_t di, const tens *src, int64_t si) {
 }
 
 /* ---- graph helpers ---- */
-
-static mr_graph *new_graph(int opset) {
-    mr_err err;
-    mr_err_clear(&err);
-    mr_graph *g = mr_graph_create(&err);
-    if (!g) {
-        fprintf(stderr, "mr_graph_create: %s\n", err.msg);
-        exit(1);
-    }
-    g->opset = opset;
-    return g;
-}
 
 static int add_const(mr_graph *g, const char *name, const tens *t) {
     mr_err err;
@@ -240,7 +222,7 @@ static void test_shape(void) {
         {1, 1, INT64_MIN, INT64_MAX, 0, 3},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        mr_graph *g = new_graph(15);
+        mr_graph *g = mr_test_new_graph(15);
         tens x = make_rand(c % 2 ? MR_DTYPE_I64 : MR_DTYPE_F32, 3, dims);
         int in = add_const(g, "x", &x), out;
         int node = add_node(g, "shp", "Shape", 1, &in, &out);
@@ -257,7 +239,7 @@ static void test_shape(void) {
         mr_graph_destroy(g);
     }
     /* Scalar input: empty shape. */
-    mr_graph *g = new_graph(13);
+    mr_graph *g = mr_test_new_graph(13);
     tens x = make_rand(MR_DTYPE_F32, 0, NULL);
     int in = add_const(g, "x", &x), out;
     int node = add_node(g, "shp", "Shape", 1, &in, &out);
@@ -281,7 +263,7 @@ static tens reshaped(const tens *x, int nd, const int64_t *dims) {
 
 static void reshape_case(mr_dtype dt, int nd, const int64_t *dims, int ns, const int64_t *shape,
                          int allowzero, int wnd, const int64_t *wdims) {
-    mr_graph *g = new_graph(14);
+    mr_graph *g = mr_test_new_graph(14);
     tens x = make_rand(dt, nd, dims);
     int in[2] = {add_const(g, "x", &x), add_i64(g, "shape", ns, shape)}, out;
     int node = add_node(g, "r", "Reshape", 2, in, &out);
@@ -314,7 +296,7 @@ static void test_reshape(void) {
 
     /* Reshape-1 (opset < 5): the shape is an attribute. */
     {
-        mr_graph *g = new_graph(4);
+        mr_graph *g = mr_test_new_graph(4);
         tens x = make_rand(MR_DTYPE_F32, 3, d234);
         int in = add_const(g, "x", &x), out;
         int node = add_node(g, "r", "Reshape", 1, &in, &out);
@@ -341,7 +323,7 @@ static void test_reshape(void) {
         {3, {0, -1, 4}, 1, "allowzero with 0 and -1"},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
-        mr_graph *g = new_graph(14);
+        mr_graph *g = mr_test_new_graph(14);
         tens x = make_rand(MR_DTYPE_F32, 3, d234);
         int in[2] = {add_const(g, "x", &x), add_i64(g, "shape", bad[c].ns, bad[c].shape)}, out;
         int node = add_node(g, "r", "Reshape", 2, in, &out);
@@ -352,7 +334,7 @@ static void test_reshape(void) {
     }
     {
         /* Shape computed at run time. */
-        mr_graph *g = new_graph(14);
+        mr_graph *g = mr_test_new_graph(14);
         tens x = make_rand(MR_DTYPE_F32, 3, d234);
         int64_t three = 3;
         int in[2] = {add_const(g, "x", &x), add_runtime(g, "s", MR_DTYPE_I64, 1, &three)}, out;
@@ -364,7 +346,7 @@ static void test_reshape(void) {
     }
     {
         /* A float shape. */
-        mr_graph *g = new_graph(14);
+        mr_graph *g = mr_test_new_graph(14);
         tens x = make_rand(MR_DTYPE_F32, 3, d234);
         int64_t two = 2;
         tens s = make_rand(MR_DTYPE_F32, 1, &two);
@@ -382,7 +364,7 @@ static void test_flatten(void) {
     for (int axis = -4; axis <= 4; axis++) {
         for (int dflt = 0; dflt < 2; dflt++) {
             if (dflt && axis != 1) continue;
-            mr_graph *g = new_graph(13);
+            mr_graph *g = mr_test_new_graph(13);
             tens x = make_rand(axis & 1 ? MR_DTYPE_I64 : MR_DTYPE_F32, 4, dims);
             int in = add_const(g, "x", &x), out;
             int node = add_node(g, "fl", "Flatten", 1, &in, &out);
@@ -398,7 +380,7 @@ static void test_flatten(void) {
         }
     }
     for (int axis = -5; axis <= 5; axis += 10) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 4, dims);
         int in = add_const(g, "x", &x), out;
         int node = add_node(g, "fl", "Flatten", 1, &in, &out);
@@ -413,7 +395,7 @@ static void test_flatten(void) {
  * no axes. */
 static void squeeze_case(const char *op, int opset, int nd, const int64_t *dims, int n_axes,
                          const int64_t *axes, int wnd, const int64_t *wdims) {
-    mr_graph *g = new_graph(opset);
+    mr_graph *g = mr_test_new_graph(opset);
     tens x = make_rand(MR_DTYPE_I64, nd, dims);
     int in[2] = {add_const(g, "x", &x), -1}, out, n_in = 1;
     if (opset >= 13 && n_axes >= 0) {
@@ -433,7 +415,7 @@ static void squeeze_case(const char *op, int opset, int nd, const int64_t *dims,
 
 static void squeeze_bad(const char *op, int opset, int nd, const int64_t *dims, int n_axes,
                         const int64_t *axes, mr_status want, const char *what) {
-    mr_graph *g = new_graph(opset);
+    mr_graph *g = mr_test_new_graph(opset);
     tens x = make_rand(MR_DTYPE_F32, nd, dims);
     int in[2] = {add_const(g, "x", &x), -1}, out, n_in = 1;
     if (opset >= 13 && n_axes >= 0) {
@@ -488,7 +470,7 @@ static void test_squeeze_unsqueeze(void) {
     for (int form = 0; form < 2; form++) {
         const char *ops[2] = {"Squeeze", "Unsqueeze"};
         for (int o = 0; o < 2; o++) {
-            mr_graph *g = new_graph(13);
+            mr_graph *g = mr_test_new_graph(13);
             tens x = make_rand(MR_DTYPE_F32, 4, d1315);
             int64_t one = 1;
             int in[2] = {add_const(g, "x", &x), -1}, out, n_in = 1;
@@ -512,7 +494,7 @@ static void test_identity_dropout(void) {
     int64_t dims[3] = {3, 4, 5};
     mr_dtype dts[3] = {MR_DTYPE_F32, MR_DTYPE_I64, MR_DTYPE_I32};
     for (int k = 0; k < 3; k++) {
-        mr_graph *g = new_graph(16);
+        mr_graph *g = mr_test_new_graph(16);
         tens x = make_rand(dts[k], 3, dims);
         int in = add_const(g, "x", &x), out;
         int node = add_node(g, "id", "Identity", 1, &in, &out);
@@ -524,7 +506,7 @@ static void test_identity_dropout(void) {
     /* Dropout forms that run (as the identity). */
     for (int form = 0; form < 6; form++) {
         int opset = form == 0 ? 6 : form == 1 ? 11 : 13;
-        mr_graph *g = new_graph(opset);
+        mr_graph *g = mr_test_new_graph(opset);
         tens x = make_rand(MR_DTYPE_F32, 3, dims);
         int in[3] = {add_const(g, "x", &x), -1, -1}, out, n_in = 1;
         float r = 0.1f;
@@ -555,7 +537,7 @@ static void test_identity_dropout(void) {
     }
     /* The ratio computed at run time is fine (it is ignored). */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, dims);
         int in[2] = {add_const(g, "x", &x), add_runtime(g, "r", MR_DTYPE_F32, 0, NULL)}, out;
         int node = add_node(g, "do", "Dropout", 2, in, &out);
@@ -567,7 +549,7 @@ static void test_identity_dropout(void) {
     }
     /* Unsupported: training mode (constant true or run-time), the mask output. */
     for (int form = 0; form < 4; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, dims);
         int in[3] = {add_const(g, "x", &x), -1, -1}, out, n_in = 1, n_out = 1;
         int64_t t = 1;
@@ -597,7 +579,7 @@ static void test_constant(void) {
     /* value: a tensor attribute, in each dtype. */
     mr_dtype dts[3] = {MR_DTYPE_F32, MR_DTYPE_I64, MR_DTYPE_I32};
     for (int k = 0; k < 3; k++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int64_t dims[2] = {5, 5};
         if (k == 1) dims[0] = 3000; /* several blocks */
         tens v = make_rand(dts[k], 2, dims);
@@ -613,7 +595,7 @@ static void test_constant(void) {
     }
     /* The scalar and list forms. */
     for (int form = 0; form < 4; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int out;
         int node = add_node(g, "c", "Constant", 0, NULL, &out);
         tens want;
@@ -645,7 +627,7 @@ static void test_constant(void) {
     }
     /* Unsupported / malformed. */
     for (int form = 0; form < 4; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int out;
         int node = add_node(g, "c", "Constant", 0, NULL, &out);
         mr_err_clear(&err);
@@ -696,7 +678,7 @@ static void test_concat(void) {
             dims[0] = 7, dims[1] = 50, dims[2] = 300;
         }
         tens xs[5];
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         int in[5], out;
         for (int i = 0; i < k; i++) {
             int64_t di[MR_MAX_DIMS];
@@ -720,7 +702,7 @@ static void test_concat(void) {
     }
     /* Concat-1 defaults axis to 1. */
     {
-        mr_graph *g = new_graph(1);
+        mr_graph *g = mr_test_new_graph(1);
         tens xs[2] = {make_rand(MR_DTYPE_F32, 2, (int64_t[]){2, 3}),
                       make_rand(MR_DTYPE_F32, 2, (int64_t[]){2, 4})};
         int in[2] = {add_const(g, "a", &xs[0]), add_const(g, "b", &xs[1])}, out;
@@ -734,7 +716,7 @@ static void test_concat(void) {
     }
     /* Errors. */
     for (int form = 0; form < 5; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens a = make_rand(MR_DTYPE_F32, 2, (int64_t[]){2, 3});
         tens b = form == 0   ? make_rand(MR_DTYPE_F32, 2, (int64_t[]){3, 3})
                  : form == 1 ? make_rand(MR_DTYPE_I64, 2, (int64_t[]){2, 3})
@@ -768,7 +750,7 @@ static tens ref_transpose(const tens *x, const int *perm) {
 
 static void transpose_case(mr_dtype dt, int nd, const int64_t *dims, const int *perm,
                            int default_perm) {
-    mr_graph *g = new_graph(13);
+    mr_graph *g = mr_test_new_graph(13);
     tens x = make_rand(dt, nd, dims);
     int in = add_const(g, "x", &x), out;
     int node = add_node(g, "tr", "Transpose", 1, &in, &out);
@@ -836,7 +818,7 @@ static void test_transpose(void) {
     int64_t bad[4][4] = {{0, 1, 1}, {0, 1, 3}, {0, -1, 2}, {1, 0}};
     int nbad[4] = {3, 3, 3, 2};
     for (int c = 0; c < 4; c++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, (int64_t[]){2, 3, 4});
         int in = add_const(g, "x", &x), out;
         int node = add_node(g, "tr", "Transpose", 1, &in, &out);
@@ -899,7 +881,7 @@ static void test_gather(void) {
         }
         mr_dtype dt = it % 3 == 0 ? MR_DTYPE_F32 : it % 3 == 1 ? MR_DTYPE_I64 : MR_DTYPE_I32;
         mr_dtype it_dt = it % 2 ? MR_DTYPE_I32 : MR_DTYPE_I64;
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(dt, nd, dims);
         tens ind = rand_indices(it_dt, qd, qdims, dims[axis]);
         int in[2] = {add_const(g, "x", &x), add_const(g, "idx", &ind)}, out;
@@ -968,7 +950,7 @@ static void test_gather(void) {
     }
     /* Errors: out-of-range constant index, bad axis, float indices, scalar data. */
     for (int form = 0; form < 5; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = form == 4 ? make_rand(MR_DTYPE_F32, 0, NULL)
                            : make_rand(MR_DTYPE_F32, 2, (int64_t[]){4, 3});
         int64_t two = 2;
@@ -985,7 +967,7 @@ static void test_gather(void) {
     }
     /* Run-time indices pass infer. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 2, (int64_t[]){4, 3});
         int64_t qd[2] = {2, 5};
         int in[2] = {add_const(g, "x", &x), add_runtime(g, "idx", MR_DTYPE_I32, 2, qd)}, out;
@@ -1129,7 +1111,7 @@ static void test_slice(void) {
                     *v[k] = *v[k] < INT32_MIN ? INT32_MIN : *v[k] > INT32_MAX ? INT32_MAX : *v[k];
             }
         mr_dtype dt = it % 3 == 0 ? MR_DTYPE_F32 : it % 3 == 1 ? MR_DTYPE_I64 : MR_DTYPE_I32;
-        mr_graph *g = new_graph(opset);
+        mr_graph *g = mr_test_new_graph(opset);
         tens x = make_rand(dt, nd, dims);
         int xi = add_const(g, "x", &x), out;
         int node = slice_node(g, opset, xi, &sp, idt, &out);
@@ -1145,7 +1127,7 @@ static void test_slice(void) {
     /* The golden case test_slice_neg_steps: [20,10,5], starts [20,10,4], ends [0,0,1],
      * steps [-1,-3,-2] -> [19,3,2]. */
     {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, (int64_t[]){20, 10, 5});
         slice_spec sp = {3, {20, 10, 4}, {0, 0, 1}, {0, 1, 2}, {-1, -3, -2}, 1, 1};
         int xi = add_const(g, "x", &x), out;
@@ -1159,7 +1141,7 @@ static void test_slice(void) {
     }
     /* Errors. */
     for (int form = 0; form < 6; form++) {
-        mr_graph *g = new_graph(13);
+        mr_graph *g = mr_test_new_graph(13);
         tens x = make_rand(MR_DTYPE_F32, 3, (int64_t[]){4, 5, 6});
         slice_spec sp = {2, {0, 0}, {2, 2}, {0, 1}, {1, 1}, 1, 1};
         if (form == 0) sp.axes[1] = -3; /* repeated axis */
@@ -1193,7 +1175,7 @@ static void test_slice(void) {
     }
     /* Opset 9 with a repeated axis attribute. */
     {
-        mr_graph *g = new_graph(9);
+        mr_graph *g = mr_test_new_graph(9);
         tens x = make_rand(MR_DTYPE_F32, 2, (int64_t[]){4, 5});
         slice_spec sp = {2, {0, 0}, {2, 2}, {1, -1}, {1, 1}, 1, 0};
         int xi = add_const(g, "x", &x), out;
