@@ -101,6 +101,12 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
             long long mr_i_ = mr_blk_;                                                             \
             if (mr_i_ < 0) return;                                                                 \
             BODY(&a, mr_i_);                                                                       \
+            /* In the last wave (i + P >= end) every index from i on is taken by some other        \
+             * block or is i itself (P blocks, distinct indices, the counter only grows), so       \
+             * this block can leave without the failing take that would end its loop: saves one    \
+             * atomic round trip per block, which is most of the elastic overhead of short         \
+             * kernels. The counter still ends exactly at `end` (or where a yield stopped it). */  \
+            if (mr_i_ + (long long)gridDim.x >= ctl.end) return;                                   \
             __syncthreads();                                                                       \
         }                                                                                          \
     }                                                                                              \
