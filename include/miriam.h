@@ -114,6 +114,20 @@ const char *mr_backend_name(mr_backend_kind kind);
 /* Parses "auto", "cpu" or "cuda". Returns MR_ERR_INVALID_ARG for anything else. */
 mr_status mr_backend_parse(const char *name, mr_backend_kind *out);
 
+/* Arithmetic of convolutions and matrix products on the GPU. The CPU backend always computes
+ * in float32 and ignores the setting. */
+typedef enum mr_precision {
+    MR_PRECISION_FP32 = 0, /* float32 throughout (default): matches the CPU reference closely */
+    MR_PRECISION_TF32 = 1, /* convolutions and matrix products on tensor cores with TF32
+                              inputs (10-bit mantissa) and float32 accumulation, as PyTorch
+                              runs cuDNN convolutions by default; ~1e-3 relative error */
+} mr_precision;
+
+/* "fp32", "tf32". */
+const char *mr_precision_name(mr_precision precision);
+/* Parses "fp32" or "tf32". Returns MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_precision_parse(const char *name, mr_precision *out);
+
 typedef struct mr_runtime mr_runtime;
 
 typedef struct mr_runtime_params {
@@ -125,6 +139,7 @@ typedef struct mr_runtime_params {
     int plain_launch;        /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
                                 for measuring the elastic overhead. Default 0: elastic */
     int cuda_graphs;         /* CUDA: replay a model's launches as a CUDA graph (default 1) */
+    mr_precision precision;  /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
     mr_log_fn log_fn;        /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */

@@ -24,7 +24,29 @@ mr_runtime_params mr_runtime_default_params(void) {
     p.log_level = MR_LOG_WARN;
     p.plain_launch = 0;
     p.cuda_graphs = 1;
+    p.precision = MR_PRECISION_FP32;
     return p;
+}
+
+const char *mr_precision_name(mr_precision precision) {
+    switch (precision) {
+    case MR_PRECISION_FP32:
+        return "fp32";
+    case MR_PRECISION_TF32:
+        return "tf32";
+    }
+    return "invalid";
+}
+
+mr_status mr_precision_parse(const char *name, mr_precision *out) {
+    if (!name || !out) return MR_ERR_INVALID_ARG;
+    if (strcmp(name, "fp32") == 0)
+        *out = MR_PRECISION_FP32;
+    else if (strcmp(name, "tf32") == 0)
+        *out = MR_PRECISION_TF32;
+    else
+        return MR_ERR_INVALID_ARG;
+    return MR_OK;
 }
 
 const char *mr_backend_name(mr_backend_kind kind) {
@@ -115,11 +137,12 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     *out = NULL;
     mr_runtime_params p = params ? *params : mr_runtime_default_params();
     if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.log_level < MR_LOG_ERROR ||
-        p.log_level > MR_LOG_DEBUG) {
+        p.log_level > MR_LOG_DEBUG ||
+        (p.precision != MR_PRECISION_FP32 && p.precision != MR_PRECISION_TF32)) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, sms %d, log_level "
-                "%d)",
-                p.n_threads, p.gpu, p.sms, (int)p.log_level);
+                "%d, precision %d)",
+                p.n_threads, p.gpu, p.sms, (int)p.log_level, (int)p.precision);
         mr_err_copy(&err, errbuf, errbuf_size);
         return err.status;
     }

@@ -87,6 +87,23 @@ static void test_backend_names(void) {
     CHECK(k == MR_BACKEND_CPU); /* untouched by the failures */
     const char *bad = mr_backend_name((mr_backend_kind)7);
     CHECK(bad && bad[0]);
+
+    mr_precision pr = MR_PRECISION_FP32;
+    CHECK(mr_precision_parse("tf32", &pr) == MR_OK && pr == MR_PRECISION_TF32);
+    CHECK(mr_precision_parse("fp32", &pr) == MR_OK && pr == MR_PRECISION_FP32);
+    CHECK(mr_precision_parse("fp16", &pr) == MR_ERR_INVALID_ARG && pr == MR_PRECISION_FP32);
+    CHECK(mr_precision_parse(NULL, &pr) == MR_ERR_INVALID_ARG);
+    CHECK(strcmp(mr_precision_name(MR_PRECISION_TF32), "tf32") == 0);
+    CHECK(strcmp(mr_precision_name((mr_precision)9), "invalid") == 0);
+    /* An out-of-range precision is refused at creation, with the reason in errbuf. */
+    mr_runtime_params rp = mr_runtime_default_params();
+    CHECK(rp.precision == MR_PRECISION_FP32);
+    rp.backend = MR_BACKEND_CPU;
+    rp.precision = (mr_precision)5;
+    mr_runtime *rt = NULL;
+    char eb[256];
+    CHECK(mr_runtime_create(&rp, &rt, eb, sizeof eb) == MR_ERR_INVALID_ARG && !rt);
+    CHECK(strstr(eb, "precision 5") != NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */

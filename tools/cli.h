@@ -11,11 +11,12 @@ typedef struct cli_common {
     int gpu;          /* CUDA device ordinal */
     int plain_launch; /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
     int no_graphs;    /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
+    mr_precision precision; /* CUDA: --precision fp32|tf32 */
     int verbose;
 } cli_common;
 
 void cli_common_init(cli_common *c);
-/* Parses --device/--threads/--sms/--gpu/--launch/--no-graphs/--verbose at argv[*i]: -1
+/* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--verbose at argv[*i]: -1
  * consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 int cli_runtime(const cli_common *c, mr_runtime **rt);
