@@ -20,7 +20,9 @@
  *    time, using all workers). A model must not be destroyed while another thread runs it.
  *  - mr_runtime_last_error() returns the message of the most recent failure on that runtime
  *    from any thread; copy it before making further calls if several threads share a runtime.
- *  - The logging callback may be called from any thread that calls into the runtime.
+ *  - The logging callback may be called from any thread that calls into the runtime, and
+ *    from the runtime's own threads.
+ *  - Tasks and requests (asynchronous, many threads): see "Tasks and requests" below.
  */
 #ifndef MIRIAM_H
 #define MIRIAM_H
@@ -54,6 +56,9 @@ typedef enum mr_status {
     MR_ERR_BACKEND = 8,     /* the backend failed (e.g. a CUDA error) or is not available */
     MR_ERR_GRAPH = 9,       /* the graph is invalid: a cycle, a dangling input, a bad output */
     MR_ERR_INTERNAL = 10,   /* a bug in miriam: please report it */
+    MR_ERR_BUSY = 11,       /* a task already has max_in_flight requests queued or running */
+    MR_ERR_CANCELLED = 12,  /* the request was cancelled (mr_request_cancel, or its task or
+                               runtime was destroyed) before it completed */
 } mr_status;
 
 /* A static, human-readable name for a status ("invalid argument", ...). Never NULL. */
@@ -128,6 +133,33 @@ const char *mr_precision_name(mr_precision precision);
 /* Parses "fp32" or "tf32". Returns MR_ERR_INVALID_ARG for anything else. */
 mr_status mr_precision_parse(const char *name, mr_precision *out);
 
+/* How the runtime shares the device among tasks (see "Tasks and requests" below). All
+ * policies drive the same kernels; on the CPU backend the worker threads play the SMs. */
+typedef enum mr_policy {
+    MR_POLICY_SEQUENTIAL = 0,  /* one request at a time, in arrival order; queued critical
+                                  requests go first (no preemption) */
+    MR_POLICY_MULTISTREAM = 1, /* every task runs at once, equal priority (a stream each) */
+    MR_POLICY_PRIORITY = 2,    /* every task runs at once; critical kernels have priority
+                                  (CUDA stream priorities; on the CPU, workers prefer critical
+                                  blocks) */
+    MR_POLICY_PADDING = 3,     /* REEF-style padding: a normal kernel is launched whole, and
+                                  only when it fits in what the running critical kernel leaves
+                                  free; once launched it is not preempted */
+    MR_POLICY_PARTITION = 4,   /* a static split: critical tasks on `partition_critical` SMs
+                                  (CPU: workers), normal tasks on the rest */
+    MR_POLICY_ELASTIC = 5,     /* Miriam (default): normal kernels run preemptible at full
+                                  width while no critical request is in flight; a critical
+                                  request drains them within one logical block, and until it
+                                  completes normal work continues only as elastic shards that
+                                  fit the resources the critical kernels leave and finish in
+                                  bounded time */
+} mr_policy;
+
+/* "sequential", "multistream", "priority", "padding", "partition", "elastic". */
+const char *mr_policy_name(mr_policy policy);
+/* Parses the names above. Returns MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_policy_parse(const char *name, mr_policy *out);
+
 typedef struct mr_runtime mr_runtime;
 
 typedef struct mr_runtime_params {
@@ -140,6 +172,10 @@ typedef struct mr_runtime_params {
                                 for measuring the elastic overhead. Default 0: elastic */
     int cuda_graphs;         /* CUDA: replay a model's launches as a CUDA graph (default 1) */
     mr_precision precision;  /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
+    mr_policy policy;        /* how tasks share the device (default MR_POLICY_ELASTIC) */
+    int partition_critical;  /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM
+                                group size) or worker threads (CPU) reserved for critical
+                                tasks; 0 (default) = half, rounded to a valid size */
     mr_log_fn log_fn;        /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */
@@ -249,6 +285,113 @@ mr_status mr_model_step_info(const mr_model *model, int index, mr_step_info *out
  * data buffers are caller-allocated. */
 mr_status mr_model_run(mr_model *model, int n_inputs, const mr_tensor *inputs, int n_outputs,
                        mr_tensor *outputs);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tasks and requests                                                                       */
+/*
+ * A task is a model with a criticality: requests submitted to it run asynchronously under the
+ * runtime's policy, alongside the requests of the other tasks. A task's own requests run one
+ * at a time, in submission order. Critical tasks keep (as far as the policy allows) the
+ * latency they have alone; normal tasks use what the critical ones leave.
+ *
+ * Lifetimes and threads:
+ *  - A model backs at most one task at a time (the task runs in the model's execution
+ *    context, so no memory is duplicated); load the model twice for two tasks. While a task
+ *    exists, mr_model_run() on its model fails with MR_ERR_INVALID_ARG.
+ *  - mr_request_submit(), _wait(), _poll(), _cancel() and mr_task_get_stats() may be called
+ *    from any thread, concurrently.
+ *  - Completion callbacks run on a runtime thread, one at a time per task, in completion
+ *    order, with no lock held: a callback may submit requests (to any task) and read
+ *    statistics, but must not wait for a request, nor destroy a task, model or runtime.
+ *  - Destroying a task cancels its queued requests, cancels its running request at the next
+ *    kernel step, waits for it, then returns; every request completes (callback called) with
+ *    MR_ERR_CANCELLED if it did not finish. mr_model_destroy() first destroys the model's
+ *    task, and mr_runtime_destroy() every remaining task, in the same way.
+ *  - Request handles stay valid until mr_request_release(), also after completion.
+ */
+
+typedef struct mr_task mr_task;
+typedef struct mr_request mr_request;
+
+typedef enum mr_criticality {
+    MR_TASK_NORMAL = 0,   /* best effort: uses what critical tasks leave */
+    MR_TASK_CRITICAL = 1, /* latency-critical: goes first */
+} mr_criticality;
+
+/* "normal", "critical". */
+const char *mr_criticality_name(mr_criticality c);
+/* Parses "normal" or "critical". Returns MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_criticality_parse(const char *name, mr_criticality *out);
+
+typedef struct mr_task_params {
+    const char *name;           /* copied; NULL (default): the model's spec or "task" */
+    mr_criticality criticality; /* default MR_TASK_NORMAL */
+    double deadline_ms;         /* relative deadline from submission; a request that completes
+                                   later is counted as a miss (it still completes). 0
+                                   (default): none */
+    int max_in_flight;          /* requests queued or running at once (default 8); a submit
+                                   beyond it returns MR_ERR_BUSY */
+} mr_task_params;
+
+mr_task_params mr_task_default_params(void);
+
+/* Creates a task running `model` (which must belong to `rt`). `params` may be NULL. */
+mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *params,
+                         mr_task **out);
+void mr_task_destroy(mr_task *task);
+const char *mr_task_name(const mr_task *task);
+
+/* What a request reports when it completes. Times are in milliseconds on a monotonic clock. */
+typedef struct mr_request_result {
+    mr_status status;    /* MR_OK, MR_ERR_CANCELLED, or the error that failed it */
+    double queue_ms;     /* submission -> its first kernel started */
+    double exec_ms;      /* first kernel started -> outputs written */
+    double latency_ms;   /* submission -> completion (queue + exec) */
+    int deadline_missed; /* 1 if latency_ms exceeded the task's deadline */
+} mr_request_result;
+
+/* Called once per request when it completes (see the threading rules above). `request` is
+ * NULL when the request was submitted without a handle. */
+typedef void (*mr_request_cb)(mr_request *request, const mr_request_result *result,
+                              void *user_data);
+
+/* Submits one inference. Inputs and outputs are checked as by mr_model_run(); their data
+ * buffers are borrowed: they must stay valid (inputs unchanged) until the request completes.
+ * `callback` may be NULL. If `out` is NULL the request has no handle: it cannot be waited
+ * for and frees itself after its callback; otherwise *out must be released with
+ * mr_request_release(). Returns MR_ERR_BUSY when max_in_flight requests are already queued or
+ * running. */
+mr_status mr_request_submit(mr_task *task, int n_inputs, const mr_tensor *inputs, int n_outputs,
+                            mr_tensor *outputs, mr_request_cb callback, void *user_data,
+                            mr_request **out);
+/* Blocks until the request completes; fills *result (may be NULL) and returns its status. */
+mr_status mr_request_wait(mr_request *request, mr_request_result *result);
+/* *done = 1 and *result filled (may be NULL) if the request has completed; never blocks. */
+mr_status mr_request_poll(mr_request *request, int *done, mr_request_result *result);
+/* Cancels the request: a queued request completes at once with MR_ERR_CANCELLED; a running
+ * one stops at its next kernel step (its outputs are then undefined). A request that has
+ * already completed is unaffected. Does not wait. */
+mr_status mr_request_cancel(mr_request *request);
+/* Frees the handle. Releasing a request that has not completed detaches it: it runs to
+ * completion (its callback is still called, with request = NULL) and then frees itself. */
+void mr_request_release(mr_request *request);
+
+/* Per-task statistics since creation or the last reset. Latency percentiles (nearest rank)
+ * are over the most recent 65536 completed requests. */
+typedef struct mr_task_stats {
+    int64_t submitted, completed, failed, cancelled;
+    int64_t deadline_misses; /* completed requests whose latency exceeded the deadline */
+    double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms, latency_mean_ms;
+    double queue_p50_ms, exec_p50_ms;
+    double elapsed_s;      /* since creation or reset */
+    double throughput_rps; /* completed requests per second over elapsed_s */
+} mr_task_stats;
+
+mr_status mr_task_get_stats(mr_task *task, mr_task_stats *out);
+void mr_task_reset_stats(mr_task *task);
+
+/* The runtime's sharing policy. */
+mr_policy mr_runtime_policy(const mr_runtime *rt);
 
 /* ---------------------------------------------------------------------------------------- */
 /* NumPy .npy files (float32, int64, int32; C order; little-endian)                        */
