@@ -4,7 +4,7 @@
  * This is the only header users include. Conventions:
  *  - Every public symbol starts with mr_ (types, functions) or MR_ (constants).
  *  - Handles are opaque; every create or load function has a destroy function, and destroying
- *    NULL is a no-op.
+ *    NULL is a no-op. Destroying a runtime also destroys the models and tasks still in it.
  *  - Parameters come in structs initialised by mr_*_default_params(), so fields can be added
  *    without breaking callers.
  *  - Every fallible call returns mr_status. MR_OK is 0. On failure, mr_runtime_last_error()
@@ -306,8 +306,9 @@ mr_status mr_model_run(mr_model *model, int n_inputs, const mr_tensor *inputs, i
  *  - Destroying a task cancels its queued requests, cancels its running request at the next
  *    kernel step, waits for it, then returns; every request completes (callback called) with
  *    MR_ERR_CANCELLED if it did not finish. mr_model_destroy() first destroys the model's
- *    task, and mr_runtime_destroy() every remaining task, in the same way.
- *  - Request handles stay valid until mr_request_release(), also after completion.
+ *    task, and mr_runtime_destroy() every remaining model (and so every task).
+ *  - Request handles stay valid until mr_request_release(), also after completion and after
+ *    their task is destroyed (not after their runtime is).
  */
 
 typedef struct mr_task mr_task;

@@ -17,6 +17,9 @@ struct mr_model {
     mr_plan plan;
     mr_exec *exec;
     mr_model_stats stats;
+    mr_task *task;         /* the task running in exec, if any (guarded by rt->run_mu) */
+    mr_model *prev, *next; /* the runtime's list of models (guarded by rt->run_mu) */
+    int listed;
 };
 
 mr_model_params mr_model_default_params(void) {
@@ -85,6 +88,12 @@ static mr_status build_model(mr_runtime *rt, mr_graph *g, const mr_model_params 
         return err->status;
     }
     compute_stats(m);
+    pthread_mutex_lock(&rt->run_mu);
+    m->next = rt->models;
+    if (rt->models) rt->models->prev = m;
+    rt->models = m;
+    m->listed = 1;
+    pthread_mutex_unlock(&rt->run_mu);
     mr_log(rt, MR_LOG_INFO, "model: %d steps, %.1f MFLOP, arena %.2f MiB", m->stats.n_steps,
            (double)m->stats.flops / 1e6, (double)m->stats.arena_bytes / (1024.0 * 1024.0));
     *out = m;
@@ -188,6 +197,19 @@ mr_status mr_model_load(mr_runtime *rt, const char *spec, const mr_model_params 
 
 void mr_model_destroy(mr_model *m) {
     if (!m) return;
+    pthread_mutex_lock(&m->rt->run_mu);
+    mr_task *task = m->task;
+    pthread_mutex_unlock(&m->rt->run_mu);
+    if (task) mr_task_destroy(task);
+    pthread_mutex_lock(&m->rt->run_mu);
+    if (m->listed) {
+        if (m->prev)
+            m->prev->next = m->next;
+        else
+            m->rt->models = m->next;
+        if (m->next) m->next->prev = m->prev;
+    }
+    pthread_mutex_unlock(&m->rt->run_mu);
     if (m->exec) m->rt->iface->exec_destroy(m->exec);
     mr_plan_free(&m->plan);
     mr_graph_destroy(m->g);
@@ -200,6 +222,23 @@ const mr_graph *mr_model_graph(const mr_model *m) {
 
 struct mr_exec *mr_model_exec(const mr_model *m) {
     return m ? m->exec : NULL;
+}
+
+mr_runtime *mr_model_runtime(const mr_model *m) {
+    return m ? m->rt : NULL;
+}
+
+mr_status mr_model_bind_task(mr_model *m, mr_task *task, mr_err *err) {
+    mr_status st = MR_OK;
+    pthread_mutex_lock(&m->rt->run_mu);
+    if (task && m->task)
+        st = mr_errf(err, MR_ERR_INVALID_ARG,
+                     "the model already backs task '%s'; load it again for a second task",
+                     mr_task_name(m->task));
+    else
+        m->task = task;
+    pthread_mutex_unlock(&m->rt->run_mu);
+    return st;
 }
 
 int mr_model_n_inputs(const mr_model *m) {
@@ -281,27 +320,39 @@ static mr_status check_tensor(const mr_tensor_desc *d, const mr_tensor *t, const
     return MR_OK;
 }
 
+mr_status mr_model_check_io(const mr_model *m, int n_inputs, const mr_tensor *inputs, int n_outputs,
+                            const mr_tensor *outputs, const char *fn, mr_err *err) {
+    const mr_graph *g = m->g;
+    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs || (n_inputs && !inputs) ||
+        (n_outputs && !outputs))
+        return mr_errf(err, MR_ERR_INVALID_ARG,
+                       "%s: the model has %d inputs and %d outputs, got %d and %d%s", fn,
+                       g->n_inputs, g->n_outputs, n_inputs, n_outputs,
+                       (n_inputs && !inputs) || (n_outputs && !outputs) ? " (NULL array)" : "");
+    for (int i = 0; i < n_inputs; i++)
+        if (check_tensor(&g->tensors[g->inputs[i]], &inputs[i], "input", i, err) != MR_OK)
+            return err->status;
+    for (int i = 0; i < n_outputs; i++)
+        if (check_tensor(&g->tensors[g->outputs[i]], &outputs[i], "output", i, err) != MR_OK)
+            return err->status;
+    return MR_OK;
+}
+
 mr_status mr_model_run(mr_model *m, int n_inputs, const mr_tensor *inputs, int n_outputs,
                        mr_tensor *outputs) {
     mr_err err;
     mr_err_clear(&err);
     if (!m) return MR_ERR_INVALID_ARG;
-    const mr_graph *g = m->g;
-    if (n_inputs != g->n_inputs || n_outputs != g->n_outputs || (n_inputs && !inputs) ||
-        (n_outputs && !outputs)) {
+    if (mr_model_check_io(m, n_inputs, inputs, n_outputs, outputs, "mr_model_run", &err) != MR_OK)
+        return fail(m->rt, &err);
+    pthread_mutex_lock(&m->rt->run_mu);
+    if (m->task) {
+        pthread_mutex_unlock(&m->rt->run_mu);
         mr_errf(&err, MR_ERR_INVALID_ARG,
-                "mr_model_run: the model has %d inputs and %d outputs, got %d and %d%s",
-                g->n_inputs, g->n_outputs, n_inputs, n_outputs,
-                (n_inputs && !inputs) || (n_outputs && !outputs) ? " (NULL array)" : "");
+                "mr_model_run: the model backs task '%s'; submit requests to the task instead",
+                mr_task_name(m->task));
         return fail(m->rt, &err);
     }
-    for (int i = 0; i < n_inputs; i++)
-        if (check_tensor(&g->tensors[g->inputs[i]], &inputs[i], "input", i, &err) != MR_OK)
-            return fail(m->rt, &err);
-    for (int i = 0; i < n_outputs; i++)
-        if (check_tensor(&g->tensors[g->outputs[i]], &outputs[i], "output", i, &err) != MR_OK)
-            return fail(m->rt, &err);
-    pthread_mutex_lock(&m->rt->run_mu);
     mr_status st = m->rt->iface->run(m->exec, inputs, outputs, &err);
     pthread_mutex_unlock(&m->rt->run_mu);
     if (st != MR_OK) return fail(m->rt, &err);

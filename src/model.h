@@ -26,4 +26,15 @@ struct mr_exec;
 /* The backend execution context of a model (for backend-specific tests and the coordinator). */
 struct mr_exec *mr_model_exec(const mr_model *m);
 
+/* The runtime a model was loaded into. */
+mr_runtime *mr_model_runtime(const mr_model *m);
+/* Binds `task` to the model (the task runs in the model's execution context), or unbinds it
+ * (task NULL; err may then be NULL). Binding fails with MR_ERR_INVALID_ARG if the model
+ * already backs a task; it waits for a mr_model_run in progress. */
+mr_status mr_model_bind_task(mr_model *m, mr_task *task, mr_err *err);
+/* Checks inputs/outputs against the model as mr_model_run does; `fn` names the caller in the
+ * message. */
+mr_status mr_model_check_io(const mr_model *m, int n_inputs, const mr_tensor *inputs, int n_outputs,
+                            const mr_tensor *outputs, const char *fn, mr_err *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "coord/coord.h"
 #include "core/alloc.h"
 #include "model.h"
 #include "runtime_internal.h"
@@ -25,6 +26,8 @@ mr_runtime_params mr_runtime_default_params(void) {
     p.plain_launch = 0;
     p.cuda_graphs = 1;
     p.precision = MR_PRECISION_FP32;
+    p.policy = MR_POLICY_ELASTIC;
+    p.partition_critical = 0;
     return p;
 }
 
@@ -136,13 +139,15 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     }
     *out = NULL;
     mr_runtime_params p = params ? *params : mr_runtime_default_params();
-    if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.log_level < MR_LOG_ERROR ||
+    if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.partition_critical < 0 ||
+        (int)p.policy < 0 || (int)p.policy > (int)MR_POLICY_ELASTIC || p.log_level < MR_LOG_ERROR ||
         p.log_level > MR_LOG_DEBUG ||
         (p.precision != MR_PRECISION_FP32 && p.precision != MR_PRECISION_TF32)) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, sms %d, log_level "
-                "%d, precision %d)",
-                p.n_threads, p.gpu, p.sms, (int)p.log_level, (int)p.precision);
+                "%d, precision %d, policy %d, partition_critical %d)",
+                p.n_threads, p.gpu, p.sms, (int)p.log_level, (int)p.precision, (int)p.policy,
+                p.partition_critical);
         mr_err_copy(&err, errbuf, errbuf_size);
         return err.status;
     }
@@ -154,6 +159,7 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     rt->params = p;
     pthread_mutex_init(&rt->err_mu, NULL);
     pthread_mutex_init(&rt->run_mu, NULL);
+    pthread_mutex_init(&rt->coord_mu, NULL);
     if (select_backend(rt, &err) != MR_OK ||
         rt->iface->create(&rt->params, &rt->be, &err) != MR_OK) {
         mr_err_copy(&err, errbuf, errbuf_size);
@@ -168,7 +174,20 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
 
 void mr_runtime_destroy(mr_runtime *rt) {
     if (!rt) return;
+    /* Models first: each destroys its task (cancelling and waiting for its requests). */
+    for (;;) {
+        pthread_mutex_lock(&rt->run_mu);
+        mr_model *m = rt->models;
+        pthread_mutex_unlock(&rt->run_mu);
+        if (!m) break;
+        mr_model_destroy(m);
+    }
+    if (rt->coord) {
+        mr_coord_destroy_tasks(rt->coord);
+        mr_coord_destroy(rt->coord);
+    }
     if (rt->be) rt->iface->destroy(rt->be);
+    pthread_mutex_destroy(&rt->coord_mu);
     pthread_mutex_destroy(&rt->err_mu);
     pthread_mutex_destroy(&rt->run_mu);
     free(rt);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu.h"
 #include "core/alloc.h"
 #include "core/threadpool.h"
 #include "ops/op.h"
@@ -147,18 +148,52 @@ static void run_job(void *arg, int worker, int n_workers) {
     (void)n_workers;
 }
 
-static mr_status cpu_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err) {
+void mr_cpu_exec_copy_inputs(mr_exec *ex, const mr_tensor *inputs) {
     const mr_graph *g = ex->g;
     for (int i = 0; i < g->n_inputs; i++) {
         const mr_tensor_desc *d = &g->tensors[g->inputs[i]];
         memcpy(tensor_ptr(ex, g->inputs[i]), inputs[i].data, mr_desc_bytes(d));
     }
-    for (int64_t c = 0; c < ex->n_counters; c++) atomic_store(&ex->counters[c], 0);
-    mr_pool_run(ex->be->pool, run_job, ex);
+}
+
+void mr_cpu_exec_copy_outputs(const mr_exec *ex, mr_tensor *outputs) {
+    const mr_graph *g = ex->g;
     for (int i = 0; i < g->n_outputs; i++) {
         const mr_tensor_desc *d = &g->tensors[g->outputs[i]];
         memcpy(outputs[i].data, tensor_ptr(ex, g->outputs[i]), mr_desc_bytes(d));
     }
+}
+
+int mr_cpu_exec_n_steps(const mr_exec *ex) {
+    return ex->plan->n_steps;
+}
+
+int mr_cpu_exec_step_skipped(const mr_exec *ex, int step) {
+    return ex->plan->skip[step] != 0;
+}
+
+int mr_cpu_exec_n_phases(const mr_exec *ex, int step) {
+    return ex->steps[step].node->n_phases;
+}
+
+int64_t mr_cpu_exec_phase_blocks(const mr_exec *ex, int step) {
+    return ex->steps[step].node->n_blocks;
+}
+
+int mr_cpu_exec_n_workers(const mr_exec *ex) {
+    return mr_pool_size(ex->be->pool);
+}
+
+void mr_cpu_exec_run_block(mr_exec *ex, int step, int phase, int64_t i, int worker) {
+    const mr_step *st = &ex->steps[step];
+    st->op->run_block(st, (int64_t)phase * st->node->n_blocks + i, ex->scratch[worker]);
+}
+
+static mr_status cpu_run(mr_exec *ex, const mr_tensor *inputs, mr_tensor *outputs, mr_err *err) {
+    mr_cpu_exec_copy_inputs(ex, inputs);
+    for (int64_t c = 0; c < ex->n_counters; c++) atomic_store(&ex->counters[c], 0);
+    mr_pool_run(ex->be->pool, run_job, ex);
+    mr_cpu_exec_copy_outputs(ex, outputs);
     return MR_OK;
 }
 

@@ -68,6 +68,10 @@ const char *mr_status_str(mr_status status) {
         return "invalid graph";
     case MR_ERR_INTERNAL:
         return "internal error";
+    case MR_ERR_BUSY:
+        return "busy";
+    case MR_ERR_CANCELLED:
+        return "cancelled";
     }
     return "unknown status";
 }
