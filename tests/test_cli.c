@@ -3,6 +3,7 @@
  * `run` with .npy input/output and --compare against a reference the test computes through
  * the C API, loading errors and `bench`. Built with -DMIRIAM_ASAN=ON the CLI is sanitised too,
  * so a leak on any of its error paths makes it exit non-zero and fails these checks. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,112 @@ static void test_bench(void) {
     EXPECT_FAIL("bench zoo:no_such_net --repeat 1 --warmup 0", 0, "no_such_net");
 }
 
+/* The completed count of `task` in the run of `policy` in a `bench WORKLOAD -o json` report;
+ * -1 if the report lacks it. */
+static double json_completed(const cJSON *root, const char *policy, const char *task) {
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs"), *run, *t;
+    cJSON_ArrayForEach(run, runs) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(run, "policy");
+        if (!cJSON_IsString(p) || strcmp(p->valuestring, policy) != 0) continue;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(run, "tasks")) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "task");
+            const cJSON *done = cJSON_GetObjectItemCaseSensitive(t, "completed");
+            if (cJSON_IsString(name) && strcmp(name->valuestring, task) == 0 &&
+                cJSON_IsNumber(done))
+                return done->valuedouble;
+        }
+    }
+    return -1;
+}
+
+/* `bench WORKLOAD.json`: the CPU smoke workload under two policies, as JSON and CSV, and the
+ * errors of bad workload files and options. */
+static void test_bench_workload(void) {
+    char args[1024], path[128], out[128];
+    const char *smoke = MIRIAM_SOURCE_DIR "/bench/workloads/cpu-smoke.json";
+    snprintf(args, sizeof args,
+             "bench '%s' --device cpu --policy elastic,sequential -o json --duration 1 "
+             "--warmup 0.2",
+             smoke);
+    result r = run_cli(args);
+    CHECK_MSG(r.rc == 0, "exit %d, stderr: %s", r.rc, r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    CHECK_MSG(root != NULL, "not JSON: %s", r.out);
+    if (root) {
+        const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
+        CHECK(cJSON_GetArraySize(runs) == 2);
+        static const char *const policies[] = {"elastic", "sequential"};
+        for (int i = 0; i < 2; i++) {
+            const cJSON *p =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(runs, i), "policy");
+            CHECK(cJSON_IsString(p) && strcmp(p->valuestring, policies[i]) == 0);
+            CHECK_MSG(json_completed(root, policies[i], "critical") > 0, "%s: %s", policies[i],
+                      r.out);
+            CHECK_MSG(json_completed(root, policies[i], "normal") > 0, "%s: %s", policies[i],
+                      r.out);
+        }
+        const cJSON *dur = cJSON_GetObjectItemCaseSensitive(root, "duration_s");
+        CHECK(cJSON_IsNumber(dur) && dur->valuedouble == 1.0);
+        cJSON_Delete(root);
+    }
+    /* Not a terminal: no progress line on stderr. */
+    CHECK_MSG(r.err[0] == '\0', "stderr: %s", r.err);
+    result_free(&r);
+
+    /* CSV into a file, with the solo baseline and its ratios. */
+    tmp_path(out, sizeof out, "wl.csv");
+    snprintf(args, sizeof args,
+             "bench '%s' --device cpu --policy solo,priority -o csv --out '%s' --duration 0.3 "
+             "--warmup 0",
+             smoke, out);
+    r = run_cli(args);
+    CHECK_MSG(r.rc == 0 && r.out[0] == '\0', "exit %d, stderr: %s", r.rc, r.err);
+    result_free(&r);
+    char *csv = slurp(out);
+    CHECK(strncmp(csv, "workload,policy,task,model,criticality,arrival,", 47) == 0);
+    CHECK_MSG(strstr(csv, "\ncpu-smoke,solo,critical,zoo:cifarnet,critical,periodic 50 Hz,") &&
+                  strstr(csv, "\ncpu-smoke,priority,normal,zoo:squeezenet1_1,normal,closed x1,"),
+              "csv: %s", csv);
+    free(csv);
+    unlink(out);
+
+    /* A bad field: exit 1, the file and the JSON path named. */
+    tmp_path(path, sizeof path, "bad-workload.json");
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"duration_s\": 1, \"tasks\": [{\"name\": \"a\", \"model\": \"zoo:cifarnet\", "
+              "\"criticality\": \"critical\", \"arrival\": {\"type\": \"periodic\", "
+              "\"rate_hz\": \"fast\"}}]}\n",
+              f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "bench '%s' --device cpu", path);
+    EXPECT_FAIL(args, 1, "bad-workload.json", "tasks[0].arrival.rate_hz", "\"fast\"");
+    f = fopen(path, "w");
+    if (f) {
+        fputs("{\"duration_s\": 1, \"tasks\": [{\"name\": \"a\", \"model\": \"nowhere.onnx\", "
+              "\"criticality\": \"normal\", \"arrival\": {\"type\": \"closed\"}}]}\n",
+              f);
+        fclose(f);
+    }
+    EXPECT_FAIL(args, 1, "bad-workload.json", "task a", "nowhere.onnx");
+    unlink(path);
+    snprintf(args, sizeof args, "bench '%s/none.json'", tmpdir);
+    EXPECT_FAIL(args, 1, "none.json");
+    snprintf(args, sizeof args, "bench '%s' --policy fastest", smoke);
+    EXPECT_FAIL(args, 1, "--policy", "fastest");
+    snprintf(args, sizeof args, "bench '%s' --policy all,elastic", smoke);
+    EXPECT_FAIL(args, 1, "elastic", "twice");
+    snprintf(args, sizeof args, "bench '%s' -o xml", smoke);
+    EXPECT_FAIL(args, 1, "xml");
+    snprintf(args, sizeof args, "bench '%s' --duration 0", smoke);
+    EXPECT_FAIL(args, 1, "--duration");
+    snprintf(args, sizeof args, "bench '%s' --bogus", smoke);
+    EXPECT_FAIL(args, 1, "--bogus");
+    snprintf(args, sizeof args, "bench '%s' --help", smoke);
+    EXPECT_OK(args, "usage: miriam bench WORKLOAD.json", "--policy", "solo", "-o FORMAT", "--out");
+}
+
 int main(void) {
     cli_path = mr_test_env("MIRIAM_CLI", MIRIAM_BINARY_DIR "/miriam");
     if (access(cli_path, X_OK) != 0) {
@@ -438,6 +545,7 @@ int main(void) {
     test_info();
     test_run();
     test_bench();
+    test_bench_workload();
     rmdir(tmpdir);
     return mr_test_finish("cli");
 }

@@ -5,6 +5,8 @@
  *                    [--rtol R] [--atol A] [--device cpu|cuda|auto] [--repeat N] [--warmup N]
  *                    [--threads N] [--sms N] [--gpu N] [--launch plain|elastic] [--no-graphs]
  *                    [--seed S]
+ *   miriam bench WORKLOAD.json [--policy P[,P...]|all] [--duration S] [--warmup S] [--seed N]
+ *                [-o md|json|csv] [--out FILE] [--device D] [--sms N] ...
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
  *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
  *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
@@ -219,6 +221,7 @@ static void usage(FILE *f) {
                "Commands:\n"
                "  info MODEL      inputs, outputs, parameters, FLOPs, planned activation memory\n"
                "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
+               "  bench WORKLOAD.json  run a multi-task workload under sharing policies\n"
                "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
                "  zoo             list the built-in models\n"
                "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n"
