@@ -8,7 +8,10 @@ zoo model):
     `--launch plain` when `miriam bench --help` offers --launch (the elastic overhead is
     elastic p50 / plain p50 - 1), otherwise once with its default launch. miriam bench times
     mr_model_run() wall-clock, i.e. with the input copied from and the output copied back to
-    (pageable) host memory.
+    (pageable) host memory. These runs use miriam's default precision (fp32). With
+    --precision fp32,tf32, one more invocation per partition runs `--precision tf32` (elastic
+    launch): its own columns (p50 / p99, and miriam tf32 / PyTorch graph p50) and its own
+    verdict line; PyTorch is measured once, unchanged.
   PyTorch: the reference module of scripts/conformance.py (torchvision with weights=None, the
     tutorial CifarNet, nn.LSTM/nn.GRU heads; the architectures scripts/zoo_vs_torch.py proves
     identical to the zoo's), eval mode, fp32, torch.backends.cudnn.benchmark = True and
@@ -154,7 +157,7 @@ def parse_bench_csv(path):
     return out
 
 
-def miriam_cmd(args, models, sms, launch, csv_path):
+def miriam_cmd(args, models, sms, launch, csv_path, precision=None):
     cmd = [args.miriam, "bench"] + ["zoo:" + m for m in models] + [
         "--device", args.miriam_device, "--repeat", str(args.repeat), "--warmup",
         str(args.warmup), "--csv", csv_path]
@@ -162,17 +165,19 @@ def miriam_cmd(args, models, sms, launch, csv_path):
         cmd += ["--sms", str(sms)]
     if launch:
         cmd += ["--launch", launch]
+    if precision:
+        cmd += ["--precision", precision]
     cmd += shlex.split(args.miriam_args or "")
     return cmd
 
 
-def run_miriam_once(args, env, models, sms, launch, work, deadline):
+def run_miriam_once(args, env, models, sms, launch, work, deadline, precision=None):
     """One `miriam bench` invocation -> ({model: result}, {model: error}, log text)."""
-    tag = f"sms{sms}-{launch or 'default'}"
+    tag = f"sms{sms}-{launch or 'default'}{'-' + precision if precision else ''}"
     csv_path = os.path.join(work, f"miriam-{tag}.csv")
     if os.path.exists(csv_path):
         os.remove(csv_path)
-    cmd = miriam_cmd(args, models, sms, launch, csv_path)
+    cmd = miriam_cmd(args, models, sms, launch, csv_path, precision)
     log("$ " + shlex.join(cmd))
     timeout = max(5.0, min(args.miriam_timeout, deadline.left()))
     text, errs = "", {}
@@ -209,16 +214,17 @@ def run_miriam_once(args, env, models, sms, launch, work, deadline):
     return res, errs, rc != 1
 
 
-def run_miriam(args, env, models, sms, launch, work, deadline):
+def run_miriam(args, env, models, sms, launch, work, deadline, precision=None):
     """All models in one invocation; when a crash or a timeout took the rest down, a model
     without a result and without its own error line is measured again on its own."""
-    res, errs, abnormal = run_miriam_once(args, env, models, sms, launch, work, deadline)
+    res, errs, abnormal = run_miriam_once(args, env, models, sms, launch, work, deadline,
+                                          precision)
     retry = [m for m, e in errs.items() if e.startswith("no result")] if abnormal else []
     for m in retry:
         if deadline.expired():
             errs[m] += "; not retried: --time-limit reached"
             continue
-        r1, e1, _ = run_miriam_once(args, env, [m], sms, launch, work, deadline)
+        r1, e1, _ = run_miriam_once(args, env, [m], sms, launch, work, deadline, precision)
         if m in r1:
             res[m] = r1[m]
             del errs[m]
@@ -652,8 +658,9 @@ def is_failure(key, msg):
     return not msg.startswith(("dry run", "n/a"))
 
 
-def build_report(models, parts, results, meta, have_launch, full_sms):
-    """(markdown lines, verdict lines, CSV rows, number of failed cells)."""
+def build_report(models, parts, results, meta, have_launch, full_sms, precisions=()):
+    """(markdown lines, verdict lines, CSV rows, number of failed cells). precisions: miriam
+    precisions other than the default fp32 that were measured too (results key "m_<p>")."""
     lines, verdicts, csv_rows, n_failed = [], [], [], 0
     m_label = "miriam elastic" if have_launch else "miriam (default launch)"
     for p in parts:
@@ -670,9 +677,12 @@ def build_report(models, parts, results, meta, have_launch, full_sms):
         lines.append("")
         lines.append(f"| model | {m_label} p50 / p99 ms | miriam plain p50 ms | elastic "
                      "overhead % | PyTorch graph p50 / p99 ms | PyTorch eager p50 ms | "
-                     "PyTorch graph+io p50 ms | miriam/PyTorch | miriam/(PyTorch+io) |")
-        lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+                     "PyTorch graph+io p50 ms | miriam/PyTorch | miriam/(PyTorch+io) |"
+                     + "".join(f" miriam {q} p50 / p99 ms | miriam {q}/PyTorch |"
+                               for q in precisions))
+        lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|" + "--:|--:|" * len(precisions))
         notes, within, measured, over2, missing = [], 0, 0, [], []
+        pstat = {q: {"within": 0, "measured": 0, "over2": [], "missing": []} for q in precisions}
         for name in models:
             r = results[(p.sms, name)]
             d = compute_row(r)
@@ -690,11 +700,31 @@ def build_report(models, parts, results, meta, have_launch, full_sms):
             io = fmt(r.get("io_p50"))
             rt = "-" if d["ratio"] is None else f"{d['ratio']:.2f}"
             rti = "-" if d["ratio_io"] is None else f"{d['ratio_io']:.2f}"
+            qcells, qcsv = "", {}
+            for q in precisions:
+                mq = r.get(f"m_{q}") or {}
+                q50, q99 = mq.get("p50"), mq.get("p99")
+                qr = ratio(q50, r.get("graph_p50"))
+                qcells += (f" {fmt(q50)} / {fmt(q99)} |" if q50 is not None
+                           else f" {word(r.get(f'm_{q}_err'))} |")
+                qcells += f" {'-' if qr is None else f'{qr:.2f}'} |"
+                qcsv.update({f"miriam_{q}_p50_ms": q50, f"miriam_{q}_p99_ms": q99,
+                             f"ratio_{q}": qr})
+                st = pstat[q]
+                if qr is not None:
+                    st["measured"] += 1
+                    if qr <= 2.0:
+                        st["within"] += 1
+                    else:
+                        st["over2"].append(f"{name} {qr:.1f}x")
+                else:
+                    st["missing"].append(name)
             lines.append(f"| {name} | {mcell} | {plain} | {over} | {tcell} | {eager} | {io} | "
-                         f"{rt} | {rti} |")
+                         f"{rt} | {rti} |{qcells}")
             for key, what in (("m_elastic_err", m_label), ("m_plain_err", "miriam plain"),
                               ("torch_err", "PyTorch"), ("torch_graph_err", "PyTorch graph"),
-                              ("torch_note", "PyTorch")):
+                              ("torch_note", "PyTorch")) + tuple(
+                                  (f"m_{q}_err", f"miriam {q}") for q in precisions):
                 if is_failure(key, r.get(key)) or (key == "torch_note" and r.get(key)):
                     notes.append(f"- {name} ({what}): {r[key]}")
                 n_failed += is_failure(key, r.get(key))
@@ -717,9 +747,11 @@ def build_report(models, parts, results, meta, have_launch, full_sms):
                 "torch_graph_io_p50_ms": r.get("io_p50"), "torch_graph_io_p99_ms": r.get("io_p99"),
                 "ratio": d["ratio"], "ratio_io": d["ratio_io"],
                 "miriam_launch": "elastic" if have_launch else "default",
+                **qcsv,
                 "torch_partition": p.method or "", "errors": " | ".join(
                     f"{k}: {r[k]}" for k in ("m_elastic_err", "m_plain_err", "torch_err",
-                                             "torch_graph_err", "torch_note") if r.get(k)),
+                                             "torch_graph_err", "torch_note")
+                    + tuple(f"m_{q}_err" for q in precisions) if r.get(k)),
             })
         if notes:
             lines.append("")
@@ -733,6 +765,17 @@ def build_report(models, parts, results, meta, have_launch, full_sms):
             v += "; not compared: " + ", ".join(missing)
         verdicts.append(v)
         lines.append(v)
+        for q in precisions:
+            st = pstat[q]
+            v = (f"verdict ({p.label(full_sms)}, {q}): {st['within']} of {st['measured']} "
+                 f"measured models within 2x of PyTorch CUDA graphs (miriam p50 <= 2 x PyTorch "
+                 f"graph p50)")
+            if st["over2"]:
+                v += "; over 2x: " + ", ".join(st["over2"])
+            if st["missing"]:
+                v += "; not compared: " + ", ".join(st["missing"])
+            verdicts.append(v)
+            lines.append(v)
         lines.append("")
     return lines, verdicts, csv_rows, n_failed
 
@@ -808,6 +851,10 @@ def main():
                     help="seconds per miriam bench invocation (default 240)")
     ap.add_argument("--miriam-args", default="",
                     help="extra arguments for every miriam bench call (e.g. '--no-graphs')")
+    ap.add_argument("--precision", default="fp32",
+                    help="comma-separated miriam precisions: fp32 (always measured) and/or "
+                    "tf32 (one more `miriam bench --precision tf32` run per partition, its own "
+                    "columns and verdict; default fp32)")
     ap.add_argument("--miriam-device", default="cuda",
                     help="miriam's --device (default cuda; cpu is for testing this script)")
     ap.add_argument("--dry-run", action="store_true",
@@ -826,6 +873,12 @@ def main():
         sms_list = parse_sms(args.sms)
     except ValueError as e:
         ap.error(f"--sms: {e}")
+    precisions = []
+    for q in (x.strip() for x in args.precision.split(",")):
+        if q not in ("", "fp32", "tf32"):
+            ap.error(f"--precision: unknown precision {q!r} (fp32, tf32)")
+        if q and q != "fp32" and q not in precisions:
+            precisions.append(q)
     if args.repeat < 1 or args.warmup < 0:
         ap.error("--repeat must be >= 1 and --warmup >= 0")
     csv_out = args.csv or (os.path.splitext(args.out)[0] + ".csv" if args.out else None)
@@ -845,22 +898,33 @@ def main():
         log(merr)
         for r in results.values():
             r["m_elastic_err"] = merr
+            for q in precisions:
+                r[f"m_{q}_err"] = merr
     else:
         mversion = miriam_version(args.miriam, env)
         help_text, herr = miriam_help(args.miriam, env)
         if herr:
             log(f"miriam bench --help failed: {herr}")
         have_launch = "--launch" in help_text
-        launches = ["elastic", "plain"] if have_launch else [None]
+        # (launch, precision, results key): the default precision elastic and plain, then each
+        # extra precision once (elastic)
+        runs = [(launch, None, "m_plain" if launch == "plain" else "m_elastic")
+                for launch in (["elastic", "plain"] if have_launch else [None])]
+        runs += [("elastic" if have_launch else None, q, f"m_{q}") for q in precisions]
         log(f"miriam {mversion}; bench --launch {'offered' if have_launch else 'not offered'}"
             f"{'; --no-graphs offered' if '--no-graphs' in help_text else ''}")
         work = tempfile.mkdtemp(prefix="miriam-bench-gpu-")
         try:
             for sms in sms_list:
-                for launch in launches:
-                    key = "m_plain" if launch == "plain" else "m_elastic"
+                for launch, prec, key in runs:
+                    if prec and "--precision" not in help_text:
+                        for m in models:
+                            results[(sms, m)][key + "_err"] = ("this miriam has no --precision "
+                                                               "option")
+                        continue
                     if args.dry_run and args.miriam_device != "cpu":
-                        cmd = miriam_cmd(args, models, sms, launch, os.path.join(work, "x.csv"))
+                        cmd = miriam_cmd(args, models, sms, launch, os.path.join(work, "x.csv"),
+                                         prec)
                         log("dry run, would run: " + shlex.join(cmd))
                         for m in models:
                             results[(sms, m)][key + "_err"] = "dry run"
@@ -870,7 +934,8 @@ def main():
                             results[(sms, m)][key + "_err"] = "skipped: --time-limit reached"
                         continue
                     try:
-                        res, errs = run_miriam(args, env, models, sms, launch, work, deadline)
+                        res, errs = run_miriam(args, env, models, sms, launch, work, deadline,
+                                               prec)
                     except Exception as e:
                         res, errs = {}, {m: short_exc(e) for m in models}
                         log(traceback.format_exc())
@@ -947,7 +1012,7 @@ def main():
     # ---- report ----
     facts = gpu_facts(args.dry_run or torch is None)
     lines, verdicts, csv_rows, n_failed = build_report(models, parts, results, meta, have_launch,
-                                             full_sms)
+                                                       full_sms, precisions)
     head = [f"## miriam vs PyTorch, batch-1 GPU latency ({args.repeat} timed runs after "
             f"{args.warmup} warm-up{'; DRY RUN' if args.dry_run else ''})", ""]
     tail = [

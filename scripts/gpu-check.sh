@@ -4,6 +4,7 @@
 #
 #   run(command="bash scripts/gpu-check.sh", carry=["build-gpu-pack"])
 #   run(command="bash scripts/gpu-check.sh tests bench", carry=["build-gpu-pack"])
+#   run(command="bash scripts/gpu-check.sh tf32", carry=["build-gpu-pack"])
 #
 # Stages (default: all four, in this order):
 #   tests        ctest over build-gpu (every test; test_cuda and the CUDA pass of test_golden
@@ -19,19 +20,25 @@
 #   benchtorch   scripts/bench_gpu.py: miriam bench vs PyTorch (CUDA graphs) per zoo model, whole
 #                GPU and 16 SMs; writes bench.md and bench.csv (replacing the bench stage's:
 #                the device tool brings back at most 8 files, and this report has miriam's
-#                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16' or
-#                '--quick')
+#                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16',
+#                '--quick', or '--precision fp32,tf32' for miriam's TF32 columns and verdicts)
+#   tf32         --precision tf32: test_cuda's TF32 cases alone (MIRIAM_CUDA_FILTER=tf32/ unless
+#                TF32_FILTER says otherwise; verbose), conformance.py --precision tf32 (CONF_MODELS,
+#                opset 13) and miriam bench --device cuda --precision tf32, whole GPU and
+#                --sms 16; logs in tf32.log, the bench tables in bench.md / bench.csv (appended
+#                to the bench stage's when both run). The sanitizer stage's default filter
+#                ("op/") also covers the TF32 op cases ("tf32/op/...").
 #
 # Output: logs under $OUT (the device tool brings back at most 8 files): summary.txt, env.txt,
 # ctest.log, ctest-full.log (ctest's LastTest.log: every test's whole output), sanitizer.log,
-# bench.md, bench.csv, conformance.log (cuda.log for the cuda stage). The summary table is
-# printed last.
+# bench.md, bench.csv, conformance.log (cuda.log for the cuda stage, tf32.log for the tf32
+# stage). The summary table is printed last.
 #
 # Time: the device tool stops a command after 600 s. Every stage runs under `timeout`, and
 # the stages share a budget (GPU_CHECK_BUDGET seconds, default 560) so the summary is always
 # printed; a stage that would not fit is reported as skipped. Per-stage limits: T_CTEST (300),
 # T_MEMCHECK (120), T_RACECHECK (120), T_BENCH (60 per run), T_CONFORMANCE (200),
-# T_BENCHTORCH (360).
+# T_BENCHTORCH (360), T_TF32_TEST (200, the tf32 stage's test_cuda run).
 # CTEST_ARGS: extra ctest arguments, split on spaces (e.g. CTEST_ARGS='-R cuda|golden').
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -202,11 +209,19 @@ stage_sanitizer() {
     "${SAN_RACECHECK_MODES:-elastic/v0,elastic/v1}"
 }
 
+bench_started=0
+# $1: extra miriam bench arguments (the tf32 stage: --precision tf32). The first call of a run
+# starts bench.md / bench.csv afresh, later ones append.
 stage_bench() {
-  local t rc n args
-  : >"$OUT/bench.md"
-  rm -f "$OUT/bench.csv"
+  local t rc n args extra=${1:-}
+  if ((!bench_started)); then
+    : >"$OUT/bench.md"
+    rm -f "$OUT/bench.csv"
+    bench_started=1
+  fi
   for args in "" "--sms 16"; do
+    args="$args${extra:+ $extra}"
+    args=${args# }
     t=$(stage_time "${T_BENCH:-60}")
     ((t)) || { row "bench cuda $args" SKIP "no time left"; continue; }
     echo; echo "==== miriam bench --device cuda $args (limit ${t}s) ===="
@@ -285,6 +300,51 @@ stage_cuda() {
   row test_cuda "$(status_of $rc)" "$(grep -E '^cuda: [0-9]+ checks|CUDA tests skipped' "$OUT/cuda.log" | tail -1) (cuda.log)"
 }
 
+stage_tf32() {
+  local t rc l w py=python3 models=${CONF_MODELS:-resnet18,mobilenet_v2,squeezenet1_1,alexnet,lstm,gru,viewcnn}
+  : >"$OUT/tf32.log"
+  # test_cuda: the TF32 op cases in every launch mode, TF32 long/ preemption, zoo CNNs, 16 SMs
+  t=$(stage_time "${T_TF32_TEST:-200}")
+  if ((t)); then
+    echo; echo "==== test_cuda, MIRIAM_CUDA_FILTER='${TF32_FILTER:-tf32/}' (limit ${t}s) ====" |
+      tee -a "$OUT/tf32.log"
+    (
+      set -o pipefail
+      MIRIAM_CUDA_FILTER=${TF32_FILTER:-tf32/} MIRIAM_CUDA_VERBOSE=1 timeout "$t" \
+        "$build/tests/test_cuda" 2>&1 | tee -a "$OUT/tf32.log" | grep -vE ' ok( |$)'
+    )
+    rc=$?
+    l=$(grep -E '^cuda: [0-9]+ checks' "$OUT/tf32.log" | tail -1)
+    w=$(grep -E '^tf32: ' "$OUT/tf32.log" | tail -1)
+    row "tf32 test_cuda" "$(status_of $rc)" "${l:-no summary line (rc $rc)}${w:+; $w} (tf32.log)"
+  else
+    row "tf32 test_cuda" SKIP "no time left"
+  fi
+  # conformance against PyTorch (float32 reference) with the TF32 tolerance
+  if [[ ! -f scripts/conformance.py ]]; then
+    row "tf32 conformance" SKIP "scripts/conformance.py does not exist"
+  elif ! $py -c 'import torch, torchvision, onnx' >/dev/null 2>&1; then
+    row "tf32 conformance" SKIP "python3 cannot import torch, torchvision and onnx"
+  else
+    t=$(stage_time "${T_CONFORMANCE:-200}")
+    if ((t)); then
+      echo; echo "==== conformance.py --precision tf32 (limit ${t}s; models $models) ====" |
+        tee -a "$OUT/tf32.log"
+      (
+        set -o pipefail
+        MIRIAM_DEVICE=cuda PYTHONUNBUFFERED=1 timeout "$t" $py scripts/conformance.py \
+          --miriam "$build/miriam" --precision tf32 --opset 13 --models "$models" 2>&1 |
+          tee -a "$OUT/tf32.log"
+      )
+      rc=$?
+      row "tf32 conformance" "$(status_of $rc)" "models $models, opset 13 (tf32.log)"
+    else
+      row "tf32 conformance" SKIP "no time left"
+    fi
+  fi
+  stage_bench "--precision tf32"
+}
+
 stage_benchtorch() {
   local t rc lim
   if [[ ! -f scripts/bench_gpu.py ]]; then
@@ -328,7 +388,8 @@ for s in "${stages[@]}"; do
     conformance) stage_conformance ;;
     cuda) stage_cuda ;;
     benchtorch) stage_benchtorch ;;
-    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda, benchtorch)" ;;
+    tf32) stage_tf32 ;;
+    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda, benchtorch, tf32)" ;;
   esac
 done
 

@@ -19,6 +19,19 @@
  *   zoo       |d| <= 1e-3 x (max - min of the reference logits): fp32 through tens of layers
  *             with different summation orders everywhere; a real mistake moves logits by a
  *             sizeable part of their range.
+ *   TF32      |d| <= (2^-10 + K*2^-23) * S + 1e-6 per output, S = the op on |inputs| and
+ *             |weights| (see compare_tf32); zoo models under TF32: 1e-2 x the logits' range
+ *             (ZOO_TF32_RANGE_TOL).
+ *
+ * Precision: the main CUDA runtime is created with MR_PRECISION_FP32 explicitly and held to the
+ * float32 tolerances above, unchanged by TF32. A second CUDA runtime with MR_PRECISION_TF32
+ * runs every Conv / Gemm / MatMul case marked tf32 in the case table ("tf32/<label>",
+ * run_case_tf32) in every launch mode below: within the TF32 bound of the CPU, every mode
+ * bit-identical to the first run (the two TF32 variants are bit-identical by construction),
+ * and, against the float32 runtime, different somewhere where a tensor-core kernel runs (the
+ * TF32 path is really taken) and bit-identical where a float32 kernel runs under either
+ * precision (depthwise DIRECT Conv, M = 1 GEMV). Also under TF32: the long/ preemption cases,
+ * zoo CNNs (run and three launch modes) and resnet18 in a 16-SM partition.
  *
  * Launch modes, driven through the internal API of src/cuda/cuda_backend.h on the CUDA model's
  * execution context (mr_model_exec):
@@ -58,7 +71,7 @@
  * with 77 (ctest: skipped).
  *
  * Environment: MIRIAM_CUDA_FILTER=a,b,...  only labels containing one of the substrings
- * ("op/", "op/conv", "long/", "zoo/resnet18", "errors", "green", ...);
+ * ("op/", "op/conv", "long/", "zoo/resnet18", "errors", "green", "tf32/", ...);
  * MIRIAM_CUDA_MODES=a,b,...  only launch modes containing one of the substrings ("plain/v0",
  * "sharded/P7", "preempt", ...; the sanitizer runs use it to stay short);
  * MIRIAM_CUDA_VERBOSE=1  one line per case and mode, and every footprint. */
@@ -128,6 +141,7 @@ typedef struct cb {
     int n_in;
     mr_tensor in[MAX_IO]; /* values of the runtime inputs, in graph-input order (owned) */
     int node;             /* last node added */
+    int abs; /* every float32 value and float attribute made |.|: the TF32 error bound's S */
 } cb;
 
 #define D(...)                                                                                     \
@@ -167,6 +181,10 @@ static void fill_f32(mr_rng *r, float *x, int64_t n, float lo, float hi, int awa
         if (away && (mr_rng_u64(r) & 1)) v = -v;
         x[i] = v;
     }
+}
+
+static void abs_f32(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = fabsf(x[i]);
 }
 
 static void fill_int(mr_rng *r, mr_dtype dt, void *x, int64_t n, int64_t lo, int64_t hi,
@@ -215,10 +233,12 @@ static int input_any(cb *b, mr_dtype dt, int ndim, const int64_t *dims, float lo
         cb_fail(b, "out of memory");
         return -1;
     }
-    if (dt == MR_DTYPE_F32)
+    if (dt == MR_DTYPE_F32) {
         fill_f32(&b->rng, v->data, n, lo, hi, away);
-    else
+        if (b->abs) abs_f32(v->data, n);
+    } else {
         fill_int(&b->rng, dt, v->data, n, ilo, ihi, nonzero);
+    }
     return t;
 }
 
@@ -237,7 +257,20 @@ static int k_data(cb *b, mr_dtype dt, int ndim, const int64_t *dims, const void 
     if (b->bad) return -1;
     char name[32];
     snprintf(name, sizeof name, "t%d", b->g->n_tensors);
+    float *absv = NULL;
+    if (b->abs && dt == MR_DTYPE_F32) {
+        int64_t n = numel_of(ndim, dims);
+        absv = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        if (!absv) {
+            cb_fail(b, "out of memory");
+            return -1;
+        }
+        memcpy(absv, data, sizeof(float) * (size_t)n);
+        abs_f32(absv, n);
+        data = absv;
+    }
     int t = mr_graph_add_const(b->g, name, dt, ndim, dims, data, &b->err);
+    free(absv);
     if (t < 0) cb_fail(b, "add constant");
     return t;
 }
@@ -308,6 +341,7 @@ static void attr_int(cb *b, const char *name, int64_t v) {
     if (!b->bad && mr_node_set_int(b->g, b->node, name, v, &b->err) != MR_OK) cb_fail(b, name);
 }
 static void attr_float(cb *b, const char *name, float v) {
+    if (b->abs) v = fabsf(v); /* Gemm's alpha and beta scale what they multiply */
     if (!b->bad && mr_node_set_float(b->g, b->node, name, v, &b->err) != MR_OK) cb_fail(b, name);
 }
 static void attr_str(cb *b, const char *name, const char *v) {
@@ -458,11 +492,28 @@ static void c_conv(cb *b, int v) {
         bias = k_f(b, D(6), -0.5f, 0.5f);
         y = OP(b, "Conv", x, w, bias);
         break;
-    default: /* 1x1 stride 2 (ResNet downsample) */
+    case 17: /* 1x1 stride 2 (ResNet downsample) */
         x = in_f(b, D(1, 16, 14, 14), -1, 1);
         w = k_f(b, D(32, 16, 1, 1), -0.5f, 0.5f);
         y = OP(b, "Conv", x, w);
         AIS(b, "strides", 2, 2);
+        break;
+    case 18: /* 1x1 + Relu, batch 2, HW % 4 == 0, K = 256 split in 2 (both precisions), a
+                partial channel tile */
+        x = in_f(b, D(2, 256, 8, 8), -1, 1);
+        w = k_f(b, D(96, 256, 1, 1), -0.1f, 0.1f);
+        bias = k_f(b, D(96), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        y = OP(b, "Relu", y);
+        break;
+    default: /* 3x3, 2 groups of 32 channels (K = 288, split in 2), odd plane, two position
+                tiles */
+        x = in_f(b, D(1, 64, 9, 11), -1, 1);
+        w = k_f(b, D(80, 32, 3, 3), -0.2f, 0.2f);
+        bias = k_f(b, D(80), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 2);
+        AIS(b, "pads", 1, 1, 1, 1);
         break;
     }
     out(b, y);
@@ -1224,6 +1275,14 @@ static void c_chain(cb *b, int v) {
     out(b, y);
 }
 
+/* Which cases also run on a TF32 runtime (run_case_tf32), and what their kernels are there. */
+enum {
+    TF32_NO = 0,
+    TF32_TC = 1, /* a tensor-core kernel: the output must differ from the float32 runtime's */
+    TF32_FP = 2, /* a float32 kernel under either precision (DIRECT Conv, GEMV): the output must
+                    equal the float32 runtime's bit for bit */
+};
+
 typedef struct op_case {
     const char *label;
     build_fn build;
@@ -1231,88 +1290,91 @@ typedef struct op_case {
     const tol *tol;
     int opset;      /* 0: 13 */
     int want_steps; /* > 0: the model must have this many kernel steps (fusion happened) */
+    int tf32;       /* TF32_* */
 } op_case;
 
 static const op_case CASES[] = {
-    {"op/conv/basic", c_conv, 0, &TOL_GEMM, 0, 0},
-    {"op/conv/stride2_asym_pads", c_conv, 1, &TOL_GEMM, 0, 0},
-    {"op/conv/dilation2", c_conv, 2, &TOL_GEMM, 0, 0},
-    {"op/conv/groups2", c_conv, 3, &TOL_GEMM, 0, 0},
-    {"op/conv/depthwise_s2", c_conv, 4, &TOL_GEMM, 0, 0},
-    {"op/conv/depthwise_mult2", c_conv, 5, &TOL_GEMM, 0, 0},
-    {"op/conv/1x1", c_conv, 6, &TOL_GEMM, 0, 0},
-    {"op/conv/1d_s2", c_conv, 7, &TOL_GEMM, 0, 0},
-    {"op/conv/1d_dil_group", c_conv, 8, &TOL_GEMM, 0, 0},
-    {"op/conv/same_upper", c_conv, 9, &TOL_GEMM, 0, 0},
-    {"op/conv/7x7_stem", c_conv, 10, &TOL_GEMM, 0, 0},
-    {"op/conv/deep_k576", c_conv, 11, &TOL_GEMM, 0, 0},
-    {"op/conv/rect_mixed", c_conv, 12, &TOL_GEMM, 0, 0},
-    {"op/conv/fused_relu", c_conv, 13, &TOL_GEMM, 0, 1},
-    {"op/conv/fused_clip_dw", c_conv, 14, &TOL_GEMM, 0, 1},
-    {"op/conv/fused_leakyrelu", c_conv, 15, &TOL_GEMM, 0, 1},
-    {"op/conv/5x5_batch2", c_conv, 16, &TOL_GEMM, 0, 0},
-    {"op/conv/1x1_s2", c_conv, 17, &TOL_GEMM, 0, 0},
-    {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0},
-    {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0},
-    {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0},
-    {"op/gemm/transAB_c_1", c_gemm, 3, &TOL_GEMM, 0, 0},
-    {"op/gemm/no_c", c_gemm, 4, &TOL_GEMM, 0, 0},
-    {"op/gemm/fc_m1", c_gemm, 5, &TOL_GEMM, 0, 0},
-    {"op/gemm/c_1n", c_gemm, 6, &TOL_GEMM, 0, 0},
-    {"op/gemm/all_runtime", c_gemm, 7, &TOL_GEMM, 0, 0},
-    {"op/gemm/odd_65x201x300", c_gemm, 8, &TOL_GEMM, 0, 0},
-    {"op/gemm/fused_relu", c_gemm, 9, &TOL_GEMM, 0, 1},
-    {"op/gemm/c_scalar", c_gemm, 10, &TOL_GEMM, 0, 0},
-    {"op/gemm/beta0", c_gemm, 11, &TOL_GEMM, 0, 0},
-    {"op/matmul/2d", c_matmul, 0, &TOL_GEMM, 0, 0},
-    {"op/matmul/batched", c_matmul, 1, &TOL_GEMM, 0, 0},
-    {"op/matmul/broadcast_batch", c_matmul, 2, &TOL_GEMM, 0, 0},
-    {"op/matmul/weights_2d", c_matmul, 3, &TOL_GEMM, 0, 0},
-    {"op/matmul/1d_a", c_matmul, 4, &TOL_GEMM, 0, 0},
-    {"op/matmul/1d_b", c_matmul, 5, &TOL_GEMM, 0, 0},
-    {"op/matmul/1d_both", c_matmul, 6, &TOL_GEMM, 0, 0},
-    {"op/matmul/fused_bias", c_matmul, 7, &TOL_GEMM, 0, 1},
-    {"op/matmul/fused_bias_relu_3d", c_matmul, 8, &TOL_GEMM, 0, 1},
-    {"op/matmul/a_broadcast", c_matmul, 9, &TOL_GEMM, 0, 0},
-    {"op/matmul/128x192x256", c_matmul, 10, &TOL_GEMM, 0, 0},
-    {"op/pool/max_2x2", c_pool, 0, &TOL_EXACT, 0, 0},
-    {"op/pool/max_3x3s2p1", c_pool, 1, &TOL_EXACT, 0, 0},
-    {"op/pool/max_ceil", c_pool, 2, &TOL_EXACT, 0, 0},
-    {"op/pool/max_dilation", c_pool, 3, &TOL_EXACT, 0, 0},
-    {"op/pool/max_1d", c_pool, 4, &TOL_EXACT, 0, 0},
-    {"op/pool/max_asym_pads", c_pool, 5, &TOL_EXACT, 0, 0},
-    {"op/pool/max_same_upper", c_pool, 6, &TOL_EXACT, 0, 0},
-    {"op/pool/max_3d", c_pool, 7, &TOL_EXACT, 0, 0},
-    {"op/pool/max_same_lower", c_pool, 8, &TOL_EXACT, 0, 0},
-    {"op/pool/avg_pads", c_pool, 9, &TOL_RED, 0, 0},
-    {"op/pool/avg_count_include_pad", c_pool, 10, &TOL_RED, 0, 0},
-    {"op/pool/avg_ceil_cip", c_pool, 11, &TOL_RED, 0, 0},
-    {"op/pool/avg_ceil", c_pool, 12, &TOL_RED, 0, 0},
-    {"op/pool/avg_1d", c_pool, 13, &TOL_RED, 0, 0},
-    {"op/pool/avg_2x2", c_pool, 14, &TOL_RED, 0, 0},
-    {"op/pool/avg_3d_cip", c_pool, 15, &TOL_RED, 0, 0},
-    {"op/pool/avg_same_upper", c_pool, 16, &TOL_RED, 0, 0},
-    {"op/pool/gap", c_pool, 17, &TOL_RED, 0, 0},
-    {"op/pool/gap_1x1", c_pool, 18, &TOL_RED, 0, 0},
-    {"op/pool/gap_odd", c_pool, 19, &TOL_RED, 0, 0},
-    {"op/pool/gap_1d", c_pool, 20, &TOL_RED, 0, 0},
-    {"op/pool/gap_256ch", c_pool, 21, &TOL_RED, 0, 0},
-    {"op/act/relu", c_act, 0, &TOL_EXACT, 0, 0},
-    {"op/act/relu_large", c_act, 1, &TOL_EXACT, 0, 0},
-    {"op/act/clip_attrs", c_act, 2, &TOL_EXACT, 6, 0},
-    {"op/act/clip_const", c_act, 3, &TOL_EXACT, 0, 0},
-    {"op/act/clip_runtime", c_act, 4, &TOL_EXACT, 0, 0},
-    {"op/act/clip_max_only", c_act, 5, &TOL_EXACT, 0, 0},
-    {"op/act/leakyrelu", c_act, 6, &TOL_EXACT, 0, 0},
-    {"op/act/leakyrelu_default", c_act, 7, &TOL_EXACT, 0, 0},
-    {"op/act/sigmoid", c_act, 8, &TOL_RED, 0, 0},
-    {"op/act/tanh", c_act, 9, &TOL_RED, 0, 0},
+    {"op/conv/basic", c_conv, 0, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/stride2_asym_pads", c_conv, 1, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/dilation2", c_conv, 2, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/groups2", c_conv, 3, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/depthwise_s2", c_conv, 4, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/conv/depthwise_mult2", c_conv, 5, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/conv/1x1", c_conv, 6, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/1d_s2", c_conv, 7, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/1d_dil_group", c_conv, 8, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/same_upper", c_conv, 9, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/7x7_stem", c_conv, 10, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/deep_k576", c_conv, 11, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/rect_mixed", c_conv, 12, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/fused_relu", c_conv, 13, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/fused_clip_dw", c_conv, 14, &TOL_GEMM, 0, 1, TF32_FP},
+    {"op/conv/fused_leakyrelu", c_conv, 15, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/5x5_batch2", c_conv, 16, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/1x1_s2", c_conv, 17, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/1x1_relu_splitk_b2", c_conv, 18, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/grouped_3x3_splitk", c_conv, 19, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/transAB_c_1", c_gemm, 3, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/no_c", c_gemm, 4, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/fc_m1", c_gemm, 5, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/gemm/c_1n", c_gemm, 6, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/all_runtime", c_gemm, 7, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/odd_65x201x300", c_gemm, 8, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/fused_relu", c_gemm, 9, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/gemm/c_scalar", c_gemm, 10, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/gemm/beta0", c_gemm, 11, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/2d", c_matmul, 0, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/batched", c_matmul, 1, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/broadcast_batch", c_matmul, 2, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/weights_2d", c_matmul, 3, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/1d_a", c_matmul, 4, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/matmul/1d_b", c_matmul, 5, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/1d_both", c_matmul, 6, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/matmul/fused_bias", c_matmul, 7, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/matmul/fused_bias_relu_3d", c_matmul, 8, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/matmul/a_broadcast", c_matmul, 9, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/matmul/128x192x256", c_matmul, 10, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/pool/max_2x2", c_pool, 0, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_3x3s2p1", c_pool, 1, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_ceil", c_pool, 2, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_dilation", c_pool, 3, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_1d", c_pool, 4, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_asym_pads", c_pool, 5, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_same_upper", c_pool, 6, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_3d", c_pool, 7, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/max_same_lower", c_pool, 8, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/pool/avg_pads", c_pool, 9, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_count_include_pad", c_pool, 10, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_ceil_cip", c_pool, 11, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_ceil", c_pool, 12, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_1d", c_pool, 13, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_2x2", c_pool, 14, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_3d_cip", c_pool, 15, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/avg_same_upper", c_pool, 16, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/gap", c_pool, 17, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/gap_1x1", c_pool, 18, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/gap_odd", c_pool, 19, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/gap_1d", c_pool, 20, &TOL_RED, 0, 0, TF32_NO},
+    {"op/pool/gap_256ch", c_pool, 21, &TOL_RED, 0, 0, TF32_NO},
+    {"op/act/relu", c_act, 0, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/relu_large", c_act, 1, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/clip_attrs", c_act, 2, &TOL_EXACT, 6, 0, TF32_NO},
+    {"op/act/clip_const", c_act, 3, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/clip_runtime", c_act, 4, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/clip_max_only", c_act, 5, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/leakyrelu", c_act, 6, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/leakyrelu_default", c_act, 7, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/act/sigmoid", c_act, 8, &TOL_RED, 0, 0, TF32_NO},
+    {"op/act/tanh", c_act, 9, &TOL_RED, 0, 0, TF32_NO},
 /* clang-format off */
 #define BIN4(name, cfg)                                                    \
-    {"op/bin/add_" name, c_bin, 4 * (cfg) + 0, &TOL_EXACT, 0, 0},         \
-    {"op/bin/sub_" name, c_bin, 4 * (cfg) + 1, &TOL_EXACT, 0, 0},         \
-    {"op/bin/mul_" name, c_bin, 4 * (cfg) + 2, &TOL_EXACT, 0, 0},         \
-    {"op/bin/div_" name, c_bin, 4 * (cfg) + 3, &TOL_EXACT, 0, 0}
+    {"op/bin/add_" name, c_bin, 4 * (cfg) + 0, &TOL_EXACT, 0, 0, TF32_NO}, \
+    {"op/bin/sub_" name, c_bin, 4 * (cfg) + 1, &TOL_EXACT, 0, 0, TF32_NO}, \
+    {"op/bin/mul_" name, c_bin, 4 * (cfg) + 2, &TOL_EXACT, 0, 0, TF32_NO}, \
+    {"op/bin/div_" name, c_bin, 4 * (cfg) + 3, &TOL_EXACT, 0, 0, TF32_NO}
     BIN4("same", 0),
     BIN4("channel_const", 1),
     BIN4("scalar", 2),
@@ -1325,70 +1387,74 @@ static const op_case CASES[] = {
     BIN4("i64_const_scalar", 9),
 #undef BIN4
     /* clang-format on */
-    {"op/softmax/last", c_softmax, 0, &TOL_RED, 0, 0},
-    {"op/softmax/axis1", c_softmax, 1, &TOL_RED, 0, 0},
-    {"op/softmax/legacy_opset11", c_softmax, 2, &TOL_RED, 11, 0},
-    {"op/softmax/row1000", c_softmax, 3, &TOL_RED, 0, 0},
-    {"op/softmax/strided300", c_softmax, 4, &TOL_RED, 0, 0},
-    {"op/softmax/axis0", c_softmax, 5, &TOL_RED, 0, 0},
-    {"op/softmax/64x1000", c_softmax, 6, &TOL_RED, 0, 0},
-    {"op/norm/bn_const", c_norm, 0, &TOL_RED, 0, 0},
-    {"op/norm/bn_runtime", c_norm, 1, &TOL_RED, 0, 0},
-    {"op/norm/bn_rank2", c_norm, 2, &TOL_RED, 0, 0},
-    {"op/norm/bn_rank3_eps", c_norm, 3, &TOL_RED, 0, 0},
-    {"op/norm/lrn5", c_norm, 4, &TOL_RED, 0, 0},
-    {"op/norm/lrn3", c_norm, 5, &TOL_RED, 0, 0},
-    {"op/norm/lrn4_even", c_norm, 6, &TOL_RED, 0, 0},
-    {"op/xform/concat_axis1", c_xform, 0, &TOL_EXACT, 0, 0},
-    {"op/xform/concat_axis0", c_xform, 1, &TOL_EXACT, 0, 0},
-    {"op/xform/concat_i64", c_xform, 2, &TOL_EXACT, 0, 0},
-    {"op/xform/concat_4", c_xform, 3, &TOL_EXACT, 0, 0},
-    {"op/xform/transpose_nhwc", c_xform, 4, &TOL_EXACT, 0, 0},
-    {"op/xform/transpose_default", c_xform, 5, &TOL_EXACT, 0, 0},
-    {"op/xform/transpose_2d", c_xform, 6, &TOL_EXACT, 0, 0},
-    {"op/xform/transpose_i64", c_xform, 7, &TOL_EXACT, 0, 0},
-    {"op/xform/gather_axis0", c_xform, 8, &TOL_EXACT, 0, 0},
-    {"op/xform/gather_2d_idx", c_xform, 9, &TOL_EXACT, 0, 0},
-    {"op/xform/gather_scalar", c_xform, 10, &TOL_EXACT, 0, 0},
-    {"op/xform/gather_i64_i32idx", c_xform, 11, &TOL_EXACT, 0, 0},
-    {"op/xform/slice_steps", c_xform, 12, &TOL_EXACT, 0, 0},
-    {"op/xform/slice_negative", c_xform, 13, &TOL_EXACT, 0, 0},
-    {"op/xform/slice_i64_max", c_xform, 14, &TOL_EXACT, 0, 0},
-    {"op/xform/slice_opset9", c_xform, 15, &TOL_EXACT, 9, 0},
-    {"op/xform/expand", c_xform, 16, &TOL_EXACT, 0, 0},
-    {"op/xform/expand_bidir", c_xform, 17, &TOL_EXACT, 0, 0},
-    {"op/xform/expand_i64", c_xform, 18, &TOL_EXACT, 0, 0},
-    {"op/view/reshape_out", c_view, 0, &TOL_EXACT, 0, 0},
-    {"op/view/flatten_unsqueeze", c_view, 1, &TOL_RED, 0, 0},
-    {"op/view/identity_out", c_view, 2, &TOL_EXACT, 0, 0},
-    {"op/view/squeeze_out", c_view, 3, &TOL_EXACT, 0, 0},
-    {"op/view/dropout_out", c_view, 4, &TOL_EXACT, 0, 0},
-    {"op/rnn/lstm_fwd", c_rnn, 0, &TOL_RNN, 0, 0},
-    {"op/rnn/lstm_rev_nobias", c_rnn, 1, &TOL_RNN, 0, 0},
-    {"op/rnn/lstm_bidir_full", c_rnn, 2, &TOL_RNN, 0, 0},
-    {"op/rnn/lstm_batch_first", c_rnn, 3, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_fwd_lbr0", c_rnn, 4, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_fwd_lbr1", c_rnn, 5, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_rev_lbr0", c_rnn, 6, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_rev_lbr1_nobias", c_rnn, 7, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_bidir_lbr0", c_rnn, 8, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_bidir_lbr1", c_rnn, 9, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_batch_first_lbr1", c_rnn, 10, &TOL_RNN, 0, 0},
-    {"op/rnn/lstm_bidir_h64", c_rnn, 11, &TOL_RNN, 0, 0},
-    {"op/rnn/gru_h96_lbr0", c_rnn, 12, &TOL_RNN, 0, 0},
-    {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0},
-    {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0},
-    {NULL, NULL, 0, NULL, 0, 0},
+    {"op/softmax/last", c_softmax, 0, &TOL_RED, 0, 0, TF32_NO},
+    {"op/softmax/axis1", c_softmax, 1, &TOL_RED, 0, 0, TF32_NO},
+    {"op/softmax/legacy_opset11", c_softmax, 2, &TOL_RED, 11, 0, TF32_NO},
+    {"op/softmax/row1000", c_softmax, 3, &TOL_RED, 0, 0, TF32_NO},
+    {"op/softmax/strided300", c_softmax, 4, &TOL_RED, 0, 0, TF32_NO},
+    {"op/softmax/axis0", c_softmax, 5, &TOL_RED, 0, 0, TF32_NO},
+    {"op/softmax/64x1000", c_softmax, 6, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/bn_const", c_norm, 0, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/bn_runtime", c_norm, 1, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/bn_rank2", c_norm, 2, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/bn_rank3_eps", c_norm, 3, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/lrn5", c_norm, 4, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/lrn3", c_norm, 5, &TOL_RED, 0, 0, TF32_NO},
+    {"op/norm/lrn4_even", c_norm, 6, &TOL_RED, 0, 0, TF32_NO},
+    {"op/xform/concat_axis1", c_xform, 0, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/concat_axis0", c_xform, 1, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/concat_i64", c_xform, 2, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/concat_4", c_xform, 3, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/transpose_nhwc", c_xform, 4, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/transpose_default", c_xform, 5, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/transpose_2d", c_xform, 6, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/transpose_i64", c_xform, 7, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/gather_axis0", c_xform, 8, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/gather_2d_idx", c_xform, 9, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/gather_scalar", c_xform, 10, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/gather_i64_i32idx", c_xform, 11, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/slice_steps", c_xform, 12, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/slice_negative", c_xform, 13, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/slice_i64_max", c_xform, 14, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/slice_opset9", c_xform, 15, &TOL_EXACT, 9, 0, TF32_NO},
+    {"op/xform/expand", c_xform, 16, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/expand_bidir", c_xform, 17, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/xform/expand_i64", c_xform, 18, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/view/reshape_out", c_view, 0, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/view/flatten_unsqueeze", c_view, 1, &TOL_RED, 0, 0, TF32_NO},
+    {"op/view/identity_out", c_view, 2, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/view/squeeze_out", c_view, 3, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/view/dropout_out", c_view, 4, &TOL_EXACT, 0, 0, TF32_NO},
+    {"op/rnn/lstm_fwd", c_rnn, 0, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_rev_nobias", c_rnn, 1, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_bidir_full", c_rnn, 2, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_batch_first", c_rnn, 3, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_fwd_lbr0", c_rnn, 4, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_fwd_lbr1", c_rnn, 5, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_rev_lbr0", c_rnn, 6, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_rev_lbr1_nobias", c_rnn, 7, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_bidir_lbr0", c_rnn, 8, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_bidir_lbr1", c_rnn, 9, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_batch_first_lbr1", c_rnn, 10, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_bidir_h64", c_rnn, 11, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_h96_lbr0", c_rnn, 12, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0, TF32_NO},
+    {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0, TF32_NO},
+    {NULL, NULL, 0, NULL, 0, 0, 0},
 };
 
 /* ======================================================================================== */
 /* Harness */
 
 typedef struct ctx {
-    mr_runtime *cpu; /* the reference */
-    mr_runtime *dev; /* CUDA runtime, or a second CPU runtime in the self-check */
+    mr_runtime *cpu;  /* the reference */
+    mr_runtime *dev;  /* CUDA runtime (float32), or a second CPU runtime in the self-check */
+    mr_runtime *tf32; /* CUDA runtime with MR_PRECISION_TF32, or a third CPU runtime */
     int have_cuda;
     int n_cases, n_modes;
+    int n_tf32;             /* TF32 cases run */
+    double tf32_worst;      /* largest |y_tf32 - y_ref| / bound seen */
+    char tf32_worst_at[96]; /* where */
 } ctx;
 
 static uint64_t hash_str(const char *s) {
@@ -1402,9 +1468,11 @@ static void free_inputs(cb *b) {
     b->n_in = 0;
 }
 
-/* Builds case `c` into b->g (NULL on failure, reported). */
-static mr_graph *build_case(const op_case *c, cb *b) {
+/* Builds case `c` into b->g (NULL on failure, reported); abs: every float32 value |.| (the
+ * same graph computes S for the TF32 bound). */
+static mr_graph *build_case_abs(const op_case *c, cb *b, int abs) {
     memset(b, 0, sizeof *b);
+    b->abs = abs;
     mr_err_clear(&b->err);
     b->g = mr_graph_create(&b->err);
     if (!b->g) return NULL;
@@ -1419,6 +1487,10 @@ static mr_graph *build_case(const op_case *c, cb *b) {
         return NULL;
     }
     return b->g;
+}
+
+static mr_graph *build_case(const op_case *c, cb *b) {
+    return build_case_abs(c, b, 0);
 }
 
 static mr_model *load_graph(mr_runtime *rt, mr_graph *g, const char *label, const char *what) {
@@ -1537,7 +1609,113 @@ static int compare(const char *label, const char *mode, int n, const mr_tensor *
     return ok;
 }
 
+/* ---- TF32 ----
+ * Tolerance of a TF32 result. Under MR_PRECISION_TF32 a product a*b is formed from
+ * a' = tf32(a), b' = tf32(b), both rounded to nearest (cvt.rna: |a' - a| <= 2^-11 |a|), so each
+ * product a'b' has relative error <= 2*2^-11 + 2^-22; a'b' is exact in float32 (11-bit
+ * significands), and float32 accumulation (the GPU's and the CPU reference's, in different
+ * orders) adds at most ~K*2^-24 each, relative to the sum of the |terms|. Hence, per output,
+ *     |y_tf32 - y_ref| <= (2^-10 + K*2^-23) * S + 1e-6,   S = sum_k |a_k| |b_k| + |bias|
+ * (Gemm: |alpha| sum |a||b| + |beta| |C|; the 2^-22 is within K*2^-23; 1e-6 covers outputs
+ * that round near zero). S is computed by the CPU reference running the same graph on
+ * |inputs| and |weights| (and |alpha|, |beta|: build_case_abs), which stays valid after a fused
+ * ReLU or LeakyRelu: they are 1-Lipschitz and pass S >= 0 unchanged. (For the one Clip case,
+ * a float32 DIRECT kernel, S is clipped too; its error is float32-sized, far inside.)
+ * K is the reduction length of the case's Conv (Cg*KH*KW), Gemm or MatMul. */
+static int64_t reduction_length(const mr_graph *g) {
+    int64_t K = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mr_node *n = &g->nodes[i];
+        int64_t k = 0;
+        if (strcmp(n->op_type, "Conv") == 0 && n->n_in > 1) {
+            const mr_tensor_desc *w = &g->tensors[n->in[1]];
+            k = 1;
+            for (int d = 1; d < w->ndim; d++) k *= w->dims[d];
+        } else if (strcmp(n->op_type, "Gemm") == 0) {
+            const mr_tensor_desc *a = &g->tensors[n->in[0]];
+            int64_t ta = 0;
+            mr_attr_get_int(n, "transA", 0, &ta, NULL);
+            k = ta ? a->dims[0] : a->dims[1];
+        } else if (strcmp(n->op_type, "MatMul") == 0) {
+            const mr_tensor_desc *a = &g->tensors[n->in[0]];
+            k = a->dims[a->ndim - 1];
+        }
+        if (k > K) K = k;
+    }
+    return K;
+}
+
+/* Compares every float32 output with the TF32 bound above (NaN fails); records the largest
+ * |diff| / bound in cx. Returns 1 when everything is within. */
+static int compare_tf32(ctx *cx, const char *label, const char *mode, int n, const mr_tensor *got,
+                        const mr_tensor *ref, const mr_tensor *sabs, int64_t K) {
+    const double rel = ldexp(1.0, -10) + (double)K * ldexp(1.0, -23);
+    int ok = 1;
+    double case_worst = 0;
+    for (int o = 0; o < n; o++) {
+        if (ref[o].dtype != MR_DTYPE_F32) continue;
+        const float *g = got[o].data, *r = ref[o].data, *sa = sabs[o].data;
+        int64_t ne = mr_tensor_numel(&ref[o]), bad = 0, worst = -1;
+        double worst_ratio = 0;
+        for (int64_t i = 0; i < ne; i++) {
+            double bound = rel * (double)sa[i] + 1e-6;
+            double d = fabs((double)g[i] - (double)r[i]);
+            double ratio = isnan(g[i]) || isnan(r[i]) || isnan(sa[i]) ? INFINITY : d / bound;
+            if (ratio > 1) bad++;
+            if (worst < 0 || ratio > worst_ratio) worst_ratio = ratio, worst = i;
+        }
+        if (worst_ratio > case_worst) case_worst = worst_ratio;
+        if (bad) {
+            ok = 0;
+            CHECK_MSG(0,
+                      "%s [%s] output %d: %lld of %lld elements outside the TF32 bound (K %lld); "
+                      "worst at %lld: got %.9g, want %.9g, S %.6g, |diff| / bound %.3g",
+                      label, mode, o, (long long)bad, (long long)ne, (long long)K, (long long)worst,
+                      g[worst], r[worst], sa[worst], worst_ratio);
+        } else {
+            mr_test_checks++;
+        }
+    }
+    if (case_worst > cx->tf32_worst) {
+        cx->tf32_worst = case_worst;
+        snprintf(cx->tf32_worst_at, sizeof cx->tf32_worst_at, "%s [%s]", label, mode);
+    }
+    if (verbose)
+        printf("  %-44s %-22s %s (|diff| / bound <= %.3g)\n", label, mode, ok ? "ok" : "FAIL",
+               case_worst);
+    return ok;
+}
+
 #ifdef MIRIAM_HAVE_CUDA
+
+/* Whether two sets of outputs are equal bit for bit (reports the first difference). */
+static int same_bits(const char *label, const char *what, int n, const mr_tensor *a,
+                     const mr_tensor *b) {
+    for (int o = 0; o < n; o++) {
+        size_t es = mr_dtype_size(a[o].dtype);
+        int64_t ne = mr_tensor_numel(&a[o]);
+        for (int64_t i = 0; i < ne; i++)
+            if (memcmp((const char *)a[o].data + i * (int64_t)es,
+                       (const char *)b[o].data + i * (int64_t)es, es) != 0) {
+                double va = a[o].dtype == MR_DTYPE_F32 ? ((const float *)a[o].data)[i] : 0;
+                double vb = b[o].dtype == MR_DTYPE_F32 ? ((const float *)b[o].data)[i] : 0;
+                CHECK_MSG(0, "%s [%s] output %d differs at %lld: %.9g vs %.9g", label, what, o,
+                          (long long)i, va, vb);
+                return 0;
+            }
+    }
+    mr_test_checks++;
+    return 1;
+}
+
+/* Whether two sets of outputs are equal bit for bit (silent). */
+static int outputs_identical(int n, const mr_tensor *a, const mr_tensor *b) {
+    for (int o = 0; o < n; o++)
+        if (memcmp(a[o].data, b[o].data,
+                   (size_t)mr_tensor_numel(&a[o]) * mr_dtype_size(a[o].dtype)) != 0)
+            return 0;
+    return 1;
+}
 
 /* Other random values of the same shapes: the "garbage" run that overwrites the device arena
  * before a launch mode. Integers stay small and nonzero (Div). */
@@ -1801,6 +1979,98 @@ static void run_case(ctx *cx, const op_case *c) {
     free_inputs(&bb);
 }
 
+/* A case marked tf32 on the TF32 runtime ("tf32/<label>"): every launch mode within the TF32
+ * bound of the CPU reference (compare_tf32, S from the same graph on |values|) and bit-identical
+ * to the first run (the two variants run the same k8 steps in the same order, and a logical
+ * block's result does not depend on the launch); and, against the float32 CUDA runtime,
+ * different somewhere for a tensor-core kernel (so the TF32 path did run: TF32 rounding moves
+ * outputs by ~1e-4 relative, far more than an ulp) or identical for a float32 one. Without a
+ * GPU the TF32 runtime is a CPU runtime (it ignores the precision): only the bound is checked. */
+enum { R_REF, R_ABS, R_TF32, R_FP32, R_N };
+
+static void run_case_tf32(ctx *cx, const op_case *c) {
+    char label[96];
+    snprintf(label, sizeof label, "tf32/%s", c->label);
+    if (c->tf32 == TF32_NO || !cx->tf32 || !selected(label)) return;
+    mr_runtime *rts[R_N] = {cx->cpu, cx->cpu, cx->tf32, cx->dev};
+    static const char *const what[R_N] = {"CPU", "CPU (|values|)", "TF32", "float32 CUDA"};
+    const int nr = cx->have_cuda ? R_N : R_FP32;
+    cb b[R_N];
+    mr_model *m[R_N] = {NULL, NULL, NULL, NULL};
+    int64_t K = 1;
+    int ok = 1, built = 0;
+    for (int i = 0; i < nr && ok; i++) {
+        mr_graph *g = build_case_abs(c, &b[i], i == R_ABS);
+        if (!g) {
+            ok = 0;
+            break;
+        }
+        built = i + 1;
+        if (i == R_TF32) K = reduction_length(g);
+        m[i] = load_graph(rts[i], g, label, what[i]);
+        ok = m[i] != NULL;
+    }
+    int n_out = ok ? mr_model_n_outputs(m[R_REF]) : 0, n_in = ok ? b[R_TF32].n_in : 0;
+    mr_tensor out[R_N][MAX_IO], first[MAX_IO], garbage[MAX_IO];
+    memset(out, 0, sizeof out);
+    memset(first, 0, sizeof first);
+    memset(garbage, 0, sizeof garbage);
+    for (int i = 0; ok && i < nr; i++) ok = alloc_outputs(m[R_REF], out[i]);
+    ok = ok && alloc_outputs(m[R_REF], first);
+    if (ok) cx->n_cases++, cx->n_tf32++;
+    for (int i = 0; ok && i < nr; i++) {
+        poison_outputs(out[i], n_out);
+        ok = mr_model_run(m[i], b[i].n_in, b[i].in, n_out, out[i]) == MR_OK;
+        CHECK_MSG(ok, "%s: %s run: %s", label, what[i], mr_runtime_last_error(rts[i]));
+    }
+    if (ok) {
+        compare_tf32(cx, label, "run", n_out, out[R_TF32], out[R_REF], out[R_ABS], K);
+        for (int o = 0; o < n_out; o++)
+            memcpy(first[o].data, out[R_TF32][o].data,
+                   (size_t)mr_tensor_numel(&first[o]) * mr_dtype_size(first[o].dtype));
+    }
+#ifdef MIRIAM_HAVE_CUDA
+    if (ok && cx->have_cuda) {
+        int same = outputs_identical(n_out, out[R_TF32], out[R_FP32]);
+        if (c->tf32 == TF32_TC)
+            CHECK_MSG(!same,
+                      "%s: the TF32 runtime's output equals the float32 runtime's bit for bit: "
+                      "no tensor-core kernel ran",
+                      label);
+        else
+            same_bits(label, "float32 kernel: TF32 vs float32 runtime", n_out, out[R_TF32],
+                      out[R_FP32]);
+        mr_model *mt = m[R_TF32];
+        mr_tensor *got = out[R_TF32];
+        make_garbage(b[R_TF32].in, n_in, garbage, hash_str(label) + 77);
+        check_footprints(mt, label);
+        int nv = max_variants(mr_model_exec(mt));
+        for (const mode *md = MODES; md->name; md++) {
+            if (nv < 2 && md->variant != 0) continue;
+            if (!mode_selected(md->name)) continue;
+            poison_outputs(got, n_out);
+            if (mr_model_run(mt, n_in, garbage, n_out, got) != MR_OK) {
+                CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(cx->tf32));
+                break;
+            }
+            poison_outputs(got, n_out);
+            if (run_mode(mt, b[R_TF32].in, got, md, label)) {
+                compare_tf32(cx, label, md->name, n_out, got, out[R_REF], out[R_ABS], K);
+                same_bits(label, md->name, n_out, got, first);
+            }
+            cx->n_modes++;
+        }
+    }
+#endif
+    for (int i = 0; i < n_in; i++) free(garbage[i].data);
+    for (int i = 0; i < nr; i++) {
+        free_outputs(out[i], n_out);
+        mr_model_destroy(m[i]);
+    }
+    free_outputs(first, n_out);
+    for (int i = 0; i < built; i++) free_inputs(&b[i]);
+}
+
 /* ======================================================================================== */
 /* Whole models, errors, green contexts (CUDA only) */
 
@@ -1828,13 +2098,23 @@ static int make_inputs(const mr_model *m, mr_tensor *ins, uint64_t seed) {
 }
 
 #define ZOO_RANGE_TOL 1e-3
+/* TF32: each layer's products carry <= 2^-10 relative error (compare_tf32), random in sign, so
+ * a layer adds ~2^-11 of its output's scale and the errors of L layers add up to ~sqrt(L) x
+ * 5e-4 of the activations' scale (the zoo's CNNs keep activations at a similar scale with
+ * BatchNorm): ~2.5e-3 of the logits' scale for ResNet-18, below 1e-3 of their range. 1e-2 of
+ * the range leaves a margin of several times and still fails on a real mistake (a wrong tap,
+ * slice or bias moves logits by a sizeable part of their range). */
+#define ZOO_TF32_RANGE_TOL 1e-2
+static const char *const ZOO_TF32[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1",
+                                       NULL};
 
 static const char *const ZOO[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "lstm",
                                   "gru",      NULL};
 
 /* Runs zoo model `name` on rt and on the CPU and compares (and, on the main CUDA runtime,
  * the preempt/full/mixed launch mode too). */
-static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *label, int modes) {
+static void zoo_case_tol(ctx *cx, mr_runtime *rt, const char *name, const char *label, int modes,
+                         double range_tol) {
     if (!selected(label)) return;
     cx->n_cases++;
     mr_model *mc = NULL, *mg = NULL;
@@ -1861,7 +2141,7 @@ static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *labe
         poison_outputs(got, n_out);
         int r = mr_model_run(mg, n_in, ins, n_out, got) == MR_OK;
         CHECK_MSG(r, "%s: CUDA run: %s", label, mr_runtime_last_error(rt));
-        if (r) compare(label, "run", n_out, got, ref, &t, ZOO_RANGE_TOL);
+        if (r) compare(label, "run", n_out, got, ref, &t, range_tol);
     }
 #ifdef MIRIAM_HAVE_CUDA
     if (ok && modes) {
@@ -1878,7 +2158,7 @@ static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *labe
             }
             poison_outputs(got, n_out);
             if (run_mode(mg, ins, got, md, label))
-                compare(label, md->name, n_out, got, ref, &t, ZOO_RANGE_TOL);
+                compare(label, md->name, n_out, got, ref, &t, range_tol);
             cx->n_modes++;
         }
     }
@@ -1893,6 +2173,10 @@ static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *labe
     free_outputs(got, n_out);
     mr_model_destroy(mc);
     mr_model_destroy(mg);
+}
+
+static void zoo_case(ctx *cx, mr_runtime *rt, const char *name, const char *label, int modes) {
+    zoo_case_tol(cx, rt, name, label, modes, ZOO_RANGE_TOL);
 }
 
 #ifdef MIRIAM_HAVE_CUDA
@@ -1917,10 +2201,12 @@ static void c_long(cb *b, int v) {
     }
 }
 
-static void long_preempt(ctx *cx, const char *label, int v) {
-    if (!selected(label)) return;
-    op_case c = {label, c_long, v, &TOL_GEMM, 0, 0};
-    cb ba, bb;
+/* rt: the float32 CUDA runtime (compared with TOL_GEMM) or, tf32 = 1, the TF32 one (the TF32
+ * bound, S from the graph on |values|). */
+static void long_preempt_on(ctx *cx, mr_runtime *rt, const char *label, int v, int tf32) {
+    if (!selected(label) || !rt) return;
+    op_case c = {label, c_long, v, &TOL_GEMM, 0, 0, 0};
+    cb ba, bb, bs;
     mr_graph *ga = build_case(&c, &ba);
     if (!ga) return;
     mr_graph *gb = build_case(&c, &bb);
@@ -1929,18 +2215,34 @@ static void long_preempt(ctx *cx, const char *label, int v) {
         free_inputs(&ba);
         return;
     }
+    mr_graph *gs = tf32 ? build_case_abs(&c, &bs, 1) : NULL;
+    if (tf32 && !gs) {
+        mr_graph_destroy(ga);
+        mr_graph_destroy(gb);
+        free_inputs(&ba);
+        free_inputs(&bb);
+        return;
+    }
+    int64_t K = reduction_length(gb);
     cx->n_cases++;
     mr_model *mc = load_graph(cx->cpu, ga, label, "CPU");
-    mr_model *mg = load_graph(cx->dev, gb, label, "CUDA");
-    mr_tensor ref[MAX_IO], got[MAX_IO], garbage[MAX_IO];
+    mr_model *mg = load_graph(rt, gb, label, "CUDA");
+    mr_model *ms = tf32 ? load_graph(cx->cpu, gs, label, "CPU (|values|)") : NULL;
+    mr_tensor ref[MAX_IO], got[MAX_IO], garbage[MAX_IO], sabs[MAX_IO];
     memset(ref, 0, sizeof ref);
     memset(got, 0, sizeof got);
     memset(garbage, 0, sizeof garbage);
-    int ok = mc && mg && alloc_outputs(mc, ref) && alloc_outputs(mc, got);
+    memset(sabs, 0, sizeof sabs);
+    int ok = mc && mg && (!tf32 || ms) && alloc_outputs(mc, ref) && alloc_outputs(mc, got) &&
+             (!tf32 || alloc_outputs(mc, sabs));
     if (ok) {
         poison_outputs(ref, 1);
         ok = mr_model_run(mc, ba.n_in, ba.in, 1, ref) == MR_OK;
         CHECK_MSG(ok, "%s: CPU run: %s", label, mr_runtime_last_error(cx->cpu));
+    }
+    if (ok && tf32) {
+        ok = mr_model_run(ms, bs.n_in, bs.in, 1, sabs) == MR_OK;
+        CHECK_MSG(ok, "%s: CPU run on |values|: %s", label, mr_runtime_last_error(cx->cpu));
     }
     make_garbage(bb.in, bb.n_in, garbage, 4242);
     mr_exec *ex = ok ? mr_model_exec(mg) : NULL;
@@ -1957,7 +2259,7 @@ static void long_preempt(ctx *cx, const char *label, int v) {
         mr_err_clear(&err);
         poison_outputs(got, 1);
         if (mr_model_run(mg, bb.n_in, garbage, 1, got) != MR_OK) {
-            CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(cx->dev));
+            CHECK_MSG(0, "%s: run on other inputs: %s", label, mr_runtime_last_error(rt));
             break;
         }
         poison_outputs(got, 1);
@@ -2015,7 +2317,10 @@ static void long_preempt(ctx *cx, const char *label, int v) {
         CHECK_MSG(st == MR_OK, "%s: end: %s", label, err.msg);
         char mode[48];
         snprintf(mode, sizeof mode, "yield-mid-launch/%ldus", delays_us[k]);
-        if (st == MR_OK) compare(label, mode, 1, got, ref, &TOL_GEMM, 0);
+        if (st == MR_OK && tf32)
+            compare_tf32(cx, label, mode, 1, got, ref, sabs, K);
+        else if (st == MR_OK)
+            compare(label, mode, 1, got, ref, &TOL_GEMM, 0);
         cx->n_modes++;
     }
     if (ok)
@@ -2024,10 +2329,17 @@ static void long_preempt(ctx *cx, const char *label, int v) {
     for (int i = 0; i < bb.n_in; i++) free(garbage[i].data);
     free_outputs(ref, 1);
     free_outputs(got, 1);
+    free_outputs(sabs, 1);
     mr_model_destroy(mc);
     mr_model_destroy(mg);
+    mr_model_destroy(ms);
     free_inputs(&ba);
     free_inputs(&bb);
+    if (tf32) free_inputs(&bs);
+}
+
+static void long_preempt(ctx *cx, const char *label, int v) {
+    long_preempt_on(cx, cx->dev, label, v, 0);
 }
 
 /* Runs zoo:cifarnet on rt and checks it against the CPU: the runtime still works. */
@@ -2096,18 +2408,26 @@ static void test_errors(ctx *cx) {
 }
 
 static void test_green(ctx *cx) {
-    if (!selected("green")) return;
-    char eb[512] = "";
-    mr_runtime_params p = mr_runtime_default_params();
-    p.backend = MR_BACKEND_CUDA;
-    p.sms = 16;
-    mr_runtime *rt = NULL;
-    mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
-    CHECK_STATUS(st, MR_OK, eb, NULL);
-    if (st != MR_OK) return;
-    zoo_case(cx, rt, "resnet18", "green/sms16/resnet18", 0);
-    zoo_case(cx, rt, "lstm", "green/sms16/lstm", 0);
-    mr_runtime_destroy(rt);
+    /* float32, then TF32 kernels in the partition (another full width from the occupancy API) */
+    for (int tf32 = 0; tf32 < 2; tf32++) {
+        if (!selected(tf32 ? "tf32/green" : "green")) continue;
+        char eb[512] = "";
+        mr_runtime_params p = mr_runtime_default_params();
+        p.backend = MR_BACKEND_CUDA;
+        p.sms = 16;
+        p.precision = tf32 ? MR_PRECISION_TF32 : MR_PRECISION_FP32;
+        mr_runtime *rt = NULL;
+        mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+        CHECK_STATUS(st, MR_OK, eb, NULL);
+        if (st != MR_OK) continue;
+        if (tf32) {
+            zoo_case_tol(cx, rt, "resnet18", "tf32/green/sms16/resnet18", 0, ZOO_TF32_RANGE_TOL);
+        } else {
+            zoo_case(cx, rt, "resnet18", "green/sms16/resnet18", 0);
+            zoo_case(cx, rt, "lstm", "green/sms16/lstm", 0);
+        }
+        mr_runtime_destroy(rt);
+    }
 }
 
 /* Out of device memory at model load: a Relu over a float tensor of [48, 1024, 1024, 1024]
@@ -2163,26 +2483,6 @@ static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs) {
     CHECK_MSG(st == MR_OK, "CUDA runtime (plain_launch %d, cuda_graphs %d): %s", plain_launch,
               cuda_graphs, eb);
     return st == MR_OK ? rt : NULL;
-}
-
-/* Whether two sets of outputs are equal bit for bit (reports the first difference). */
-static int same_bits(const char *label, const char *what, int n, const mr_tensor *a,
-                     const mr_tensor *b) {
-    for (int o = 0; o < n; o++) {
-        size_t es = mr_dtype_size(a[o].dtype);
-        int64_t ne = mr_tensor_numel(&a[o]);
-        for (int64_t i = 0; i < ne; i++)
-            if (memcmp((const char *)a[o].data + i * (int64_t)es,
-                       (const char *)b[o].data + i * (int64_t)es, es) != 0) {
-                double va = a[o].dtype == MR_DTYPE_F32 ? ((const float *)a[o].data)[i] : 0;
-                double vb = b[o].dtype == MR_DTYPE_F32 ? ((const float *)b[o].data)[i] : 0;
-                CHECK_MSG(0, "%s [%s] output %d differs at %lld: %.9g vs %.9g", label, what, o,
-                          (long long)i, va, vb);
-                return 0;
-            }
-    }
-    mr_test_checks++;
-    return 1;
 }
 
 /* Graph replay vs launching every kernel: the same kernels on the same data, so the outputs
@@ -2315,18 +2615,31 @@ int main(void) {
     } else {
         p.n_threads = 1; /* self-check: a different block schedule on the CPU */
     }
+    /* The main device runtime is float32, stated rather than defaulted: its results are held
+     * to the float32 tolerances above (TOL_GEMM ...), as before TF32 existed. */
+    p.precision = MR_PRECISION_FP32;
     st = mr_runtime_create(&p, &cx.dev, eb, sizeof eb);
     CHECK_STATUS(st, MR_OK, eb, NULL);
     if (st != MR_OK) {
         mr_runtime_destroy(cx.cpu);
         return mr_test_finish("cuda");
     }
+    p.precision = MR_PRECISION_TF32;
+    st = mr_runtime_create(&p, &cx.tf32, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    p.precision = MR_PRECISION_FP32;
 
-    for (const op_case *c = CASES; c->label; c++) run_case(&cx, c);
+    for (const op_case *c = CASES; c->label; c++) {
+        run_case(&cx, c);
+        run_case_tf32(&cx, c);
+    }
 
     if (!have_cuda) {
-        printf("cuda: %d op cases built and checked on two CPU runtimes\n", cx.n_cases);
+        printf("cuda: %d op cases built and checked on two CPU runtimes (%d of them also against "
+               "the TF32 bound)\n",
+               cx.n_cases, cx.n_tf32);
         printf("no CUDA device: %s — CUDA tests skipped\n", why);
+        mr_runtime_destroy(cx.tf32);
         mr_runtime_destroy(cx.dev);
         mr_runtime_destroy(cx.cpu);
         if (mr_test_failures) return mr_test_finish("cuda");
@@ -2336,11 +2649,18 @@ int main(void) {
 #ifdef MIRIAM_HAVE_CUDA
     long_preempt(&cx, "long/matmul2048", 0);
     long_preempt(&cx, "long/conv256x56x56", 1);
+    long_preempt_on(&cx, cx.tf32, "tf32/long/matmul2048", 0, 1);
+    long_preempt_on(&cx, cx.tf32, "tf32/long/conv256x56x56", 1, 1);
 #endif
     for (int i = 0; ZOO[i]; i++) {
         char label[64];
         snprintf(label, sizeof label, "zoo/%s", ZOO[i]);
         zoo_case(&cx, cx.dev, ZOO[i], label, 1);
+    }
+    for (int i = 0; ZOO_TF32[i] && cx.tf32; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "tf32/zoo/%s", ZOO_TF32[i]);
+        zoo_case_tol(&cx, cx.tf32, ZOO_TF32[i], label, 1, ZOO_TF32_RANGE_TOL);
     }
 #ifdef MIRIAM_HAVE_CUDA
     test_errors(&cx);
@@ -2350,6 +2670,9 @@ int main(void) {
 #endif
 
     printf("cuda: %d cases, %d launch-mode runs compared with the CPU\n", cx.n_cases, cx.n_modes);
+    printf("tf32: %d op cases on the TF32 runtime; largest |diff| / TF32 bound %.3g%s%s\n",
+           cx.n_tf32, cx.tf32_worst, cx.tf32_worst_at[0] ? " at " : "", cx.tf32_worst_at);
+    mr_runtime_destroy(cx.tf32);
     mr_runtime_destroy(cx.dev);
     mr_runtime_destroy(cx.cpu);
     return mr_test_finish("cuda");

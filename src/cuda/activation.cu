@@ -30,7 +30,8 @@ static const mr_cuda_variant act_full = {"t256", (const void *)mr_act_k256_elast
 static const mr_cuda_variant act_small = {"t64", (const void *)mr_act_k64_elastic,
                                           (const void *)mr_act_k64_plain, 64, 0};
 
-static mr_status act_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status act_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     act_params p;
     memset(&p, 0, sizeof p);
     const mr_tensor_desc *x = &g->tensors[n->in[0]];

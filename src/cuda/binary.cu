@@ -265,16 +265,20 @@ static mr_status bin_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
-static mr_status add_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status add_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     return bin_prepare(g, n, plan, BIN_ADD, err);
 }
-static mr_status sub_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status sub_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     return bin_prepare(g, n, plan, BIN_SUB, err);
 }
-static mr_status mul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status mul_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     return bin_prepare(g, n, plan, BIN_MUL, err);
 }
-static mr_status div_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status div_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     return bin_prepare(g, n, plan, BIN_DIV, err);
 }
 

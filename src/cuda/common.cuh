@@ -22,6 +22,61 @@ static __device__ __forceinline__ float mr_dev_act(mr_act act, float x) {
     }
 }
 
+/* ---- TF32 tensor cores (sm_80 and later) ----
+ *
+ * mma.sync m16n8k8 with TF32 operands and float32 accumulation, one warp. Fragments (PTX ISA,
+ * "Matrix fragments for mma.m16n8k8" with .tf32), lane = 4 * g + t (g = lane / 4, t = lane % 4):
+ *   A (16 x 8, row-major)  a[0] = A[g][t]   a[1] = A[g + 8][t]   a[2] = A[g][t + 4]
+ *                          a[3] = A[g + 8][t + 4]
+ *   B (8 x 8, k x n)       b[0] = B[t][g]   b[1] = B[t + 4][g]
+ *   C, D (16 x 8)          c[0] = C[g][2t]  c[1] = C[g][2t + 1]  c[2] = C[g + 8][2t]
+ *                          c[3] = C[g + 8][2t + 1]
+ * Each D element is the dot product of one row of A and one column of B added to its own C
+ * element, and the same instruction on the same operands gives the same bits: kernels that
+ * place their fragments alike (rows at multiples of 16, columns at multiples of 8 of the
+ * output) and run the same k8 steps in the same order over an output agree bit for bit,
+ * whichever warp computes which fragment. */
+
+/* float -> TF32 (10 mantissa bits, rounded to nearest, ties away from zero: cvt.rna), as the
+ * 32-bit register the mma takes; the mma's .tf32 operands must hold TF32 values. */
+static __device__ __forceinline__ unsigned mr_tf32(float x) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+}
+
+/* d += A * B for one m16n8k8 fragment triple (see above). */
+static __device__ __forceinline__ void mr_mma_tf32(float *d, const unsigned *a, const unsigned *b) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, "
+                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/* ---- asynchronous global -> shared copies (cp.async, sm_80 and later) ----
+ * A copy whose `ok` is false reads nothing and fills its destination with zeros (src-size
+ * 0); its source address must still be a valid pointer, so callers pass a safe one. The
+ * copies of a thread complete at mr_cp_async_wait(); other threads see them after a
+ * following __syncthreads(). */
+static __device__ __forceinline__ void mr_cp_async4(float *dst, const float *src, bool ok) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(d), "l"(src), "r"(ok ? 4 : 0)
+                 : "memory");
+}
+/* 16 bytes: dst and src 16-byte aligned. */
+static __device__ __forceinline__ void mr_cp_async16(float *dst, const float *src, bool ok) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src),
+                 "r"(ok ? 16 : 0)
+                 : "memory");
+}
+static __device__ __forceinline__ void mr_cp_async_commit(void) {
+    asm volatile("cp.async.commit_group;" ::: "memory");
+}
+static __device__ __forceinline__ void mr_cp_async_wait(void) {
+    asm volatile("cp.async.wait_all;" ::: "memory");
+}
+
 /* Defines an exported CUDA op table entry (external, C linkage: src/cuda/registry.c). */
 #define MR_CUDA_OP(SYM, NAME, PREPARE) extern "C" const mr_cuda_op SYM = {NAME, PREPARE}
 

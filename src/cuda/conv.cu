@@ -21,18 +21,35 @@
  *    This keeps a logical block short (the unit of preemption: the yield word is read
  *    between logical blocks) whatever the depth of the layer. Phase 1 blocks are sized by
  *    the loads they make (CONV_RED_LOADS), so they are short too.
+ *  - TC (the GEMM kernel's TF32 tensor-core form, under MR_PRECISION_TF32): the same logical
+ *    grid shape (64 x 64 tiles, split-K phases 0 and 1, the same epilogue), K slices of at most
+ *    CONV_TC_KSLICE_MAX (see there for the duration argument). Per chunk of BK k, the weight
+ *    tile (64 x BK) and the input patch (BK x 64) are copied global -> shared with cp.async
+ *    into one of two stages (the next chunk's copies are in flight while this one is
+ *    multiplied), zero-filled outside the operands; warps then run mma.sync m16n8k8 TF32
+ *    (operands rounded with cvt.rna, float32 accumulation) over the stage (gemm_tile.cuh:
+ *    warp layout, padded rows for conflict-free fragment reads). Variant 0: 256 threads (8
+ *    warps of 32 x 16 outputs), BK = 32. Variant 1: 64 threads (2 warps of 64 x 32), BK = 16,
+ *    half the shared memory. Both run the k8 steps of every output in the same order, so they
+ *    give bitwise the same result. Two kernel pairs by the patch gather: 1x1 stride-1
+ *    unpadded convolutions copy input rows directly (16-byte copies when HW % 4 == 0); the
+ *    generic gather reads a per-chunk table of (channel, kh, kw) offsets from shared memory.
  *  - DIRECT (one input channel per group: depthwise, or a channel multiplier): K = KH*KW is
  *    far too short for a GEMM tile. A logical block is (image, channel tile, output-row
  *    tile); every thread computes whole outputs from the taps (input read through the cache).
+ *    Float32 under either precision.
  */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#include "cuda/common.cuh"
+#include "cuda/gemm_tile.cuh"
 
 enum { CONV_PAD_NOTSET, CONV_PAD_SAME_UPPER, CONV_PAD_SAME_LOWER, CONV_PAD_VALID };
-enum { CONV_K_GEMM, CONV_K_DIRECT };
+enum { CONV_K_GEMM, CONV_K_DIRECT, CONV_K_TC };
+/* TC: how the input-patch operand is gathered. 1X1: 1x1 kernel, stride 1, no padding, so the
+ * patch of channel c is the input plane itself (k = c, position = plane index). */
+enum { CONV_B_GENERIC, CONV_B_1X1 };
 
 /* GEMM output tile (channels x positions). */
 #define CONV_TM 64
@@ -64,6 +81,23 @@ enum { CONV_K_GEMM, CONV_K_DIRECT };
  * cost of longer logical blocks; if even one slice does not fit, K is not split. Never an
  * error. */
 #define CONV_WS_MAX ((long long)256 << 20)
+/* TF32 tensor-core path (CONV_K_TC): the same 64 x 64 tiles and split-K structure, with K
+ * slices re-derived for the faster blocks, by the same cost model: block time ~ FLOP per block
+ * x resident blocks per SM / FLOP rate per SM. Variant 0 keeps 4 blocks on an SM (256 threads x
+ * 64 registers, 37 KiB of shared memory; the 1x1 kernel 3). Its issue slots per 32-k chunk of
+ * a tile (262 kFLOP): ~1000 warp instructions of fragment loads, conversions and 128 mma, ~700
+ * of copies (the generic gather, the costlier one): ~480 cycles on 4 schedulers, ~1 TFLOP/s
+ * per SM at 1.98 GHz if issue-bound; assume ~0.6 TFLOP/s per SM (80 TFLOP/s on an H200,
+ * ~4x the SIMT kernel). 384 k is 8192 x 384 = 3.1 MFLOP: ~21 us with 4 blocks sharing the SM
+ * (~14 us at the issue bound; variant 1, 2 warps, runs ~0.25 TFLOP/s per block: ~13 us).
+ * 384 = 12 chunks of 32; 3x3 layers get slices of 288 (C = 64, K = 576: 2 slices) or 384
+ * (C = 128..512), 1x1 layers of 256 channels are not cut and those of 512..2048 get slices of
+ * 256..352. Split-K traffic (8 bytes per output per slice) against 2 x 384 FLOP per output per
+ * slice is 96 FLOP per byte, above the ~17 FLOP per byte this kernel needs from HBM at 80
+ * TFLOP/s (and batch-1 workspaces mostly stay in L2). CONV_TC_KSLICE_MIN as CONV_KSLICE_MIN. */
+#define CONV_TC_KSLICE_MAX  384
+#define CONV_TC_KSLICE_MIN  128
+#define CONV_TC_KSLICE_UNIT 32 /* variant 0's K chunk (variant 1's, 16, divides it) */
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
  * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
  * a multiple of 64 and kept in [64, 4096] (so more only past 256 slices). At ~36 GB/s of HBM
@@ -86,6 +120,9 @@ typedef struct conv_cu_params {
     /* DIRECT */
     int cb, rb, n_cb, n_rb;
     mr_act act;
+    /* TC: input-patch gather (CONV_B_*); 16-byte copies of weights (K % 4 == 0) and of 1x1
+     * input rows (HW % 4 == 0) */
+    int b_mode, a_vec, b_vec;
 } conv_cu_params;
 
 /* ---------------------------------------------------------------- device code ---- */
@@ -305,6 +342,223 @@ static __device__ void conv_gemm_v1(const mr_cuda_args *a, long long blk) {
     conv_gemm_body<64, 8, 8, 8>(a, blk);
 }
 
+/* ---- TF32 tensor-core GEMM (prepare picks it under MR_PRECISION_TF32) ---- */
+
+/* Generic gather, k side: entry kk of a chunk's table describes k = k0 + kk of the slice as
+ * (offset of (channel, kh * dh, kw * dw) in the group's input planes, kh * dh, kw * dw), so
+ * that an element costs a broadcast shared load, two adds and two compares instead of a
+ * (channel, kh, kw) walk per element. k past kend gets kh * dh = -2^30: never in bounds.
+ * Written by the first BK threads (a division per entry, BK entries per chunk). */
+static __device__ __forceinline__ void conv_tc_ktab(const conv_cu_params *p, int4 *kt, int k0,
+                                                    int kend, int BK) {
+    const int i = threadIdx.x;
+    if (i >= BK) return;
+    const int k = k0 + i;
+    int4 e = make_int4(0, -(1 << 30), 0, 0);
+    if (k < kend) {
+        const int KK = p->KH * p->KW, c = k / KK, r = k - c * KK, kh = r / p->KW;
+        e.y = kh * p->dh;
+        e.z = (r - kh * p->KW) * p->dw;
+        e.x = c * p->HW + e.y * p->W + e.z;
+    }
+    kt[i] = e;
+}
+
+/* Issues the cp.async copies of one K chunk [k0, k0 + BK) of the tile's operands into a
+ * shared-memory stage: as[mm][kk] = weight (row m0 + mm, k0 + kk), bs[kk][nn] = input-patch
+ * element (k0 + kk, position p0 + nn). Elements past kend, rows past the group's channels,
+ * positions past P and taps in the padding are zero-filled. `gather` (a literal at the call
+ * site, so that each kernel holds one gather's registers) is CONV_B_GENERIC or CONV_B_1X1.
+ *  - weights: thread tid copies quads (row mm, k kq..kq+3), consecutive threads along the row:
+ *    one 16-byte copy when K % 4 == 0 (avec), else four 4-byte ones (same addresses).
+ *  - 1x1: k is the channel and the position indexes its plane (P = HW): quads of 4 positions
+ *    (kk, nq..nq+3), 16 consecutive threads per row of 64; 16-byte copies when HW % 4 == 0.
+ *  - generic: thread tid takes position nn = tid % 64 and rows kk = tid / 64 + R i (R = NT / 64),
+ *    so a warp copies 32 neighbouring positions of one k (one broadcast table entry). */
+template <int NT, int BK>
+static __device__ __forceinline__ void
+conv_tc_load(const conv_cu_params *p, int gather, float (*as)[BK + 4], float (*bs)[MR_GTC_LDB],
+             const int4 *kt, const float *w, const float *wsafe, int rows, int avec, const float *x,
+             const float *xsafe, int bvec, int k0, int kend, int p0, int ih0, int iw0, int pbase) {
+    const int tid = threadIdx.x, K = p->K;
+#pragma unroll
+    for (int i = 0; i < CONV_TM * BK / 4 / NT; i++) {
+        const int e = tid + i * NT, mm = e / (BK / 4), kq = (e % (BK / 4)) * 4, k = k0 + kq;
+        const float *src = w + mm * K + k;
+        if (avec) {
+            const bool ok = mm < rows && k < kend;
+            mr_cp_async16(&as[mm][kq], ok ? src : wsafe, ok);
+        } else {
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                const bool ok = mm < rows && k + q < kend;
+                mr_cp_async4(&as[mm][kq + q], ok ? src + q : wsafe, ok);
+            }
+        }
+    }
+    if (gather == CONV_B_1X1) {
+#pragma unroll
+        for (int i = 0; i < BK * CONV_TP / 4 / NT; i++) {
+            const int e = tid + i * NT, kk = e / (CONV_TP / 4), nq = (e % (CONV_TP / 4)) * 4;
+            const int k = k0 + kk, pp = p0 + nq;
+            const float *src = x + k * p->HW + pp;
+            if (bvec) {
+                const bool ok = k < kend && pp < p->P;
+                mr_cp_async16(&bs[kk][nq], ok ? src : xsafe, ok);
+            } else {
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    const bool ok = k < kend && pp + q < p->P;
+                    mr_cp_async4(&bs[kk][nq + q], ok ? src + q : xsafe, ok);
+                }
+            }
+        }
+    } else { /* ih0 = -2^30 for a position past P: never in bounds */
+        constexpr int R = NT / CONV_TP;
+        const int nn = tid % CONV_TP, kr = tid / CONV_TP;
+#pragma unroll
+        for (int i = 0; i < BK / R; i++) {
+            const int kk = kr + R * i;
+            const int4 e = kt[kk];
+            const bool ok =
+                (unsigned)(ih0 + e.y) < (unsigned)p->H && (unsigned)(iw0 + e.z) < (unsigned)p->W;
+            mr_cp_async4(&bs[kk][nn], ok ? x + (e.x + pbase) : xsafe, ok);
+        }
+    }
+}
+
+/* One 64 x 64 output tile over one K slice on tensor cores: NT threads (NT / 32 warps laid out
+ * as in gemm_tile.cuh, TM x TM accumulators per thread), K chunks of BK through two
+ * shared-memory stages filled by cp.async: the next chunk's copies are in flight while this
+ * chunk's mma run. Epilogue and split-K partial tiles as in conv_gemm_tile. */
+template <int NT, int TM, int BK>
+static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int gather,
+                                                    const mr_cuda_args *a, long long blk) {
+    static_assert((CONV_TM / (8 * TM)) * (CONV_TP / (4 * TM)) * 32 == NT,
+                  "the warps do not cover the tile");
+    static_assert(CONV_TM == MR_GT_TILE && CONV_TP == MR_GT_TILE, "gemm_tile.cuh's warp layout");
+    static_assert(BK % 8 == 0 && NT % CONV_TP == 0 && BK % (NT / CONV_TP) == 0 && NT >= BK &&
+                      (CONV_TM * BK / 4) % NT == 0 && (BK * CONV_TP / 4) % NT == 0,
+                  "loader mapping");
+    /* Rows of BK + 4 and 72 floats: conflict-free fragment reads (gemm_tile.cuh), 16-byte
+     * aligned rows for the 16-byte copies. */
+    __shared__ __align__(16) float As[2][CONV_TM][BK + 4];
+    __shared__ __align__(16) float Bs[2][BK][MR_GTC_LDB];
+    __shared__ int4 Kt[2][BK];
+
+    const int tid = threadIdx.x;
+    long long t = blk;
+    const int pti = (int)(t % p->n_pt);
+    t /= p->n_pt;
+    const int si = (int)(t % p->splits);
+    t /= p->splits;
+    const int mti = (int)(t % p->n_mt);
+    const long long u = t / p->n_mt; /* image * group + group index */
+    const int gi = (int)(u % p->group);
+    const long long nb = u / p->group;
+    const int m0 = mti * CONV_TM, p0 = pti * CONV_TP;
+    const int kbeg = si * p->kslice;
+    const int kend = min(p->K, kbeg + p->kslice);
+    const int rows = p->Mg - m0;
+
+    const float *xsafe = (const float *)a->in[0], *wsafe = (const float *)a->in[1];
+    const float *x = xsafe + ((long long)nb * p->C + (long long)gi * p->Cg) * (long long)p->HW;
+    const float *w = wsafe + (long long)(gi * p->Mg + m0) * p->K;
+    /* 16-byte copies need 16-byte aligned rows: K % 4 == 0 (HW % 4 == 0 for B, both checked
+     * by prepare) and an aligned base (always, from cudaMalloc and the 64-byte arena; checked
+     * anyway). */
+    const int avec = p->a_vec && ((uintptr_t)wsafe & 15) == 0;
+    const int bvec = p->b_vec && ((uintptr_t)xsafe & 15) == 0;
+    const int generic = gather == CONV_B_GENERIC;
+    /* generic gather, position side: input coordinates of this thread's output position */
+    int ih0 = -(1 << 30), iw0 = 0, pbase = 0;
+    const int pos = p0 + tid % CONV_TP;
+    if (generic && pos < p->P) {
+        const int oh = pos / p->OW, ow = pos - oh * p->OW;
+        ih0 = oh * p->sh - p->pt;
+        iw0 = ow * p->sw - p->pl;
+        pbase = ih0 * p->W + iw0;
+    }
+
+    float acc[MR_GT_MAXM][MR_GT_MAXM];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < TM; j++) acc[i][j] = 0.0f;
+    const int chunks = (kend - kbeg + BK - 1) / BK;
+    if (generic) conv_tc_ktab(p, Kt[0], kbeg, kend, BK);
+    __syncthreads(); /* Kt[0] */
+    conv_tc_load<NT, BK>(p, gather, As[0], Bs[0], Kt[0], w, wsafe, rows, avec, x, xsafe, bvec, kbeg,
+                         kend, p0, ih0, iw0, pbase);
+    mr_cp_async_commit();
+    if (generic && chunks > 1) conv_tc_ktab(p, Kt[1], kbeg + BK, kend, BK);
+    for (int c = 0; c < chunks; c++) {
+        /* Chunk c has landed (own copies: the wait; everyone's: the barrier), chunk c + 1's
+         * table is written, and every thread is done with chunk c - 1's stage and table,
+         * which are overwritten next. */
+        mr_cp_async_wait();
+        __syncthreads();
+        const int st = c & 1;
+        if (c + 1 < chunks) {
+            conv_tc_load<NT, BK>(p, gather, As[st ^ 1], Bs[st ^ 1], Kt[st ^ 1], w, wsafe, rows,
+                                 avec, x, xsafe, bvec, kbeg + (c + 1) * BK, kend, p0, ih0, iw0,
+                                 pbase);
+            mr_cp_async_commit();
+            if (generic && c + 2 < chunks) conv_tc_ktab(p, Kt[st], kbeg + (c + 2) * BK, kend, BK);
+        }
+        mr_gtc_mma(acc, &As[st][0][0], BK + 4, &Bs[st][0][0], BK, TM);
+    }
+
+    const int split = p->splits > 1;
+    const float *bias = (const float *)a->in[2];
+    float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int ml = m0 + mr_gtc_row(i, tid, TM);
+        if (ml >= p->Mg) continue;
+        const int m = gi * p->Mg + ml;
+        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+        const float bv = bias ? bias[m] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < TM; j++) {
+            const int pp = p0 + mr_gtc_col(j, tid, TM);
+            if (pp >= p->P) continue;
+            float v = acc[i][j];
+            if (!split) {
+                if (bias) v += bv;
+                v = mr_dev_act(p->act, v);
+            }
+            dst[pp] = v;
+        }
+    }
+}
+
+template <int NT, int TM, int BK>
+static __device__ __forceinline__ void conv_tc_body(const mr_cuda_args *a, int gather,
+                                                    long long blk) {
+    const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
+    if (a->phase == 0)
+        conv_tc_tile<NT, TM, BK>(p, gather, a, blk);
+    else
+        conv_reduce(p, a, blk);
+}
+
+/* Variant 0: 8 warps of 32 x 16 outputs, K chunks of 32 (37 KiB of shared memory). Variant 1:
+ * 2 warps of 64 x 32, K chunks of 16 (20 KiB). Same k8 steps in the same order: bit-identical
+ * (gemm_tile.cuh). One kernel pair per gather, so that each holds only its own registers. */
+static __device__ void conv_tc_v0(const mr_cuda_args *a, long long blk) {
+    conv_tc_body<256, 4, 32>(a, CONV_B_GENERIC, blk);
+}
+static __device__ void conv_tc_v1(const mr_cuda_args *a, long long blk) {
+    conv_tc_body<64, 8, 16>(a, CONV_B_GENERIC, blk);
+}
+static __device__ void conv_tc1x1_v0(const mr_cuda_args *a, long long blk) {
+    conv_tc_body<256, 4, 32>(a, CONV_B_1X1, blk);
+}
+static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
+    conv_tc_body<64, 8, 16>(a, CONV_B_1X1, blk);
+}
+
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
  * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
 static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk) {
@@ -346,6 +600,10 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
 
 MR_ELASTIC_KERNEL(mr_conv_gemm_t256, 256, conv_gemm_v0)
 MR_ELASTIC_KERNEL(mr_conv_gemm_t64, 64, conv_gemm_v1)
+MR_ELASTIC_KERNEL(mr_conv_tc_t256, 256, conv_tc_v0)
+MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
+MR_ELASTIC_KERNEL(mr_conv_tc1x1_t256, 256, conv_tc1x1_v0)
+MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
 MR_ELASTIC_KERNEL(mr_conv_direct_t256, 256, conv_direct_body)
 MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
 
@@ -355,6 +613,18 @@ static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
 static const mr_cuda_variant conv_gemm_small = {"gemm64x64_t64",
                                                 (const void *)mr_conv_gemm_t64_elastic,
                                                 (const void *)mr_conv_gemm_t64_plain, 64, 0};
+static const mr_cuda_variant conv_tc_full = {"tf32_64x64_t256",
+                                             (const void *)mr_conv_tc_t256_elastic,
+                                             (const void *)mr_conv_tc_t256_plain, 256, 0};
+static const mr_cuda_variant conv_tc_small = {"tf32_64x64_t64",
+                                              (const void *)mr_conv_tc_t64_elastic,
+                                              (const void *)mr_conv_tc_t64_plain, 64, 0};
+static const mr_cuda_variant conv_tc1x1_full = {"tf32_1x1_64x64_t256",
+                                                (const void *)mr_conv_tc1x1_t256_elastic,
+                                                (const void *)mr_conv_tc1x1_t256_plain, 256, 0};
+static const mr_cuda_variant conv_tc1x1_small = {"tf32_1x1_64x64_t64",
+                                                 (const void *)mr_conv_tc1x1_t64_elastic,
+                                                 (const void *)mr_conv_tc1x1_t64_plain, 64, 0};
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
                                                  (const void *)mr_conv_direct_t256_plain, 256, 0};
@@ -396,8 +666,8 @@ static int conv_dim(long long in, long long k, long long s, long long d, int aut
     return 1;
 }
 
-static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                              mr_err *err) {
+static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                              mr_cuda_plan *plan, mr_err *err) {
     conv_cu_params p;
     memset(&p, 0, sizeof p);
     if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || n->n_out < 1 || n->out[0] < 0)
@@ -540,16 +810,40 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan 
         return mr_cuda_set_params(plan, &p, sizeof p, n, err);
     }
 
-    p.kernel = CONV_K_GEMM;
+    /* GEMM: float32 SIMT tiles, or TF32 tensor cores. The same 64 x 64 tiles; only the
+     * slicing of K differs (a tensor-core block does a k in less time, see CONV_TC_KSLICE_MAX).
+     * The tensor-core loaders form a few more 32-bit offsets than the SIMT ones (a weight row
+     * of a tile's unused rows, a chunk past K, the generic gather's table): a geometry where
+     * they would not fit in an int (far past any real network) keeps the float32 kernel. */
+    int tc = cfg->precision == MR_PRECISION_TF32 && fits_int(CONV_TM * K + CONV_TC_KSLICE_UNIT);
+    if (tc) {
+        p.a_vec = K % 4 == 0;
+        p.b_mode = CONV_B_GENERIC;
+        if (KH == 1 && KW == 1 && st[0] == 1 && st[1] == 1 && pad0[0] == 0 && pad0[1] == 0 &&
+            OH == H && OW == W && fits_int((Cg + CONV_TC_KSLICE_UNIT) * HW + CONV_TP)) {
+            p.b_mode = CONV_B_1X1;
+            p.b_vec = HW % 4 == 0;
+        } else {
+            /* conv_tc_ktab's offsets (<= kx) plus a position's (|.| <= px), and the -2^30
+             * sentinels must stay out of bounds */
+            long long kx = (Cg - 1) * HW + (KH - 1) * dl[0] * W + (KW - 1) * dl[1];
+            long long px = ((OH - 1) * st[0] + pad0[0]) * W + (OW - 1) * st[1] + pad0[1];
+            tc = (KH - 1) * dl[0] < (1 << 29) && (OH - 1) * st[0] < (1 << 29) && fits_int(kx + px);
+        }
+    }
+    const long long ks_max = tc ? CONV_TC_KSLICE_MAX : CONV_KSLICE_MAX;
+    const long long ks_min = tc ? CONV_TC_KSLICE_MIN : CONV_KSLICE_MIN;
+    const long long ks_unit = tc ? CONV_TC_KSLICE_UNIT : 16;
+    p.kernel = tc ? CONV_K_TC : CONV_K_GEMM;
     p.n_mt = (int)div_up_ll(p.Mg, CONV_TM);
     p.n_pt = (int)div_up_ll(P, CONV_TP);
     long long base = N * group * p.n_mt * p.n_pt;
     long long S = 1;
     if (K > 0 && base > 0) {
-        S = div_up_ll(K, CONV_KSLICE_MAX);
+        S = div_up_ll(K, ks_max);
         if (base * S < CONV_MIN_BLOCKS) {
             long long want = div_up_ll(CONV_MIN_BLOCKS, base);
-            long long most = K / CONV_KSLICE_MIN;
+            long long most = K / ks_min;
             if (want > most) want = most;
             if (want > S) S = want;
         }
@@ -559,16 +853,24 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan 
         if (S > most_ws) S = most_ws;
         if (S < 1) S = 1;
     }
-    /* slices are whole chunks (multiple of 16, hence of both variants' BK) */
+    /* slices are whole chunks (a multiple of both variants' BK) */
     long long ks = div_up_ll(K > 0 ? K : 1, S);
-    ks = div_up_ll(ks, 16) * 16;
+    ks = div_up_ll(ks, ks_unit) * ks_unit;
     S = K > 0 ? div_up_ll(K, ks) : 1;
     if (!fits_int(ks + K)) return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "K is too large");
     p.kslice = (int)ks;
     p.splits = (int)S;
     p.gemm_blocks = p.total > 0 ? base * S : 0;
-    plan->variants[0] = &conv_gemm_full;
-    plan->variants[1] = &conv_gemm_small;
+    if (!tc) {
+        plan->variants[0] = &conv_gemm_full;
+        plan->variants[1] = &conv_gemm_small;
+    } else if (p.b_mode == CONV_B_1X1) {
+        plan->variants[0] = &conv_tc1x1_full;
+        plan->variants[1] = &conv_tc1x1_small;
+    } else {
+        plan->variants[0] = &conv_tc_full;
+        plan->variants[1] = &conv_tc_small;
+    }
     if (S > 1) {
         long long rc = CONV_RED_LOADS / S / CONV_RED_CHUNK_MIN * CONV_RED_CHUNK_MIN;
         if (rc > CONV_RED_CHUNK_MAX) rc = CONV_RED_CHUNK_MAX;

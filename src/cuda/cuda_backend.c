@@ -38,6 +38,13 @@ struct mr_backend {
     cudaStream_t stream_ctl; /* copies of the yield word (highest priority, never busy) */
     int plain_launch;        /* run models with plain launches (the elastic-overhead baseline) */
     int use_graphs;          /* replay a model's launches as a CUDA graph */
+    mr_cuda_cfg cfg;         /* what op planning may depend on (precision) */
+    /* The partition policy's two SM partitions (critical, normal), carved out of the
+     * runtime's SMs on first use. */
+    CUgreenCtx part_green[2];
+    CUcontext part_ctx[2];
+    int part_sms[2];
+    pfn_green_stream green_stream;
 };
 
 typedef struct step_state {
@@ -62,6 +69,11 @@ struct mr_exec {
     size_t device_bytes;
     cudaGraphExec_t graph; /* the whole model's launches, captured at the first run */
     int graph_failed;      /* capture failed once: launch directly from then on */
+    /* The coordinator's asynchronous requests: pinned staging of inputs and outputs (so the
+     * copies are asynchronous) and of the step counters. Allocated on first use. */
+    unsigned char *stage;
+    size_t stage_in, stage_out;
+    unsigned long long *ctr_host;
 };
 
 static mr_status cuda_fail(mr_err *err, cudaError_t e, const char *what) {
@@ -187,6 +199,8 @@ static void cuda_destroy(mr_backend *be) {
         if (be->stream_lo) cudaStreamDestroy(be->stream_lo);
         if (be->stream_ctl) cudaStreamDestroy(be->stream_ctl);
     }
+    for (int i = 0; i < 2; i++)
+        if (be->part_green[i] && be->green_destroy) be->green_destroy(be->part_green[i]);
     if (be->green && be->green_destroy) be->green_destroy(be->green);
     free(be);
 }
@@ -204,6 +218,7 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     be->device = params->gpu;
     be->plain_launch = params->plain_launch != 0;
     be->use_graphs = params->cuda_graphs != 0;
+    be->cfg.precision = params->precision;
     struct cudaDeviceProp prop;
     cudaError_t e = cudaGetDeviceProperties(&prop, be->device);
     if (e != cudaSuccess) {
@@ -266,6 +281,8 @@ static void cuda_exec_destroy(mr_exec *ex) {
     cudaFree(ex->arena);
     cudaFree(ex->counters);
     if (ex->yield_host) cudaFreeHost(ex->yield_host);
+    if (ex->stage) cudaFreeHost(ex->stage);
+    if (ex->ctr_host) cudaFreeHost(ex->ctr_host);
     cudaFree(ex->yield_dev);
     free(ex->dconst);
     free(ex->steps);
@@ -326,7 +343,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             goto fail;
         }
         ss->plan.n_phases = 1;
-        if ((st = cop->prepare(g, n, &ss->plan, err)) != MR_OK) goto fail;
+        if ((st = cop->prepare(g, n, &be->cfg, &ss->plan, err)) != MR_OK) goto fail;
         if (ss->plan.n_variants < 1 || ss->plan.n_phases < 1) {
             st = mr_errf(err, MR_ERR_INTERNAL, "%s node '%s': CUDA plan has no kernel", n->op_type,
                          n->name);
@@ -451,7 +468,9 @@ mr_status mr_cuda_exec_footprint(mr_exec *ex, int step, int variant, mr_footprin
     return MR_OK;
 }
 
-mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
+/* The launcher: on `stream`, reading `yield` between logical blocks when preemptible. */
+static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, const mr_launch *l,
+                           mr_err *err) {
     if (l->step < 0 || l->step >= ex->plan->n_steps)
         return mr_errf(err, MR_ERR_INVALID_ARG, "no step %d", l->step);
     step_state *ss = &ex->steps[l->step];
@@ -463,7 +482,6 @@ mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
     const mr_cuda_variant *v = ss->plan.variants[l->variant];
     long long nb = phase_blocks(&ss->plan, l->phase);
     if (nb <= 0) return MR_OK;
-    cudaStream_t stream = l->high_priority ? ex->be->stream_hi : ex->be->stream_lo;
     mr_cuda_args args = ss->args;
     args.n_blocks = nb;
     args.phase = l->phase;
@@ -481,7 +499,7 @@ mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
     }
     mr_elastic_ctl ctl;
     ctl.next = ex->counters + ss->counter_base + l->phase;
-    ctl.yield = l->preemptible ? ex->yield_dev : NULL;
+    ctl.yield = l->preemptible ? yield : NULL;
     ctl.end = l->end < 0 || l->end > nb ? nb : l->end;
     int P = l->blocks;
     if (P <= 0) {
@@ -493,6 +511,11 @@ mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
     CU_TRY(cudaLaunchKernel(v->elastic, grid, block, kargs, (size_t)v->smem, stream),
            "cudaLaunchKernel (elastic)");
     return MR_OK;
+}
+
+mr_status mr_cuda_exec_launch(mr_exec *ex, const mr_launch *l, mr_err *err) {
+    return launch_on(ex, l->high_priority ? ex->be->stream_hi : ex->be->stream_lo, ex->yield_dev, l,
+                     err);
 }
 
 mr_status mr_cuda_exec_begin(mr_exec *ex, const mr_tensor *inputs, mr_err *err) {
@@ -655,3 +678,361 @@ const mr_backend_iface mr_backend_cuda_iface = {
     .run = cuda_run,
     .device_bytes = mr_cuda_exec_device_bytes,
 };
+
+/* ------------------------------------------------------------------------------------------ */
+/* The coordinator's interface (src/coord/cuda_engine.c): queues (streams) in the runtime's
+ * SMs or in the partition policy's two SM partitions, events, a shared yield flag, and the
+ * asynchronous begin / launch / end of a request on a queue. All of it is called from the
+ * engine's one dispatcher thread, which keeps the right context current (a green context may
+ * be current to one thread at a time). */
+
+struct mr_cuda_queue {
+    mr_backend *be;
+    cudaStream_t stream;
+    CUcontext ctx; /* a partition's context, or NULL for the runtime's own */
+};
+
+struct mr_cuda_event {
+    cudaEvent_t ev;
+};
+
+struct mr_cuda_flag {
+    mr_backend *be;
+    int *host, *dev;
+};
+
+typedef CUresult (*pfn_green_get_resource)(CUgreenCtx, CUdevResource *, CUdevResourceType);
+
+static mr_status bind_queue(mr_cuda_queue *q, mr_err *err) {
+    if (q->ctx) {
+        if (q->be->ctx_set_current(q->ctx) != CUDA_SUCCESS)
+            return mr_errf(err, MR_ERR_BACKEND, "cannot make an SM partition's context current");
+        return MR_OK;
+    }
+    return bind_thread(q->be, err);
+}
+
+mr_status mr_cuda_bind(mr_backend *be, mr_err *err) {
+    return bind_thread(be, err);
+}
+
+mr_status mr_cuda_sm_limits(mr_backend *be, mr_cuda_sm_info *out, mr_err *err) {
+    struct cudaDeviceProp prop;
+    CU_TRY(cudaGetDeviceProperties(&prop, be->device), "cudaGetDeviceProperties");
+    out->sms = be->sms;
+    out->threads = prop.maxThreadsPerMultiProcessor;
+    out->blocks = prop.maxBlocksPerMultiProcessor;
+    out->regs = prop.regsPerMultiprocessor;
+    out->smem = (int)prop.sharedMemPerMultiprocessor;
+    out->smem_reserved = (int)prop.reservedSharedMemPerBlock;
+    return MR_OK;
+}
+
+mr_status mr_cuda_partition(mr_backend *be, int critical_sms, int *crit_out, int *normal_out,
+                            mr_err *err) {
+    if (be->part_green[0]) {
+        *crit_out = be->part_sms[0];
+        *normal_out = be->part_sms[1];
+        return MR_OK;
+    }
+    pfn_get_resource get_res = (pfn_get_resource)driver_fn("cuDeviceGetDevResource");
+    pfn_green_get_resource green_res =
+        (pfn_green_get_resource)driver_fn("cuGreenCtxGetDevResource");
+    pfn_split split = (pfn_split)driver_fn("cuDevSmResourceSplitByCount");
+    pfn_gen_desc gen = (pfn_gen_desc)driver_fn("cuDevResourceGenerateDesc");
+    pfn_green_create create = (pfn_green_create)driver_fn("cuGreenCtxCreate");
+    pfn_ctx_from_green from_green = (pfn_ctx_from_green)driver_fn("cuCtxFromGreenCtx");
+    be->green_stream = (pfn_green_stream)driver_fn("cuGreenCtxStreamCreate");
+    if (!be->green_destroy) be->green_destroy = (pfn_green_destroy)driver_fn("cuGreenCtxDestroy");
+    if (!be->ctx_set_current)
+        be->ctx_set_current = (pfn_ctx_set_current)driver_fn("cuCtxSetCurrent");
+    if (!get_res || !green_res || !split || !gen || !create || !from_green || !be->green_stream ||
+        !be->green_destroy || !be->ctx_set_current)
+        return mr_errf(err, MR_ERR_BACKEND,
+                       "the partition policy needs green contexts (CUDA driver 12.4 or newer)");
+    CUdevResource all;
+    CUresult r = be->green ? green_res(be->green, &all, CU_DEV_RESOURCE_TYPE_SM)
+                           : get_res((CUdevice)be->device, &all, CU_DEV_RESOURCE_TYPE_SM);
+    if (r != CUDA_SUCCESS) return mr_errf(err, MR_ERR_BACKEND, "cannot query the runtime's SMs");
+    /* The SM group size: what a split of one SM gives. */
+    CUdevResource one, rest1;
+    unsigned int g1 = 1, gran = 8;
+    if (split(&one, &g1, &all, &rest1, 0, 1) == CUDA_SUCCESS && g1 >= 1 && one.sm.smCount)
+        gran = one.sm.smCount;
+    int total = (int)all.sm.smCount;
+    if (total < 2 * (int)gran)
+        return mr_errf(err, MR_ERR_INVALID_ARG,
+                       "the partition policy needs at least %u SMs (two groups of %u); the "
+                       "runtime has %d",
+                       2 * gran, gran, total);
+    int want = critical_sms > 0 ? critical_sms : total / 2;
+    want = (want + (int)gran / 2) / (int)gran * (int)gran; /* nearest multiple of the group */
+    if (want < (int)gran) want = (int)gran;
+    if (want > total - (int)gran) want = total - (int)gran;
+    if (critical_sms > 0 && want != critical_sms)
+        return mr_errf(err, MR_ERR_INVALID_ARG,
+                       "partition_critical %d is not a valid split of the runtime's %d SMs: use "
+                       "a multiple of %u from %u to %d",
+                       critical_sms, total, gran, gran, total - (int)gran);
+    CUdevResource parts[2], rest;
+    unsigned int groups = 1;
+    if (split(&parts[0], &groups, &all, &rest, 0, (unsigned int)want) != CUDA_SUCCESS || groups < 1)
+        return mr_errf(err, MR_ERR_BACKEND, "cannot split %d SMs into %d + %d", total, want,
+                       total - want);
+    parts[1] = rest;
+    for (int i = 0; i < 2; i++) {
+        CUdevResourceDesc desc;
+        if (gen(&desc, &parts[i], 1) != CUDA_SUCCESS ||
+            create(&be->part_green[i], desc, (CUdevice)be->device, CU_GREEN_CTX_DEFAULT_STREAM) !=
+                CUDA_SUCCESS ||
+            from_green(&be->part_ctx[i], be->part_green[i]) != CUDA_SUCCESS) {
+            for (int j = 0; j <= i; j++)
+                if (be->part_green[j]) be->green_destroy(be->part_green[j]);
+            be->part_green[0] = be->part_green[1] = NULL;
+            return mr_errf(err, MR_ERR_BACKEND, "cannot create a green context of %u SMs",
+                           parts[i].sm.smCount);
+        }
+        be->part_sms[i] = (int)parts[i].sm.smCount;
+    }
+    *crit_out = be->part_sms[0];
+    *normal_out = be->part_sms[1];
+    return MR_OK;
+}
+
+mr_status mr_cuda_queue_create(mr_backend *be, int part, int high_priority, mr_cuda_queue **out,
+                               mr_err *err) {
+    mr_cuda_queue *q = mr_calloc(1, sizeof *q, "CUDA queue", err);
+    if (!q) return err->status;
+    q->be = be;
+    int lo = 0, hi = 0;
+    cudaDeviceGetStreamPriorityRange(&lo, &hi);
+    int prio = high_priority ? hi : lo;
+    mr_status st = MR_OK;
+    if (part == 1 || part == 2) {
+        q->ctx = be->part_ctx[part - 1];
+        CUstream cs;
+        if (!q->ctx || be->green_stream(&cs, be->part_green[part - 1], CU_STREAM_NON_BLOCKING,
+                                        prio) != CUDA_SUCCESS)
+            st = mr_errf(err, MR_ERR_BACKEND, "cannot create a stream in SM partition %d", part);
+        else
+            q->stream = (cudaStream_t)cs;
+    } else if (be->green) {
+        pfn_green_stream gs = (pfn_green_stream)driver_fn("cuGreenCtxStreamCreate");
+        CUstream cs;
+        if (!gs || gs(&cs, be->green, CU_STREAM_NON_BLOCKING, prio) != CUDA_SUCCESS)
+            st = mr_errf(err, MR_ERR_BACKEND, "cannot create a stream in the SM partition");
+        else
+            q->stream = (cudaStream_t)cs;
+    } else if ((st = bind_thread(be, err)) == MR_OK) {
+        cudaError_t e = cudaStreamCreateWithPriority(&q->stream, cudaStreamNonBlocking, prio);
+        if (e != cudaSuccess) st = cuda_fail(err, e, "cudaStreamCreateWithPriority");
+    }
+    if (st != MR_OK) {
+        free(q);
+        return st;
+    }
+    *out = q;
+    return MR_OK;
+}
+
+void mr_cuda_queue_destroy(mr_cuda_queue *q) {
+    if (!q) return;
+    if (bind_queue(q, NULL) == MR_OK && q->stream) {
+        cudaStreamSynchronize(q->stream);
+        cudaStreamDestroy(q->stream);
+    }
+    free(q);
+}
+
+mr_status mr_cuda_queue_sync(mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    CU_TRY(cudaStreamSynchronize(q->stream), "cudaStreamSynchronize");
+    return MR_OK;
+}
+
+mr_status mr_cuda_event_create(mr_cuda_queue *q, mr_cuda_event **out, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    mr_cuda_event *e = mr_calloc(1, sizeof *e, "CUDA event", err);
+    if (!e) return err->status;
+    cudaError_t ce = cudaEventCreateWithFlags(&e->ev, cudaEventDisableTiming);
+    if (ce != cudaSuccess) {
+        free(e);
+        return cuda_fail(err, ce, "cudaEventCreateWithFlags");
+    }
+    *out = e;
+    return MR_OK;
+}
+
+void mr_cuda_event_destroy(mr_cuda_queue *q, mr_cuda_event *e) {
+    if (!e) return;
+    if (bind_queue(q, NULL) == MR_OK) cudaEventDestroy(e->ev);
+    free(e);
+}
+
+mr_status mr_cuda_event_record(mr_cuda_event *e, mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    CU_TRY(cudaEventRecord(e->ev, q->stream), "cudaEventRecord");
+    return MR_OK;
+}
+
+mr_status mr_cuda_event_query(mr_cuda_event *e, mr_cuda_queue *q, int *done, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    cudaError_t ce = cudaEventQuery(e->ev);
+    if (ce == cudaErrorNotReady) {
+        *done = 0;
+        return MR_OK;
+    }
+    if (ce != cudaSuccess) return cuda_fail(err, ce, "cudaEventQuery");
+    *done = 1;
+    return MR_OK;
+}
+
+mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err) {
+    MR_TRY(bind_thread(be, err));
+    mr_cuda_flag *f = mr_calloc(1, sizeof *f, "yield flag", err);
+    if (!f) return err->status;
+    f->be = be;
+    cudaError_t e;
+    if ((e = cudaHostAlloc((void **)&f->host, sizeof(int), cudaHostAllocDefault)) != cudaSuccess ||
+        (e = cudaMalloc((void **)&f->dev, sizeof(int))) != cudaSuccess ||
+        (e = cudaMemset(f->dev, 0, sizeof(int))) != cudaSuccess) {
+        mr_cuda_flag_destroy(f);
+        return cuda_fail(err, e, "allocating a yield flag");
+    }
+    *f->host = 0;
+    *out = f;
+    return MR_OK;
+}
+
+void mr_cuda_flag_destroy(mr_cuda_flag *f) {
+    if (!f) return;
+    if (bind_thread(f->be, NULL) == MR_OK) {
+        if (f->host) cudaFreeHost(f->host);
+        cudaFree(f->dev);
+    }
+    free(f);
+}
+
+mr_status mr_cuda_flag_set(mr_cuda_flag *f, int value, mr_err *err) {
+    /* As mr_cuda_exec_set_yield: a copy on the control stream, which copy engines run beside
+     * busy SMs; waiting for it makes the value visible to every launch that follows. */
+    MR_TRY(bind_thread(f->be, err));
+    *f->host = value;
+    CU_TRY(cudaMemcpyAsync(f->dev, f->host, sizeof(int), cudaMemcpyHostToDevice, f->be->stream_ctl),
+           "cudaMemcpyAsync (yield flag)");
+    CU_TRY(cudaStreamSynchronize(f->be->stream_ctl), "cudaStreamSynchronize (yield flag)");
+    return MR_OK;
+}
+
+static mr_status stage_alloc(mr_exec *ex, mr_err *err) {
+    if (ex->stage) return MR_OK;
+    const mr_graph *g = ex->g;
+    size_t in = 0, out = 0;
+    for (int i = 0; i < g->n_inputs; i++) in += mr_desc_bytes(&g->tensors[g->inputs[i]]);
+    for (int i = 0; i < g->n_outputs; i++) out += mr_desc_bytes(&g->tensors[g->outputs[i]]);
+    CU_TRY(cudaHostAlloc((void **)&ex->stage, in + out + 64, cudaHostAllocDefault),
+           "cudaHostAlloc (request staging)");
+    CU_TRY(cudaHostAlloc((void **)&ex->ctr_host,
+                         sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
+                         cudaHostAllocDefault),
+           "cudaHostAlloc (counters)");
+    ex->stage_in = in;
+    ex->stage_out = out;
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_stage_inputs(mr_exec *ex, const mr_tensor *inputs, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    MR_TRY(stage_alloc(ex, err));
+    const mr_graph *g = ex->g;
+    size_t off = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        size_t b = mr_desc_bytes(&g->tensors[g->inputs[i]]);
+        memcpy(ex->stage + off, inputs[i].data, b);
+        off += b;
+    }
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_begin_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    MR_TRY(stage_alloc(ex, err));
+    const mr_graph *g = ex->g;
+    size_t off = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        size_t b = mr_desc_bytes(&g->tensors[g->inputs[i]]);
+        CU_TRY(cudaMemcpyAsync(dptr(ex, g->inputs[i]), ex->stage + off, b, cudaMemcpyHostToDevice,
+                               q->stream),
+               "cudaMemcpyAsync (inputs)");
+        off += b;
+    }
+    CU_TRY(
+        cudaMemsetAsync(ex->counters, 0,
+                        sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
+                        q->stream),
+        "cudaMemsetAsync (counters)");
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_launch_on(mr_exec *ex, mr_cuda_queue *q, const mr_launch *l,
+                                 mr_cuda_flag *yield, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    if (l->step < 0 || l->step >= ex->plan->n_steps)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "no step %d", l->step);
+    return launch_on(ex, q->stream, yield ? yield->dev : NULL, l, err);
+}
+
+mr_status mr_cuda_exec_end_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    MR_TRY(stage_alloc(ex, err));
+    const mr_graph *g = ex->g;
+    size_t off = ex->stage_in;
+    for (int i = 0; i < g->n_outputs; i++) {
+        int t = g->outputs[i];
+        const mr_tensor_desc *d = &g->tensors[t];
+        size_t b = mr_desc_bytes(d);
+        if (!d->data)
+            CU_TRY(
+                cudaMemcpyAsync(ex->stage + off, dptr(ex, t), b, cudaMemcpyDeviceToHost, q->stream),
+                "cudaMemcpyAsync (outputs)");
+        off += b;
+    }
+    return MR_OK;
+}
+
+void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs) {
+    const mr_graph *g = ex->g;
+    size_t off = ex->stage_in;
+    for (int i = 0; i < g->n_outputs; i++) {
+        const mr_tensor_desc *d = &g->tensors[g->outputs[i]];
+        size_t b = mr_desc_bytes(d);
+        memcpy(outputs[i].data, d->data ? d->data : (const void *)(ex->stage + off), b);
+        off += b;
+    }
+}
+
+mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    MR_TRY(stage_alloc(ex, err));
+    CU_TRY(
+        cudaMemcpyAsync(ex->ctr_host, ex->counters,
+                        sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
+                        cudaMemcpyDeviceToHost, q->stream),
+        "cudaMemcpyAsync (counters)");
+    CU_TRY(cudaStreamSynchronize(q->stream), "cudaStreamSynchronize (counters)");
+    return MR_OK;
+}
+
+long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase) {
+    return ex->ctr_host ? (long long)ex->ctr_host[ex->steps[step].counter_base + phase] : 0;
+}
+
+mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,
+                                    int *threads, mr_err *err) {
+    const step_state *ss = &ex->steps[step];
+    if (variant < 0 || variant >= ss->plan.n_variants)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "step %d has no variant %d", step, variant);
+    *full_blocks = ss->full_blocks[variant];
+    *threads = ss->plan.variants[variant]->threads;
+    return MR_OK;
+}

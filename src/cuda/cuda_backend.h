@@ -65,6 +65,58 @@ void mr_cuda_exec_set_yield(mr_exec *ex, int value);
 /* Device bytes held by this execution context (weights + arena + workspaces). */
 size_t mr_cuda_exec_device_bytes(const mr_exec *ex);
 
+/* ---- The coordinator's interface (src/coord/cuda_engine.c). Every call below comes from
+ * the engine's single dispatcher thread. ---- */
+
+typedef struct mr_cuda_queue mr_cuda_queue; /* a stream in an SM partition */
+typedef struct mr_cuda_event mr_cuda_event;
+typedef struct mr_cuda_flag mr_cuda_flag; /* a yield word shared by many launches */
+
+/* Per-SM limits of the device and the runtime's SM count, for fitting blocks beside others. */
+typedef struct mr_cuda_sm_info {
+    int sms, threads, blocks, regs, smem, smem_reserved;
+} mr_cuda_sm_info;
+
+/* Makes the runtime's context current on the calling thread. */
+mr_status mr_cuda_bind(mr_backend *be, mr_err *err);
+mr_status mr_cuda_sm_limits(mr_backend *be, mr_cuda_sm_info *out, mr_err *err);
+/* Splits the runtime's SMs into two green contexts for the partition policy: critical_sms
+ * (0 = half, rounded to the SM group size) and the rest. Idempotent. */
+mr_status mr_cuda_partition(mr_backend *be, int critical_sms, int *crit_out, int *normal_out,
+                            mr_err *err);
+/* part: 0 = the runtime's SMs, 1 = the critical partition, 2 = the normal partition. */
+mr_status mr_cuda_queue_create(mr_backend *be, int part, int high_priority, mr_cuda_queue **out,
+                               mr_err *err);
+void mr_cuda_queue_destroy(mr_cuda_queue *q);
+mr_status mr_cuda_queue_sync(mr_cuda_queue *q, mr_err *err);
+mr_status mr_cuda_event_create(mr_cuda_queue *q, mr_cuda_event **out, mr_err *err);
+void mr_cuda_event_destroy(mr_cuda_queue *q, mr_cuda_event *e);
+mr_status mr_cuda_event_record(mr_cuda_event *e, mr_cuda_queue *q, mr_err *err);
+/* *done = 1 once the work recorded before the event has finished. */
+mr_status mr_cuda_event_query(mr_cuda_event *e, mr_cuda_queue *q, int *done, mr_err *err);
+mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err);
+void mr_cuda_flag_destroy(mr_cuda_flag *f);
+/* Returns once the GPU sees the value. */
+mr_status mr_cuda_flag_set(mr_cuda_flag *f, int value, mr_err *err);
+
+/* A request on a queue: inputs into pinned staging (host copy), then asynchronously the
+ * input copies and counter reset, launches, output copies into staging; after the work is
+ * done, the outputs out of staging. */
+mr_status mr_cuda_exec_stage_inputs(mr_exec *ex, const mr_tensor *inputs, mr_err *err);
+mr_status mr_cuda_exec_begin_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
+/* `yield` is read by preemptible elastic launches (may be NULL). */
+mr_status mr_cuda_exec_launch_on(mr_exec *ex, mr_cuda_queue *q, const mr_launch *l,
+                                 mr_cuda_flag *yield, mr_err *err);
+mr_status mr_cuda_exec_end_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
+void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs);
+/* Reads every step counter (the next logical block of each step phase) through q, which
+ * must be idle; mr_cuda_exec_counter_value then returns them. */
+mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
+long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase);
+/* P of a full-width launch of a variant (occupancy x SMs) and its threads per block. */
+mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,
+                                    int *threads, mr_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -51,15 +51,24 @@ typedef struct mr_cuda_plan {
     int skip; /* 1: nothing to launch (e.g. a view the planner aliased) */
 } mr_cuda_plan;
 
+/* Backend-wide settings that planning may depend on, from the runtime's parameters. */
+typedef struct mr_cuda_cfg {
+    /* MR_PRECISION_TF32: Conv (GEMM path), Gemm and MatMul (M > 1) plan TF32 tensor-core
+     * kernels; every other kernel, and everything under MR_PRECISION_FP32, is float32. */
+    mr_precision precision;
+} mr_cuda_cfg;
+
 typedef struct mr_cuda_op {
     const char *name; /* ONNX op type, as in mr_op_def */
-    /* Plans node n (finalised graph: shapes known, constants in g->tensors[].data). Errors
-     * name the node. mr_graph_finalize has run the CPU op's init, infer and prepare on n, so
-     * its inputs passed the CPU op's checks and n->params holds what the CPU op derived (its
-     * params struct, exposed through an internal header such as ops/transform.h or
-     * ops/rnn.h): prepare reads it rather than re-deriving or re-validating, and checks only
-     * what its kernels cannot do (dtypes, index widths, sizes). */
-    mr_status (*prepare)(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err);
+    /* Plans node n (finalised graph: shapes known, constants in g->tensors[].data) under the
+     * backend settings cfg. Errors name the node. mr_graph_finalize has run the CPU op's
+     * init, infer and prepare on n, so its inputs passed the CPU op's checks and n->params
+     * holds what the CPU op derived (its params struct, exposed through an internal header
+     * such as ops/transform.h or ops/rnn.h): prepare reads it rather than re-deriving or
+     * re-validating, and checks only what its kernels cannot do (dtypes, index widths,
+     * sizes). */
+    mr_status (*prepare)(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                         mr_cuda_plan *plan, mr_err *err);
 } mr_cuda_op;
 
 /* Registry (src/cuda/registry.c): the CUDA op for an ONNX op type, or NULL. */

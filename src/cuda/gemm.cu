@@ -10,7 +10,14 @@
  * Two kernel families, chosen per node (both variants of a node use the same one):
  *   M > 1   tiled SGEMM (gemm_tile.cuh); logical block = (batch, 64-row tile, 64-column tile).
  *           Variant 0: 256 threads, 4x4 outputs each. Variant 1: 64 threads, 8x8 each.
- *   M == 1  GEMV (batch-1 fully connected layers, bandwidth bound); logical block = (batch,
+ *           Under MR_PRECISION_TF32 the same grid runs gemm_tile.cuh's TF32 tensor-core tile
+ *           (mma.sync m16n8k8, operands rounded with cvt.rna, float32 accumulation; K stages
+ *           of 16 copied with cp.async into two shared-memory stages): variant 0 is 8 warps of
+ *           32 x 16 outputs, variant 1 2 warps of 64 x 32, bit-identical to each other. A
+ *           block covers the whole K, as in float32 (its duration was already that of the
+ *           SIMT tile over K; tensor cores only shorten it).
+ *   M == 1  GEMV (batch-1 fully connected layers, bandwidth bound: float32 under either
+ *           precision, tensor cores would not make it faster); logical block = (batch,
  *           tile of nc output columns), the reduction over K split into ks fixed slices whose
  *           partial sums meet in shared memory in a fixed order. Variant 0: 256 threads,
  *           variant 1: 64 threads; work items are dealt round-robin, so both variants compute
@@ -103,8 +110,44 @@ static __device__ void gemm_tile_64(const mr_cuda_args *a, long long blk) {
     gemm_tile_body(a, blk, 8, 64);
 }
 
+/* The same tile on TF32 tensor cores (gemm_tile.cuh): same grid, same epilogue. */
+static __device__ __forceinline__ void gemm_tc_body(const mr_cuda_args *a, long long blk, int TM,
+                                                    int T) {
+    __shared__ __align__(16) mr_gtc_smem s;
+    const gemm_k_params *p = MR_PARAMS(gemm_k_params, a);
+    long long nt = blk % p->n_nt, rest = blk / p->n_nt;
+    long long mt = rest % p->n_mt, yb = rest / p->n_mt;
+    long long ao, bo;
+    batch_offsets(p, yb, &ao, &bo);
+    const float *A = (const float *)a->in[0] + ao, *B = (const float *)a->in[1] + bo;
+    const float *C = (const float *)a->in[2];
+    float *Y = (float *)a->out[0] + yb * p->M * p->N;
+    long long m0 = mt * MR_GT_TILE, n0 = nt * MR_GT_TILE;
+    float acc[MR_GT_MAXM][MR_GT_MAXM];
+    mr_gt_tile_tf32(A, p->sam, p->sak, B, p->sbk, p->sbn, p->M, p->N, p->K, m0, n0, TM, T, &s, acc);
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        long long m = m0 + mr_gtc_row(i, threadIdx.x, TM);
+        if (m >= p->M) continue;
+#pragma unroll
+        for (int j = 0; j < TM; j++) {
+            long long n = n0 + mr_gtc_col(j, threadIdx.x, TM);
+            if (n < p->N) Y[m * p->N + n] = epilogue(p, C, m, n, acc[i][j]);
+        }
+    }
+}
+
+static __device__ void gemm_tc_256(const mr_cuda_args *a, long long blk) {
+    gemm_tc_body(a, blk, 4, 256);
+}
+static __device__ void gemm_tc_64(const mr_cuda_args *a, long long blk) {
+    gemm_tc_body(a, blk, 8, 64);
+}
+
 MR_ELASTIC_KERNEL(mr_gemm_tile256, 256, gemm_tile_256)
 MR_ELASTIC_KERNEL(mr_gemm_tile64, 64, gemm_tile_64)
+MR_ELASTIC_KERNEL(mr_gemm_tc256, 256, gemm_tc_256)
+MR_ELASTIC_KERNEL(mr_gemm_tc64, 64, gemm_tc_64)
 
 /* ---- GEMV (M == 1) ---- */
 
@@ -231,6 +274,10 @@ static const mr_cuda_variant tile_full = {"tile64x64_t256", (const void *)mr_gem
                                           (const void *)mr_gemm_tile256_plain, 256, 0};
 static const mr_cuda_variant tile_small = {"tile64x64_t64", (const void *)mr_gemm_tile64_elastic,
                                            (const void *)mr_gemm_tile64_plain, 64, 0};
+static const mr_cuda_variant tc_full = {"tf32_64x64_t256", (const void *)mr_gemm_tc256_elastic,
+                                        (const void *)mr_gemm_tc256_plain, 256, 0};
+static const mr_cuda_variant tc_small = {"tf32_64x64_t64", (const void *)mr_gemm_tc64_elastic,
+                                         (const void *)mr_gemm_tc64_plain, 64, 0};
 static const mr_cuda_variant gemv_full = {"gemv_t256", (const void *)mr_gemv256_elastic,
                                           (const void *)mr_gemv256_plain, 256, 0};
 static const mr_cuda_variant gemv_small = {"gemv_t64", (const void *)mr_gemv64_elastic,
@@ -239,8 +286,8 @@ static const mr_cuda_variant gemv_small = {"gemv_t64", (const void *)mr_gemv64_e
 /* ---- host side ---- */
 
 /* Grid, GEMV tiling and variants, common to both ops. */
-static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch,
-                             mr_cuda_plan *plan, mr_err *err) {
+static mr_status finish_plan(const mr_node *n, const mr_cuda_cfg *cfg, gemm_k_params *p,
+                             long long batch, mr_cuda_plan *plan, mr_err *err) {
     p->act = n->act;
     if (p->M > (1LL << 40) || p->N > (1LL << 40) || p->K > (1LL << 40) || batch > (1LL << 40))
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the product is too large");
@@ -271,8 +318,9 @@ static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch
     } else {
         p->n_mt = (p->M + MR_GT_TILE - 1) / MR_GT_TILE;
         p->n_nt = (p->N + MR_GT_TILE - 1) / MR_GT_TILE;
-        plan->variants[0] = &tile_full;
-        plan->variants[1] = &tile_small;
+        const int tc = cfg->precision == MR_PRECISION_TF32;
+        plan->variants[0] = tc ? &tc_full : &tile_full;
+        plan->variants[1] = tc ? &tc_small : &tile_small;
     }
     plan->n_variants = 2;
     blocks = p->M == 0 || p->N == 0 ? 0 : batch * p->n_mt * p->n_nt;
@@ -283,8 +331,8 @@ static mr_status finish_plan(const mr_node *n, gemm_k_params *p, long long batch
     return mr_cuda_set_params(plan, p, sizeof *p, n, err);
 }
 
-static mr_status gemm_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                              mr_err *err) {
+static mr_status gemm_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                              mr_cuda_plan *plan, mr_err *err) {
     /* The CPU op has checked the attributes and operands (2-D float32 A and B, matching inner
      * dimensions, C broadcastable to [M, N]) and derived the geometry. */
     const mr_gemm_params *cp = (const mr_gemm_params *)n->params;
@@ -306,11 +354,11 @@ static mr_status gemm_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan 
     /* The CPU skips the product when alpha == 0 (so Inf/NaN in A or B do not leak into Y). */
     if (p.alpha == 0.0f) p.K = 0;
     p.nb = 0;
-    return finish_plan(n, &p, 1, plan, err);
+    return finish_plan(n, cfg, &p, 1, plan, err);
 }
 
-static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                mr_err *err) {
+static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                mr_cuda_plan *plan, mr_err *err) {
     /* The CPU op has checked the operands (float32, inner dimensions, broadcastable batch
      * dimensions, the constant bias [N]) and derived the geometry, A's batch dimensions folded
      * into M when B has none (Y's rows follow A's in memory). */
@@ -338,7 +386,7 @@ static mr_status matmul_prepare(const mr_graph *g, const mr_node *n, mr_cuda_pla
         p.b_bs[i] = cp->b_bs[i];
     }
     p.nb = cp->nb;
-    return finish_plan(n, &p, cp->batch, plan, err);
+    return finish_plan(n, cfg, &p, cp->batch, plan, err);
 }
 
 MR_CUDA_OP(mr_cuda_op_gemm, "Gemm", gemm_prepare);

@@ -73,7 +73,8 @@ static const mr_cuda_variant bn_full = {"t256", (const void *)mr_bn_k256_elastic
 static const mr_cuda_variant bn_small = {"t64", (const void *)mr_bn_k64_elastic,
                                          (const void *)mr_bn_k64_plain, 64, 0};
 
-static mr_status bn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status bn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                            mr_cuda_plan *plan, mr_err *err) {
     /* The CPU op has checked X and the per-channel inputs (float32, [C]) and the attributes,
      * and derived the [N, C, S] view. */
     const mr_bn_params *cp = (const mr_bn_params *)n->params;
@@ -151,7 +152,8 @@ static const mr_cuda_variant lrn_full = {"t256", (const void *)mr_lrn_k256_elast
 static const mr_cuda_variant lrn_small = {"t64", (const void *)mr_lrn_k64_elastic,
                                           (const void *)mr_lrn_k64_plain, 64, 0};
 
-static mr_status lrn_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan, mr_err *err) {
+static mr_status lrn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                             mr_cuda_plan *plan, mr_err *err) {
     /* The CPU op has checked X and the attributes and derived the [N, C, S] view. */
     const mr_lrn_params *cp = (const mr_lrn_params *)n->params;
     lrn_params p;

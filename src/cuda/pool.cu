@@ -319,16 +319,16 @@ static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, mr_cuda_
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
-static mr_status maxpool_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                 mr_err *err) {
+static mr_status maxpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                 mr_cuda_plan *plan, mr_err *err) {
     return pool_prepare_kind(g, n, plan, POOL_MAX, err);
 }
-static mr_status avgpool_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                 mr_err *err) {
+static mr_status avgpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                 mr_cuda_plan *plan, mr_err *err) {
     return pool_prepare_kind(g, n, plan, POOL_AVG, err);
 }
-static mr_status gavgpool_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                  mr_err *err) {
+static mr_status gavgpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                  mr_cuda_plan *plan, mr_err *err) {
     return pool_prepare_kind(g, n, plan, POOL_GLOBAL_AVG, err);
 }
 

@@ -54,8 +54,8 @@ static const mr_cuda_variant copy_full = {"t256", (const void *)mr_copy_k256_ela
 static const mr_cuda_variant copy_small = {"t64", (const void *)mr_copy_k64_elastic,
                                            (const void *)mr_copy_k64_plain, 64, 0};
 
-static mr_status view_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                              mr_err *err) {
+static mr_status view_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                              mr_cuda_plan *plan, mr_err *err) {
     if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0)
         return mr_err_node(err, MR_ERR_GRAPH, n, "the input or output is missing");
     const mr_tensor_desc *in = &g->tensors[n->in[0]], *out = &g->tensors[n->out[0]];
@@ -110,8 +110,8 @@ static const mr_cuda_variant fill_full = {"t256", (const void *)mr_fill_k256_ela
 static const mr_cuda_variant fill_small = {"t64", (const void *)mr_fill_k64_elastic,
                                            (const void *)mr_fill_k64_plain, 64, 0};
 
-static mr_status const_of_shape_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                        mr_err *err) {
+static mr_status const_of_shape_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                        mr_cuda_plan *plan, mr_err *err) {
     if (n->n_out < 1 || n->out[0] < 0)
         return mr_err_node(err, MR_ERR_GRAPH, n, "the output is missing");
     const mr_tensor_desc *out = &g->tensors[n->out[0]];

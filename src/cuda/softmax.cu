@@ -158,8 +158,8 @@ static const mr_cuda_variant softmax_full = {"t256", (const void *)mr_softmax_k2
 static const mr_cuda_variant softmax_small = {"t64", (const void *)mr_softmax_k64_elastic,
                                               (const void *)mr_softmax_k64_plain, 64, 0};
 
-static mr_status softmax_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                 mr_err *err) {
+static mr_status softmax_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                 mr_cuda_plan *plan, mr_err *err) {
     /* The CPU op has checked X (float32, rank >= 1, axis in range) and resolved the axis
      * semantics (opset < 13: 2-D coercion) into the [outer, n, inner] view. */
     const mr_softmax_params *cp = (const mr_softmax_params *)n->params;

@@ -162,8 +162,8 @@ static mr_status io_descs(const mr_graph *g, const mr_node *n, const mr_tensor_d
 /* The view is the one the CPU op's prepare resolved from the attributes / constant inputs and
  * coalesced (ops/transform.h; validated there during shape inference): copied into the
  * kernel's params with the dividers. */
-static mr_status strided_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                 mr_err *err) {
+static mr_status strided_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                 mr_cuda_plan *plan, mr_err *err) {
     const mr_tensor_desc *in = NULL, *out = NULL;
     int esz = 0;
     MR_TRY(io_descs(g, n, &in, &out, &esz, err));
@@ -275,8 +275,8 @@ static __device__ __forceinline__ void concat_body(const mr_cuda_args *a, long l
 
 MV_VARIANTS(mr_concat, concat_body)
 
-static mr_status concat_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                mr_err *err) {
+static mr_status concat_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                mr_cuda_plan *plan, mr_err *err) {
     const mr_tensor_desc *in0 = NULL, *out = NULL;
     int esz = 0;
     MR_TRY(io_descs(g, n, &in0, &out, &esz, err));
@@ -360,8 +360,8 @@ gather_src(const mr_cuda_args *a, const gather_params *p, long long e, long long
 MV_BODY(gather_body, gather_params, gather_src)
 MV_VARIANTS(mr_gather, gather_body)
 
-static mr_status gather_prepare(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                mr_err *err) {
+static mr_status gather_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                mr_cuda_plan *plan, mr_err *err) {
     const mr_tensor_desc *data = NULL, *out = NULL;
     int esz = 0;
     MR_TRY(io_descs(g, n, &data, &out, &esz, err));
