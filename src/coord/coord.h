@@ -100,6 +100,7 @@ struct mr_coord {
     pthread_cond_t work_cv, done_cv;
     mr_task *tasks;
     int n_tasks, n_created;
+    unsigned list_gen; /* changes whenever a task is added or removed */
     uint64_t seq;
     int64_t blocks_begun, blocks_done; /* over every task */
     int started, stopping;
@@ -136,5 +137,8 @@ void mr_coord_count_block(mr_task *t, int finished);
 void mr_request_debug(const mr_request *r, int64_t *other_begun, int64_t *other_done);
 
 extern const mr_engine_iface mr_engine_cpu;
+#ifdef MIRIAM_HAVE_CUDA
+extern const mr_engine_iface mr_engine_cuda;
+#endif
 
 #endif

@@ -242,6 +242,10 @@ static mr_status get_coord(mr_runtime *rt, mr_coord **out, mr_err *err) {
     if (!rt->coord) {
         const mr_engine_iface *eng = NULL;
         if (rt->iface->kind == MR_BACKEND_CPU) eng = &mr_engine_cpu;
+#ifdef MIRIAM_HAVE_CUDA
+        else if (rt->iface->kind == MR_BACKEND_CUDA)
+            eng = &mr_engine_cuda;
+#endif
         if (!eng)
             st = mr_errf(err, MR_ERR_UNSUPPORTED, "tasks are not supported on the %s backend",
                          rt->iface->name);
@@ -324,6 +328,7 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
     t->next = c->tasks;
     c->tasks = t;
     c->n_tasks++;
+    c->list_gen++;
     pthread_mutex_unlock(&c->mu);
     *out = t;
     return MR_OK;
@@ -392,6 +397,7 @@ void mr_task_destroy(mr_task *t) {
             break;
         }
     c->n_tasks--;
+    c->list_gen++;
     pthread_mutex_unlock(&c->mu);
     mr_model_bind_task(t->model, NULL, NULL);
     stats_free(&t->st);
