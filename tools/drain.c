@@ -45,6 +45,7 @@ static void drain_usage(void) {
     printf("  %-15s%s\n", "--sms N", "CUDA: confine the runtime to N SMs with a green context (a");
     printf("  %-15s%s\n", "", "multiple of 8 on Hopper; default 0 = the whole GPU)");
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
+    printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
 }
 
 #ifdef MIRIAM_HAVE_CUDA
@@ -279,7 +280,7 @@ int cmd_drain(int argc, char **argv) {
         }
         int bad = 0;
         if (strcmp(a, "--sms") == 0 || strcmp(a, "--gpu") == 0 || strcmp(a, "-v") == 0 ||
-            strcmp(a, "--verbose") == 0) {
+            strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0) {
             if (cli_common_option(&c, argc, argv, &i) == 1) return 1;
             continue;
         }

@@ -95,7 +95,9 @@ enum { CONV_B_GENERIC, CONV_B_1X1 };
  * 256..352. Split-K traffic (8 bytes per output per slice) against 2 x 384 FLOP per output per
  * slice is 96 FLOP per byte, above the ~17 FLOP per byte this kernel needs from HBM at 80
  * TFLOP/s (and batch-1 workspaces mostly stay in L2). CONV_TC_KSLICE_MIN as CONV_KSLICE_MIN. */
-#define CONV_TC_KSLICE_MAX  384
+#ifndef CONV_TC_KSLICE_MAX /* may be set at build time to study the trade-off */
+#define CONV_TC_KSLICE_MAX 384
+#endif
 #define CONV_TC_KSLICE_MIN  128
 #define CONV_TC_KSLICE_UNIT 32 /* variant 0's K chunk (variant 1's, 16, divides it) */
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to

@@ -142,6 +142,10 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
     }
     /* Zero initial state: R * 0 = 0 (and r (.) 0 = 0); skipped like on the CPU. */
     const int do_dot = hp != NULL;
+    /* float4 path: rows of R and of the vector 16-byte aligned (H a multiple of 4, bases
+     * aligned: R and the workspace come from cudaMalloc, initial_h may be any tensor). */
+    const int vec4 = (H & 3) == 0 && (ldv & 3) == 0 && (((unsigned long long)Rd & 15) == 0) &&
+                     vec && (((unsigned long long)vec & 15) == 0);
 
     float *Y = (float *)a->out[OUT_Y], *Yh = (float *)a->out[OUT_YH];
     float *Yc = p->gru ? NULL : (float *)a->out[OUT_YC];
@@ -162,12 +166,33 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
             if (do_dot) {
                 const float *rr = Rd + ((g0 + g) * H + u0 + i) * H;
                 const float *v = vec + b0 * ldv;
+                if (vec4) {
+                    /* 16-byte loads: a step is latency bound (each row is read once per
+                     * step), so what matters is the bytes each warp has in flight; four
+                     * times fewer loads also means the unrolled loop issues a whole
+                     * 512-wide row at once. */
+                    const float4 *r4 = (const float4 *)rr;
 #pragma unroll 4
-                for (long long q = lane; q < H; q += 32) {
-                    float r = __ldg(rr + q);
+                    for (long long q = lane; q < H / 4; q += 32) {
+                        const float4 r = __ldg(r4 + q);
 #pragma unroll
-                    for (int bb = 0; bb < RNN_BC; bb++)
-                        if (bb < nbt) acc[bb] = fmaf(r, v[bb * ldv + q], acc[bb]);
+                        for (int bb = 0; bb < RNN_BC; bb++)
+                            if (bb < nbt) {
+                                const float4 x = ((const float4 *)(v + bb * ldv))[q];
+                                acc[bb] = fmaf(r.x, x.x, acc[bb]);
+                                acc[bb] = fmaf(r.y, x.y, acc[bb]);
+                                acc[bb] = fmaf(r.z, x.z, acc[bb]);
+                                acc[bb] = fmaf(r.w, x.w, acc[bb]);
+                            }
+                    }
+                } else {
+#pragma unroll 4
+                    for (long long q = lane; q < H; q += 32) {
+                        float r = __ldg(rr + q);
+#pragma unroll
+                        for (int bb = 0; bb < RNN_BC; bb++)
+                            if (bb < nbt) acc[bb] = fmaf(r, v[bb * ldv + q], acc[bb]);
+                    }
                 }
 #pragma unroll
                 for (int bb = 0; bb < RNN_BC; bb++) acc[bb] = warp_sum(acc[bb]);
