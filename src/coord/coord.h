@@ -103,6 +103,9 @@ struct mr_coord {
     unsigned list_gen; /* changes whenever a task is added or removed */
     uint64_t seq;
     int64_t blocks_begun, blocks_done; /* over every task */
+    /* What the CUDA engine did (for tests and logs): yield flag raised, preempted requests
+     * resumed from their counters, elastic shards launched. */
+    int64_t n_yields, n_resyncs, n_shards;
     int started, stopping;
 };
 

@@ -55,8 +55,9 @@
 #include "model.h"
 #include "runtime_internal.h"
 
-/* Launches tracked per task (events in a ring); a task never has more in flight. */
-#define RING 64
+/* Launches tracked per task (events in a ring); a task never has more in flight. A request
+ * replayed as a CUDA graph has all its launches in flight at once: up to RING - 1. */
+#define RING 256
 /* Launches kept in flight per task in whole and full-width modes. */
 #define AHEAD 24
 /* Logical blocks per physical block in an elastic shard: bounds a shard's duration to about
@@ -92,6 +93,14 @@ typedef struct gtask {
     int n_unsure;
     int ns, nv_max;
     step_fp *fps;
+    /* Requests whose launches are all known in advance (critical requests of elastic and
+     * padding, every request of the other policies) are captured once as a CUDA graph and
+     * replayed with one call: a few microseconds of host time instead of one launch and one
+     * event record per kernel. The events recorded inside still fire, so the dispatcher
+     * follows the graph kernel by kernel as before. */
+    mr_cuda_graph *graph;
+    int graph_failed, graph_n;
+    flight graph_fl[RING];
 } gtask;
 
 typedef struct gengine {
@@ -104,6 +113,7 @@ typedef struct gengine {
     int yield_on;
     mr_task *owner;
     int crit_sms, normal_sms; /* partition */
+    int graphs;               /* replay static requests as CUDA graphs (cuda_graphs) */
     /* Start-up handshake with the dispatcher thread. */
     int ready;
     mr_status start_status;
@@ -294,7 +304,12 @@ static mr_status issue_launch(gengine *e, mr_task *t, int kind, int variant, int
         break;
     }
     MR_TRY(mr_cuda_exec_launch_on(t->ex, g->q, &l, kind == K_FULL ? e->yield : NULL, err));
-    MR_TRY(push(t, kind, g->step, g->phase, err));
+    /* An event per kernel where the dispatcher needs to know which kernel runs (elastic and
+     * padding: the leftover beside the running critical kernel, the resume points); the
+     * other policies only wait for the end copy, and an event record between two kernels
+     * of a graph costs the GPU a few microseconds. */
+    if (e->c->policy == MR_POLICY_ELASTIC || e->c->policy == MR_POLICY_PADDING)
+        MR_TRY(push(t, kind, g->step, g->phase, err));
     if (kind == K_SHARD && end < nb)
         g->next_block = end;
     else
@@ -352,6 +367,7 @@ static mr_status issue_shard(gengine *e, mr_task *t, int *progress, mr_err *err)
     long long end = g->next_block + P * SHARD_WAVES;
     if (end > nb) end = nb;
     MR_TRY(issue_launch(e, t, K_SHARD, best, (int)P, end, err));
+    e->c->n_shards++;
     *progress = 1;
     return MR_OK;
 }
@@ -411,6 +427,7 @@ static mr_status resync(mr_task *t, int *finished, mr_err *err) {
     gtask *g = gt_of(t);
     *finished = 0;
     MR_TRY(mr_cuda_exec_read_counters(t->ex, g->q, err));
+    t->c->n_resyncs++;
     int n = g->n_unsure;
     g->n_unsure = 0;
     for (int k = 0; k < n; k++) {
@@ -458,7 +475,56 @@ static void fail_request(gengine *e, mr_task *t, const mr_err *err) {
     finish(e, t, err->status);
 }
 
-/* Starts the task's next request: inputs into staging, begin copies. */
+/* Whether the task's requests are launched all at once, always the same way. */
+static int static_requests(const mr_coord *c, const mr_task *t) {
+    if (c->policy == MR_POLICY_ELASTIC || c->policy == MR_POLICY_PADDING) return is_critical(t);
+    return 1;
+}
+
+/* Enqueues every launch of a request the static way (begin, kernels, end). */
+static mr_status issue_static(gengine *e, mr_task *t, mr_err *err) {
+    gtask *g = gt_of(t);
+    MR_TRY(issue_begin(e, t, err));
+    while (!cursor_done(t)) {
+        if (g->count >= RING - 2)
+            return mr_errf(err, MR_ERR_UNSUPPORTED, "more than %d launches per request", RING - 2);
+        MR_TRY(issue_launch(e, t, K_PLAIN, 0, 0, -1, err));
+    }
+    return issue_end(t, err);
+}
+
+static void reset_request(mr_task *t) {
+    gtask *g = gt_of(t);
+    g->head = g->count = 0;
+    g->n_unsure = 0;
+    g->begun = g->ended = 0;
+    cursor_set(t, 0, 0, 0);
+}
+
+/* Captures the task's static request as a graph; on failure the task goes on without. */
+static void capture(gengine *e, mr_task *t) {
+    gtask *g = gt_of(t);
+    mr_err err;
+    mr_err_clear(&err);
+    reset_request(t);
+    if (mr_cuda_capture_begin(g->q, &err) == MR_OK) {
+        mr_status st = issue_static(e, t, &err);
+        mr_status st2 = mr_cuda_capture_end(g->q, st == MR_OK ? &g->graph : NULL, &err);
+        if (st == MR_OK && st2 == MR_OK && g->graph) {
+            g->graph_n = g->count;
+            memcpy(g->graph_fl, g->fl, sizeof(flight) * (size_t)g->count);
+        }
+    }
+    if (!g->graph) {
+        g->graph_failed = 1;
+        mr_log(e->c->rt, MR_LOG_INFO, "task '%s': requests not captured as a CUDA graph (%s)",
+               t->name, err.msg);
+    }
+    reset_request(t);
+}
+
+/* Starts the task's next request: inputs into staging, then its launches: the whole graph,
+ * or the begin copies (the rest follows as the policy allows). */
 static void start_request(gengine *e, mr_task *t, int *progress) {
     mr_coord *c = e->c;
     mr_request *r = mr_task_take(t);
@@ -470,11 +536,23 @@ static void start_request(gengine *e, mr_task *t, int *progress) {
     t->io = 0;
     *progress = 1;
     gtask *g = gt_of(t);
-    g->head = g->count = 0;
-    g->n_unsure = 0;
-    g->begun = g->ended = 0;
-    cursor_set(t, 0, 0, 0);
-    if (st == MR_OK) st = issue_begin(e, t, &err);
+    reset_request(t);
+    if (st == MR_OK && static_requests(c, t)) {
+        if (e->graphs && !g->graph && !g->graph_failed) capture(e, t);
+        if (g->graph) {
+            st = mr_cuda_graph_launch(g->graph, g->q, &err);
+            if (st == MR_OK) {
+                memcpy(g->fl, g->graph_fl, sizeof(flight) * (size_t)g->graph_n);
+                g->count = g->graph_n;
+                g->begun = g->ended = 1;
+                cursor_set(t, g->ns, 0, 0);
+            }
+        } else {
+            st = issue_static(e, t, &err);
+        }
+    } else if (st == MR_OK) {
+        st = issue_begin(e, t, &err);
+    }
     if (st != MR_OK) fail_request(e, t, &err);
 }
 
@@ -543,6 +621,7 @@ static void service(gengine *e, mr_task *t, int crit_active, int *progress, int 
 static mr_status set_yield(gengine *e, int on, mr_err *err) {
     MR_TRY(mr_cuda_flag_set(e->yield, on, err));
     e->yield_on = on;
+    e->c->n_yields += on;
     if (on)
         for (mr_task *t = e->c->tasks; t; t = t->next) {
             gtask *g = gt_of(t);
@@ -659,6 +738,7 @@ static mr_status g_start(mr_coord *c, mr_err *err) {
     if (!e) return err->status;
     e->c = c;
     e->be = c->rt->be;
+    e->graphs = c->rt->params.cuda_graphs != 0;
     c->eng_state = e;
     if (mr_cuda_sm_limits(e->be, &e->sm, err) != MR_OK) {
         g_stop(c);
@@ -683,6 +763,7 @@ static mr_status g_start(mr_coord *c, mr_err *err) {
 
 static void free_gtask(gtask *g) {
     if (!g) return;
+    mr_cuda_graph_destroy(g->q, g->graph);
     for (int i = 0; i < RING; i++)
         if (g->ev[i]) mr_cuda_event_destroy(g->q, g->ev[i]);
     mr_cuda_queue_destroy(g->q);

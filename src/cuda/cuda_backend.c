@@ -690,6 +690,11 @@ struct mr_cuda_queue {
     mr_backend *be;
     cudaStream_t stream;
     CUcontext ctx; /* a partition's context, or NULL for the runtime's own */
+    int capturing; /* between capture_begin and capture_end */
+};
+
+struct mr_cuda_graph {
+    cudaGraphExec_t exec;
 };
 
 struct mr_cuda_event {
@@ -871,8 +876,57 @@ void mr_cuda_event_destroy(mr_cuda_queue *q, mr_cuda_event *e) {
 
 mr_status mr_cuda_event_record(mr_cuda_event *e, mr_cuda_queue *q, mr_err *err) {
     MR_TRY(bind_queue(q, err));
-    CU_TRY(cudaEventRecord(e->ev, q->stream), "cudaEventRecord");
+    /* In a capture, an "external" record becomes a graph node that records the event when
+     * the graph runs there (a plain record would only order the capture). */
+    CU_TRY(cudaEventRecordWithFlags(
+               e->ev, q->stream, q->capturing ? cudaEventRecordExternal : cudaEventRecordDefault),
+           "cudaEventRecord");
     return MR_OK;
+}
+
+mr_status mr_cuda_capture_begin(mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    CU_TRY(cudaStreamBeginCapture(q->stream, cudaStreamCaptureModeThreadLocal),
+           "cudaStreamBeginCapture");
+    q->capturing = 1;
+    return MR_OK;
+}
+
+mr_status mr_cuda_capture_end(mr_cuda_queue *q, mr_cuda_graph **out, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    q->capturing = 0;
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(q->stream, &graph);
+    if (out == NULL || e != cudaSuccess) { /* abandoned, or the capture failed */
+        if (graph) cudaGraphDestroy(graph);
+        if (e != cudaSuccess) return cuda_fail(err, e, "cudaStreamEndCapture");
+        return MR_OK;
+    }
+    mr_cuda_graph *g = mr_calloc(1, sizeof *g, "CUDA graph", err);
+    if (!g) {
+        cudaGraphDestroy(graph);
+        return err->status;
+    }
+    e = cudaGraphInstantiate(&g->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        free(g);
+        return cuda_fail(err, e, "cudaGraphInstantiate");
+    }
+    *out = g;
+    return MR_OK;
+}
+
+mr_status mr_cuda_graph_launch(mr_cuda_graph *g, mr_cuda_queue *q, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    CU_TRY(cudaGraphLaunch(g->exec, q->stream), "cudaGraphLaunch");
+    return MR_OK;
+}
+
+void mr_cuda_graph_destroy(mr_cuda_queue *q, mr_cuda_graph *g) {
+    if (!g) return;
+    if (bind_queue(q, NULL) == MR_OK) cudaGraphExecDestroy(g->exec);
+    free(g);
 }
 
 mr_status mr_cuda_event_query(mr_cuda_event *e, mr_cuda_queue *q, int *done, mr_err *err) {

@@ -94,6 +94,13 @@ void mr_cuda_event_destroy(mr_cuda_queue *q, mr_cuda_event *e);
 mr_status mr_cuda_event_record(mr_cuda_event *e, mr_cuda_queue *q, mr_err *err);
 /* *done = 1 once the work recorded before the event has finished. */
 mr_status mr_cuda_event_query(mr_cuda_event *e, mr_cuda_queue *q, int *done, mr_err *err);
+/* A request's launches captured once and replayed with one call (events recorded inside it
+ * still fire). capture_end with out == NULL abandons the capture. */
+typedef struct mr_cuda_graph mr_cuda_graph;
+mr_status mr_cuda_capture_begin(mr_cuda_queue *q, mr_err *err);
+mr_status mr_cuda_capture_end(mr_cuda_queue *q, mr_cuda_graph **out, mr_err *err);
+mr_status mr_cuda_graph_launch(mr_cuda_graph *g, mr_cuda_queue *q, mr_err *err);
+void mr_cuda_graph_destroy(mr_cuda_queue *q, mr_cuda_graph *g);
 mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err);
 void mr_cuda_flag_destroy(mr_cuda_flag *f);
 /* Returns once the GPU sees the value. */
