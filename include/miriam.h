@@ -341,6 +341,8 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
                          mr_task **out);
 void mr_task_destroy(mr_task *task);
 const char *mr_task_name(const mr_task *task);
+/* The task's id: 1, 2, ... in creation order within its runtime (used by traces). */
+int mr_task_id(const mr_task *task);
 
 /* What a request reports when it completes. Times are in milliseconds on a monotonic clock. */
 typedef struct mr_request_result {
@@ -393,6 +395,34 @@ void mr_task_reset_stats(mr_task *task);
 
 /* The runtime's sharing policy. */
 mr_policy mr_runtime_policy(const mr_runtime *rt);
+
+/* Execution trace: which kernel work ran when, for timelines. On the CPU backend an event is
+ * one logical block on one worker; on CUDA one launch on a task's stream, its interval as
+ * the dispatcher observed it (start: issue or the previous launch's end on that stream; end:
+ * when its completion was seen, within ~10 us). */
+typedef enum mr_trace_kind {
+    MR_TRACE_BLOCK = 0,   /* CPU: one logical block */
+    MR_TRACE_KERNEL = 1,  /* CUDA: a whole kernel (plain grid), not preemptible */
+    MR_TRACE_ELASTIC = 2, /* CUDA: a preemptible full-width elastic launch */
+    MR_TRACE_SHARD = 3,   /* CUDA: an elastic shard beside critical kernels */
+    MR_TRACE_COPY = 4,    /* CUDA: a request's input or output copies */
+} mr_trace_kind;
+
+typedef struct mr_trace_event {
+    int lane;     /* CPU: worker index; CUDA: the task's stream (= task id) */
+    int task;     /* mr_task_id */
+    int critical; /* 1 for a critical task */
+    int step;     /* kernel step (mr_model_step_info); -1 for copies */
+    mr_trace_kind kind;
+    double t0_ms, t1_ms; /* CLOCK_MONOTONIC, milliseconds */
+} mr_trace_event;
+
+/* Starts recording up to `capacity` events (later ones are dropped), discarding any earlier
+ * trace. */
+mr_status mr_runtime_trace_start(mr_runtime *rt, size_t capacity);
+/* Stops recording and hands over the events in *events (free() them), in the order they
+ * ended; returns how many (0 and *events = NULL if none). */
+size_t mr_runtime_trace_stop(mr_runtime *rt, mr_trace_event **events);
 
 /* ---------------------------------------------------------------------------------------- */
 /* NumPy .npy files (float32, int64, int32; C order; little-endian)                        */

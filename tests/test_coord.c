@@ -578,6 +578,62 @@ static void test_cancel_running(void) {
     mr_runtime_destroy(rt);
 }
 
+/* The execution trace: on the CPU every logical block is one event, so a task's events are
+ * exactly its model's blocks times its completed requests. */
+static void test_trace(void) {
+    mr_runtime *rt = make_rt(MR_POLICY_ELASTIC, 2);
+    mr_model *mc = load(rt, "cifarnet"), *ms = load(rt, "squeezenet1_1");
+    mr_task *tc = NULL, *tn = NULL;
+    mr_task_params p = mr_task_default_params();
+    p.criticality = MR_TASK_CRITICAL;
+    CHECK(mr_task_create(rt, mc, &p, &tc) == MR_OK);
+    CHECK(mr_task_create(rt, ms, NULL, &tn) == MR_OK);
+    CHECK(mr_task_id(tc) == 1 && mr_task_id(tn) == 2 && mr_task_id(NULL) == 0);
+    CHECK_STATUS(mr_runtime_trace_start(rt, 0), MR_ERR_INVALID_ARG, mr_runtime_last_error(rt),
+                 "capacity 0");
+    CHECK(mr_runtime_trace_start(rt, 1 << 20) == MR_OK);
+    mr_rng rng;
+    mr_rng_seed(&rng, 11);
+    io xc[3], xn[2];
+    mr_request *h[5];
+    for (int i = 0; i < 2; i++) {
+        io_alloc(ms, &xn[i], &rng);
+        CHECK(mr_request_submit(tn, 1, &xn[i].in, 1, &xn[i].out, NULL, NULL, &h[i]) == MR_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        io_alloc(mc, &xc[i], &rng);
+        CHECK(mr_request_submit(tc, 1, &xc[i].in, 1, &xc[i].out, NULL, NULL, &h[2 + i]) == MR_OK);
+    }
+    for (int i = 0; i < 5; i++) {
+        CHECK(mr_request_wait(h[i], NULL) == MR_OK);
+        mr_request_release(h[i]);
+    }
+    mr_trace_event *ev = NULL;
+    size_t n = mr_runtime_trace_stop(rt, &ev);
+    mr_model_stats sc, sn;
+    mr_model_get_stats(mc, &sc);
+    mr_model_get_stats(ms, &sn);
+    int64_t per_task[3] = {0, 0, 0};
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mr_trace_event *e = &ev[i];
+        if (e->task < 1 || e->task > 2 || e->lane < 0 || e->lane >= 2 || e->t1_ms < e->t0_ms ||
+            e->kind != MR_TRACE_BLOCK || e->critical != (e->task == 1) || e->step < 0)
+            bad++;
+        else
+            per_task[e->task]++;
+    }
+    CHECK(bad == 0);
+    CHECK_MSG(per_task[1] == 3 * sc.n_blocks && per_task[2] == 2 * sn.n_blocks,
+              "trace: %lld and %lld block events, expected %lld and %lld", (long long)per_task[1],
+              (long long)per_task[2], (long long)(3 * sc.n_blocks), (long long)(2 * sn.n_blocks));
+    free(ev);
+    CHECK(mr_runtime_trace_stop(rt, &ev) == 0 && ev == NULL); /* not recording any more */
+    for (int i = 0; i < 3; i++) io_free(&xc[i]);
+    for (int i = 0; i < 2; i++) io_free(&xn[i]);
+    mr_runtime_destroy(rt);
+}
+
 /* The same properties on the GPU (skipped without one): outputs equal the synchronous run's
  * bit for bit (every kernel variant of a step computes each output in the same order, so
  * neither preemption nor shards of another variant change a bit), nothing lost or
@@ -594,6 +650,50 @@ static void test_cuda(void) {
     mr_runtime_destroy(probe);
     for (int i = 0; i < N_POLICIES; i++) test_interleavings(MR_BACKEND_CUDA, all_policies[i]);
     for (int rep = 0; rep < 3; rep++) test_interleavings(MR_BACKEND_CUDA, MR_POLICY_ELASTIC);
+
+    /* A trace of an elastic run: critical kernels, preemptible normal launches, copies. */
+    {
+        mr_runtime *rt = make_rt_on(MR_BACKEND_CUDA, MR_POLICY_ELASTIC, 0);
+        mr_model *mc = load(rt, "cifarnet"), *mn = load(rt, "resnet18");
+        mr_task *tc = NULL, *tn = NULL;
+        mr_task_params tp = mr_task_default_params();
+        tp.criticality = MR_TASK_CRITICAL;
+        CHECK(mr_task_create(rt, mc, &tp, &tc) == MR_OK);
+        CHECK(mr_task_create(rt, mn, NULL, &tn) == MR_OK);
+        CHECK(mr_runtime_trace_start(rt, 100000) == MR_OK);
+        mr_rng rng;
+        mr_rng_seed(&rng, 12);
+        io xc, xn;
+        io_alloc(mc, &xc, &rng);
+        io_alloc(mn, &xn, &rng);
+        for (int i = 0; i < 5; i++) {
+            mr_request *a = NULL, *b = NULL;
+            CHECK(mr_request_submit(tn, 1, &xn.in, 1, &xn.out, NULL, NULL, &a) == MR_OK);
+            CHECK(mr_request_submit(tc, 1, &xc.in, 1, &xc.out, NULL, NULL, &b) == MR_OK);
+            CHECK(mr_request_wait(a, NULL) == MR_OK && mr_request_wait(b, NULL) == MR_OK);
+            mr_request_release(a);
+            mr_request_release(b);
+        }
+        mr_trace_event *ev = NULL;
+        size_t n = mr_runtime_trace_stop(rt, &ev);
+        int kinds[5] = {0}, bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ev[i].t1_ms < ev[i].t0_ms || (int)ev[i].kind < 0 || (int)ev[i].kind > 4 ||
+                ev[i].critical != (ev[i].task == mr_task_id(tc)))
+                bad++;
+            else
+                kinds[ev[i].kind]++;
+        }
+        printf("coord: cuda trace: %zu events (%d kernel, %d elastic, %d shard, %d copy)\n", n,
+               kinds[MR_TRACE_KERNEL], kinds[MR_TRACE_ELASTIC], kinds[MR_TRACE_SHARD],
+               kinds[MR_TRACE_COPY]);
+        CHECK(bad == 0 && kinds[MR_TRACE_KERNEL] > 0 && kinds[MR_TRACE_ELASTIC] > 0 &&
+              kinds[MR_TRACE_COPY] >= 20);
+        free(ev);
+        io_free(&xc);
+        io_free(&xn);
+        mr_runtime_destroy(rt);
+    }
 
     p.policy = MR_POLICY_PARTITION;
     p.sms = 8; /* one SM group: nothing to split */
@@ -616,6 +716,7 @@ int main(void) {
     test_preemption(MR_POLICY_SEQUENTIAL);
     test_closed_loop_and_destroy();
     test_cancel_running();
+    test_trace();
     test_cuda();
     return mr_test_finish("coord");
 }

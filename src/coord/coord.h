@@ -64,6 +64,7 @@ struct mr_task {
     mr_model *model;
     mr_exec *ex;
     char name[64];
+    int id; /* 1, 2, ... in creation order */
     mr_criticality crit;
     double deadline_ms;
     int max_in_flight;
@@ -106,6 +107,9 @@ struct mr_coord {
     /* What the CUDA engine did (for tests and logs): yield flag raised, preempted requests
      * resumed from their counters, elastic shards launched. */
     int64_t n_yields, n_resyncs, n_shards;
+    /* Execution trace (mr_runtime_trace_start); trace == NULL: not recording. */
+    mr_trace_event *trace;
+    size_t trace_n, trace_cap;
     int started, stopping;
 };
 
@@ -134,6 +138,20 @@ void mr_task_finish(mr_task *t, mr_status status);
 /* Counts a logical block of t that begins (finished = 0) or ends (1); when it begins, and it
  * is the first of t->cur, records the request's instrumentation. */
 void mr_coord_count_block(mr_task *t, int finished);
+
+/* Appends a trace event if recording (c->mu held). */
+static inline void mr_coord_trace(mr_coord *c, const mr_task *t, int lane, int step,
+                                  mr_trace_kind kind, double t0, double t1) {
+    if (!c->trace || c->trace_n >= c->trace_cap) return;
+    mr_trace_event *e = &c->trace[c->trace_n++];
+    e->lane = lane;
+    e->task = t->id;
+    e->critical = t->crit == MR_TASK_CRITICAL;
+    e->step = step;
+    e->kind = kind;
+    e->t0_ms = t0;
+    e->t1_ms = t1;
+}
 
 /* Instrumentation (tests): blocks of other tasks begun and finished while the request waited
  * for its first block. */

@@ -282,6 +282,7 @@ static void *worker_main(void *arg) {
         mr_cpu_exec_run_block(t->ex, step, phase, i, wk->id);
         double dt = mr_coord_now_ms() - wk->t0;
         pthread_mutex_lock(&c->mu);
+        mr_coord_trace(c, t, wk->id, step, MR_TRACE_BLOCK, wk->t0, wk->t0 + dt);
         wk->running = NULL;
         ct->active--;
         ct->done++;

@@ -70,7 +70,8 @@ enum { K_BEGIN, K_WHOLE, K_FULL, K_SHARD, K_PLAIN, K_END };
 
 typedef struct flight {
     int kind, step, phase;
-    int uncertain; /* a preemptible launch in flight when the yield flag was set */
+    int uncertain;  /* a preemptible launch in flight when the yield flag was set */
+    double t_issue; /* when it was enqueued (for the trace) */
 } flight;
 
 typedef struct step_fp {
@@ -86,7 +87,8 @@ typedef struct gtask {
     /* Next launch to issue: (step, phase), from logical block next_block. */
     int step, phase;
     long long next_block;
-    int begun, ended; /* begin / end copies enqueued for the current request */
+    int begun, ended;  /* begin / end copies enqueued for the current request */
+    double t_last_end; /* when the stream's previous launch was seen to end (trace) */
     /* Preemptible launches that finished after a yield: which of them completed is found
      * from the counters once the queue is idle. */
     flight unsure[RING];
@@ -168,7 +170,7 @@ static mr_status push(mr_task *t, int kind, int step, int phase, mr_err *err) {
     gtask *g = gt_of(t);
     int slot = (g->head + g->count) % RING;
     MR_TRY(mr_cuda_event_record(g->ev[slot], g->q, err));
-    g->fl[slot] = (flight){kind, step, phase, 0};
+    g->fl[slot] = (flight){kind, step, phase, 0, mr_coord_now_ms()};
     g->count++;
     return MR_OK;
 }
@@ -410,6 +412,14 @@ static mr_status poll_task(gengine *e, mr_task *t, int *finished, int *progress,
         g->head = (g->head + 1) % RING;
         g->count--;
         *progress = 1;
+        if (e->c->trace) {
+            double now = mr_coord_now_ms();
+            double t0 = f.t_issue > g->t_last_end ? f.t_issue : g->t_last_end;
+            static const mr_trace_kind kinds[] = {MR_TRACE_COPY,  MR_TRACE_KERNEL, MR_TRACE_ELASTIC,
+                                                  MR_TRACE_SHARD, MR_TRACE_KERNEL, MR_TRACE_COPY};
+            mr_coord_trace(e->c, t, t->id, f.step, kinds[f.kind], t0, now);
+            g->t_last_end = now;
+        }
         if (f.uncertain || g->n_unsure > 0) {
             /* After a yield, nothing is certain until the counters are read. */
             g->unsure[g->n_unsure++] = f;
@@ -417,7 +427,6 @@ static mr_status poll_task(gengine *e, mr_task *t, int *finished, int *progress,
         }
         if (f.kind == K_END) *finished = 1;
     }
-    (void)e;
     return MR_OK;
 }
 
@@ -543,6 +552,8 @@ static void start_request(gengine *e, mr_task *t, int *progress) {
             st = mr_cuda_graph_launch(g->graph, g->q, &err);
             if (st == MR_OK) {
                 memcpy(g->fl, g->graph_fl, sizeof(flight) * (size_t)g->graph_n);
+                double now = mr_coord_now_ms();
+                for (int k = 0; k < g->graph_n; k++) g->fl[k].t_issue = now;
                 g->count = g->graph_n;
                 g->begun = g->ended = 1;
                 cursor_set(t, g->ns, 0, 0);

@@ -77,6 +77,7 @@ mr_status mr_coord_create(mr_runtime *rt, const mr_engine_iface *eng, mr_coord *
 void mr_coord_destroy(mr_coord *c) {
     if (!c) return;
     if (c->started) c->eng->stop(c);
+    free(c->trace);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->work_cv);
     pthread_cond_destroy(&c->done_cv);
@@ -315,6 +316,7 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
         }
     }
     c->n_created++;
+    t->id = c->n_created;
     if (p.name && p.name[0])
         snprintf(t->name, sizeof t->name, "%s", p.name);
     else
@@ -336,6 +338,51 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
 
 const char *mr_task_name(const mr_task *t) {
     return t ? t->name : "";
+}
+
+int mr_task_id(const mr_task *t) {
+    return t ? t->id : 0;
+}
+
+mr_status mr_runtime_trace_start(mr_runtime *rt, size_t capacity) {
+    mr_err err;
+    mr_err_clear(&err);
+    if (!rt) return MR_ERR_INVALID_ARG;
+    if (capacity < 1 || capacity > ((size_t)1 << 26)) {
+        mr_errf(&err, MR_ERR_INVALID_ARG, "mr_runtime_trace_start: capacity %zu is not in 1..%zu",
+                capacity, (size_t)1 << 26);
+        return mr_runtime_fail(rt, &err);
+    }
+    mr_coord *c;
+    if (get_coord(rt, &c, &err) != MR_OK) return mr_runtime_fail(rt, &err);
+    mr_trace_event *buf = mr_malloc_array(capacity, sizeof *buf, "trace", &err);
+    if (!buf) return mr_runtime_fail(rt, &err);
+    pthread_mutex_lock(&c->mu);
+    mr_trace_event *old = c->trace;
+    c->trace = buf;
+    c->trace_n = 0;
+    c->trace_cap = capacity;
+    pthread_mutex_unlock(&c->mu);
+    free(old);
+    return MR_OK;
+}
+
+size_t mr_runtime_trace_stop(mr_runtime *rt, mr_trace_event **events) {
+    if (events) *events = NULL;
+    if (!rt || !rt->coord) return 0;
+    mr_coord *c = rt->coord;
+    pthread_mutex_lock(&c->mu);
+    mr_trace_event *buf = c->trace;
+    size_t n = c->trace_n;
+    c->trace = NULL;
+    c->trace_n = c->trace_cap = 0;
+    pthread_mutex_unlock(&c->mu);
+    if (!events || n == 0) {
+        free(buf);
+        return 0;
+    }
+    *events = buf;
+    return n;
 }
 
 /* Completes a request that never ran (cancelled while queued, or refused): statistics and
