@@ -16,6 +16,7 @@ test_pkgs=(
   libonnx-testdata # ONNX golden node tests
   # conformance with PyTorch (scripts/conformance.py, zoo_vs_torch.py; /usr/bin/python3)
   python3-torch python3-torchvision python3-onnx python3-numpy
+  gnuplot-nox # the plots of `miriam compare` (optional at run time)
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -7,6 +7,8 @@
  *                    [--seed S]
  *   miriam bench WORKLOAD.json [--policy P[,P...]|all] [--duration S] [--warmup S] [--seed N]
  *                [-o md|json|csv] [--out FILE] [--device D] [--sms N] ...
+ *   miriam compare WORKLOAD.json [--policies all|LIST] [-o DIR] [--include FILE.csv ...]
+ *                  [--duration S] [--warmup S] [--seed N] [--no-plots] [--device D] [--sms N] ...
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
  *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
  *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
@@ -223,6 +225,8 @@ static void usage(FILE *f) {
                "  run MODEL       run inference (random or .npy input), print latency p50/p99\n"
                "  bench WORKLOAD.json  run a multi-task workload under sharing policies\n"
                "  bench [MODEL..] batch-1 latency table of models (default: the whole zoo)\n"
+               "  compare WORKLOAD.json  every sharing policy against the solo baselines:\n"
+               "                  table, results.json/.csv and plots in a directory\n"
                "  zoo             list the built-in models\n"
                "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n"
                "  drain MODEL     CUDA: how fast a running elastic kernel leaves the GPU\n"
@@ -252,6 +256,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "drain") == 0) return cmd_drain(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     cli_error("unknown command '%s'", cmd);
     usage(stderr);
     return 2;

@@ -36,9 +36,14 @@ typedef struct btask {
     slot *slots;
     int n_slots;
     mr_tensor *out_tensors; /* n_slots * n_out */
-    pthread_mutex_t mu;     /* free_list */
+    pthread_mutex_t mu;     /* free_list and the latency sample */
     int mu_init;
     slot *free_list;
+    /* Latency sample (mu): n_lat of cap_lat entries used, seen_lat completions offered,
+     * rng the reservoir's random state. */
+    double *lat;
+    int64_t n_lat, cap_lat, seen_lat;
+    uint64_t rng;
     /* Updated by callbacks and the driver thread (atomics). */
     int64_t rejected, cancelled;
     /* Closed loop: resubmissions owed (b->mu). */
@@ -60,6 +65,7 @@ typedef struct bench {
     int stop;          /* b->mu: the driver thread exits */
     int stopping;      /* atomic: closed loops stop resubmitting */
     int64_t in_flight; /* atomic: requests submitted and not yet called back */
+    int64_t keep_lat;  /* latency samples kept per task (mr_bench_params.keep_latencies) */
     mr_status fail_st; /* b->mu: the first request failure */
     char fail_msg[MR_ERR_MSG_MAX];
 } bench;
@@ -124,6 +130,45 @@ static void slot_put(btask *t, slot *s) {
     pthread_mutex_unlock(&t->mu);
 }
 
+static uint64_t xorshift64(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Adds a completed request's latency to its task's sample. Callbacks of one task run one at a
+ * time, but the reset after the warm-up comes from another thread: hence the lock. */
+static void record_latency(btask *t, double ms) {
+    bench *b = t->b;
+    int oom = 0;
+    pthread_mutex_lock(&t->mu);
+    t->seen_lat++;
+    if (t->n_lat < b->keep_lat) {
+        if (t->n_lat == t->cap_lat) {
+            /* Grown on demand: most tasks complete far fewer requests than the bound. */
+            int64_t cap = t->cap_lat ? 2 * t->cap_lat : 1024;
+            if (cap > b->keep_lat) cap = b->keep_lat;
+            double *p = realloc(t->lat, (size_t)cap * sizeof(double));
+            if (p) {
+                t->lat = p;
+                t->cap_lat = cap;
+            } else {
+                oom = 1;
+            }
+        }
+        if (!oom) t->lat[t->n_lat++] = ms;
+    } else {
+        /* Reservoir sampling (Vitter's algorithm R): the i-th completion replaces a random
+         * entry with probability keep / i, which leaves every completion equally likely to be
+         * in the sample. */
+        uint64_t j = xorshift64(&t->rng) % (uint64_t)t->seen_lat;
+        if (j < (uint64_t)b->keep_lat) t->lat[j] = ms;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (oom) record_failure(b, t, MR_ERR_NO_MEMORY, "no memory for latency samples");
+}
+
 static void on_complete(mr_request *r, const mr_request_result *res, void *user);
 
 static mr_status submit(btask *t, slot *s) {
@@ -155,6 +200,8 @@ static void on_complete(mr_request *r, const mr_request_result *res, void *user)
         __atomic_add_fetch(&t->cancelled, 1, __ATOMIC_RELAXED);
     else if (res->status != MR_OK)
         record_failure(b, t, res->status, "a request failed");
+    else if (b->keep_lat > 0)
+        record_latency(t, res->latency_ms);
     if (t->wt->arrival.kind == MR_ARRIVAL_CLOSED && res->status == MR_OK &&
         !__atomic_load_n(&b->stopping, __ATOMIC_SEQ_CST)) {
         /* The next request of the loop reuses this request's slot: the buffers are free now. */
@@ -311,6 +358,8 @@ static mr_status setup_task(bench *b, btask *t, mr_err *err) {
     if (mr_task_create(b->rt, t->model, &tp, &t->task) != MR_OK)
         return mr_errf(err, MR_ERR_BACKEND, "%s: task %s: cannot create the task: %s", file,
                        wt->name, mr_runtime_last_error(b->rt));
+    /* Never 0: xorshift would stay there. */
+    t->rng = mr_workload_hash(b->w->seed, wt->name, 0x6c6174) | 1;
     mr_arrivals_init(&t->gen, wt, b->w->seed);
     t->has_next = mr_arrivals_next(&t->gen, &t->next_ms);
     if (wt->arrival.kind == MR_ARRIVAL_CLOSED) t->owed = wt->arrival.concurrency;
@@ -331,6 +380,7 @@ static void teardown(bench *b) {
         free(t->in);
         free(t->out_tensors);
         free(t->slots);
+        free(t->lat);
         if (t->mu_init) pthread_mutex_destroy(&t->mu);
     }
     free(b->t);
@@ -372,6 +422,11 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
                        "%s: the duration must be > 0 and the warm-up "
                        "and grace period >= 0",
                        w->file);
+    if (!(p.trace_ms >= 0) || p.trace_ms > 60e3)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "mr_bench_run: trace_ms must be in [0, 60000]");
+    if (p.keep_latencies < 0 || p.keep_latencies > MR_BENCH_MAX_LATENCIES)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "mr_bench_run: keep_latencies must be in [0, %d]",
+                       MR_BENCH_MAX_LATENCIES);
     memset(out, 0, sizeof *out);
     out->policy = p.runtime.policy;
     out->n_tasks = w->n_tasks;
@@ -379,6 +434,7 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
     bench b;
     memset(&b, 0, sizeof b);
     b.w = w;
+    b.keep_lat = p.keep_latencies;
     pthread_condattr_t ca;
     int sync_ok = pthread_condattr_init(&ca) == 0;
     sync_ok = sync_ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
@@ -427,12 +483,44 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
     double t_reset = now_ms();
     if (ok) {
         for (int i = 0; i < b.n; i++) {
+            /* The sample restarts with the statistics (a completion landing between the two
+             * resets may be in one and not the other: one request in thousands). */
+            pthread_mutex_lock(&b.t[i].mu);
+            b.t[i].n_lat = b.t[i].seen_lat = 0;
+            pthread_mutex_unlock(&b.t[i].mu);
             mr_task_reset_stats(b.t[i].task);
             __atomic_store_n(&b.t[i].rejected, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&b.t[i].cancelled, 0, __ATOMIC_RELAXED);
         }
+        /* The trace holds every logical block (CPU) or launch (CUDA): bounded, and only its
+         * first trace_ms are kept. */
+        if (p.trace_ms > 0 && mr_runtime_trace_start(b.rt, (size_t)1 << 20) != MR_OK) {
+            st = mr_errf(err, MR_ERR_NO_MEMORY, "cannot record a trace: %s",
+                         mr_runtime_last_error(b.rt));
+            ok = 0;
+        }
         t_reset = now_ms();
-        ok = wait_phase(&b, &p, t_reset + w->duration_s * 1e3, total_s, err);
+        if (ok) ok = wait_phase(&b, &p, t_reset + w->duration_s * 1e3, total_s, err);
+    }
+    if (p.trace_ms > 0) {
+        mr_trace_event *ev = NULL;
+        size_t n = mr_runtime_trace_stop(b.rt, &ev);
+        size_t kept = 0;
+        out->trace = n ? malloc(n * sizeof *out->trace) : NULL;
+        for (size_t i = 0; out->trace && i < n; i++) {
+            const mr_trace_event *e = &ev[i];
+            if (e->t0_ms < t_reset || e->t0_ms > t_reset + p.trace_ms) continue;
+            if (e->task < 1 || e->task > b.n) continue; /* tasks are created in order: id = i + 1 */
+            mr_bench_trace_event *o = &out->trace[kept++];
+            o->lane = e->lane;
+            o->task = b.t[e->task - 1].index;
+            o->step = e->step;
+            o->t0_ms = e->t0_ms - t_reset;
+            o->t1_ms = e->t1_ms - t_reset;
+            o->critical = e->critical;
+        }
+        out->n_trace = (int64_t)kept;
+        free(ev);
     }
     /* Throughput over the window itself, before the stragglers of the grace period. */
     mr_task_stats window[MR_WL_MAX_TASKS];
@@ -487,6 +575,14 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
         r->miss_pct = t->wt->deadline_ms > 0 && s->completed > 0
                           ? 100.0 * (double)s->deadline_misses / (double)s->completed
                           : NAN;
+        /* Every callback has run (the tasks are destroyed): the sample is final. It moves to
+         * the result, which teardown then leaves alone. */
+        if (t->n_lat > 0) {
+            r->latencies_ms = t->lat;
+            r->n_latencies = t->n_lat;
+            r->n_latencies_seen = t->seen_lat;
+            t->lat = NULL;
+        }
     }
 
 done:
@@ -505,6 +601,18 @@ typedef struct solo_progress {
 static void solo_progress_fn(double elapsed_s, double total_s, void *user) {
     solo_progress *sp = user;
     sp->p->progress(sp->k * total_s + elapsed_s, sp->n * total_s, sp->p->progress_user);
+}
+
+void mr_bench_result_free(mr_bench_result *r) {
+    if (!r) return;
+    for (int i = 0; i < MR_WL_MAX_TASKS; i++) {
+        free(r->tasks[i].latencies_ms);
+        r->tasks[i].latencies_ms = NULL;
+        r->tasks[i].n_latencies = r->tasks[i].n_latencies_seen = 0;
+    }
+    free(r->trace);
+    r->trace = NULL;
+    r->n_trace = 0;
 }
 
 mr_status mr_bench_run_solo(const mr_workload *w, const mr_bench_params *params,
@@ -527,12 +635,17 @@ mr_status mr_bench_run_solo(const mr_workload *w, const mr_bench_params *params,
         }
         st = mr_bench_run(w, &p, one, err);
         if (st != MR_OK) break;
+        /* Task k's latency sample moves to out; the other tasks did not run, so `one` owns
+         * nothing more (a trace, were there one, belongs to no single task: dropped). */
         out->tasks[k] = one->tasks[k];
+        one->tasks[k].latencies_ms = NULL;
+        mr_bench_result_free(one);
         out->backend = one->backend;
         out->n_threads = one->n_threads;
         out->measured_s = one->measured_s;
     }
     free(one);
+    if (st != MR_OK) mr_bench_result_free(out);
     out->policy = MR_POLICY_ELASTIC;
     out->solo = 1;
     out->n_tasks = w->n_tasks;

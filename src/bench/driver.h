@@ -13,6 +13,9 @@
 
 #include "bench/workload.h"
 
+/* Most latency samples a run may keep per task (mr_bench_params.keep_latencies). */
+#define MR_BENCH_MAX_LATENCIES (1 << 24)
+
 typedef struct mr_bench_task_result {
     int ran;           /* 0 when the task was not part of the run (another task's solo run) */
     int64_t submitted; /* requests accepted after the warm-up */
@@ -26,7 +29,26 @@ typedef struct mr_bench_task_result {
     double throughput_rps;
     /* 100 * deadline_misses / completed; NaN without a deadline or without completions. */
     double miss_pct;
+    /* With mr_bench_params.keep_latencies = K > 0: latencies (ms) of the requests counted in
+     * `completed`, in no particular order. All of them while there are at most K; beyond that a
+     * uniform random sample of K (reservoir sampling), so a latency distribution drawn from it
+     * stays unbiased however long the run. NULL / 0 otherwise. Owned by the result
+     * (mr_bench_result_free). */
+    double *latencies_ms;
+    int64_t n_latencies;
+    int64_t n_latencies_seen; /* completions offered to the sample (>= n_latencies) */
 } mr_bench_task_result;
+
+/* One kernel step's execution, for "which kernel ran when" timelines: on `lane` (a CUDA
+ * stream or a CPU worker thread), step `step` of a request of task `task` (an index into the
+ * workload's tasks) ran from t0_ms to t1_ms (milliseconds from the start of the run). */
+typedef struct mr_bench_trace_event {
+    int lane;
+    int task;
+    int step;
+    double t0_ms, t1_ms;
+    int critical; /* the task's criticality, 1 = critical */
+} mr_bench_trace_event;
 
 /* Called from the thread running the benchmark about four times a second. */
 typedef void (*mr_bench_progress_fn)(double elapsed_s, double total_s, void *user);
@@ -37,6 +59,10 @@ typedef struct mr_bench_params {
     double grace_s;                /* time given to in-flight requests at the end (default 2) */
     mr_bench_progress_fn progress; /* may be NULL */
     void *progress_user;
+    int keep_latencies; /* latency samples kept per task, in [0, MR_BENCH_MAX_LATENCIES];
+                           0 (default): none (see mr_bench_task_result.latencies_ms) */
+    double trace_ms;    /* record the kernel-execution trace of the first trace_ms of the
+                           measured window (mr_bench_result.trace); 0 (default): none */
 } mr_bench_params;
 
 typedef struct mr_bench_result {
@@ -47,19 +73,30 @@ typedef struct mr_bench_result {
     double measured_s;       /* length of the measured window (of the last run, for solo) */
     int n_tasks;
     mr_bench_task_result tasks[MR_WL_MAX_TASKS];
+    /* The kernel-execution trace of the first mr_bench_params.trace_ms of the measured window
+     * (events that began in it), in no particular order; NULL / 0 when not asked for. Owned
+     * by the result. */
+    mr_bench_trace_event *trace;
+    int64_t n_trace;
 } mr_bench_result;
 
 mr_bench_params mr_bench_default_params(void);
 
+/* Frees what a result owns (latency samples, trace) and clears those fields; the rest stays
+ * readable. Safe on a result that owns nothing, and twice. */
+void mr_bench_result_free(mr_bench_result *r);
+
 /* Runs the workload once under params->runtime.policy. The workload's duration_s, warmup_s
  * and seed are used as they are (callers may override them in the struct before). Errors (a
  * runtime that cannot be created, a model that does not load, a request that fails) name the
- * workload file and the task. */
+ * workload file and the task. *out is overwritten, not freed: free a previous result first.
+ * On failure *out owns nothing. */
 mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_bench_result *out,
                        mr_err *err);
 
 /* The baseline: each task alone (one task in the runtime, policy elastic, the same arrival
- * process), one run per task; out->tasks[k] comes from task k's run. */
+ * process), one run per task; out->tasks[k] comes from task k's run. As mr_bench_run, *out is
+ * overwritten and owns nothing on failure. */
 mr_status mr_bench_run_solo(const mr_workload *w, const mr_bench_params *params,
                             mr_bench_result *out, mr_err *err);
 
