@@ -12,6 +12,7 @@
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
  *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
  *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
+ *   miriam tune MODEL... [--device D] [--sms N] [--threads N] [-o FILE] [--repeat N] [--quick]
  *   miriam zoo
  *   miriam export zoo:NAME OUT.onnx
  *
@@ -230,7 +231,8 @@ static void usage(FILE *f) {
                "  zoo             list the built-in models\n"
                "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n"
                "  drain MODEL     CUDA: how fast a running elastic kernel leaves the GPU\n"
-               "                  after the yield word is set (preemption latency)\n\n"
+               "                  after the yield word is set (preemption latency)\n"
+               "  tune MODEL..    measure the elastic kernels' design space, write a profile\n\n"
                "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
                "`miriam COMMAND --help` describes each command's options.\n");
 }
@@ -256,6 +258,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "drain") == 0) return cmd_drain(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     cli_error("unknown command '%s'", cmd);
     usage(stderr);

@@ -1090,3 +1090,25 @@ mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *ful
     *threads = ss->plan.variants[variant]->threads;
     return MR_OK;
 }
+
+mr_status mr_cuda_event_create_timed(mr_cuda_queue *q, mr_cuda_event **out, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    mr_cuda_event *e = mr_calloc(1, sizeof *e, "CUDA event", err);
+    if (!e) return err->status;
+    /* Unlike the dispatcher's events, these keep timing (cudaEventDefault). */
+    cudaError_t ce = cudaEventCreateWithFlags(&e->ev, cudaEventDefault);
+    if (ce != cudaSuccess) {
+        free(e);
+        return cuda_fail(err, ce, "cudaEventCreateWithFlags");
+    }
+    *out = e;
+    return MR_OK;
+}
+
+mr_status mr_cuda_event_elapsed_ms(mr_cuda_event *start, mr_cuda_event *end, mr_cuda_queue *q,
+                                   float *ms, mr_err *err) {
+    MR_TRY(bind_queue(q, err));
+    CU_TRY(cudaEventSynchronize(end->ev), "cudaEventSynchronize");
+    CU_TRY(cudaEventElapsedTime(ms, start->ev, end->ev), "cudaEventElapsedTime");
+    return MR_OK;
+}

@@ -124,6 +124,13 @@ long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase);
 mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,
                                     int *threads, mr_err *err);
 
+/* Timing events, for measuring launches (the tuner, src/elastic/tune.c): an event that also
+ * records a timestamp (destroyed with mr_cuda_event_destroy), and the milliseconds between
+ * two of them recorded on q, once `end` has completed (waits for it). */
+mr_status mr_cuda_event_create_timed(mr_cuda_queue *q, mr_cuda_event **out, mr_err *err);
+mr_status mr_cuda_event_elapsed_ms(mr_cuda_event *start, mr_cuda_event *end, mr_cuda_queue *q,
+                                   float *ms, mr_err *err);
+
 #ifdef __cplusplus
 }
 #endif
