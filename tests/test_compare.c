@@ -253,6 +253,11 @@ static void test_compare_run(void) {
 /* --include: rows of a hand-written CSV (only the required columns plus a quoted cell and a
  * percentile list) join the report; ratios use this run's solo. Also: without gnuplot the
  * command still succeeds, with one warning. */
+static const char *path_json(char *buf, size_t size, const char *dir) {
+    snprintf(buf, size, "%s/results.json", dir);
+    return buf;
+}
+
 static void test_include(void) {
     char dir[128], csv[128], args[1024];
     snprintf(dir, sizeof dir, "%s/inc", tmpdir);
@@ -316,6 +321,29 @@ static void test_include(void) {
                   strstr(out, "\ncpu-smoke,other-priority,normal,"),
               "csv: %s", out);
     free(out);
+    remove_dir(dir);
+
+    /* A file with its own solo row: its other rows divide by that row, not by miriam's solo
+     * (6 / 2 for the critical p99, 5 / 10 for the normal throughput). */
+    write_text(csv, "policy,task,completed,p50_ms,p90_ms,p99_ms,max_ms,throughput_rps\n"
+                    "other-solo,critical,40,1,1.5,2,2.5,50\n"
+                    "other-solo,normal,10,5,6,7,8,10\n"
+                    "other-multistream,critical,40,4,5,6,7,50\n"
+                    "other-multistream,normal,5,9,10,11,12,5\n");
+    r = run_env("PATH=/nonexistent", args);
+    CHECK_MSG(r.rc == 0, "exit %d, stderr: %s", r.rc, r.err);
+    result_free(&r);
+    js = slurp(path_json(path, sizeof path, dir));
+    root = cJSON_Parse(js);
+    const cJSON *ms = root ? find_run(root, "other-multistream") : NULL;
+    CHECK(ms != NULL);
+    if (ms) {
+        double vc = num(find_task(ms, "critical"), "p99_vs_solo");
+        double vn = num(find_task(ms, "normal"), "throughput_vs_solo");
+        CHECK_MSG(fabs(vc - 3) < 1e-9 && fabs(vn - 0.5) < 1e-9, "vs own solo: %g %g", vc, vn);
+    }
+    cJSON_Delete(root);
+    free(js);
     remove_dir(dir);
 
     /* Bad included files. */

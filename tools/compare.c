@@ -51,7 +51,26 @@ typedef struct run {
     double pct[MR_WL_MAX_TASKS][N_PCT]; /* latency percentiles 1..100; NaN when unknown */
     int64_t n_samples[MR_WL_MAX_TASKS]; /* latency samples behind pct */
     double crit_p99, normal_tput, system_tput, vs_sequential;
+    const struct run *base; /* the solo run its ratios divide by (see set_baselines) */
 } run;
+
+/* Ratios divide each run by its own system's solo run: miriam's runs by miriam's solo (run 0),
+ * an included file's runs by that file's "...-solo" row when it has one (PyTorch's slower or
+ * faster kernels must not count as sharing gains or losses), else by miriam's. */
+static void set_baselines(run *runs, int n_runs) {
+    for (int r = 0; r < n_runs; r++) {
+        runs[r].base = &runs[0];
+        if (!runs[r].source) continue;
+        for (int q = 0; q < n_runs; q++) {
+            size_t len = strlen(runs[q].name);
+            if (runs[q].source == runs[r].source && len > 5 &&
+                strcmp(runs[q].name + len - 5, "-solo") == 0) {
+                runs[r].base = &runs[q];
+                break;
+            }
+        }
+    }
+}
 
 typedef struct cmp_opts {
     cli_common c;
@@ -729,7 +748,9 @@ static int print_markdown(FILE *f, const mr_workload *w, const run *runs, int n_
                 table_set(&t, row, 9, "%lld (%.1f%%)", (long long)x->deadline_misses, x->miss_pct);
             else
                 table_set(&t, row, 9, "-");
-            double v = mr_bench_vs_solo(w, &runs[r].r, &solo->r, i);
+            double v = runs[r].base == &runs[r]
+                           ? NAN
+                           : mr_bench_vs_solo(w, &runs[r].r, &runs[r].base->r, i);
             if (isfinite(v))
                 table_set(&t, row, 10, "%s x%.2f",
                           wt->criticality == MR_TASK_CRITICAL ? "p99" : "tput", v);
@@ -867,7 +888,7 @@ static void write_json(FILE *f, const mr_workload *w, const run *runs, int n_run
             fprintf(f, ",\n       \"deadline_misses\": %lld, \"deadline_miss_pct\": ",
                     (long long)t->deadline_misses);
             json_num(f, t->miss_pct);
-            double v = mr_bench_vs_solo(w, &ru->r, &solo->r, i);
+            double v = ru->base == ru ? NAN : mr_bench_vs_solo(w, &ru->r, &ru->base->r, i);
             int crit = w->tasks[i].criticality == MR_TASK_CRITICAL;
             fprintf(f, ", \"p99_vs_solo\": ");
             json_num(f, crit ? v : NAN);
@@ -916,7 +937,6 @@ static void csv_num(FILE *f, double v) {
 }
 
 static void write_csv(FILE *f, const mr_workload *w, const run *runs, int n_runs) {
-    const run *solo = &runs[0];
     fprintf(f, "%s\n", csv_header);
     for (int r = 0; r < n_runs; r++)
         for (int i = 0; i < w->n_tasks; i++) {
@@ -943,7 +963,7 @@ static void write_csv(FILE *f, const mr_workload *w, const run *runs, int n_runs
             }
             fprintf(f, "%lld,", (long long)t->deadline_misses);
             csv_num(f, t->miss_pct);
-            double v = mr_bench_vs_solo(w, &ru->r, &solo->r, i);
+            double v = ru->base == ru ? NAN : mr_bench_vs_solo(w, &ru->r, &ru->base->r, i);
             int crit = wt->criticality == MR_TASK_CRITICAL;
             fputc(',', f);
             csv_num(f, crit ? v : NAN);
@@ -1335,7 +1355,8 @@ int cmd_compare(int argc, char **argv) {
         const run *seq = NULL;
         for (int r = 1; r < 1 + o.n_policies; r++)
             if (runs[r].r.policy == MR_POLICY_SEQUENTIAL) seq = &runs[r];
-        for (int r = 0; r < n_runs; r++) summarize(w, &runs[r], &runs[0]);
+        set_baselines(runs, n_runs);
+        for (int r = 0; r < n_runs; r++) summarize(w, &runs[r], runs[r].base);
         for (int r = 1; seq && r < n_runs; r++)
             if (isfinite(seq->system_tput) && seq->system_tput > 0)
                 runs[r].vs_sequential = runs[r].system_tput / seq->system_tput;
@@ -1360,7 +1381,8 @@ int cmd_compare(int argc, char **argv) {
                                             runs[r].name);
             snprintf(notes[n_notes++], NOTE_LEN,
                      "%s: rows read from %s (another system's run); their ratios are computed "
-                     "against miriam's solo baselines, not their own",
+                     "against that file's own solo row when it has one (a policy named "
+                     "...-solo), else against miriam's solo baselines",
                      list, o.includes[k]);
         }
     }
