@@ -16,6 +16,7 @@ test_pkgs=(
   libonnx-testdata # ONNX golden node tests
   # conformance with PyTorch (scripts/conformance.py, zoo_vs_torch.py; /usr/bin/python3)
   python3-torch python3-torchvision python3-onnx python3-numpy
+  clang libclang-rt-14-dev # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime
   gnuplot-nox # the plots of `miriam compare` (optional at run time)
 )
 

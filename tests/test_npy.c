@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/npy.h"
 #include "miriam.h"
 #include "testutil.h"
 
@@ -544,11 +546,140 @@ static void test_numpy(void) {
     printf("npy: numpy interoperability checked with %s\n", py);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Untrusted sizes and the in-memory parser                                                */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A whole .npy file in memory (version `major`.0, dict padded with spaces and '\n'). */
+static size_t build_npy(unsigned char *f, size_t cap, int major, const char *dict,
+                        size_t data_len) {
+    size_t pre = major == 1 ? 10 : 12, dlen = strlen(dict);
+    size_t hlen = (pre + dlen + 1 + 63) / 64 * 64 - pre;
+    if (pre + hlen + data_len > cap) return 0;
+    memcpy(f, "\x93NUMPY", 6);
+    f[6] = (unsigned char)major;
+    f[7] = 0;
+    for (size_t i = 0; i < pre - 8; i++) f[8 + i] = (unsigned char)(hlen >> (8 * i));
+    memcpy(f + pre, dict, dlen);
+    memset(f + pre + dlen, ' ', hlen - dlen);
+    f[pre + hlen - 1] = '\n';
+    memset(f + pre + hlen, 0x3f, data_len);
+    return pre + hlen + data_len;
+}
+
+/* The buffer parser and the file reader agree: same status, same message (but for the name).
+ * Every crafted size must be refused from the header alone, quickly, without allocating it. */
+static void expect_both(int line, const unsigned char *f, size_t n, mr_status want,
+                        const char *needle) {
+    mr_tensor t;
+    memset(&t, 0x5a, sizeof t);
+    char eb[512], eb2[512], p[64];
+    mr_status st = mr_npy_parse(f, n, "crafted.npy", &t, eb, sizeof eb);
+    mr_test_check_status(__FILE__, line, st, want, eb, needle);
+    mr_test_check_status(__FILE__, line, st, want, eb, "crafted.npy");
+    mr_test_checks++;
+    if (st != MR_OK && (t.data != NULL || t.ndim != 0)) {
+        mr_test_failures++;
+        fprintf(stderr, "%s:%d: a failed parse left data %p ndim %d\n", __FILE__, line, t.data,
+                t.ndim);
+    }
+    if (st == MR_OK) mr_tensor_free_data(&t);
+    write_bytes(p, sizeof p, f, n);
+    mr_status st2 = mr_npy_read(p, &t, eb2, sizeof eb2);
+    mr_test_checks++;
+    /* "crafted.npy: why" and "/tmp/...: why" */
+    const char *why = strstr(eb, ": "), *why2 = strstr(eb2, ": ");
+    if (st2 != st || (st != MR_OK && (!why || !why2 || strcmp(why, why2) != 0))) {
+        mr_test_failures++;
+        fprintf(stderr, "%s:%d: buffer: %s (%s), file: %s (%s)\n", __FILE__, line,
+                mr_status_str(st), eb, mr_status_str(st2), eb2);
+    }
+    if (st2 == MR_OK) mr_tensor_free_data(&t);
+    unlink(p);
+}
+#define EXPECT_BOTH(f, n, want, needle) expect_both(__LINE__, f, n, want, needle)
+
+static void test_untrusted_sizes(void) {
+    static unsigned char f[4096];
+    double t0 = now_s();
+    struct {
+        const char *dict;
+        mr_status want;
+        const char *needle;
+    } cases[] = {
+        /* 2^62 elements: the element count fits in 64 bits, the byte count does not. */
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648), }",
+         MR_ERR_PARSE, "too large"},
+        {"{'descr': '<i8', 'fortran_order': False, 'shape': (1152921504606846976, 16), }",
+         MR_ERR_PARSE, "too large"},
+        /* 64 GiB, 32 GiB: representable, beyond the 16 GiB limit of one allocation. */
+        {"{'descr': '<i8', 'fortran_order': False, 'shape': (8, 1073741824), }", MR_ERR_PARSE,
+         "too large"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (8589934592,), }", MR_ERR_PARSE,
+         "too large"},
+        /* Products overflowing int64 on the last and on a middle dimension. */
+        {"{'descr': '<i4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }",
+         MR_ERR_PARSE, "too large"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 9223372036854775807, 3), }",
+         MR_ERR_PARSE, "too large"},
+        /* A dimension beyond int64, a negative one. */
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551616,), }",
+         MR_ERR_PARSE, "dimension"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", MR_ERR_PARSE, "shape"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int major = 1; major <= 3; major++) {
+            size_t n = build_npy(f, sizeof f, major, cases[i].dict, 16);
+            CHECK(n > 0);
+            EXPECT_BOTH(f, n, cases[i].want, cases[i].needle);
+        }
+    /* A zero dimension makes any other dimension harmless: an empty tensor. */
+    size_t n = build_npy(
+        f, sizeof f, 1,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904), }", 0);
+    EXPECT_BOTH(f, n, MR_OK, NULL);
+    /* Header lengths: 4 GiB (v2.0) and 64 KiB - 1 (v1.0) against a short file. */
+    n = build_npy(f, sizeof f, 2, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8);
+    memset(f + 8, 0xff, 4);
+    EXPECT_BOTH(f, n, MR_ERR_PARSE, "header length");
+    n = build_npy(f, sizeof f, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8);
+    memset(f + 8, 0xff, 2);
+    EXPECT_BOTH(f, n, MR_ERR_PARSE, "truncated header");
+    /* Data one byte short of and one byte past the shape. */
+    n = build_npy(f, sizeof f, 3, "{'descr': '<i8', 'fortran_order': False, 'shape': (3, 1), }",
+                  23);
+    EXPECT_BOTH(f, n, MR_ERR_PARSE, "needs 24");
+    n = build_npy(f, sizeof f, 3, "{'descr': '<i8', 'fortran_order': False, 'shape': (3, 1), }",
+                  25);
+    EXPECT_BOTH(f, n, MR_ERR_PARSE, "needs 24");
+    /* Every prefix of a valid file is refused (the full one is accepted). */
+    n = build_npy(f, sizeof f, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
+                  16);
+    for (size_t k = 0; k < n; k++) {
+        mr_tensor t;
+        char eb[256];
+        CHECK(mr_npy_parse(f, k, NULL, &t, eb, sizeof eb) == MR_ERR_PARSE &&
+              strstr(eb, "<buffer>"));
+    }
+    EXPECT_BOTH(f, n, MR_OK, NULL);
+    mr_tensor t;
+    char eb[256];
+    CHECK_STATUS(mr_npy_parse(NULL, 4, NULL, &t, eb, sizeof eb), MR_ERR_INVALID_ARG, eb, NULL);
+    double dt = now_s() - t0;
+    CHECK_MSG(dt < 5.0, "crafted sizes took %.2f s", dt);
+}
+
 int main(void) {
     test_roundtrip();
     test_write_errors();
     test_handwritten();
     test_malformed();
+    test_untrusted_sizes();
     test_numpy();
     return mr_test_finish("npy");
 }

@@ -6,6 +6,7 @@
  * exactly one defect. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "graph/ir.h"
@@ -838,6 +839,147 @@ static void test_read_tensor(void) {
     CHECK(t.data == NULL);
 }
 
+/* An empty name omits an optional input or output; a required one omitted is a graph error
+ * naming the node (a Transpose without its input used to reach the kernel with no tensor). */
+static void test_omitted_required(mr_runtime *rt) {
+    static const int64_t dims[2] = {2, 3};
+    static const char *const none_in[] = {""}, *const y_out[] = {"Y"}, *const x_in[] = {"X"},
+                             *const none_out[] = {""};
+    const char *ops[] = {"Transpose", "Relu", "Softmax", "Shape"};
+    for (int k = 0; k < 4; k++) {
+        Onnx__ModelProto *m = new_model(13);
+        add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, dims);
+        add_node(m, ops[k], "n", 1, none_in, 1, y_out);
+        add_node(m, "Identity", "keep_x", 1, x_in, 1, (const char *const[]){"Z"});
+        add_output(m, "Y");
+        add_output(m, "Z");
+        expect_load_model(rt, m, MR_ERR_GRAPH, "node 'n'", "required input 0");
+    }
+    /* A binary op with its second operand omitted, and a node whose only output is omitted
+     * (feeding nothing, but still bound). */
+    Onnx__ModelProto *m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, dims);
+    add_node(m, "Add", "n", 2, (const char *const[]){"X", ""}, 1, y_out);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_ERR_GRAPH, "node 'n'", "required input 1");
+    m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, dims);
+    add_node(m, "Relu", "n", 1, x_in, 1, none_out);
+    add_node(m, "Relu", "r", 1, x_in, 1, y_out);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_ERR_GRAPH, "node 'n'", "required output 0");
+}
+
+/* Shapes a file can make the loader compute: graph inputs whose byte size overflows or exceeds
+ * the limit of one tensor, and constant folding (Expand, ConstantOfShape, a product) asked to
+ * build such tensors. Each is refused from the shapes alone, with a message naming the tensor,
+ * before anything of that size is allocated or written; the whole set takes milliseconds.
+ * (The overflowing ones used to pass as tiny buffers that folding then wrote past.) */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static Onnx__TensorProto *int64_tensor(const char *name, int n, const int64_t *v) {
+    const int64_t dims[1] = {n};
+    Onnx__TensorProto *t = new_tensor(name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 1, dims);
+    t->n_int64_data = (size_t)n;
+    t->int64_data = palloc(sizeof(int64_t) * (size_t)n);
+    memcpy(t->int64_data, v, sizeof(int64_t) * (size_t)n);
+    return t;
+}
+
+static void test_untrusted_sizes(mr_runtime *rt) {
+    double t0 = now_s();
+    static const char *const in1[] = {"X"}, *const out1[] = {"Y"};
+    /* Inputs: 2^62 float elements (the byte count overflows 64 bits); 2^61 (16 EiB, beyond the
+     * limit); 0 x 2^32 x 2^32 is empty and fine. */
+    static const int64_t ovf[2] = {1ll << 31, 1ll << 31}, big[2] = {1ll << 31, 1ll << 30};
+    Onnx__ModelProto *m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, ovf);
+    add_node(m, "Relu", "r", 1, in1, 1, out1);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_ERR_UNSUPPORTED, "'X'", "overflows");
+    m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, big);
+    add_node(m, "Relu", "r", 1, in1, 1, out1);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_ERR_UNSUPPORTED, "'X'", "limit");
+    static const int64_t empty[3] = {0, 1ll << 32, 1ll << 32};
+    m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, empty);
+    add_node(m, "Relu", "r", 1, in1, 1, out1);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_OK, NULL, NULL);
+
+    /* Folding: Expand of a one-element constant to 2^62 elements, to 2^40, and to more than
+     * 2^63 (which overflowed in Expand's prepare, called before the size was checked). */
+    static const int64_t one_dim[1] = {1};
+    static const float one = 1.0f;
+    static const char *const exp_in[] = {"one", "shape"}, *const exp_out[] = {"Y"};
+    const int64_t shapes[3][2] = {
+        {1ll << 31, 1ll << 31}, {1ll << 20, 1ll << 20}, {25232932864ll, 2147483731ll}};
+    for (int k = 0; k < 3; k++) {
+        m = new_model(13);
+        Onnx__TensorProto *o = new_tensor("one", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, one_dim);
+        tensor_floats(o, 1, &one);
+        add_init(m, o);
+        add_init(m, int64_tensor("shape", 2, shapes[k]));
+        add_node(m, "Expand", "expand", 2, exp_in, 1, exp_out);
+        add_output(m, "Y");
+        expect_load_model(rt, m, MR_ERR_UNSUPPORTED, "Expand node 'expand'", "'Y'");
+    }
+    /* ConstantOfShape of int64 with 2^61 elements (2^64 bytes), and of float with 2^40. */
+    static const char *const cos_in[] = {"shape"}, *const cos_out[] = {"Y"};
+    const int64_t cshapes[2][2] = {{1ll << 30, 1ll << 31}, {1ll << 20, 1ll << 20}};
+    for (int k = 0; k < 2; k++) {
+        m = new_model(13);
+        add_init(m, int64_tensor("shape", 2, cshapes[k]));
+        Onnx__NodeProto *n = add_node(m, "ConstantOfShape", "cos", 1, cos_in, 1, cos_out);
+        if (k == 0) {
+            Onnx__AttributeProto *a =
+                add_attr(n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+            static const int64_t seven = 7;
+            a->t = int64_tensor(NULL, 1, &seven);
+        }
+        add_output(m, "Y");
+        expect_load_model(rt, m, MR_ERR_UNSUPPORTED, "ConstantOfShape node 'cos'", "'Y'");
+    }
+    /* A product of two small operands with a 64 GiB result (an activation, not folded). */
+    static const int64_t xd[2] = {131072, 1}, wd[2] = {1, 131072};
+    m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, xd);
+    Onnx__TensorProto *w = new_tensor("W", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, wd);
+    float *wv = palloc(sizeof(float) * 131072);
+    tensor_floats(w, 131072, wv);
+    add_init(m, w);
+    static const char *const mm_in[] = {"X", "W"};
+    add_node(m, "MatMul", "mm", 2, mm_in, 1, out1);
+    add_output(m, "Y");
+    expect_load_model(rt, m, MR_ERR_UNSUPPORTED, "MatMul node 'mm'", "limit");
+    /* LRN over an 8 GiB input whose window spans its 2^31 channels: the FLOP count exceeds
+     * 2^63 and saturates. Finalised only (planning would allocate the 16 GiB arena). */
+    static const int64_t lrn_dims[4] = {1, 1ll << 31, 1, 1};
+    m = new_model(13);
+    add_input(m, "X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, lrn_dims);
+    Onnx__NodeProto *lrn = add_node(m, "LRN", "lrn", 1, in1, 1, out1);
+    Onnx__AttributeProto *sz = add_attr(lrn, "size", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    sz->has_i = 1;
+    sz->i = 1ll << 31;
+    add_output(m, "Y");
+    mr_err err;
+    mr_graph *g = NULL;
+    CHECK_STATUS(import_model(m, &g, &err), MR_OK, err.msg, NULL);
+    if (g) {
+        CHECK_STATUS(mr_graph_finalize(g, 1, &err), MR_OK, err.msg, NULL);
+        CHECK(g->n_order == 1 && g->nodes[g->order[0]].flops == INT64_MAX);
+        mr_graph_destroy(g);
+    }
+    double dt = now_s() - t0;
+    CHECK_MSG(dt < 10.0, "crafted sizes took %.2f s", dt);
+}
+
 int main(void) {
     char errbuf[256] = "";
     mr_runtime_params rp = mr_runtime_default_params();
@@ -857,6 +999,8 @@ int main(void) {
     test_graph_errors(rt);
     test_unsupported(rt);
     test_bad_tensors(rt);
+    test_untrusted_sizes(rt);
+    test_omitted_required(rt);
     test_read_file(rt);
     test_read_tensor();
 

@@ -3,6 +3,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef MR_FAULT_INJECTION
+/* The only mutable global state in the library, and only in test builds: a countdown that a
+ * test arms before calling into the library, which has no parameter through which a test
+ * could reach every allocation site. It is thread-local so that the runtime's own threads
+ * (and concurrent tests) neither consume nor trigger another thread's fault, which keeps the
+ * failing allocation deterministic. */
+static _Thread_local long fault_countdown;
+static _Thread_local long fault_calls;
+static _Thread_local int fault_hit;
+
+void mr_fault_arm(long n) {
+    fault_countdown = n > 0 ? n : 0;
+    fault_calls = 0;
+    fault_hit = 0;
+}
+
+int mr_fault_fired(void) {
+    return fault_hit;
+}
+
+long mr_fault_count(void) {
+    return fault_calls;
+}
+
+/* 1 if this allocation must fail. */
+static int fault_now(void) {
+    fault_calls++;
+    if (fault_countdown == 0 || --fault_countdown > 0) return 0;
+    fault_hit = 1;
+    return 1;
+}
+#define FAULT_NOW() fault_now()
+#else
+#define FAULT_NOW() 0
+#endif
+
 static int too_big(size_t size, const char *what, mr_err *err) {
     if (size <= MR_MAX_ALLOC) return 0;
     mr_errf(err, MR_ERR_NO_MEMORY, "refusing to allocate %zu bytes for %s (limit %zu)", size,
@@ -18,7 +54,7 @@ static void *oom(size_t size, const char *what, mr_err *err) {
 
 void *mr_malloc(size_t size, const char *what, mr_err *err) {
     if (too_big(size, what, err)) return NULL;
-    void *p = malloc(size ? size : 1);
+    void *p = FAULT_NOW() ? NULL : malloc(size ? size : 1);
     return p ? p : oom(size, what, err);
 }
 
@@ -29,13 +65,13 @@ void *mr_calloc(size_t n, size_t size, const char *what, mr_err *err) {
         return NULL;
     }
     if (too_big(total, what, err)) return NULL;
-    void *p = calloc(n ? n : 1, size ? size : 1);
+    void *p = FAULT_NOW() ? NULL : calloc(n ? n : 1, size ? size : 1);
     return p ? p : oom(total, what, err);
 }
 
 void *mr_realloc(void *old, size_t size, const char *what, mr_err *err) {
     if (too_big(size, what, err)) return NULL;
-    void *p = realloc(old, size ? size : 1);
+    void *p = FAULT_NOW() ? NULL : realloc(old, size ? size : 1);
     return p ? p : oom(size, what, err);
 }
 
@@ -51,7 +87,7 @@ void *mr_malloc_array(size_t count, size_t size, const char *what, mr_err *err) 
 void *mr_malloc_aligned(size_t size, const char *what, mr_err *err) {
     if (too_big(size, what, err)) return NULL;
     size_t rounded = (size + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    void *p = FAULT_NOW() ? NULL : aligned_alloc(64, rounded ? rounded : 64);
     return p ? p : oom(size, what, err);
 }
 

@@ -9,8 +9,15 @@
 
 #include "core/err.h"
 
-/* Upper bound for any single allocation derived from file contents (16 GiB). */
-#define MR_MAX_ALLOC ((size_t)1 << 34)
+/* Upper bound for any single allocation (16 GiB): the helpers below refuse larger sizes, and
+ * every size derived from file contents is checked against it before anything is allocated.
+ * The fuzzing build lowers it (MR_MAX_ALLOC_LOG2) below the fuzzer's own allocation limit, so
+ * that a model that legitimately asks for gigabytes is rejected through the same checks
+ * instead of being reported as a crash. */
+#ifndef MR_MAX_ALLOC_LOG2
+#define MR_MAX_ALLOC_LOG2 34
+#endif
+#define MR_MAX_ALLOC ((size_t)1 << MR_MAX_ALLOC_LOG2)
 
 /* a*b into *out; returns 0 on overflow (or negative operands). */
 static inline int mr_mul_i64(int64_t a, int64_t b, int64_t *out) {
@@ -45,5 +52,16 @@ char *mr_strdup(const char *s, mr_err *err);
 /* Grows a dynamic array *items (with *cap slots) to hold at least `need` items of `elem`
  * bytes. Returns 0 and records the error on failure. */
 int mr_grow(void **items, int *cap, int need, size_t elem, const char *what, mr_err *err);
+
+#ifdef MR_FAULT_INJECTION
+/* Fault injection (test builds configured with MIRIAM_FAULT_INJECTION=ON only): the helpers
+ * above count their calls on the calling thread, and the n-th call after mr_fault_arm(n)
+ * fails as if the system were out of memory. Only that one call fails; later ones succeed, so
+ * tests can check that the library recovers. Allocations made on other threads (workers,
+ * dispatchers) are not counted. */
+void mr_fault_arm(long n); /* n >= 1: fail the n-th allocation from now; 0: never */
+int mr_fault_fired(void);  /* 1 once the armed failure has happened */
+long mr_fault_count(void); /* allocations counted since the last mr_fault_arm() */
+#endif
 
 #endif

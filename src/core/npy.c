@@ -1,12 +1,14 @@
 /* NumPy .npy files: versions 1.0-3.0, little-endian float32 / int64 / int32, C order.
  * The header is untrusted: every field is validated, sizes are checked for overflow and the
- * data length must match the shape exactly. */
+ * data length must match the shape exactly. Files and memory buffers share one parser
+ * (parse_prefix); the file reader reads the data only once the header has been accepted. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/npy.h"
 #include "miriam.h"
 
 #define NPY_MAX_HEADER 65536
@@ -105,96 +107,156 @@ static mr_status parse_header(const char *h, mr_tensor *t, char *why, size_t why
     return MR_OK;
 }
 
+/* The part of a .npy file before the data: magic, version, header length and header. `p`
+ * holds the file's first `n` bytes, which must include the whole header if the file does.
+ * Fills out's dtype and shape (not its data), *data_off with where the data starts and *bytes
+ * with the length the shape implies (checked against MR_MAX_ALLOC). */
+static mr_status parse_prefix(const unsigned char *p, size_t n, mr_tensor *out, size_t *data_off,
+                              size_t *bytes, char *why, size_t whylen) {
+    if (n < 10 || memcmp(p, "\x93NUMPY", 6) != 0) {
+        snprintf(why, whylen, "not a .npy file (bad magic)");
+        return MR_ERR_PARSE;
+    }
+    size_t hlen, pre;
+    if (p[6] == 1) {
+        hlen = (size_t)p[8] | (size_t)p[9] << 8;
+        pre = 10;
+    } else if (p[6] == 2 || p[6] == 3) {
+        if (n < 12) {
+            snprintf(why, whylen, "truncated header");
+            return MR_ERR_PARSE;
+        }
+        hlen = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
+        pre = 12;
+    } else {
+        snprintf(why, whylen, "unsupported .npy version %d.%d", p[6], p[7]);
+        return MR_ERR_UNSUPPORTED;
+    }
+    if (hlen == 0 || hlen > NPY_MAX_HEADER) {
+        snprintf(why, whylen, "bad header length");
+        return MR_ERR_PARSE;
+    }
+    if (n - pre < hlen) {
+        snprintf(why, whylen, "truncated header");
+        return MR_ERR_PARSE;
+    }
+    /* A NUL inside the header would make the string functions below stop early and accept
+     * whatever precedes it. */
+    if (memchr(p + pre, '\0', hlen)) {
+        snprintf(why, whylen, "NUL byte in header");
+        return MR_ERR_PARSE;
+    }
+    mr_err err;
+    char *header = mr_malloc(hlen + 1, "a .npy header", &err);
+    if (!header) {
+        snprintf(why, whylen, "out of memory");
+        return MR_ERR_NO_MEMORY;
+    }
+    memcpy(header, p + pre, hlen);
+    header[hlen] = '\0';
+    mr_status st = parse_header(header, out, why, whylen);
+    free(header);
+    if (st != MR_OK) return st;
+    int64_t numel = mr_tensor_numel(out);
+    if (numel < 0 || !mr_mul_size((size_t)numel, mr_dtype_size(out->dtype), bytes) ||
+        *bytes > MR_MAX_ALLOC) {
+        snprintf(why, whylen, "shape is too large");
+        return MR_ERR_PARSE;
+    }
+    *data_off = pre + hlen;
+    return MR_OK;
+}
+
+/* A malloc()ed copy of `bytes` bytes (mr_tensor_free_data releases it with free()). */
+static void *copy_data(const void *src, size_t bytes) {
+    mr_err err;
+    void *data = mr_malloc(bytes, "tensor data", &err);
+    if (data && bytes) memcpy(data, src, bytes);
+    return data;
+}
+
+mr_status mr_npy_parse(const void *buf, size_t size, const char *name, mr_tensor *out, char *errbuf,
+                       size_t errbuf_size) {
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!name) name = "<buffer>";
+    if ((!buf && size) || !out)
+        return fail(errbuf, errbuf_size, MR_ERR_INVALID_ARG, name, "NULL argument");
+    memset(out, 0, sizeof *out);
+    char why[256];
+    size_t off, bytes;
+    mr_status st = parse_prefix(buf, size, out, &off, &bytes, why, sizeof why);
+    if (st == MR_OK && size - off != bytes) {
+        snprintf(why, sizeof why, "data is %zu bytes, the shape needs %zu", size - off, bytes);
+        st = MR_ERR_PARSE;
+    }
+    if (st == MR_OK && !(out->data = copy_data((const unsigned char *)buf + off, bytes))) {
+        snprintf(why, sizeof why, "out of memory for the data");
+        st = MR_ERR_NO_MEMORY;
+    }
+    if (st != MR_OK) {
+        memset(out, 0, sizeof *out);
+        return fail(errbuf, errbuf_size, st, name, why);
+    }
+    return MR_OK;
+}
+
 mr_status mr_npy_read(const char *path, mr_tensor *out, char *errbuf, size_t errbuf_size) {
     if (errbuf && errbuf_size) errbuf[0] = '\0';
     if (!path || !out) return fail(errbuf, errbuf_size, MR_ERR_INVALID_ARG, path, "NULL argument");
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) return fail(errbuf, errbuf_size, MR_ERR_IO, path, strerror(errno));
-    unsigned char pre[12];
+    /* Only the header is read before the shape is validated: the data is read once its length
+     * is known to match, so a huge or inconsistent file costs nothing. */
     char why[256];
     mr_status st = MR_OK;
-    char *header = NULL;
+    mr_err err;
+    const size_t prefix_max = 12 + NPY_MAX_HEADER;
+    unsigned char *prefix = mr_malloc(prefix_max, "a .npy header", &err);
     void *data = NULL;
-    size_t got = fread(pre, 1, 10, fp);
-    if (got < 10 && ferror(fp)) { /* e.g. a directory: fopen succeeds, reading does not */
-        st = fail(errbuf, errbuf_size, MR_ERR_IO, path, strerror(errno));
-        goto done;
-    }
-    if (got < 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "not a .npy file (bad magic)");
-        goto done;
-    }
-    size_t hlen;
-    if (pre[6] == 1) {
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, fp) != 2) {
-            st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "truncated header");
-            goto done;
-        }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-    } else {
-        snprintf(why, sizeof why, "unsupported .npy version %d.%d", pre[6], pre[7]);
-        st = fail(errbuf, errbuf_size, MR_ERR_UNSUPPORTED, path, why);
-        goto done;
-    }
-    if (hlen == 0 || hlen > NPY_MAX_HEADER) {
-        st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "bad header length");
-        goto done;
-    }
-    header = malloc(hlen + 1);
-    if (!header) {
+    if (!prefix) {
         st = fail(errbuf, errbuf_size, MR_ERR_NO_MEMORY, path, "out of memory");
         goto done;
     }
-    if (fread(header, 1, hlen, fp) != hlen) {
-        st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "truncated header");
+    size_t got = fread(prefix, 1, prefix_max, fp);
+    if (got < prefix_max && ferror(fp)) { /* e.g. a directory: fopen succeeds, reading not */
+        st = fail(errbuf, errbuf_size, MR_ERR_IO, path, strerror(errno));
         goto done;
     }
-    header[hlen] = '\0';
-    if (strlen(header) != hlen && memchr(header, '\0', hlen)) {
-        st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "NUL byte in header");
-        goto done;
-    }
-    st = parse_header(header, out, why, sizeof why);
+    size_t off, bytes;
+    st = parse_prefix(prefix, got, out, &off, &bytes, why, sizeof why);
     if (st != MR_OK) {
         fail(errbuf, errbuf_size, st, path, why);
         goto done;
     }
-    int64_t numel = mr_tensor_numel(out);
-    size_t bytes;
-    if (numel < 0 || !mr_mul_size((size_t)numel, mr_dtype_size(out->dtype), &bytes) ||
-        bytes > MR_MAX_ALLOC) {
-        st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, "shape is too large");
-        goto done;
-    }
     /* The data must be exactly as long as the shape says. */
-    long pos = ftell(fp);
-    if (pos < 0 || fseek(fp, 0, SEEK_END) != 0) {
+    if (fseek(fp, 0, SEEK_END) != 0) {
         st = fail(errbuf, errbuf_size, MR_ERR_IO, path, "cannot seek");
         goto done;
     }
     long end = ftell(fp);
-    if (end < pos || (size_t)(end - pos) != bytes) {
-        snprintf(why, sizeof why, "data is %ld bytes, the shape needs %zu", end - pos, bytes);
+    if (end < 0) {
+        st = fail(errbuf, errbuf_size, MR_ERR_IO, path, "cannot seek");
+        goto done;
+    }
+    if ((size_t)end < off || (size_t)end - off != bytes) {
+        snprintf(why, sizeof why, "data is %ld bytes, the shape needs %zu", end - (long)off, bytes);
         st = fail(errbuf, errbuf_size, MR_ERR_PARSE, path, why);
         goto done;
     }
-    fseek(fp, pos, SEEK_SET);
-    data = malloc(bytes ? bytes : 1);
+    data = mr_malloc(bytes, "tensor data", &err);
     if (!data) {
         st = fail(errbuf, errbuf_size, MR_ERR_NO_MEMORY, path, "out of memory for the data");
         goto done;
     }
-    if (bytes && fread(data, 1, bytes, fp) != bytes) {
+    if (fseek(fp, (long)off, SEEK_SET) != 0 || (bytes && fread(data, 1, bytes, fp) != bytes)) {
         st = fail(errbuf, errbuf_size, MR_ERR_IO, path, "short read");
         goto done;
     }
     out->data = data;
     data = NULL;
 done:
-    free(header);
+    free(prefix);
     free(data);
     fclose(fp);
     if (st != MR_OK) memset(out, 0, sizeof *out);

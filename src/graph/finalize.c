@@ -207,8 +207,8 @@ static mr_status infer_all(mr_graph *g, int fold, mr_err *err) {
             const mr_tensor_desc *t = mr_node_output(g, n, o);
             if (t && t->ndim < 0)
                 return mr_err_node(err, MR_ERR_INTERNAL, n, "inferred no shape for output %d", o);
-            if (t && mr_desc_numel(t) < 0)
-                return mr_err_node(err, MR_ERR_SHAPE, n, "output '%s' is too large", t->name);
+            if (t && mr_desc_check_size(t, err) != MR_OK)
+                return mr_err_prefix(err, "%s node '%s': ", n->op_type, n->name);
         }
     }
     return MR_OK;
@@ -223,8 +223,9 @@ mr_status mr_graph_finalize(mr_graph *g, int optimize, mr_err *err) {
     for (int i = 0; i < g->n_order; i++) MR_TRY(mr_node_bind_op(g, &g->nodes[g->order[i]], err));
     for (int i = 0; i < g->n_inputs; i++) {
         const mr_tensor_desc *t = &g->tensors[g->inputs[i]];
-        if (t->ndim < 0 || mr_desc_numel(t) < 0)
+        if (t->ndim < 0)
             return mr_errf(err, MR_ERR_SHAPE, "graph input '%s' has no usable shape", t->name);
+        MR_TRY(mr_desc_check_size(t, err));
     }
     MR_TRY(infer_all(g, 1, err));
     if (optimize) {

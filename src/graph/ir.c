@@ -272,6 +272,22 @@ size_t mr_desc_bytes(const mr_tensor_desc *t) {
     return b;
 }
 
+mr_status mr_desc_check_size(const mr_tensor_desc *t, mr_err *err) {
+    int64_t n = mr_desc_numel(t);
+    size_t esize = mr_dtype_size(t->dtype), bytes = 0;
+    if (n >= 0 && (uint64_t)n <= SIZE_MAX && mr_mul_size((size_t)n, esize, &bytes) &&
+        bytes <= MR_MAX_ALLOC)
+        return MR_OK;
+    char dims[200];
+    mr_dims_str(t->ndim, t->dims, dims, sizeof dims);
+    if (n < 0 || bytes == 0)
+        return mr_errf(err, MR_ERR_UNSUPPORTED,
+                       "tensor '%s' %s is too large (its size overflows 64 bits)", t->name, dims);
+    return mr_errf(err, MR_ERR_UNSUPPORTED,
+                   "tensor '%s' %s would need %zu bytes, more than the limit of %zu per tensor",
+                   t->name, dims, bytes, (size_t)MR_MAX_ALLOC);
+}
+
 const char *mr_dims_str(int ndim, const int64_t *dims, char *buf, size_t size) {
     if (!buf || size == 0) return "";
     if (ndim < 0) {

@@ -150,6 +150,11 @@ mr_status mr_graph_sort(mr_graph *g, mr_err *err);
 /* Element count / byte size of a tensor with a known shape (-1 / 0 on overflow). */
 int64_t mr_desc_numel(const mr_tensor_desc *t);
 size_t mr_desc_bytes(const mr_tensor_desc *t);
+/* MR_OK if a tensor of known shape fits in one allocation (MR_MAX_ALLOC bytes); otherwise
+ * MR_ERR_UNSUPPORTED with a message naming it. Shapes come from files and from shape
+ * inference on them: a crafted one must neither overflow a byte count (and be planned as a
+ * tiny buffer) nor ask for terabytes. */
+mr_status mr_desc_check_size(const mr_tensor_desc *t, mr_err *err);
 /* "[1,3,224,224]" into buf. */
 const char *mr_dims_str(int ndim, const int64_t *dims, char *buf, size_t size);
 

@@ -438,7 +438,12 @@ mr_status mr_onnx_import(const void *data, size_t size, int64_t default_dim, mr_
         return mr_errf(err, MR_ERR_INVALID_ARG, "default_dim must not be negative (got %lld)",
                        (long long)default_dim);
     if (size == 0) return mr_errf(err, MR_ERR_PARSE, "empty buffer (0 bytes): not an ONNX model");
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
+    mr_err oom;
+    mr_err_clear(&oom);
+    ProtobufCAllocator pa;
+    mr_onnx_allocator(&pa, &oom);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(&pa, size, data);
+    if (!m && oom.status != MR_OK) return mr_errf(err, oom.status, "%s", oom.msg);
     if (!m)
         return mr_errf(err, MR_ERR_PARSE,
                        "not a valid ONNX model: the protobuf ModelProto of %zu bytes is "
@@ -447,7 +452,7 @@ mr_status mr_onnx_import(const void *data, size_t size, int64_t default_dim, mr_
     importer im = {.err = err};
     mr_status st = import_model(&im, m, default_dim);
     free(im.origin);
-    onnx__model_proto__free_unpacked(m, NULL);
+    onnx__model_proto__free_unpacked(m, &pa);
     if (st != MR_OK) {
         mr_graph_destroy(im.g);
         return st;

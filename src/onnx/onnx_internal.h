@@ -36,4 +36,10 @@ typedef struct mr_onnx_tensor {
 mr_status mr_onnx_tensor_view(const Onnx__TensorProto *tp, const char *what, mr_onnx_tensor *out,
                               mr_err *err);
 
+/* A protobuf-c allocator whose allocations go through mr_malloc, so that parsing respects
+ * MR_MAX_ALLOC like everything else (and fault-injection tests reach it). protobuf-c reports
+ * any failure as a NULL message; `oom` (cleared by the caller) records whether it was an
+ * allocation that failed, so that it is not reported as a corrupt file. */
+void mr_onnx_allocator(ProtobufCAllocator *a, mr_err *oom);
+
 #endif

@@ -64,6 +64,21 @@ mr_dtype mr_onnx_dtype(int32_t data_type) {
     }
 }
 
+static void *pb_alloc(void *oom, size_t size) {
+    return mr_malloc(size, "the parsed protobuf message", oom);
+}
+
+static void pb_free(void *oom, void *p) {
+    (void)oom;
+    free(p);
+}
+
+void mr_onnx_allocator(ProtobufCAllocator *a, mr_err *oom) {
+    a->alloc = pb_alloc;
+    a->free = pb_free;
+    a->allocator_data = oom;
+}
+
 static int host_is_little_endian(void) {
     const uint16_t one = 1;
     unsigned char b;
@@ -193,7 +208,12 @@ mr_status mr_onnx_read_tensor(const void *data, size_t size, mr_tensor *out, cha
     if (name) *name = NULL;
     if (size == 0)
         return mr_errf(err, MR_ERR_PARSE, "empty buffer: not a serialised ONNX TensorProto");
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, data);
+    mr_err oom;
+    mr_err_clear(&oom);
+    ProtobufCAllocator pa;
+    mr_onnx_allocator(&pa, &oom);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pa, size, data);
+    if (!tp && oom.status != MR_OK) return mr_errf(err, oom.status, "%s", oom.msg);
     if (!tp)
         return mr_errf(err, MR_ERR_PARSE,
                        "not a valid serialised ONNX TensorProto (%zu bytes; truncated or corrupt)",
@@ -227,6 +247,6 @@ mr_status mr_onnx_read_tensor(const void *data, size_t size, mr_tensor *out, cha
         free(name_copy);
     }
     free(v.owned);
-    onnx__tensor_proto__free_unpacked(tp, NULL);
+    onnx__tensor_proto__free_unpacked(tp, &pa);
     return st;
 }

@@ -210,7 +210,8 @@ static mr_status lrn_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     n->n_blocks = p->N * p->per_image;
     n->scratch_bytes = (size_t)w * sizeof(float);
     int64_t win = p->size < p->C ? p->size : p->C;
-    n->flops = numel * (2 * win + 4);
+    /* An 8 GiB input with a window as wide as its channels overflows the count. */
+    if (!mr_mul_i64(numel, 2 * win + 4, &n->flops)) n->flops = INT64_MAX;
     return MR_OK;
 }
 

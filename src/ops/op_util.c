@@ -224,6 +224,16 @@ mr_status mr_node_bind_op(mr_graph *g, mr_node *n, mr_err *err) {
     if (n->n_out < n->op->min_out || n->n_out > n->op->max_out)
         return mr_err_node(err, MR_ERR_GRAPH, n, "has %d outputs, expected %d to %d", n->n_out,
                            n->op->min_out, n->op->max_out);
+    /* An empty name omits an input or output, which ONNX allows only for optional ones: the
+     * first min_in / min_out are required, and the ops rely on their being present. */
+    for (int k = 0; k < n->op->min_in; k++)
+        if (n->in[k] < 0)
+            return mr_err_node(err, MR_ERR_GRAPH, n, "required input %d is omitted (empty name)",
+                               k);
+    for (int k = 0; k < n->op->min_out; k++)
+        if (n->out[k] < 0)
+            return mr_err_node(err, MR_ERR_GRAPH, n, "required output %d is omitted (empty name)",
+                               k);
     MR_TRY(check_attrs(n, err));
     if (!n->params && n->op->init) MR_TRY(n->op->init(g, n, err));
     return MR_OK;
@@ -241,6 +251,13 @@ mr_status mr_node_eval(mr_graph *g, int node, mr_err *err) {
                                t->name);
     }
     MR_TRY(n->op->infer(g, n, err));
+    /* Folding allocates what shape inference asked for, and prepare sizes its grid from it:
+     * check it fits first. */
+    for (int i = 0; i < n->n_out; i++) {
+        const mr_tensor_desc *t = mr_node_output(g, n, i);
+        if (t && t->ndim >= 0 && mr_desc_check_size(t, err) != MR_OK)
+            return mr_err_prefix(err, "%s node '%s': ", n->op_type, n->name);
+    }
     MR_TRY(n->op->prepare(g, n, err));
     mr_step s;
     memset(&s, 0, sizeof s);
