@@ -46,7 +46,8 @@ static void compute_stats(mr_model *m) {
     char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
     for (int i = 0; i < m->plan.n_steps; i++) {
         const mr_node *n = &g->nodes[m->plan.steps[i]];
-        s->flops += n->flops;
+        /* Saturating: a node's count may itself be saturated at INT64_MAX. */
+        s->flops = n->flops > INT64_MAX - s->flops ? INT64_MAX : s->flops + n->flops;
         if (!m->plan.skip[i]) {
             s->n_steps++;
             s->n_blocks += n->n_blocks * n->n_phases;
