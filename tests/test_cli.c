@@ -22,19 +22,6 @@ typedef struct result {
     char *out, *err;
 } result;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Runs `miriam ARGS` (ARGS is shell text) capturing stdout and stderr separately. */
 static result run_cli(const char *args) {
     char out[128], err[128], cmd[2048];
@@ -44,8 +31,8 @@ static result run_cli(const char *args) {
     int st = system(cmd);
     result r;
     r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.out = mr_test_slurp(out);
+    r.err = mr_test_slurp(err);
     unlink(out);
     unlink(err);
     return r;
@@ -408,7 +395,7 @@ static void test_bench(void) {
     CHECK(f != NULL);
     if (f) {
         fclose(f);
-        s = slurp(csv);
+        s = mr_test_slurp(csv);
         CHECK(strncmp(s,
                       "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,"
                       "launch\n",
@@ -483,7 +470,7 @@ static void test_bench_workload(void) {
     r = run_cli(args);
     CHECK_MSG(r.rc == 0 && r.out[0] == '\0', "exit %d, stderr: %s", r.rc, r.err);
     result_free(&r);
-    char *csv = slurp(out);
+    char *csv = mr_test_slurp(out);
     CHECK(strncmp(csv, "workload,policy,task,model,criticality,arrival,", 47) == 0);
     CHECK_MSG(strstr(csv, "\ncpu-smoke,solo,critical,zoo:cifarnet,critical,periodic 50 Hz,") &&
                   strstr(csv, "\ncpu-smoke,priority,normal,zoo:squeezenet1_1,normal,closed x1,"),

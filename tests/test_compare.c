@@ -35,19 +35,6 @@ typedef struct result {
     char *out, *err;
 } result;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Runs `ENV miriam ARGS` (shell text; ENV may be "") capturing stdout and stderr. */
 static result run_env(const char *env, const char *args) {
     char out[128], err[128], cmd[4096];
@@ -57,8 +44,8 @@ static result run_env(const char *env, const char *args) {
     int st = system(cmd);
     result r;
     r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.out = mr_test_slurp(out);
+    r.err = mr_test_slurp(err);
     unlink(out);
     unlink(err);
     return r;
@@ -188,7 +175,7 @@ static void test_compare_run(void) {
 
     char path[256];
     snprintf(path, sizeof path, "%s/results.json", dir);
-    char *text = slurp(path);
+    char *text = mr_test_slurp(path);
     cJSON *root = cJSON_Parse(text);
     CHECK_MSG(root != NULL, "results.json is not JSON: %.500s", text);
     if (root) {
@@ -230,7 +217,7 @@ static void test_compare_run(void) {
     free(text);
 
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    text = slurp(path);
+    text = mr_test_slurp(path);
     CHECK_MSG(strncmp(text, csv_header, sizeof csv_header - 1) == 0, "csv header: %.400s", text);
     int rows = 0;
     for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++) rows++;
@@ -292,7 +279,7 @@ static void test_include(void) {
 
     char path[256];
     snprintf(path, sizeof path, "%s/results.json", dir);
-    char *js = slurp(path);
+    char *js = mr_test_slurp(path);
     cJSON *root = cJSON_Parse(js);
     CHECK(root != NULL);
     if (root) {
@@ -316,7 +303,7 @@ static void test_include(void) {
     }
     free(js);
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    char *out = slurp(path);
+    char *out = mr_test_slurp(path);
     CHECK_MSG(strstr(out, "\ncpu-smoke,other-priority,critical,zoo:cifarnet,critical,") &&
                   strstr(out, "\ncpu-smoke,other-priority,normal,"),
               "csv: %s", out);
@@ -333,7 +320,7 @@ static void test_include(void) {
     r = run_env("PATH=/nonexistent", args);
     CHECK_MSG(r.rc == 0, "exit %d, stderr: %s", r.rc, r.err);
     result_free(&r);
-    js = slurp(path_json(path, sizeof path, dir));
+    js = mr_test_slurp(path_json(path, sizeof path, dir));
     root = cJSON_Parse(js);
     const cJSON *ms = root ? find_run(root, "other-multistream") : NULL;
     CHECK(ms != NULL);
@@ -485,7 +472,7 @@ static void draw(const char *dir, const char *name) {
     snprintf(png, sizeof png, "%s.png", name);
     char log[128];
     snprintf(log, sizeof log, "%s/%s.log", dir, name);
-    char *msg = slurp(log);
+    char *msg = mr_test_slurp(log);
     CHECK_MSG(st == 0 && file_size(dir, png) > 0, "gnuplot %s.gp: %s", name, msg);
     free(msg);
 }
@@ -513,7 +500,7 @@ static void test_plot_writers(void) {
     char *dat = NULL;
     char path[256];
     snprintf(path, sizeof path, "%s/timeline_elastic.dat", dir);
-    dat = slurp(path);
+    dat = mr_test_slurp(path);
     CHECK_MSG(strstr(dat, "# lane task step t0_ms t1_ms critical task_name") &&
                   strstr(dat, "\n3 0 0 15.000000 15.500000 1 \"detector\"\n"),
               "timeline.dat: %.300s", dat);

@@ -350,19 +350,6 @@ typedef struct result {
     char *out, *err;
 } result;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 static result run_cli(const char *args) {
     char out[128], err[128], cmd[2048];
     snprintf(out, sizeof out, "%s/stdout", tmpdir);
@@ -371,8 +358,8 @@ static result run_cli(const char *args) {
     int st = system(cmd);
     result r;
     r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.out = mr_test_slurp(out);
+    r.err = mr_test_slurp(err);
     unlink(out);
     unlink(err);
     return r;

@@ -58,6 +58,8 @@ int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float ato
                 int64_t *worst);
 
 /* Environment / path helpers. */
+/* A whole file as a NUL-terminated string ("" when it cannot be read); free() it. */
+char *mr_test_slurp(const char *path);
 const char *mr_test_env(const char *name, const char *fallback);
 /* Writes `size` bytes to a fresh temporary file and returns its path (static buffer per call
  * site is not used: caller provides buf). */
