@@ -155,6 +155,18 @@ typedef enum mr_policy {
                                   bounded time */
 } mr_policy;
 
+/* Where the elastic policy's shard sizes come from (docs/TUNING.md). `miriam tune` measures a
+ * model's elastic kernels and caches a profile per (model, device, SMs, precision); with one,
+ * a normal task's shards beside critical kernels are the measured configurations that fit
+ * and finish within the shard budget, otherwise an analytic estimate from the footprints. */
+typedef enum mr_profile_use {
+    MR_PROFILES_AUTO = 0,    /* the cached profile when there is one, else the analytic
+                                estimate, said once per task at MR_LOG_INFO (default) */
+    MR_PROFILES_OFF = 1,     /* the analytic estimate only; no profile is read */
+    MR_PROFILES_REQUIRE = 2, /* creating a normal task under the elastic policy fails
+                                (MR_ERR_NOT_FOUND) when its model has no usable profile */
+} mr_profile_use;
+
 /* "sequential", "multistream", "priority", "padding", "partition", "elastic". */
 const char *mr_policy_name(mr_policy policy);
 /* Parses the names above. Returns MR_ERR_INVALID_ARG for anything else. */
@@ -176,6 +188,7 @@ typedef struct mr_runtime_params {
     int partition_critical;  /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM
                                 group size) or worker threads (CPU) reserved for critical
                                 tasks; 0 (default) = half, rounded to a valid size */
+    mr_profile_use profiles; /* MR_POLICY_ELASTIC: see mr_profile_use (default AUTO) */
     mr_log_fn log_fn;        /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */

@@ -28,6 +28,7 @@ mr_runtime_params mr_runtime_default_params(void) {
     p.precision = MR_PRECISION_FP32;
     p.policy = MR_POLICY_ELASTIC;
     p.partition_critical = 0;
+    p.profiles = MR_PROFILES_AUTO;
     return p;
 }
 
@@ -142,12 +143,13 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     if (p.n_threads < 0 || p.gpu < 0 || p.sms < 0 || p.partition_critical < 0 ||
         (int)p.policy < 0 || (int)p.policy > (int)MR_POLICY_ELASTIC || p.log_level < MR_LOG_ERROR ||
         p.log_level > MR_LOG_DEBUG ||
-        (p.precision != MR_PRECISION_FP32 && p.precision != MR_PRECISION_TF32)) {
+        (p.precision != MR_PRECISION_FP32 && p.precision != MR_PRECISION_TF32) ||
+        (int)p.profiles < 0 || (int)p.profiles > (int)MR_PROFILES_REQUIRE) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_runtime_create: invalid parameters (n_threads %d, gpu %d, sms %d, log_level "
-                "%d, precision %d, policy %d, partition_critical %d)",
+                "%d, precision %d, policy %d, partition_critical %d, profiles %d)",
                 p.n_threads, p.gpu, p.sms, (int)p.log_level, (int)p.precision, (int)p.policy,
-                p.partition_critical);
+                p.partition_critical, (int)p.profiles);
         mr_err_copy(&err, errbuf, errbuf_size);
         return err.status;
     }

@@ -501,6 +501,18 @@ static void test_bench_workload(void) {
     unlink(path);
     snprintf(args, sizeof args, "bench '%s/none.json'", tmpdir);
     EXPECT_FAIL(args, 1, "none.json");
+    /* Elastic's two shard sources: the analytic estimate runs anywhere; the tuned one needs
+     * a profile of the normal task's model (none in this test's empty cache directory). */
+    snprintf(args, sizeof args,
+             "bench '%s' --device cpu --policy elastic-analytic -o csv --duration 0.3 --warmup 0",
+             smoke);
+    r = run_cli(args);
+    CHECK_MSG(r.rc == 0 && strstr(r.out, "\ncpu-smoke,elastic-analytic,normal,"), "exit %d: %s %s",
+              r.rc, r.out, r.err);
+    result_free(&r);
+    snprintf(args, sizeof args, "bench '%s' --device cpu --policy elastic-tuned --duration 0.3",
+             smoke);
+    EXPECT_FAIL(args, 1, "task 'normal'", "no usable tuned profile", "miriam tune");
     snprintf(args, sizeof args, "bench '%s' --policy fastest", smoke);
     EXPECT_FAIL(args, 1, "--policy", "fastest");
     snprintf(args, sizeof args, "bench '%s' --policy all,elastic", smoke);
@@ -527,6 +539,10 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
+    /* Tuned profiles: an empty cache, whatever the user has tuned. */
+    char cache[96];
+    snprintf(cache, sizeof cache, "%s/no-cache", tmpdir);
+    setenv("MIRIAM_CACHE_DIR", cache, 1);
     test_help();
     test_arg_errors();
     test_info();

@@ -159,13 +159,13 @@ int cmd_bench(int argc, char **argv) {
 /* ---------------------------------------------------------------------------------------- */
 /* Workloads: miriam bench WORKLOAD.json                                                    */
 
-#define MAX_RUNS 7 /* the six policies and solo */
+#define MAX_RUNS (MR_BENCH_MAX_POLICIES + 1) /* every policy name and solo */
 
 typedef enum out_format { OUT_MD, OUT_JSON, OUT_CSV } out_format;
 
 typedef struct wl_opts {
     cli_common c;
-    mr_policy policies[MAX_RUNS];
+    mr_bench_policy policies[MAX_RUNS];
     int solo[MAX_RUNS]; /* run i is the solo baseline */
     int n_runs;
     double duration_s, warmup_s, grace_s; /* < 0: the workload's / the default */
@@ -183,7 +183,9 @@ static void workload_usage(void) {
            "deadline misses. Statistics are reset after the warm-up.\n\n"
            "  --policy LIST   comma-separated: sequential, multistream, priority, padding,\n"
            "                  partition, elastic, all (= those six, in that order) and solo\n"
-           "                  (each task alone: the baseline for the ratios; default elastic)\n"
+           "                  (each task alone: the baseline for the ratios; default elastic);\n"
+           "                  elastic-tuned / elastic-analytic: elastic with shards from the\n"
+           "                  tuned profile (required) / from the analytic estimate only\n"
            "  --duration S    measured seconds (default: the workload's duration_s)\n"
            "  --warmup S      warm-up seconds (default: the workload's warmup_s)\n"
            "  --seed N        seed of inputs and Poisson arrivals (default: the workload's)\n"
@@ -202,36 +204,38 @@ static void workload_usage(void) {
            "critical task) and normal throughput / solo throughput (mean over normal tasks).\n");
 }
 
+static int same_policy(mr_bench_policy a, mr_bench_policy b) {
+    return a.policy == b.policy && a.profiles == b.profiles;
+}
+
 static int parse_policies(wl_opts *o, const char *list) {
-    static const mr_policy all[] = {MR_POLICY_SEQUENTIAL, MR_POLICY_MULTISTREAM, MR_POLICY_PRIORITY,
-                                    MR_POLICY_PADDING,    MR_POLICY_PARTITION,   MR_POLICY_ELASTIC};
     char buf[256];
     if (!list || !*list) return cli_error("--policy expects a list of policies");
     snprintf(buf, sizeof buf, "%s", list);
     o->n_runs = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        mr_policy one[6];
+        mr_bench_policy one[MR_BENCH_MAX_POLICIES];
         int n = 0, solo = 0;
         if (strcmp(tok, "all") == 0) {
-            memcpy(one, all, sizeof all);
-            n = 6;
+            for (n = 0; n < 6; n++) mr_bench_policy_at(n, &one[n]);
         } else if (strcmp(tok, "solo") == 0) {
             solo = 1;
             n = 1;
-            one[0] = MR_POLICY_ELASTIC;
-        } else if (mr_policy_parse(tok, &one[0]) == MR_OK) {
+            one[0] = (mr_bench_policy){MR_POLICY_ELASTIC, MR_PROFILES_AUTO};
+        } else if (mr_bench_policy_parse(tok, &one[0]) == MR_OK) {
             n = 1;
         } else {
             return cli_error("--policy: unknown policy '%s' (expected sequential, multistream, "
-                             "priority, padding, partition, elastic, all or solo)",
+                             "priority, padding, partition, elastic, elastic-tuned, "
+                             "elastic-analytic, all or solo)",
                              tok);
         }
         for (int k = 0; k < n; k++) {
             for (int j = 0; j < o->n_runs; j++)
-                if (o->solo[j] == solo && (solo || o->policies[j] == one[k]))
+                if (o->solo[j] == solo && (solo || same_policy(o->policies[j], one[k])))
                     return cli_error("--policy: '%s' is given twice",
-                                     solo ? "solo" : mr_policy_name(one[k]));
+                                     solo ? "solo" : mr_bench_policy_name(one[k]));
             o->policies[o->n_runs] = one[k];
             o->solo[o->n_runs] = solo;
             o->n_runs++;
@@ -282,7 +286,8 @@ static void show_progress(double elapsed_s, double total_s, void *user) {
 }
 
 static const char *run_name(const mr_bench_result *r) {
-    return r->solo ? "solo" : mr_policy_name(r->policy);
+    mr_bench_policy p = {r->policy, r->profiles};
+    return r->solo ? "solo" : mr_bench_policy_name(p);
 }
 
 static const char *fmt(char *buf, size_t size, const char *f, double v) {
@@ -515,7 +520,7 @@ static void print_csv(FILE *f, const mr_workload *w, const char *backend, int th
 
 static int parse_workload_args(wl_opts *o, int argc, char **argv, int *help) {
     cli_common_init(&o->c);
-    o->policies[0] = MR_POLICY_ELASTIC;
+    o->policies[0] = (mr_bench_policy){MR_POLICY_ELASTIC, MR_PROFILES_AUTO};
     o->solo[0] = 0;
     o->n_runs = 1;
     o->duration_s = o->warmup_s = o->grace_s = -1;
@@ -614,8 +619,9 @@ static int cmd_bench_workload(int argc, char **argv) {
     int rc = 0;
     for (int r = 0; r < o.n_runs && rc == 0; r++) {
         pc.run = r;
-        pc.name = o.solo[r] ? "solo" : mr_policy_name(o.policies[r]);
-        p.runtime.policy = o.policies[r];
+        pc.name = o.solo[r] ? "solo" : mr_bench_policy_name(o.policies[r]);
+        p.runtime.policy = o.policies[r].policy;
+        p.runtime.profiles = o.policies[r].profiles;
         p.progress = tty ? show_progress : NULL;
         p.progress_user = &pc;
         mr_status st = o.solo[r] ? mr_bench_run_solo(w, &p, &runs[r], &err)

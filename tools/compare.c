@@ -18,7 +18,8 @@
 #include "bench/plot.h"
 #include "cli.h"
 
-#define N_POLICIES     6
+#define N_POLICIES     MR_BENCH_MAX_POLICIES /* every policy name */
+#define N_ALL          6                     /* "all": the six sharing policies */
 #define MAX_INCLUDES   16
 #define MAX_EXTERNAL   32     /* policies read from --include files */
 #define KEEP_LATENCIES 100000 /* latency samples per task and run (for the CDFs) */
@@ -37,10 +38,6 @@ static const char csv_header[] =
     "completed,rejected,cancelled,p50_ms,p90_ms,p99_ms,max_ms,mean_ms,throughput_rps,"
     "deadline_misses,deadline_miss_pct,p99_vs_solo,throughput_vs_solo,backend,threads,"
     "measured_s,latency_samples,latency_pct_ms";
-
-static const mr_policy all_policies[N_POLICIES] = {MR_POLICY_SEQUENTIAL, MR_POLICY_MULTISTREAM,
-                                                   MR_POLICY_PRIORITY,   MR_POLICY_PADDING,
-                                                   MR_POLICY_PARTITION,  MR_POLICY_ELASTIC};
 
 typedef struct run {
     char name[MR_WL_MAX_NAME + 1]; /* "solo", a policy, or an included run's policy column */
@@ -74,7 +71,7 @@ static void set_baselines(run *runs, int n_runs) {
 
 typedef struct cmp_opts {
     cli_common c;
-    mr_policy policies[N_POLICIES];
+    mr_bench_policy policies[N_POLICIES];
     int n_policies;
     double duration_s, warmup_s, grace_s; /* < 0: the workload's / the default */
     long long seed;                       /* < 0: the workload's */
@@ -96,7 +93,9 @@ static void compare_usage(void) {
            "See docs/WORKLOADS.md, \"Comparing policies\".\n\n"
            "  --policies LIST  comma-separated: sequential, multistream, priority, padding,\n"
            "                   partition, elastic, or all (default: all); the solo baselines\n"
-           "                   always run\n"
+           "                   always run; elastic-tuned / elastic-analytic: elastic with\n"
+           "                   shards from the tuned profile (required) / the analytic\n"
+           "                   estimate only, to compare the two\n"
            "  --duration S     measured seconds per run (default: the workload's duration_s)\n"
            "  --warmup S       warm-up seconds per run (default: the workload's warmup_s)\n"
            "  --seed N         seed of inputs and Poisson arrivals (default: the workload's)\n"
@@ -128,24 +127,26 @@ static int parse_policies(cmp_opts *o, const char *list) {
     o->n_policies = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        mr_policy one[N_POLICIES];
+        mr_bench_policy one[N_POLICIES];
         int n = 0;
         if (strcmp(tok, "all") == 0) {
-            memcpy(one, all_policies, sizeof all_policies);
-            n = N_POLICIES;
+            for (n = 0; n < N_ALL; n++) mr_bench_policy_at(n, &one[n]);
         } else if (strcmp(tok, "solo") == 0) {
             continue; /* always run */
-        } else if (mr_policy_parse(tok, &one[0]) == MR_OK) {
+        } else if (mr_bench_policy_parse(tok, &one[0]) == MR_OK) {
             n = 1;
         } else {
             return cli_error("--policies: unknown policy '%s' (expected sequential, multistream, "
-                             "priority, padding, partition, elastic or all)",
+                             "priority, padding, partition, elastic, elastic-tuned, "
+                             "elastic-analytic or all)",
                              tok);
         }
         for (int k = 0; k < n; k++) {
             for (int j = 0; j < o->n_policies; j++)
-                if (o->policies[j] == one[k])
-                    return cli_error("--policies: '%s' is given twice", mr_policy_name(one[k]));
+                if (o->policies[j].policy == one[k].policy &&
+                    o->policies[j].profiles == one[k].profiles)
+                    return cli_error("--policies: '%s' is given twice",
+                                     mr_bench_policy_name(one[k]));
             o->policies[o->n_policies++] = one[k];
         }
     }
@@ -156,8 +157,8 @@ static int parse_policies(cmp_opts *o, const char *list) {
 static int parse_args(cmp_opts *o, int argc, char **argv, int *help) {
     memset(o, 0, sizeof *o);
     cli_common_init(&o->c);
-    memcpy(o->policies, all_policies, sizeof all_policies);
-    o->n_policies = N_POLICIES;
+    for (o->n_policies = 0; o->n_policies < N_ALL; o->n_policies++)
+        mr_bench_policy_at(o->n_policies, &o->policies[o->n_policies]);
     o->duration_s = o->warmup_s = o->grace_s = -1;
     o->seed = -1;
     *help = 0;
@@ -448,8 +449,8 @@ static int valid_policy_name(const char *s) {
 }
 
 static int is_own_name(const char *name) {
-    mr_policy p;
-    return strcmp(name, "solo") == 0 || mr_policy_parse(name, &p) == MR_OK;
+    mr_bench_policy p;
+    return strcmp(name, "solo") == 0 || mr_bench_policy_parse(name, &p) == MR_OK;
 }
 
 /* Reads an included CSV into runs[*n_runs...] (new policies) and checks that it describes this
@@ -1333,10 +1334,11 @@ int cmd_compare(int argc, char **argv) {
     for (int r = 0; r < 1 + o.n_policies && rc == 0; r++) {
         run *ru = &runs[r];
         snprintf(ru->name, sizeof ru->name, "%s",
-                 r == 0 ? "solo" : mr_policy_name(o.policies[r - 1]));
+                 r == 0 ? "solo" : mr_bench_policy_name(o.policies[r - 1]));
         pc.run = r;
         pc.name = ru->name;
-        p.runtime.policy = r == 0 ? MR_POLICY_ELASTIC : o.policies[r - 1];
+        p.runtime.policy = r == 0 ? MR_POLICY_ELASTIC : o.policies[r - 1].policy;
+        p.runtime.profiles = r == 0 ? MR_PROFILES_AUTO : o.policies[r - 1].profiles;
         p.progress = tty ? show_progress : NULL;
         p.progress_user = &pc;
         mr_status st =

@@ -70,6 +70,44 @@ typedef struct bench {
     char fail_msg[MR_ERR_MSG_MAX];
 } bench;
 
+static const struct {
+    const char *name;
+    mr_bench_policy p;
+} policy_names[MR_BENCH_MAX_POLICIES] = {
+    {"sequential", {MR_POLICY_SEQUENTIAL, MR_PROFILES_AUTO}},
+    {"multistream", {MR_POLICY_MULTISTREAM, MR_PROFILES_AUTO}},
+    {"priority", {MR_POLICY_PRIORITY, MR_PROFILES_AUTO}},
+    {"padding", {MR_POLICY_PADDING, MR_PROFILES_AUTO}},
+    {"partition", {MR_POLICY_PARTITION, MR_PROFILES_AUTO}},
+    {"elastic", {MR_POLICY_ELASTIC, MR_PROFILES_AUTO}},
+    {"elastic-tuned", {MR_POLICY_ELASTIC, MR_PROFILES_REQUIRE}},
+    {"elastic-analytic", {MR_POLICY_ELASTIC, MR_PROFILES_OFF}},
+};
+
+mr_status mr_bench_policy_parse(const char *name, mr_bench_policy *out) {
+    for (int i = 0; name && out && i < MR_BENCH_MAX_POLICIES; i++)
+        if (strcmp(name, policy_names[i].name) == 0) {
+            *out = policy_names[i].p;
+            return MR_OK;
+        }
+    return MR_ERR_INVALID_ARG;
+}
+
+const char *mr_bench_policy_name(mr_bench_policy p) {
+    /* Only elastic reads profiles: the other policies have one name whatever the setting. */
+    if (p.policy != MR_POLICY_ELASTIC) p.profiles = MR_PROFILES_AUTO;
+    for (int i = 0; i < MR_BENCH_MAX_POLICIES; i++)
+        if (policy_names[i].p.policy == p.policy && policy_names[i].p.profiles == p.profiles)
+            return policy_names[i].name;
+    return "?";
+}
+
+int mr_bench_policy_at(int index, mr_bench_policy *out) {
+    if (index < 0 || index >= MR_BENCH_MAX_POLICIES) return 0;
+    *out = policy_names[index].p;
+    return 1;
+}
+
 mr_bench_params mr_bench_default_params(void) {
     mr_bench_params p;
     memset(&p, 0, sizeof p);
@@ -429,6 +467,7 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
                        MR_BENCH_MAX_LATENCIES);
     memset(out, 0, sizeof *out);
     out->policy = p.runtime.policy;
+    out->profiles = p.runtime.profiles;
     out->n_tasks = w->n_tasks;
 
     bench b;
@@ -450,8 +489,9 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
     mr_status st = MR_OK;
     char eb[MR_ERR_MSG_MAX];
     if (mr_runtime_create(&p.runtime, &b.rt, eb, sizeof eb) != MR_OK) {
+        mr_bench_policy bp = {p.runtime.policy, p.runtime.profiles};
         st = mr_errf(err, MR_ERR_BACKEND, "cannot create the runtime (policy %s): %s",
-                     mr_policy_name(p.runtime.policy), eb);
+                     mr_bench_policy_name(bp), eb);
         goto done;
     }
     out->backend = mr_runtime_backend(b.rt);

@@ -53,6 +53,25 @@ typedef struct mr_bench_trace_event {
 /* Called from the thread running the benchmark about four times a second. */
 typedef void (*mr_bench_progress_fn)(double elapsed_s, double total_s, void *user);
 
+/* A policy as the benchmarks name it: a sharing policy and, for elastic, where the shard
+ * sizes come from (mr_runtime_params.profiles). */
+typedef struct mr_bench_policy {
+    mr_policy policy;
+    mr_profile_use profiles;
+} mr_bench_policy;
+
+/* Every name mr_bench_policy_parse reads: the six policies, then elastic's two variants. */
+#define MR_BENCH_MAX_POLICIES 8
+
+/* "sequential", "multistream", "priority", "padding", "partition", "elastic" (profiles AUTO:
+ * tuned when cached, else analytic), "elastic-tuned" (REQUIRE) and "elastic-analytic" (OFF).
+ * MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_bench_policy_parse(const char *name, mr_bench_policy *out);
+/* The name of p, as mr_bench_policy_parse reads it. */
+const char *mr_bench_policy_name(mr_bench_policy p);
+/* The policy named by index 0, 1, ... (MR_BENCH_MAX_POLICIES names); 0 past the end. */
+int mr_bench_policy_at(int index, mr_bench_policy *out);
+
 typedef struct mr_bench_params {
     mr_runtime_params runtime;     /* runtime.policy is the policy under test */
     int solo_task;                 /* -1 (default): every task; k: task k alone */
@@ -67,6 +86,7 @@ typedef struct mr_bench_params {
 
 typedef struct mr_bench_result {
     mr_policy policy;
+    mr_profile_use profiles; /* the runtime's setting (mr_bench_policy) */
     int solo;                /* 1: each task ran alone (mr_bench_run_solo) */
     mr_backend_kind backend; /* the backend that ran it */
     int n_threads;           /* its CPU worker threads (0 on other backends) */

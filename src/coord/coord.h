@@ -107,6 +107,7 @@ struct mr_coord {
     /* What the CUDA engine did (for tests and logs): yield flag raised, preempted requests
      * resumed from their counters, elastic shards launched. */
     int64_t n_yields, n_resyncs, n_shards;
+    int64_t n_tuned_shards; /* of n_shards, sized from a tuned profile */
     /* Execution trace (mr_runtime_trace_start); trace == NULL: not recording. */
     mr_trace_event *trace;
     size_t trace_n, trace_cap;
@@ -138,6 +139,16 @@ void mr_task_finish(mr_task *t, mr_status status);
 /* Counts a logical block of t that begins (finished = 0) or ends (1); when it begins, and it
  * is the first of t->cur, records the request's instrumentation. */
 void mr_coord_count_block(mr_task *t, int finished);
+
+/* The tuned profile of t's model on the runtime's device (src/coord/profiles.c), by the
+ * runtime's `profiles` setting: NULL with MR_OK when there is none or profiles are off (said
+ * once, at MR_LOG_INFO); a cached profile that cannot be used (bad file, another plan) is a
+ * warning, or, for a normal task under MR_PROFILES_REQUIRE, an error. */
+struct mr_profile;
+mr_status mr_coord_load_profile(mr_coord *c, mr_task *t, struct mr_profile **out, mr_err *err);
+
+/* Tests: the CPU engine's block-duration estimate of t's step (ms; 0 = none yet). */
+double mr_cpu_engine_estimate_ms(const mr_task *t, int step);
 
 /* Appends a trace event if recording (c->mu held). */
 static inline void mr_coord_trace(mr_coord *c, const mr_task *t, int lane, int step,

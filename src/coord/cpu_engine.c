@@ -38,6 +38,7 @@
 
 #include "backend/cpu.h"
 #include "coord/coord.h"
+#include "elastic/profile.h"
 #include "core/alloc.h"
 #include "runtime_internal.h"
 
@@ -336,11 +337,31 @@ static mr_status cpu_start(mr_coord *c, mr_err *err) {
     return MR_OK;
 }
 
+/* Elastic: block durations measured by `miriam tune` start the estimates, so that normal
+ * blocks can fill the leftover workers from the first request on instead of after each step
+ * has been seen once (phase 1 stands for the recurrent phases of multi-phase steps, the ones
+ * that repeat). */
+static mr_status seed_estimates(mr_coord *c, mr_task *t, double *est, int ns, mr_err *err) {
+    mr_profile *prof;
+    MR_TRY(mr_coord_load_profile(c, t, &prof, err));
+    if (!prof) return MR_OK;
+    for (int s = 0; s < ns; s++) {
+        int phase = mr_cpu_exec_n_phases(t->ex, s) > 1 ? 1 : 0;
+        double us = mr_profile_block_us(prof, s, phase, 0);
+        if (us > 0) est[s] = us / 1000.0;
+    }
+    mr_profile_free(prof);
+    return MR_OK;
+}
+
 static mr_status cpu_task_attach(mr_coord *c, mr_task *t, mr_err *err) {
-    (void)c;
     cpu_task *ct = mr_calloc(1, sizeof *ct, "task state", err);
     int ns = mr_cpu_exec_n_steps(t->ex);
     double *est = ct ? mr_calloc((size_t)(ns ? ns : 1), sizeof(double), "task state", err) : NULL;
+    if (est && c->policy == MR_POLICY_ELASTIC && seed_estimates(c, t, est, ns, err) != MR_OK) {
+        free(est);
+        est = NULL;
+    }
     if (!est) {
         free(ct);
         return err->status;
@@ -348,6 +369,11 @@ static mr_status cpu_task_attach(mr_coord *c, mr_task *t, mr_err *err) {
     ct->est = est;
     t->eng = ct;
     return MR_OK;
+}
+
+double mr_cpu_engine_estimate_ms(const mr_task *t, int step) {
+    const cpu_task *ct = t->eng;
+    return ct && step >= 0 && step < mr_cpu_exec_n_steps(t->ex) ? ct->est[step] : 0.0;
 }
 
 static void cpu_task_detach(mr_coord *c, mr_task *t) {

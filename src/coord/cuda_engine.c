@@ -52,6 +52,7 @@
 #include "coord/coord.h"
 #include "core/alloc.h"
 #include "cuda/cuda_backend.h"
+#include "elastic/profile.h"
 #include "model.h"
 #include "runtime_internal.h"
 
@@ -60,9 +61,16 @@
 #define RING 256
 /* Launches kept in flight per task in whole and full-width modes. */
 #define AHEAD 24
-/* Logical blocks per physical block in an elastic shard: bounds a shard's duration to about
- * two logical blocks (a few to ~50 us by the contract on logical block size). */
+/* Logical blocks per physical block in an elastic shard without a profile: bounds a shard's
+ * duration to about two logical blocks (a few to ~50 us by the contract on logical block
+ * size). */
 #define SHARD_WAVES 2
+/* With a tuned profile: the longest shard (measured alone, in microseconds) the dispatcher
+ * launches beside critical kernels. A shard is not preemptible, so this is how long it can
+ * hold SMs that the next critical kernel wants: the same bound as the drain of a preemptible
+ * launch (docs/PERFORMANCE.md measures ~30 us p99), so that shards and drains delay a
+ * critical kernel alike. */
+#define SHARD_BUDGET_US 50.0
 /* Dispatcher's poll interval while work is in flight. */
 #define POLL_NS 10000
 
@@ -95,6 +103,8 @@ typedef struct gtask {
     int n_unsure;
     int ns, nv_max;
     step_fp *fps;
+    /* The model's tuned profile (normal tasks under elastic; NULL: analytic shards). */
+    mr_profile *prof;
     /* Requests whose launches are all known in advance (critical requests of elastic and
      * padding, every request of the other policies) are captured once as a CUDA graph and
      * replayed with one call: a few microseconds of host time instead of one launch and one
@@ -348,6 +358,25 @@ static mr_status issue_shard(gengine *e, mr_task *t, int *progress, mr_err *err)
     }
     sm_left L;
     MR_TRY(leftover(e, &L, err));
+    long long nb = cursor_blocks(t), left = nb - g->next_block;
+    if (g->prof && mr_profile_find(g->prof, g->step, g->phase)) {
+        /* Tuned: the measured configuration with the best throughput that fits the leftover
+         * and ends within the budget; none fits: nothing is launched beside this critical
+         * kernel (the profile says no shard is worth it). */
+        mr_profile_res res = {L.threads, L.regs, L.smem, L.blocks};
+        int v = 0, P = 0;
+        int64_t len = 0;
+        if (!mr_profile_shard(g->prof, g->step, g->phase, &res, SHARD_BUDGET_US, &v, &P, &len))
+            return MR_OK;
+        if (v >= mr_cuda_exec_n_variants(t->ex, g->step)) return MR_OK;
+        if (len > left) len = left;
+        if (P > len) P = (int)len;
+        MR_TRY(issue_launch(e, t, K_SHARD, v, P, g->next_block + len, err));
+        e->c->n_shards++;
+        e->c->n_tuned_shards++;
+        *progress = 1;
+        return MR_OK;
+    }
     const mr_footprint *fp;
     MR_TRY(footprint(t, g->step, &fp, err));
     int nv = mr_cuda_exec_n_variants(t->ex, g->step);
@@ -362,7 +391,6 @@ static mr_status issue_shard(gengine *e, mr_task *t, int *progress, mr_err *err)
         }
     }
     if (best < 0) return MR_OK;
-    long long nb = cursor_blocks(t), left = nb - g->next_block;
     long long P = best_k * e->sm.sms;
     if (P > left) P = left;
     if (P < 1) P = 1;
@@ -778,6 +806,7 @@ static void free_gtask(gtask *g) {
     for (int i = 0; i < RING; i++)
         if (g->ev[i]) mr_cuda_event_destroy(g->q, g->ev[i]);
     mr_cuda_queue_destroy(g->q);
+    mr_profile_free(g->prof);
     free(g->fps);
     free(g);
 }
@@ -804,6 +833,8 @@ static mr_status g_task_attach(mr_coord *c, mr_task *t, mr_err *err) {
         break;
     }
     mr_status st = g->fps ? mr_cuda_queue_create(e->be, part, high, &g->q, err) : err->status;
+    if (st == MR_OK && c->policy == MR_POLICY_ELASTIC && !is_critical(t))
+        st = mr_coord_load_profile(c, t, &g->prof, err);
     for (int i = 0; st == MR_OK && i < RING; i++) st = mr_cuda_event_create(g->q, &g->ev[i], err);
     if (st != MR_OK) {
         free_gtask(g);
