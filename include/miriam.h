@@ -438,6 +438,134 @@ mr_status mr_runtime_trace_start(mr_runtime *rt, size_t capacity);
 size_t mr_runtime_trace_stop(mr_runtime *rt, mr_trace_event **events);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Custom operators                                                                         */
+/*
+ * A model may use operators miriam does not ship: ONNX nodes of a custom domain
+ * ("com.example.ScaledTanh"), or of the default domain with an op type miriam does not know.
+ * Such an operator is written once as an elastic kernel, a body over a logical block index
+ * (include/miriam/elastic.cuh, MR_ELASTIC_KERNEL) for the GPU and a C function computing one
+ * logical block for the CPU, and registered on a runtime. It then runs on both backends, in
+ * elastic and plain launches, under every policy of the coordinator (preemptible between
+ * logical blocks, resized into shards like the built-in kernels), and `miriam tune` measures
+ * it. docs/CUSTOM_OPS.md walks through a complete example.
+ *
+ * The registry belongs to the runtime (no global state). Register an operator before loading
+ * the models that use it: a model loaded earlier does not see it. mr_runtime_register_op may
+ * be called from any thread, also while other threads load models.
+ *
+ * Callbacks: infer and plan run while a model loads (possibly on several threads at once for
+ * different models); cpu_block runs on the CPU backend's worker threads, many at once. All of
+ * them receive `user` and must not call back into the runtime. Errors are reported by
+ * returning a status other than MR_OK and writing a message into errbuf (the library adds the
+ * node's name and records it as the runtime's last error). Dtypes are any of mr_dtype; the
+ * example and the tests use float32.
+ */
+
+#define MR_CUSTOM_MAX_IO      16  /* inputs and outputs of one node, each */
+#define MR_CUSTOM_PARAM_BYTES 512 /* = MR_CUDA_PARAM_BYTES of include/miriam/elastic.cuh */
+#define MR_CUSTOM_MAX_KERNELS 4
+
+/* A node of a model, as the callbacks see it (read-only; valid during the callback). */
+typedef struct mr_custom_node mr_custom_node;
+
+/* The node's name (never NULL). */
+const char *mr_custom_node_name(const mr_custom_node *node);
+/* Attribute getters: *out = the attribute's value, or `def` when the node does not have it.
+ * An attribute of another type is MR_ERR_PARSE with a message in errbuf (may be NULL). The
+ * array getters copy up to `cap` values and set *count (0 when absent); more than `cap` is
+ * MR_ERR_UNSUPPORTED. A string stays owned by the node (valid while the model exists). */
+mr_status mr_custom_attr_int(const mr_custom_node *node, const char *name, int64_t def,
+                             int64_t *out, char *errbuf, size_t errbuf_size);
+mr_status mr_custom_attr_float(const mr_custom_node *node, const char *name, float def, float *out,
+                               char *errbuf, size_t errbuf_size);
+mr_status mr_custom_attr_ints(const mr_custom_node *node, const char *name, int64_t *out, int cap,
+                              int *count, char *errbuf, size_t errbuf_size);
+mr_status mr_custom_attr_floats(const mr_custom_node *node, const char *name, float *out, int cap,
+                                int *count, char *errbuf, size_t errbuf_size);
+mr_status mr_custom_attr_string(const mr_custom_node *node, const char *name, const char *def,
+                                const char **out, char *errbuf, size_t errbuf_size);
+
+/* How a node with given shapes executes: its logical grid and resources. plan() receives it
+ * zeroed except n_phases = 1. */
+typedef struct mr_custom_plan {
+    int64_t n_blocks;       /* logical blocks of each phase (>= 0) */
+    int n_phases;           /* phases, run one after another (>= 1; blocks of one phase are
+                               independent, in any order, possibly concurrent) */
+    size_t scratch_bytes;   /* CPU: temporary memory per worker that one block may use
+                               (64-byte aligned, uninitialised, not kept between blocks) */
+    size_t workspace_bytes; /* memory of the node kept across its blocks and phases within one
+                               inference (CPU and GPU), uninitialised at phase 0 */
+    int64_t flops;          /* floating-point operations, for statistics */
+    /* Plain-old-data parameters (shapes, attribute values, tiling) that every CPU block
+     * receives in mr_custom_args.params and every GPU launch in mr_cuda_args.params. */
+    long long params[MR_CUSTOM_PARAM_BYTES / 8];
+} mr_custom_plan;
+
+/* What the CPU body of one logical block sees. */
+typedef struct mr_custom_args {
+    int n_in, n_out;
+    const mr_tensor *in;  /* the node's inputs (data NULL for an omitted optional input) */
+    const mr_tensor *out; /* its outputs: a block writes only the elements it owns */
+    void *workspace;      /* plan.workspace_bytes of memory (NULL when 0) */
+    int phase;            /* current phase */
+    int64_t n_blocks;     /* logical blocks of the phase */
+    const void *params;   /* plan.params (8-byte aligned) */
+} mr_custom_args;
+
+/* One tile variant on the GPU: the two kernels MR_ELASTIC_KERNEL(NAME, THREADS, BODY) defines
+ * from one body, over the same logical grid as every other variant of the operator. Fill it
+ * with MR_CUSTOM_KERNEL (include/miriam/elastic.cuh): the functions are given as cudaKernel_t
+ * handles (cudaGetKernel), because libmiriam has its own, static copy of the CUDA runtime,
+ * which launches the host address of a __global__ function only if the function was
+ * compiled into libmiriam. */
+typedef struct mr_custom_kernel {
+    const char *name;    /* short label ("t256"); copied */
+    const void *elastic; /* NAME_elastic, as a cudaKernel_t */
+    const void *plain;   /* NAME_plain, as a cudaKernel_t */
+    int threads;         /* the block size the body was written for (THREADS) */
+    int smem;            /* dynamic shared memory per block, bytes */
+} mr_custom_kernel;
+
+typedef struct mr_custom_op {
+    /* Matched against the ONNX node. "" (or "ai.onnx") is the default domain, where an
+     * operator miriam implements cannot be replaced. Copied. */
+    const char *domain, *op_type;
+    int min_inputs, max_inputs; /* inputs the node may have (the first min_inputs required) */
+    int n_outputs;              /* outputs it must have (1 to MR_CUSTOM_MAX_IO) */
+    /* NULL-terminated names of the attributes the operator reads, copied: any other attribute
+     * on a node is an error naming it. NULL accepts any attribute. */
+    const char *const *attrs;
+    void *user; /* passed back to every callback */
+    /* Output dtypes and shapes from the inputs' and the node's attributes: fill out[k].dtype,
+     * .ndim and .dims (out[k].name is set). */
+    mr_status (*infer)(void *user, const mr_custom_node *node, int n_in, const mr_tensor_info *in,
+                       int n_out, mr_tensor_info *out, char *errbuf, size_t errbuf_size);
+    /* The execution plan for these shapes (see mr_custom_plan). The CPU and the GPU run the
+     * same logical grid. */
+    mr_status (*plan)(void *user, const mr_custom_node *node, int n_in, const mr_tensor_info *in,
+                      int n_out, const mr_tensor_info *out, mr_custom_plan *plan, char *errbuf,
+                      size_t errbuf_size);
+    /* CPU body of logical block `block` (0 <= block < args->n_blocks) of phase args->phase.
+     * As a built-in kernel: touches only the outputs the block owns, may run concurrently with
+     * any other block of the phase, allocates nothing, takes no locks, returns quickly (a
+     * logical block is the unit of preemption). */
+    void (*cpu_block)(void *user, const mr_custom_args *args, int64_t block, void *scratch);
+    /* Called once, when the runtime of a successful registration is destroyed (may be NULL). */
+    void (*destroy)(void *user);
+    /* GPU tile variants: [0] the full-speed tile, [1] (optional) a small-footprint one the
+     * elastic policy fits beside critical kernels. 0 kernels: CPU only (loading a model that
+     * uses the operator on the CUDA backend fails with a message naming it). */
+    int n_kernels;
+    mr_custom_kernel kernels[MR_CUSTOM_MAX_KERNELS];
+} mr_custom_op;
+
+/* Registers `op` on rt (the descriptor and its strings are copied; `user` is not). Returns
+ * MR_ERR_INVALID_ARG, with mr_runtime_last_error() saying why, for a bad descriptor: NULL
+ * callbacks or names, counts out of range, a kernel without both functions or with a bad
+ * block size, an operator already registered on rt, or one replacing a built-in operator. */
+mr_status mr_runtime_register_op(mr_runtime *rt, const mr_custom_op *op);
+
+/* ---------------------------------------------------------------------------------------- */
 /* NumPy .npy files (float32, int64, int32; C order; little-endian)                        */
 
 /* Reads a .npy file. On success out->data is allocated with malloc(); release it with

@@ -82,6 +82,7 @@ static mr_status build_model(mr_runtime *rt, mr_graph *g, const mr_model_params 
     }
     m->rt = rt;
     m->g = g;
+    g->custom = &rt->custom_ops;
     if (mr_graph_finalize(g, p.optimize, err) != MR_OK ||
         mr_plan_build(g, &m->plan, err) != MR_OK ||
         rt->iface->exec_create(rt->be, g, &m->plan, &m->exec, err) != MR_OK) {
@@ -139,7 +140,8 @@ mr_status mr_model_load_buffer(mr_runtime *rt, const void *data, size_t size,
     if (check_params(rt, params, &err) != MR_OK) return fail(rt, &err);
     mr_graph *g = NULL;
     int64_t dd = params ? params->default_dim : 1;
-    if (mr_onnx_import(data, size, dd, &g, &err) != MR_OK) return fail(rt, &err);
+    if (mr_onnx_import_custom(data, size, dd, &rt->custom_ops, &g, &err) != MR_OK)
+        return fail(rt, &err);
     g->default_dim = dd;
     return mr_model_from_graph(rt, g, params, out);
 }
@@ -160,7 +162,7 @@ mr_status mr_model_load_file(mr_runtime *rt, const char *path, const mr_model_pa
     if (mr_read_file(path, &data, &size, &err) != MR_OK) return fail(rt, &err);
     mr_graph *g = NULL;
     int64_t dd = params ? params->default_dim : 1;
-    mr_status st = mr_onnx_import(data, size, dd, &g, &err);
+    mr_status st = mr_onnx_import_custom(data, size, dd, &rt->custom_ops, &g, &err);
     free(data);
     if (st == MR_OK) {
         g->default_dim = dd;

@@ -162,6 +162,7 @@ mr_status mr_runtime_create(const mr_runtime_params *params, mr_runtime **out, c
     pthread_mutex_init(&rt->err_mu, NULL);
     pthread_mutex_init(&rt->run_mu, NULL);
     pthread_mutex_init(&rt->coord_mu, NULL);
+    mr_custom_registry_init(&rt->custom_ops);
     if (select_backend(rt, &err) != MR_OK ||
         rt->iface->create(&rt->params, &rt->be, &err) != MR_OK) {
         mr_err_copy(&err, errbuf, errbuf_size);
@@ -189,6 +190,8 @@ void mr_runtime_destroy(mr_runtime *rt) {
         mr_coord_destroy(rt->coord);
     }
     if (rt->be) rt->iface->destroy(rt->be);
+    /* After the models: their graphs point at the registered operators. */
+    mr_custom_registry_clear(&rt->custom_ops);
     pthread_mutex_destroy(&rt->coord_mu);
     pthread_mutex_destroy(&rt->err_mu);
     pthread_mutex_destroy(&rt->run_mu);

@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/err.h"
+#include "ops/custom.h"
 
 struct mr_coord;
 
@@ -19,6 +20,7 @@ struct mr_runtime {
     pthread_mutex_t coord_mu; /* guards the creation of coord */
     struct mr_coord *coord;   /* tasks and requests; created by the first mr_task_create */
     mr_model *models;         /* every loaded model (guarded by run_mu) */
+    mr_custom_registry custom_ops; /* mr_runtime_register_op; outlives every model */
 };
 
 #endif

@@ -28,6 +28,7 @@ static void bench_usage(void) {
         "                 backend, threads, params, gflop, arena_mib, p50_ms, p99_ms,\n"
         "                 runs, sms, launch)\n");
     cli_cuda_options_help(15);
+    cli_op_library_help(15);
     printf("\nThe backend column names the SM partition and the launch mode on CUDA\n"
            "(\"cuda/16sm/plain\"), so runs with different options go into one report.\n");
 }
@@ -200,6 +201,7 @@ static void workload_usage(void) {
            "  --threads N     CPU worker threads (default: one per core)\n"
            "  -v, --verbose   log what the runtime does on stderr\n");
     cli_cuda_options_help(16);
+    cli_op_library_help(16);
     printf("\nWith solo in the list, each policy also gets critical p99 / solo p99 (worst\n"
            "critical task) and normal throughput / solo throughput (mean over normal tasks).\n");
 }
@@ -243,6 +245,11 @@ static int parse_policies(wl_opts *o, const char *list) {
     }
     if (o->n_runs == 0) return cli_error("--policy expects a list of policies");
     return 0;
+}
+
+/* Each run's runtime gets the --op-library operators. */
+static int load_op_libraries(mr_runtime *rt, void *user) {
+    return cli_load_op_libraries(user, rt);
 }
 
 static void log_to_stderr(mr_log_level level, const char *msg, void *user) {
@@ -607,6 +614,8 @@ static int cmd_bench_workload(int argc, char **argv) {
     p.runtime.log_fn = log_to_stderr;
     p.runtime.log_level = o.c.verbose ? MR_LOG_INFO : MR_LOG_WARN;
     if (o.grace_s >= 0) p.grace_s = o.grace_s;
+    p.setup_runtime = load_op_libraries;
+    p.setup_user = &o.c;
 
     /* The whole report is written at the end, so a failed run leaves no partial file. */
     mr_bench_result *runs = calloc((size_t)o.n_runs, sizeof *runs);

@@ -4,6 +4,8 @@
 
 #include "miriam.h"
 
+#define CLI_MAX_OP_LIBRARIES 16
+
 typedef struct cli_common {
     mr_backend_kind backend;
     int threads;      /* 0 = default */
@@ -13,13 +15,24 @@ typedef struct cli_common {
     int no_graphs;    /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
     mr_precision precision; /* CUDA: --precision fp32|tf32 */
     int verbose;
+    /* --op-library PATH (repeatable): shared libraries of custom operators */
+    const char *op_libraries[CLI_MAX_OP_LIBRARIES];
+    int n_op_libraries;
 } cli_common;
 
 void cli_common_init(cli_common *c);
-/* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--verbose at argv[*i]: -1
- * consumed, 1 error, 2 not common. */
+/* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--verbose/--op-library
+ * at argv[*i]: -1 consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
+/* Creates the runtime of the options, with the custom operators of every --op-library
+ * registered (cli_load_op_libraries). */
 int cli_runtime(const cli_common *c, mr_runtime **rt);
+/* dlopen()s each --op-library and calls its miriam_register_ops(rt). Prints the error (naming
+ * the file) and returns 1 on failure. The libraries stay loaded until the process exits: the
+ * runtime calls into them until it is destroyed. */
+int cli_load_op_libraries(const cli_common *c, mr_runtime *rt);
+/* Prints the help of --op-library, its name padded to `width` columns. */
+void cli_op_library_help(int width);
 /* The backend as tables and reports name it: "cpu", "cuda", "cuda/16sm/plain" (SM partition
  * and launch mode appended on CUDA; "/nographs" when CUDA graphs are off). */
 const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size);

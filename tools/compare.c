@@ -112,6 +112,7 @@ static void compare_usage(void) {
            "  --threads N      CPU worker threads (default: one per core)\n"
            "  -v, --verbose    log what the runtime does on stderr\n");
     cli_cuda_options_help(17);
+    cli_op_library_help(17);
     printf("\nPlots need gnuplot (Debian: gnuplot-nox); without it the .gp scripts and .dat\n"
            "files are still written, to be drawn later with `gnuplot NAME.gp` in DIR.\n");
 }
@@ -1210,6 +1211,11 @@ static int plot_timelines(const char *dir, const mr_workload *w, const run *runs
 /* ---------------------------------------------------------------------------------------- */
 /* The command                                                                              */
 
+/* Each run's runtime gets the --op-library operators. */
+static int load_op_libraries(mr_runtime *rt, void *user) {
+    return cli_load_op_libraries(user, rt);
+}
+
 static void log_to_stderr(mr_log_level level, const char *msg, void *user) {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)user;
@@ -1328,6 +1334,8 @@ int cmd_compare(int argc, char **argv) {
     p.keep_latencies = KEEP_LATENCIES;
     p.trace_ms = TIMELINE_MS;
     if (o.grace_s >= 0) p.grace_s = o.grace_s;
+    p.setup_runtime = load_op_libraries;
+    p.setup_user = &o.c;
 
     progress_ctx pc = {0, 1 + o.n_policies, NULL, w->warmup_s + w->duration_s, w->n_tasks};
     int tty = isatty(STDERR_FILENO);

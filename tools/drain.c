@@ -46,6 +46,7 @@ static void drain_usage(void) {
     printf("  %-15s%s\n", "", "multiple of 8 on Hopper; default 0 = the whole GPU)");
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
+    cli_op_library_help(15);
 }
 
 #ifdef MIRIAM_HAVE_CUDA
@@ -280,7 +281,8 @@ int cmd_drain(int argc, char **argv) {
         }
         int bad = 0;
         if (strcmp(a, "--sms") == 0 || strcmp(a, "--gpu") == 0 || strcmp(a, "-v") == 0 ||
-            strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0) {
+            strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0 ||
+            strcmp(a, "--op-library") == 0) {
             if (cli_common_option(&c, argc, argv, &i) == 1) return 1;
             continue;
         }

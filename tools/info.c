@@ -26,6 +26,7 @@ int cmd_info(int argc, char **argv) {
                    "                 model\n"
                    "  --threads N    CPU worker threads\n");
             cli_cuda_options_help(15);
+            cli_op_library_help(15);
             return 0;
         }
         int r = cli_common_option(&c, argc, argv, &i);

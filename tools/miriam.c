@@ -13,11 +13,15 @@
  *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
  *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
  *   miriam tune MODEL... [--device D] [--sms N] [--threads N] [-o FILE] [--repeat N] [--quick]
+ *
+ * run, info, tune, drain and the model table of bench also take --op-library PATH
+ * (repeatable): custom operators from a shared library (docs/CUSTOM_OPS.md).
  *   miriam zoo
  *   miriam export zoo:NAME OUT.onnx
  *
  * MODEL is a path to an .onnx file or zoo:NAME.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -105,6 +109,40 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     char err[512];
     if (mr_runtime_create(&p, rt, err, sizeof err) != MR_OK)
         return cli_error("cannot create the runtime: %s", err);
+    if (cli_load_op_libraries(c, *rt)) {
+        mr_runtime_destroy(*rt);
+        *rt = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* The entry point every custom-operator library exports (docs/CUSTOM_OPS.md). */
+typedef mr_status (*register_ops_fn)(mr_runtime *rt);
+
+int cli_load_op_libraries(const cli_common *c, mr_runtime *rt) {
+    for (int i = 0; i < c->n_op_libraries; i++) {
+        const char *path = c->op_libraries[i];
+        /* Never closed: the runtime calls the library's callbacks and launches its kernels
+         * until it is destroyed, and the process ends soon after that. */
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) return cli_error("--op-library %s: cannot load it: %s", path, dlerror());
+        dlerror();
+        register_ops_fn fn;
+        /* POSIX allows this conversion of dlsym's result; ISO C does not spell it. */
+        *(void **)&fn = dlsym(h, "miriam_register_ops");
+        if (!fn) {
+            cli_error("--op-library %s: no miriam_register_ops() entry point: %s", path, dlerror());
+            dlclose(h); /* nothing of it was registered */
+            return 1;
+        }
+        mr_status st = fn(rt);
+        if (st != MR_OK) {
+            const char *msg = mr_runtime_last_error(rt);
+            return cli_error("--op-library %s: miriam_register_ops() failed: %s", path,
+                             msg[0] ? msg : mr_status_str(st));
+        }
+    }
     return 0;
 }
 
@@ -137,6 +175,11 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--precision") == 0) {
         if (!v || mr_precision_parse(v, &c->precision) != MR_OK)
             return cli_error("--precision expects fp32 or tf32, got '%s'", v ? v : "");
+    } else if (strcmp(a, "--op-library") == 0) {
+        if (!v || !*v) return cli_error("--op-library expects the path of a shared library");
+        if (c->n_op_libraries == CLI_MAX_OP_LIBRARIES)
+            return cli_error("at most %d --op-library options", CLI_MAX_OP_LIBRARIES);
+        c->op_libraries[c->n_op_libraries++] = v;
     } else if (strcmp(a, "--no-graphs") == 0) {
         c->no_graphs = 1;
         return -1;
@@ -199,6 +242,19 @@ void cli_cuda_options_help(int width) {
     help_option(width, "--no-graphs",
                 "CUDA: launch every kernel from the host instead of replaying\n"
                 "the model's launches as a CUDA graph");
+}
+
+void cli_op_library_help(int width) {
+    const char *name = "--op-library PATH";
+    /* Narrow option columns: the name on a line of its own. */
+    if ((int)strlen(name) >= width) {
+        printf("  %s\n", name);
+        name = "";
+    }
+    help_option(width, name,
+                "load custom operators from the shared library PATH (a path\n"
+                "with a '/'; it exports miriam_register_ops(), see\n"
+                "docs/CUSTOM_OPS.md); repeatable");
 }
 
 void cli_common_init(cli_common *c) {

@@ -55,6 +55,7 @@ static void run_usage(void) {
            "  --seed S             seed of the random input (default 1)\n"
            "  --verbose            log what the runtime does\n");
     cli_cuda_options_help(21);
+    cli_op_library_help(21);
 }
 
 static int add_file(const char **list, int *n, const char *opt, const char *v) {

@@ -31,6 +31,7 @@ static void tune_usage(void) {
     printf("  %-15s%s\n", "", "multiple of 8 on Hopper; the profile is specific to it)");
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
+    cli_op_library_help(15);
 }
 
 typedef struct progress_state {
@@ -118,7 +119,7 @@ int cmd_tune(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "--device") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--sms") == 0 ||
             strcmp(a, "--gpu") == 0 || strcmp(a, "--precision") == 0 || strcmp(a, "-v") == 0 ||
-            strcmp(a, "--verbose") == 0) {
+            strcmp(a, "--verbose") == 0 || strcmp(a, "--op-library") == 0) {
             bad = cli_common_option(&c, argc, argv, &i) == 1;
         } else if (strcmp(a, "--repeat") == 0) {
             bad = cli_parse_int(a, v, 1, 100000, &repeat);

@@ -74,6 +74,8 @@ typedef struct mr_elastic_ctl {
 
 #ifdef __CUDACC__
 
+#include "miriam.h" /* mr_custom_kernel */
+
 /* Thread 0 of a physical block: the next logical block, or -1 when the shard is done or the
  * launch must yield. A plain atomicAdd hands out blocks (a compare-and-swap loop would
  * serialise them at one L2 round trip each: measured 0.25 us per block on an H200). A block
@@ -114,6 +116,36 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
         NAME##_plain(mr_cuda_args a, long long base) {                                             \
         BODY(&a, base + (long long)blockIdx.x);                                                    \
     }
+
+/* Custom operators (miriam.h, "Custom operators"): fills *OUT, an mr_custom_kernel, with the
+ * two kernels MR_ELASTIC_KERNEL(NAME, THREADS, BODY) defined, labelled LABEL, taking SMEM
+ * bytes of dynamic shared memory per block. Evaluates to cudaSuccess, or the CUDA error when
+ * no usable driver is present (register the operator for the CPU only then). */
+#define MR_CUSTOM_KERNEL(OUT, LABEL, NAME, THREADS, SMEM)                                          \
+    mr_custom_kernel_get((OUT), (LABEL), (const void *)NAME##_elastic, (const void *)NAME##_plain, \
+                         (THREADS), (SMEM))
+
+/* The kernels go to miriam as cudaKernel_t handles (cudaGetKernel), not as the host addresses
+ * of the __global__ functions: libmiriam links the CUDA runtime statically, so code outside
+ * it has its own copy, and a copy launches only the host addresses registered with it, but
+ * any kernel handle. */
+static inline cudaError_t mr_custom_kernel_get(mr_custom_kernel *out, const char *label,
+                                               const void *elastic, const void *plain, int threads,
+                                               int smem) {
+    cudaKernel_t e, p;
+    cudaError_t err = cudaGetKernel(&e, elastic);
+    if (err == cudaSuccess) err = cudaGetKernel(&p, plain);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        return err;
+    }
+    out->name = label;
+    out->elastic = (const void *)e;
+    out->plain = (const void *)p;
+    out->threads = threads;
+    out->smem = smem;
+    return cudaSuccess;
+}
 
 #endif /* __CUDACC__ */
 

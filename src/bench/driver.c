@@ -494,6 +494,10 @@ mr_status mr_bench_run(const mr_workload *w, const mr_bench_params *params, mr_b
                      mr_bench_policy_name(bp), eb);
         goto done;
     }
+    if (p.setup_runtime && p.setup_runtime(b.rt, p.setup_user) != 0) {
+        st = mr_errf(err, MR_ERR_INVALID_ARG, "%s: setting up the runtime failed", w->file);
+        goto done;
+    }
     out->backend = mr_runtime_backend(b.rt);
     out->n_threads = mr_runtime_n_threads(b.rt);
     int n_run = p.solo_task >= 0 ? 1 : w->n_tasks;

@@ -82,6 +82,10 @@ typedef struct mr_bench_params {
                            0 (default): none (see mr_bench_task_result.latencies_ms) */
     double trace_ms;    /* record the kernel-execution trace of the first trace_ms of the
                            measured window (mr_bench_result.trace); 0 (default): none */
+    /* Called with each new runtime before the models load (e.g. to register custom
+     * operators); non-zero fails the run, the callback having said why. NULL: none. */
+    int (*setup_runtime)(mr_runtime *rt, void *user);
+    void *setup_user;
 } mr_bench_params;
 
 typedef struct mr_bench_result {

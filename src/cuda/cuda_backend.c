@@ -335,7 +335,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             nc += 1;
             continue;
         }
-        const mr_cuda_op *cop = mr_cuda_op_find(n->op->name);
+        const mr_cuda_op *cop = mr_cuda_op_for_node(n);
         if (!cop) {
             st = mr_errf(err, MR_ERR_UNSUPPORTED,
                          "%s node '%s': the CUDA backend has no kernel for %s yet", n->op_type,

@@ -73,6 +73,8 @@ typedef struct mr_cuda_op {
 
 /* Registry (src/cuda/registry.c): the CUDA op for an ONNX op type, or NULL. */
 const mr_cuda_op *mr_cuda_op_find(const char *name);
+/* The CUDA op of a bound node: by op name, or the custom-operator planner (cuda/custom.c). */
+const mr_cuda_op *mr_cuda_op_for_node(const mr_node *n);
 
 /* Copies `size` bytes of a POD parameter struct into plan->params (error if too large). */
 mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size, const mr_node *n,

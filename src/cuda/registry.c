@@ -14,6 +14,7 @@ extern const mr_cuda_op mr_cuda_op_add, mr_cuda_op_sub, mr_cuda_op_mul, mr_cuda_
 extern const mr_cuda_op mr_cuda_op_softmax, mr_cuda_op_batchnorm, mr_cuda_op_lrn;
 extern const mr_cuda_op mr_cuda_op_reshape, mr_cuda_op_flatten, mr_cuda_op_squeeze,
     mr_cuda_op_unsqueeze, mr_cuda_op_identity, mr_cuda_op_dropout, mr_cuda_op_constantofshape;
+extern const mr_cuda_op mr_cuda_op_custom;
 extern const mr_cuda_op mr_cuda_op_concat, mr_cuda_op_transpose, mr_cuda_op_gather,
     mr_cuda_op_slice, mr_cuda_op_expand;
 
@@ -57,4 +58,11 @@ const mr_cuda_op *mr_cuda_op_find(const char *name) {
     for (int i = 0; name && all_ops[i]; i++)
         if (strcmp(all_ops[i]->name, name) == 0) return all_ops[i];
     return NULL;
+}
+
+const mr_cuda_op *mr_cuda_op_for_node(const mr_node *n) {
+    if (!n || !n->op) return NULL;
+    /* Custom operators (src/cuda/custom.c) share one planner that reads the node's entry. */
+    if (n->op->flags & MR_OP_CUSTOM) return &mr_cuda_op_custom;
+    return mr_cuda_op_find(n->op->name);
 }

@@ -108,6 +108,9 @@ typedef struct mr_graph {
     int n_order;
     int64_t n_params; /* counted before the passes, see mr_model_stats */
     int64_t default_dim;
+    /* Custom operators of the runtime loading the graph (ops/custom.h), looked up when nodes
+     * are bound; NULL: built-in ops only. Not owned. */
+    struct mr_custom_registry *custom;
 } mr_graph;
 
 mr_graph *mr_graph_create(mr_err *err);

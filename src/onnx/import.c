@@ -15,6 +15,7 @@
 #include "graph/ir.h"
 #include "onnx/onnx_import.h"
 #include "onnx/onnx_internal.h"
+#include "ops/custom.h"
 #include "ops/op.h"
 
 /* Newest opset of the default domain whose operator semantics the ops implement. */
@@ -28,6 +29,7 @@ typedef struct importer {
     mr_graph *g;
     int *origin; /* ORIGIN_* or the index of the producing node */
     int cap_origin;
+    mr_custom_registry *custom; /* domains of its operators are accepted (may be NULL) */
     mr_err *err;
 } importer;
 
@@ -202,7 +204,7 @@ static mr_status scan_node(importer *im, int index) {
         return mr_errf(im->err, MR_ERR_PARSE, "node #%d ('%s') has no op_type", index,
                        str_or_empty(np->name));
     const char *label = node_label(np, index, buf, sizeof buf);
-    if (!is_default_domain(np->domain))
+    if (!is_default_domain(np->domain) && !mr_custom_has_domain(im->custom, np->domain))
         return mr_errf(im->err, MR_ERR_UNSUPPORTED,
                        "%s node '%s': domain '%s' is not supported (only the default ONNX "
                        "domain is)",
@@ -379,6 +381,14 @@ static mr_status add_node(importer *im, int index) {
     int node = mr_graph_add_node(im->g, np->name && np->name[0] ? np->name : NULL, np->op_type,
                                  (int)np->n_input, in, (int)np->n_output, out, im->err);
     if (node < 0) return im->err->status;
+    if (!is_default_domain(np->domain)) {
+        /* A custom operator's node: binding looks the operator up by domain and type. */
+        mr_node *n = &im->g->nodes[node];
+        char *d = mr_strdup(np->domain, im->err);
+        if (!d) return im->err->status;
+        free(n->domain);
+        n->domain = d;
+    }
     for (size_t k = 0; k < np->n_attribute; k++)
         MR_TRY(add_attr(im, node, label, np->op_type, np->attribute[k], k));
     return MR_OK;
@@ -431,6 +441,11 @@ static mr_status import_model(importer *im, const Onnx__ModelProto *m, int64_t d
 
 mr_status mr_onnx_import(const void *data, size_t size, int64_t default_dim, mr_graph **out,
                          mr_err *err) {
+    return mr_onnx_import_custom(data, size, default_dim, NULL, out, err);
+}
+
+mr_status mr_onnx_import_custom(const void *data, size_t size, int64_t default_dim,
+                                struct mr_custom_registry *custom, mr_graph **out, mr_err *err) {
     if (!out || (!data && size > 0))
         return mr_errf(err, MR_ERR_INVALID_ARG, "mr_onnx_import: NULL argument");
     *out = NULL;
@@ -449,7 +464,7 @@ mr_status mr_onnx_import(const void *data, size_t size, int64_t default_dim, mr_
                        "not a valid ONNX model: the protobuf ModelProto of %zu bytes is "
                        "truncated or corrupt",
                        size);
-    importer im = {.err = err};
+    importer im = {.err = err, .custom = custom};
     mr_status st = import_model(&im, m, default_dim);
     free(im.origin);
     onnx__model_proto__free_unpacked(m, &pa);

@@ -11,6 +11,11 @@
  * input dimensions become `default_dim`. */
 mr_status mr_onnx_import(const void *data, size_t size, int64_t default_dim, mr_graph **out,
                          mr_err *err);
+/* The same, also accepting the nodes of every domain that a custom operator of `custom`
+ * (may be NULL) belongs to; their domain is kept for binding (mr_node_bind_op). */
+struct mr_custom_registry;
+mr_status mr_onnx_import_custom(const void *data, size_t size, int64_t default_dim,
+                                struct mr_custom_registry *custom, mr_graph **out, mr_err *err);
 
 /* Reads a whole file into memory (bounded by MR_MAX_ALLOC); caller frees *data. */
 mr_status mr_read_file(const char *path, void **data, size_t *size, mr_err *err);

@@ -45,6 +45,8 @@ enum {
                                   the planner aliases them and the step is skipped */
     MR_OP_SHAPE_ONLY = 1 << 2, /* reads only input shapes, never data: always folded (Shape) */
     MR_OP_NO_FOLD = 1 << 3,    /* never constant-folded */
+    MR_OP_CUSTOM = 1 << 4,     /* a registered custom operator (ops/custom.h): accepts the
+                                  attributes its `attrs` lists, or any when that is NULL */
 };
 
 /* A bound tensor: shape/dtype from the graph, data in the arena or in constant storage. */
@@ -149,7 +151,8 @@ static inline int64_t mr_div_up(int64_t a, int64_t b) {
  * All present inputs must have data. */
 mr_status mr_node_eval(mr_graph *g, int node, mr_err *err);
 
-/* Looks up n->op (unknown op or foreign domain: MR_ERR_UNSUPPORTED naming the node), checks
+/* Looks up n->op (built-in ops of the default domain first, then the custom operators of
+ * g->custom; unknown op or foreign domain: MR_ERR_UNSUPPORTED naming the node), checks
  * input/output counts and attribute names, and runs op->init once. */
 mr_status mr_node_bind_op(mr_graph *g, mr_node *n, mr_err *err);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "ops/custom.h"
 #include "ops/op.h"
 
 static const char *attr_type_name(mr_attr_type t) {
@@ -196,6 +197,7 @@ mr_status mr_broadcast_shape(const mr_node *n, int na, const int64_t *a, int nb,
 
 /* Checks that every attribute of the node is one the op knows. */
 static mr_status check_attrs(const mr_node *n, mr_err *err) {
+    if (!n->op->attrs && (n->op->flags & MR_OP_CUSTOM)) return MR_OK;
     for (int a = 0; a < n->n_attrs; a++) {
         int known = 0;
         for (int k = 0; n->op->attrs && n->op->attrs[k]; k++)
@@ -209,11 +211,14 @@ static mr_status check_attrs(const mr_node *n, mr_err *err) {
 
 mr_status mr_node_bind_op(mr_graph *g, mr_node *n, mr_err *err) {
     if (!n->op) {
-        if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+        int foreign = n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0;
+        if (!foreign) n->op = mr_op_find(n->op_type);
+        /* Then the operators registered on the runtime loading the graph. */
+        if (!n->op && g->custom) n->op = mr_custom_find(g->custom, n->domain, n->op_type);
+        if (!n->op && foreign)
             return mr_errf(err, MR_ERR_UNSUPPORTED,
                            "node '%s': operator %s of domain '%s' is not supported", n->name,
                            n->op_type, n->domain);
-        n->op = mr_op_find(n->op_type);
         if (!n->op)
             return mr_errf(err, MR_ERR_UNSUPPORTED, "node '%s': operator '%s' is not supported",
                            n->name, n->op_type);
