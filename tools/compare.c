@@ -72,6 +72,7 @@ static void set_baselines(run *runs, int n_runs) {
 typedef struct cmp_opts {
     cli_common c;
     mr_bench_policy policies[N_POLICIES];
+    int implicit[N_POLICIES]; /* from "all" or the default, not named one by one */
     int n_policies;
     double duration_s, warmup_s, grace_s; /* < 0: the workload's / the default */
     long long seed;                       /* < 0: the workload's */
@@ -132,6 +133,7 @@ static int parse_policies(cmp_opts *o, const char *list) {
         int n = 0;
         if (strcmp(tok, "all") == 0) {
             for (n = 0; n < N_ALL; n++) mr_bench_policy_at(n, &one[n]);
+            for (int k = 0; k < n; k++) o->implicit[o->n_policies + k] = 1;
         } else if (strcmp(tok, "solo") == 0) {
             continue; /* always run */
         } else if (mr_bench_policy_parse(tok, &one[0]) == MR_OK) {
@@ -148,6 +150,7 @@ static int parse_policies(cmp_opts *o, const char *list) {
                     o->policies[j].profiles == one[k].profiles)
                     return cli_error("--policies: '%s' is given twice",
                                      mr_bench_policy_name(one[k]));
+            if (n == 1) o->implicit[o->n_policies] = 0;
             o->policies[o->n_policies++] = one[k];
         }
     }
@@ -158,8 +161,10 @@ static int parse_policies(cmp_opts *o, const char *list) {
 static int parse_args(cmp_opts *o, int argc, char **argv, int *help) {
     memset(o, 0, sizeof *o);
     cli_common_init(&o->c);
-    for (o->n_policies = 0; o->n_policies < N_ALL; o->n_policies++)
+    for (o->n_policies = 0; o->n_policies < N_ALL; o->n_policies++) {
         mr_bench_policy_at(o->n_policies, &o->policies[o->n_policies]);
+        o->implicit[o->n_policies] = 1;
+    }
     o->duration_s = o->warmup_s = o->grace_s = -1;
     o->seed = -1;
     *help = 0;
@@ -1352,6 +1357,24 @@ int cmd_compare(int argc, char **argv) {
         mr_status st =
             r == 0 ? mr_bench_run_solo(w, &p, &ru->r, &err) : mr_bench_run(w, &p, &ru->r, &err);
         if (tty) fprintf(stderr, "\r\033[K");
+        if (st == MR_ERR_INVALID_ARG && r > 0 && o.implicit[r - 1] &&
+            o.policies[r - 1].policy == MR_POLICY_PARTITION) {
+            /* A partition too small to split (e.g. 8 SMs: one SM group) is no reason to lose
+             * the other policies' runs when partition was not asked for by name. */
+            if (n_notes < MAX_NOTES)
+                snprintf(notes[n_notes++], NOTE_LEN, "partition: not run (%s)", err.msg);
+            memmove(&runs[r], &runs[r + 1], sizeof *runs * (size_t)(n_runs - r - 1));
+            memset(&runs[n_runs - 1], 0, sizeof *runs);
+            n_runs--;
+            for (int k = r - 1; k + 1 < o.n_policies; k++) {
+                o.policies[k] = o.policies[k + 1];
+                o.implicit[k] = o.implicit[k + 1];
+            }
+            o.n_policies--;
+            pc.n_runs--;
+            r--;
+            continue;
+        }
         if (st != MR_OK) {
             rc = cli_error("%s", err.msg);
             break;
