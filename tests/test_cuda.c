@@ -1217,6 +1217,9 @@ static void c_rnn(cb *b, int v) {
         {1, 1, 0, 1, 1, 7, 2, 10, 20, 1, 1, 0, 0, 0, 0},  /* GRU batch-first lbr 1 */
         {0, 2, 0, 0, 0, 12, 1, 32, 64, 1, 0, 0, 0, 0, 0}, /* larger LSTM */
         {1, 1, 0, 0, 0, 10, 2, 24, 96, 1, 1, 0, 0, 0, 0}, /* larger GRU lbr 0 */
+        /* One batch entry at a time (the kernel's batch-1 path, several rows per warp): */
+        {1, 2, 0, 0, 0, 9, 1, 16, 32, 1, 1, 0, 0, 0, 0}, /* GRU bidirectional lbr 0, B 1 */
+        {0, 1, 0, 0, 0, 6, 5, 12, 40, 1, 1, 1, 0, 1, 0}, /* LSTM B 5: its last chunk has 1 */
     };
     const rnn_cfg *c = &cfgs[v];
     int64_t G = c->gru ? 3 : 4, D_ = c->dirs;
@@ -1438,6 +1441,8 @@ static const op_case CASES[] = {
     {"op/rnn/gru_batch_first_lbr1", c_rnn, 10, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/lstm_bidir_h64", c_rnn, 11, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/gru_h96_lbr0", c_rnn, 12, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_bidir_lbr0_b1", c_rnn, 13, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_peep_b5", c_rnn, 14, &TOL_RNN, 0, 0, TF32_NO},
     {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0, TF32_NO},
     {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0, TF32_NO},
     {NULL, NULL, 0, NULL, 0, 0, 0},

@@ -393,9 +393,10 @@ static mr_status setup_task(bench *b, btask *t, mr_err *err) {
     tp.criticality = wt->criticality;
     tp.deadline_ms = wt->deadline_ms;
     tp.max_in_flight = wt->max_in_flight;
-    if (mr_task_create(b->rt, t->model, &tp, &t->task) != MR_OK)
-        return mr_errf(err, MR_ERR_BACKEND, "%s: task %s: cannot create the task: %s", file,
-                       wt->name, mr_runtime_last_error(b->rt));
+    mr_status tst = mr_task_create(b->rt, t->model, &tp, &t->task);
+    if (tst != MR_OK) /* its status, so that callers can tell a bad setup from a failure */
+        return mr_errf(err, tst, "%s: task %s: cannot create the task: %s", file, wt->name,
+                       mr_runtime_last_error(b->rt));
     /* Never 0: xorshift would stay there. */
     t->rng = mr_workload_hash(b->w->seed, wt->name, 0x6c6174) | 1;
     mr_arrivals_init(&t->gen, wt, b->w->seed);

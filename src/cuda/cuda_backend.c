@@ -251,6 +251,7 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
         cuda_destroy(be);
         return st;
     }
+    be->cfg.sms = be->sms;
     *out = be;
     return MR_OK;
 }

@@ -56,6 +56,10 @@ typedef struct mr_cuda_cfg {
     /* MR_PRECISION_TF32: Conv (GEMM path), Gemm and MatMul (M > 1) plan TF32 tensor-core
      * kernels; every other kernel, and everything under MR_PRECISION_FP32, is float32. */
     mr_precision precision;
+    /* SMs the runtime runs on (its green context's, or the device's): how wide a step's
+     * logical grid should be to fill them in few waves. Plans of the same model differ
+     * between runtimes of different widths; results never do. */
+    int sms;
 } mr_cuda_cfg;
 
 typedef struct mr_cuda_op {
