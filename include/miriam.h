@@ -59,6 +59,8 @@ typedef enum mr_status {
     MR_ERR_BUSY = 11,       /* a task already has max_in_flight requests queued or running */
     MR_ERR_CANCELLED = 12,  /* the request was cancelled (mr_request_cancel, or its task or
                                runtime was destroyed) before it completed */
+    MR_ERR_DEADLINE = 13,   /* admission control: a critical task's model, alone on the
+                               device, takes longer than the task's deadline */
 } mr_status;
 
 /* A static, human-readable name for a status ("invalid argument", ...). Never NULL. */
@@ -337,6 +339,24 @@ const char *mr_criticality_name(mr_criticality c);
 /* Parses "normal" or "critical". Returns MR_ERR_INVALID_ARG for anything else. */
 mr_status mr_criticality_parse(const char *name, mr_criticality *out);
 
+/* Admission control of a critical task with a deadline: mr_task_create runs the model alone
+ * (one warm-up and five timed runs of its execution context, on deterministic non-zero
+ * random inputs, before the task joins the others) and compares the median, the task's solo
+ * latency, with the deadline. A deadline below the solo latency cannot be met under any
+ * policy. Normal tasks and tasks without a deadline are never measured. */
+typedef enum mr_admission {
+    MR_ADMISSION_WARN = 0,   /* default: an exceeded deadline is logged at MR_LOG_WARN (naming
+                                the task, its solo latency and its deadline); the task is
+                                created */
+    MR_ADMISSION_REFUSE = 1, /* an exceeded deadline fails mr_task_create with MR_ERR_DEADLINE */
+    MR_ADMISSION_OFF = 2,    /* no measurement */
+} mr_admission;
+
+/* "warn", "refuse", "off". */
+const char *mr_admission_name(mr_admission a);
+/* Parses "warn", "refuse" or "off". Returns MR_ERR_INVALID_ARG for anything else. */
+mr_status mr_admission_parse(const char *name, mr_admission *out);
+
 typedef struct mr_task_params {
     const char *name;           /* copied; NULL (default): the model's spec or "task" */
     mr_criticality criticality; /* default MR_TASK_NORMAL */
@@ -345,6 +365,9 @@ typedef struct mr_task_params {
                                    (default): none */
     int max_in_flight;          /* requests queued or running at once (default 8); a submit
                                    beyond it returns MR_ERR_BUSY */
+    mr_admission admission;     /* critical tasks with a deadline: see mr_admission (default
+                                   MR_ADMISSION_WARN). If the measuring runs themselves fail,
+                                   mr_task_create fails with their status */
 } mr_task_params;
 
 mr_task_params mr_task_default_params(void);
@@ -363,7 +386,9 @@ typedef struct mr_request_result {
     double queue_ms;     /* submission -> its first kernel started */
     double exec_ms;      /* first kernel started -> outputs written */
     double latency_ms;   /* submission -> completion (queue + exec) */
-    int deadline_missed; /* 1 if latency_ms exceeded the task's deadline */
+    int deadline_missed; /* 1 if the request completed (MR_OK) with latency_ms above the
+                            task's deadline; failed and cancelled requests are counted as
+                            such, never as misses */
 } mr_request_result;
 
 /* Called once per request when it completes (see the threading rules above). `request` is
@@ -393,14 +418,20 @@ mr_status mr_request_cancel(mr_request *request);
 void mr_request_release(mr_request *request);
 
 /* Per-task statistics since creation or the last reset. Latency percentiles (nearest rank)
- * are over the most recent 65536 completed requests. */
+ * are over the most recent 65536 completed requests. Every submitted request ends in exactly
+ * one of completed, failed and cancelled (submitted = completed + failed + cancelled + those
+ * still in flight); a failure is also logged at MR_LOG_ERROR with its message. */
 typedef struct mr_task_stats {
     int64_t submitted, completed, failed, cancelled;
-    int64_t deadline_misses; /* completed requests whose latency exceeded the deadline */
+    int64_t deadline_misses; /* completed requests whose latency exceeded the deadline (a
+                                subset of `completed`) */
     double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms, latency_mean_ms;
     double queue_p50_ms, exec_p50_ms;
     double elapsed_s;      /* since creation or reset */
     double throughput_rps; /* completed requests per second over elapsed_s */
+    /* Admission control (mr_admission), from mr_task_create; kept by mr_task_reset_stats. */
+    double solo_ms;         /* median latency of the model alone; 0 when not measured */
+    int admission_exceeded; /* 1 if solo_ms exceeds the deadline (MR_ADMISSION_WARN) */
 } mr_task_stats;
 
 mr_status mr_task_get_stats(mr_task *task, mr_task_stats *out);

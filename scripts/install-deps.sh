@@ -17,6 +17,7 @@ test_pkgs=(
   # conformance with PyTorch (scripts/conformance.py, zoo_vs_torch.py; /usr/bin/python3)
   python3-torch python3-torchvision python3-onnx python3-numpy
   clang libclang-rt-14-dev # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime
+  valgrind                 # memcheck of the test suite (scripts/test-valgrind.sh)
   gnuplot-nox # the plots of `miriam compare` (optional at run time)
 )
 

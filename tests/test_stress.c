@@ -1,11 +1,14 @@
-/* Stress of the coordinator on the CPU backend: many requests over several tasks (critical
- * and normal, with deadlines), submitted from several threads at random moments, some
- * cancelled, under every policy. Afterwards: every request completed exactly once (its
+/* Stress of the coordinator: many requests over several tasks (critical and normal, with
+ * deadlines), submitted from several threads at random moments, some cancelled, under every
+ * policy. Afterwards: every request completed exactly once (its
  * callback called once), none lost or duplicated, every completed output equal to the
  * model's output for that input bit for bit, the statistics adding up, and memory bounded
  * (resident set growth well below what keeping the requests would take).
  *
- * MIRIAM_STRESS_REQUESTS (default 1000000) is the total over all policies. */
+ * MIRIAM_STRESS_DEVICE: cpu (default) or cuda (skipped, exit 77, without a usable GPU).
+ * MIRIAM_STRESS_REQUESTS: the total over all policies (default 1000000 on the CPU, 20000 on
+ * CUDA, whose requests each wait for a GPU round trip); the memory-checking CI run
+ * (scripts/test-valgrind.sh) uses 3000. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -146,10 +149,10 @@ static long rss_kib(void) {
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static void stress(mr_policy policy, long n_reqs, unsigned seed) {
+static void stress(mr_backend_kind backend, mr_policy policy, long n_reqs, unsigned seed) {
     mr_runtime_params p = mr_runtime_default_params();
-    p.backend = MR_BACKEND_CPU;
-    p.n_threads = 2;
+    p.backend = backend;
+    p.n_threads = backend == MR_BACKEND_CPU ? 2 : 0;
     p.policy = policy;
     mr_runtime *rt = NULL;
     char eb[256];
@@ -225,10 +228,10 @@ static void stress(mr_policy policy, long n_reqs, unsigned seed) {
         miss += st[k].deadline_misses;
         if (k % 2 == 0) CHECK(st[k].deadline_misses == 0); /* no deadline */
     }
-    printf("stress %-11s %ld requests in %.1f s (%.0f/s): %ld completed, %ld cancelled, %lld "
+    printf("stress %s %-11s %ld requests in %.1f s (%.0f/s): %ld completed, %ld cancelled, %lld "
            "deadline misses, %ld busy retries, rss %+ld KiB\n",
-           mr_policy_name(policy), n_reqs, secs, (double)n_reqs / secs, ok, cancelled,
-           (long long)miss, (long)atomic_load(&rn->rejected), rss1 - rss0);
+           mr_backend_name(backend), mr_policy_name(policy), n_reqs, secs, (double)n_reqs / secs,
+           ok, cancelled, (long long)miss, (long)atomic_load(&rn->rejected), rss1 - rss0);
     CHECK_MSG(none == 0 && multi == 0, "%s: %ld requests without callback, %ld with several",
               mr_policy_name(policy), none, multi);
     CHECK_MSG(wrong == 0, "%s: %ld wrong outputs", mr_policy_name(policy), wrong);
@@ -249,9 +252,27 @@ static void stress(mr_policy policy, long n_reqs, unsigned seed) {
 }
 
 int main(void) {
-    long total = atol(mr_test_env("MIRIAM_STRESS_REQUESTS", "1000000"));
+    mr_backend_kind backend;
+    const char *device = mr_test_env("MIRIAM_STRESS_DEVICE", "cpu");
+    if (mr_backend_parse(device, &backend) != MR_OK || backend == MR_BACKEND_AUTO) {
+        fprintf(stderr, "stress: MIRIAM_STRESS_DEVICE=%s: want cpu or cuda\n", device);
+        return 1;
+    }
+    if (backend == MR_BACKEND_CUDA) {
+        mr_runtime_params p = mr_runtime_default_params();
+        p.backend = MR_BACKEND_CUDA;
+        mr_runtime *probe = NULL;
+        char eb[512] = "";
+        if (mr_runtime_create(&p, &probe, eb, sizeof eb) != MR_OK) {
+            printf("stress: CUDA skipped: %s\n", eb);
+            return 77;
+        }
+        mr_runtime_destroy(probe);
+    }
+    long total = atol(
+        mr_test_env("MIRIAM_STRESS_REQUESTS", backend == MR_BACKEND_CUDA ? "20000" : "1000000"));
     if (total < N_POLICIES) total = N_POLICIES;
     for (int i = 0; i < N_POLICIES; i++)
-        stress(policies[i], total / N_POLICIES, 1000u + (unsigned)i);
+        stress(backend, policies[i], total / N_POLICIES, 1000u + (unsigned)i);
     return mr_test_finish("stress");
 }

@@ -68,7 +68,9 @@ struct mr_task {
     mr_criticality crit;
     double deadline_ms;
     int max_in_flight;
-    int in_flight; /* queued + running (not yet FINISHING) */
+    double solo_ms;         /* admission control: the model's measured solo latency, or 0 */
+    int admission_exceeded; /* solo_ms > deadline_ms (task created under MR_ADMISSION_WARN) */
+    int in_flight;          /* queued + running (not yet FINISHING) */
     mr_request *q_head, *q_tail;
     mr_request *cur; /* the request being executed, or NULL */
     int io;          /* an engine thread is starting/finishing `cur` outside the lock */

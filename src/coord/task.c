@@ -54,6 +54,24 @@ mr_status mr_criticality_parse(const char *name, mr_criticality *out) {
     return MR_OK;
 }
 
+static const char *const admission_names[] = {"warn", "refuse", "off"};
+
+const char *mr_admission_name(mr_admission a) {
+    if ((int)a < 0 || (int)a >= (int)(sizeof admission_names / sizeof *admission_names))
+        return "invalid";
+    return admission_names[a];
+}
+
+mr_status mr_admission_parse(const char *name, mr_admission *out) {
+    if (!name || !out) return MR_ERR_INVALID_ARG;
+    for (int i = 0; i < (int)(sizeof admission_names / sizeof *admission_names); i++)
+        if (strcmp(name, admission_names[i]) == 0) {
+            *out = (mr_admission)i;
+            return MR_OK;
+        }
+    return MR_ERR_INVALID_ARG;
+}
+
 mr_policy mr_runtime_policy(const mr_runtime *rt) {
     return rt ? rt->params.policy : MR_POLICY_ELASTIC;
 }
@@ -179,6 +197,7 @@ mr_task_params mr_task_default_params(void) {
     memset(&p, 0, sizeof p);
     p.criticality = MR_TASK_NORMAL;
     p.max_in_flight = 8;
+    p.admission = MR_ADMISSION_WARN;
     return p;
 }
 
@@ -197,6 +216,8 @@ mr_status mr_task_get_stats(mr_task *t, mr_task_stats *out) {
     out->latency_mean_ms = s->completed ? s->sum_latency / (double)s->completed : 0;
     out->elapsed_s = (mr_coord_now_ms() - s->t_reset) / 1e3;
     out->throughput_rps = out->elapsed_s > 0 ? (double)s->completed / out->elapsed_s : 0;
+    out->solo_ms = t->solo_ms;
+    out->admission_exceeded = t->admission_exceeded;
     int64_t n = s->n_ring;
     double *tmp = n ? malloc((size_t)n * sizeof(double)) : NULL;
     if (tmp) {
@@ -258,6 +279,95 @@ static mr_status get_coord(mr_runtime *rt, mr_coord **out, mr_err *err) {
     return st;
 }
 
+/* ---------------------------------------------------------------- admission ---- */
+
+#define ADMISSION_RUNS 5 /* timed runs after one warm-up; their median is the solo latency */
+
+/* Deterministic inputs for the admission runs. Zeros would be unrepresentative (some kernels
+ * skip work on them, and a denormal-free all-zero input is the fastest case), so floats are
+ * uniform in +-[0.25, 1.25) and integers are 1, an index valid in any non-trivial axis. */
+static void admission_fill(mr_tensor *t, int64_t n, uint64_t *rng) {
+    for (int64_t i = 0; i < n; i++) {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        if (t->dtype == MR_DTYPE_F32) {
+            float u = (float)(*rng >> 40) / (float)(1 << 24); /* [0, 1) */
+            ((float *)t->data)[i] = (*rng & 1 ? -1.0f : 1.0f) * (0.25f + u);
+        } else if (t->dtype == MR_DTYPE_I64) {
+            ((int64_t *)t->data)[i] = 1;
+        } else {
+            ((int32_t *)t->data)[i] = 1;
+        }
+    }
+}
+
+/* The model's solo latency: the median of ADMISSION_RUNS runs of its execution context after
+ * one warm-up, each as mr_model_run does it (inputs in, every kernel, outputs out). The model
+ * is bound to the new task, so no mr_model_run of the user's interleaves. */
+static mr_status measure_solo(mr_runtime *rt, mr_model *m, double *out_ms, mr_err *err) {
+    const mr_graph *g = mr_model_graph(m);
+    int ni = g->n_inputs, no = g->n_outputs;
+    mr_tensor *tv = mr_calloc((size_t)(ni + no > 0 ? ni + no : 1), sizeof(mr_tensor),
+                              "admission check tensors", err);
+    if (!tv) return err->status;
+    mr_status st = MR_OK;
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < ni + no && st == MR_OK; i++) {
+        const mr_tensor_desc *d = &g->tensors[i < ni ? g->inputs[i] : g->outputs[i - ni]];
+        tv[i].dtype = d->dtype;
+        tv[i].ndim = d->ndim;
+        memcpy(tv[i].dims, d->dims, sizeof tv[i].dims);
+        tv[i].data = mr_malloc(mr_desc_bytes(d),
+                               i < ni ? "admission check inputs" : "admission check outputs", err);
+        if (!tv[i].data)
+            st = err->status;
+        else if (i < ni)
+            admission_fill(&tv[i], mr_tensor_numel(&tv[i]), &rng);
+    }
+    double ms[ADMISSION_RUNS];
+    for (int r = -1; r < ADMISSION_RUNS && st == MR_OK; r++) {
+        pthread_mutex_lock(&rt->run_mu);
+        double t0 = mr_coord_now_ms();
+        st = rt->iface->run(mr_model_exec(m), tv, tv + ni, err);
+        double t1 = mr_coord_now_ms();
+        pthread_mutex_unlock(&rt->run_mu);
+        if (r >= 0) ms[r] = t1 - t0;
+    }
+    if (st == MR_OK) {
+        qsort(ms, ADMISSION_RUNS, sizeof *ms, cmp_double);
+        *out_ms = ms[ADMISSION_RUNS / 2];
+    }
+    for (int i = 0; i < ni + no; i++) free(tv[i].data);
+    free(tv);
+    return st;
+}
+
+/* Admission control of t (bound to its model, not yet attached): measures the solo latency
+ * of a critical task with a deadline and compares. Fails with MR_ERR_DEADLINE when the task
+ * must be refused, or with the status of a measuring run that failed. */
+static mr_status admit(mr_runtime *rt, mr_task *t, mr_admission mode, mr_err *err) {
+    if (mode == MR_ADMISSION_OFF || t->crit != MR_TASK_CRITICAL || t->deadline_ms <= 0)
+        return MR_OK;
+    double solo = 0;
+    if (measure_solo(rt, t->model, &solo, err) != MR_OK)
+        return mr_err_prefix(err,
+                             "task '%s': admission check (MR_ADMISSION_OFF skips it): ", t->name);
+    t->solo_ms = solo;
+    if (solo <= t->deadline_ms) return MR_OK;
+    if (mode == MR_ADMISSION_REFUSE)
+        return mr_errf(err, MR_ERR_DEADLINE,
+                       "task '%s' refused: its model takes %.3f ms alone (median of %d runs), "
+                       "more than its deadline of %g ms",
+                       t->name, solo, ADMISSION_RUNS, t->deadline_ms);
+    t->admission_exceeded = 1;
+    mr_log(rt, MR_LOG_WARN,
+           "task '%s': its model takes %.3f ms alone (median of %d runs), more than its "
+           "deadline of %g ms: its requests will miss the deadline",
+           t->name, solo, ADMISSION_RUNS, t->deadline_ms);
+    return MR_OK;
+}
+
 mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *params,
                          mr_task **out) {
     mr_err err;
@@ -275,12 +385,13 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
     mr_task_params p = params ? *params : mr_task_default_params();
     if ((p.criticality != MR_TASK_NORMAL && p.criticality != MR_TASK_CRITICAL) ||
         !(p.deadline_ms >= 0) || !isfinite(p.deadline_ms) || p.max_in_flight < 1 ||
-        p.max_in_flight > 1 << 20) {
+        p.max_in_flight > 1 << 20 || (int)p.admission < (int)MR_ADMISSION_WARN ||
+        (int)p.admission > (int)MR_ADMISSION_OFF) {
         mr_errf(&err, MR_ERR_INVALID_ARG,
                 "mr_task_create: invalid parameters (criticality %d, deadline_ms %g, "
-                "max_in_flight %d; want normal|critical, a deadline >= 0 and 1..%d requests in "
-                "flight)",
-                (int)p.criticality, p.deadline_ms, p.max_in_flight, 1 << 20);
+                "max_in_flight %d, admission %d; want normal|critical, a deadline >= 0, 1..%d "
+                "requests in flight and warn|refuse|off)",
+                (int)p.criticality, p.deadline_ms, p.max_in_flight, (int)p.admission, 1 << 20);
         return task_fail(rt, &err);
     }
     mr_coord *c;
@@ -321,12 +432,18 @@ mr_status mr_task_create(mr_runtime *rt, mr_model *model, const mr_task_params *
         snprintf(t->name, sizeof t->name, "%s", p.name);
     else
         snprintf(t->name, sizeof t->name, "task%d", c->n_created);
-    if (c->eng->task_attach(c, t, &err) != MR_OK) {
+    /* Measured without the lock (the engine goes on with the other tasks meanwhile) and
+     * before the task is attached, so the model runs alone as far as this task goes. */
+    pthread_mutex_unlock(&c->mu);
+    mr_status adm = admit(rt, t, p.admission, &err);
+    pthread_mutex_lock(&c->mu);
+    if (adm != MR_OK || c->eng->task_attach(c, t, &err) != MR_OK) {
         pthread_mutex_unlock(&c->mu);
         mr_model_bind_task(model, NULL, NULL);
         free(t);
         return task_fail(rt, &err);
     }
+    stats_reset(&t->st); /* elapsed_s counts from now, not from before the admission runs */
     t->next = c->tasks;
     c->tasks = t;
     c->n_tasks++;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #ifdef MR_FAULT_INJECTION
+#include <stdatomic.h>
+
 /* The only mutable global state in the library, and only in test builds: a countdown that a
  * test arms before calling into the library, which has no parameter through which a test
  * could reach every allocation site. It is thread-local so that the runtime's own threads
@@ -35,6 +37,44 @@ static int fault_now(void) {
     return 1;
 }
 #define FAULT_NOW() fault_now()
+
+int mr_fault_alloc_now(void) {
+    return fault_now();
+}
+
+/* Device memory and kernel launches are reached from the dispatcher thread as well as the
+ * caller's, so their state is shared by every thread (atomics: no lock to leak or order). */
+static _Atomic long device_live;
+static const void *_Atomic launch_target;
+static _Atomic long launch_countdown;
+static _Atomic int launch_hit;
+
+void mr_fault_device_add(long delta) {
+    atomic_fetch_add(&device_live, delta);
+}
+
+long mr_fault_device_live(void) {
+    return atomic_load(&device_live);
+}
+
+void mr_fault_arm_launch(const void *target, long n) {
+    atomic_store(&launch_target, NULL); /* disarmed while the countdown changes */
+    atomic_store(&launch_countdown, n > 0 ? n : 0);
+    atomic_store(&launch_hit, 0);
+    atomic_store(&launch_target, n > 0 ? target : NULL);
+}
+
+int mr_fault_launch_now(const void *ctx) {
+    if (!ctx || atomic_load(&launch_target) != ctx) return 0;
+    if (atomic_fetch_sub(&launch_countdown, 1) != 1) return 0;
+    atomic_store(&launch_target, NULL);
+    atomic_store(&launch_hit, 1);
+    return 1;
+}
+
+int mr_fault_launch_fired(void) {
+    return atomic_load(&launch_hit);
+}
 #else
 #define FAULT_NOW() 0
 #endif

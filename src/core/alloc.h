@@ -62,6 +62,20 @@ int mr_grow(void **items, int *cap, int need, size_t elem, const char *what, mr_
 void mr_fault_arm(long n); /* n >= 1: fail the n-th allocation from now; 0: never */
 int mr_fault_fired(void);  /* 1 once the armed failure has happened */
 long mr_fault_count(void); /* allocations counted since the last mr_fault_arm() */
+/* For allocations made outside the helpers (the CUDA backend's cudaMalloc and cudaHostAlloc):
+ * counts one allocation in the same sequence and returns 1 if it must fail. */
+int mr_fault_alloc_now(void);
+/* Device and pinned allocations made through the CUDA backend's wrappers and not yet freed,
+ * over all threads (a leak check for memory LeakSanitizer does not see). */
+void mr_fault_device_add(long delta);
+long mr_fault_device_live(void);
+/* Kernel launches. They are issued on the coordinator's dispatcher thread, so this countdown
+ * is process-wide rather than per thread, and it counts only the launches of one execution
+ * context (`target`, a model's mr_exec), so that the failure lands in the chosen task: the
+ * n-th launch of `target` from now fails (n = 0 or target = NULL: never). */
+void mr_fault_arm_launch(const void *target, long n);
+int mr_fault_launch_now(const void *ctx); /* 1 if this launch of ctx must fail */
+int mr_fault_launch_fired(void);          /* 1 once the armed launch failure has happened */
 #endif
 
 #endif

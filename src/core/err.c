@@ -72,6 +72,8 @@ const char *mr_status_str(mr_status status) {
         return "busy";
     case MR_ERR_CANCELLED:
         return "cancelled";
+    case MR_ERR_DEADLINE:
+        return "deadline cannot be met";
     }
     return "unknown status";
 }

@@ -89,6 +89,57 @@ static mr_status cuda_fail(mr_err *err, cudaError_t e, const char *what) {
         if (cu_e_ != cudaSuccess) return cuda_fail(err, cu_e_, what);                              \
     } while (0)
 
+/* Device and pinned allocations. In fault-injection builds (docs/ROBUSTNESS.md) they take
+ * part in the allocation-failure sequence of src/core/alloc.c, failing as the CUDA runtime
+ * does when memory runs out, and are counted so that tests can check none is leaked. */
+static cudaError_t dev_malloc(void **p, size_t size) {
+#ifdef MR_FAULT_INJECTION
+    if (mr_fault_alloc_now()) return cudaErrorMemoryAllocation;
+    cudaError_t e = cudaMalloc(p, size);
+    if (e == cudaSuccess) mr_fault_device_add(1);
+    return e;
+#else
+    return cudaMalloc(p, size);
+#endif
+}
+
+static void dev_free(void *p) {
+#ifdef MR_FAULT_INJECTION
+    if (p) mr_fault_device_add(-1);
+#endif
+    cudaFree(p);
+}
+
+static cudaError_t pinned_malloc(void **p, size_t size) {
+#ifdef MR_FAULT_INJECTION
+    if (mr_fault_alloc_now()) return cudaErrorMemoryAllocation;
+    cudaError_t e = cudaHostAlloc(p, size, cudaHostAllocDefault);
+    if (e == cudaSuccess) mr_fault_device_add(1);
+    return e;
+#else
+    return cudaHostAlloc(p, size, cudaHostAllocDefault);
+#endif
+}
+
+static void pinned_free(void *p) {
+    if (!p) return;
+#ifdef MR_FAULT_INJECTION
+    mr_fault_device_add(-1);
+#endif
+    cudaFreeHost(p);
+}
+
+/* The grid of a launch. Fault injection (tests): the armed launch of this execution context
+ * gets an empty grid, which cudaLaunchKernel refuses with cudaErrorInvalidConfiguration: a
+ * real launch error, taking the driver's path, and not sticky (unlike a trap in a kernel, it
+ * leaves the context usable). */
+static unsigned launch_grid(const mr_exec *ex, long long blocks) {
+#ifdef MR_FAULT_INJECTION
+    if (mr_fault_launch_now(ex)) return 0;
+#endif
+    return (unsigned)blocks;
+}
+
 int mr_cuda_available(char *why, size_t why_size) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -276,15 +327,15 @@ static void cuda_exec_destroy(mr_exec *ex) {
     bind_thread(ex->be, NULL);
     if (ex->graph) cudaGraphExecDestroy(ex->graph);
     if (ex->dconst)
-        for (int t = 0; t < ex->g->n_tensors; t++) cudaFree(ex->dconst[t]);
+        for (int t = 0; t < ex->g->n_tensors; t++) dev_free(ex->dconst[t]);
     if (ex->steps)
-        for (int s = 0; s < ex->plan->n_steps; s++) cudaFree(ex->steps[s].workspace);
-    cudaFree(ex->arena);
-    cudaFree(ex->counters);
-    if (ex->yield_host) cudaFreeHost(ex->yield_host);
-    if (ex->stage) cudaFreeHost(ex->stage);
-    if (ex->ctr_host) cudaFreeHost(ex->ctr_host);
-    cudaFree(ex->yield_dev);
+        for (int s = 0; s < ex->plan->n_steps; s++) dev_free(ex->steps[s].workspace);
+    dev_free(ex->arena);
+    dev_free(ex->counters);
+    pinned_free(ex->yield_host);
+    pinned_free(ex->stage);
+    pinned_free(ex->ctr_host);
+    dev_free(ex->yield_dev);
     free(ex->dconst);
     free(ex->steps);
     free(ex);
@@ -298,7 +349,7 @@ static mr_status upload_constants(mr_exec *ex, mr_err *err) {
             int t = n->in[k];
             if (t < 0 || !g->tensors[t].data || ex->dconst[t]) continue;
             size_t bytes = mr_desc_bytes(&g->tensors[t]);
-            CU_TRY(cudaMalloc(&ex->dconst[t], bytes ? bytes : 1), "cudaMalloc (weights)");
+            CU_TRY(dev_malloc(&ex->dconst[t], bytes ? bytes : 1), "cudaMalloc (weights)");
             CU_TRY(cudaMemcpy(ex->dconst[t], g->tensors[t].data, bytes, cudaMemcpyHostToDevice),
                    "cudaMemcpy (weights)");
             ex->device_bytes += bytes;
@@ -354,8 +405,8 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
     }
     ex->n_counters = nc;
     cudaError_t e;
-    if ((e = cudaMalloc(&ex->arena, plan->arena_bytes ? plan->arena_bytes : 64)) != cudaSuccess ||
-        (e = cudaMalloc((void **)&ex->counters,
+    if ((e = dev_malloc(&ex->arena, plan->arena_bytes ? plan->arena_bytes : 64)) != cudaSuccess ||
+        (e = dev_malloc((void **)&ex->counters,
                         sizeof(unsigned long long) * (size_t)(nc ? nc : 1))) != cudaSuccess) {
         st = cuda_fail(err, e, "cudaMalloc (activation arena)");
         goto fail;
@@ -365,9 +416,8 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
      * hundreds of resident blocks each reading a host-mapped word over PCIe between logical
      * blocks, the reads queued up (measured on an H200: ~400 us per logical block at full
      * width against ~50 us on 16 SMs). */
-    if ((e = cudaHostAlloc((void **)&ex->yield_host, sizeof(int), cudaHostAllocDefault)) !=
-            cudaSuccess ||
-        (e = cudaMalloc((void **)&ex->yield_dev, sizeof(int))) != cudaSuccess ||
+    if ((e = pinned_malloc((void **)&ex->yield_host, sizeof(int))) != cudaSuccess ||
+        (e = dev_malloc((void **)&ex->yield_dev, sizeof(int))) != cudaSuccess ||
         (e = cudaMemset(ex->yield_dev, 0, sizeof(int))) != cudaSuccess) {
         st = cuda_fail(err, e, "allocating the yield word");
         goto fail;
@@ -379,7 +429,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
         if (ss->plan.skip) continue;
         const mr_node *n = &g->nodes[plan->steps[s]];
         if (ss->plan.workspace_bytes) {
-            if ((e = cudaMalloc(&ss->workspace, ss->plan.workspace_bytes)) != cudaSuccess) {
+            if ((e = dev_malloc(&ss->workspace, ss->plan.workspace_bytes)) != cudaSuccess) {
                 st = cuda_fail(err, e, "cudaMalloc (step workspace)");
                 goto fail;
             }
@@ -491,7 +541,7 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
         /* gridDim.x is limited to 2^31-1: split huge grids. */
         for (long long base = 0; base < nb; base += 0x7fffffffLL) {
             long long count = nb - base < 0x7fffffffLL ? nb - base : 0x7fffffffLL;
-            dim3 grid = {(unsigned)count, 1, 1};
+            dim3 grid = {launch_grid(ex, count), 1, 1};
             void *kargs[] = {&args, &base};
             CU_TRY(cudaLaunchKernel(v->plain, grid, block, kargs, (size_t)v->smem, stream),
                    "cudaLaunchKernel (plain)");
@@ -507,7 +557,7 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
         long long full = ss->full_blocks[l->variant];
         P = (int)(full < nb ? full : nb);
     }
-    dim3 grid = {(unsigned)P, 1, 1};
+    dim3 grid = {launch_grid(ex, P), 1, 1};
     void *kargs[] = {&args, &ctl};
     CU_TRY(cudaLaunchKernel(v->elastic, grid, block, kargs, (size_t)v->smem, stream),
            "cudaLaunchKernel (elastic)");
@@ -948,8 +998,8 @@ mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err) {
     if (!f) return err->status;
     f->be = be;
     cudaError_t e;
-    if ((e = cudaHostAlloc((void **)&f->host, sizeof(int), cudaHostAllocDefault)) != cudaSuccess ||
-        (e = cudaMalloc((void **)&f->dev, sizeof(int))) != cudaSuccess ||
+    if ((e = pinned_malloc((void **)&f->host, sizeof(int))) != cudaSuccess ||
+        (e = dev_malloc((void **)&f->dev, sizeof(int))) != cudaSuccess ||
         (e = cudaMemset(f->dev, 0, sizeof(int))) != cudaSuccess) {
         mr_cuda_flag_destroy(f);
         return cuda_fail(err, e, "allocating a yield flag");
@@ -962,8 +1012,8 @@ mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err) {
 void mr_cuda_flag_destroy(mr_cuda_flag *f) {
     if (!f) return;
     if (bind_thread(f->be, NULL) == MR_OK) {
-        if (f->host) cudaFreeHost(f->host);
-        cudaFree(f->dev);
+        pinned_free(f->host);
+        dev_free(f->dev);
     }
     free(f);
 }
@@ -980,16 +1030,17 @@ mr_status mr_cuda_flag_set(mr_cuda_flag *f, int value, mr_err *err) {
 }
 
 static mr_status stage_alloc(mr_exec *ex, mr_err *err) {
-    if (ex->stage) return MR_OK;
+    if (ex->stage && ex->ctr_host) return MR_OK;
     const mr_graph *g = ex->g;
     size_t in = 0, out = 0;
     for (int i = 0; i < g->n_inputs; i++) in += mr_desc_bytes(&g->tensors[g->inputs[i]]);
     for (int i = 0; i < g->n_outputs; i++) out += mr_desc_bytes(&g->tensors[g->outputs[i]]);
-    CU_TRY(cudaHostAlloc((void **)&ex->stage, in + out + 64, cudaHostAllocDefault),
-           "cudaHostAlloc (request staging)");
-    CU_TRY(cudaHostAlloc((void **)&ex->ctr_host,
-                         sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
-                         cudaHostAllocDefault),
+    /* Either may already be there from an earlier attempt that failed half-way. */
+    if (!ex->stage)
+        CU_TRY(pinned_malloc((void **)&ex->stage, in + out + 64),
+               "cudaHostAlloc (request staging)");
+    CU_TRY(pinned_malloc((void **)&ex->ctr_host, sizeof(unsigned long long) *
+                                                     (size_t)(ex->n_counters ? ex->n_counters : 1)),
            "cudaHostAlloc (counters)");
     ex->stage_in = in;
     ex->stage_out = out;
