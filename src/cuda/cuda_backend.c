@@ -130,9 +130,9 @@ static void pinned_free(void *p) {
 }
 
 /* The grid of a launch. Fault injection (tests): the armed launch of this execution context
- * gets an empty grid, which cudaLaunchKernel refuses with cudaErrorInvalidConfiguration: a
- * real launch error, taking the driver's path, and not sticky (unlike a trap in a kernel, it
- * leaves the context usable). */
+ * gets an empty grid, which cudaLaunchKernel refuses (cudaErrorInvalidValue on CUDA 13,
+ * cudaErrorInvalidConfiguration on older releases): a real launch error, taking the runtime's
+ * path, and not sticky (unlike a trap in a kernel, it leaves the context usable). */
 static unsigned launch_grid(const mr_exec *ex, long long blocks) {
 #ifdef MR_FAULT_INJECTION
     if (mr_fault_launch_now(ex)) return 0;
