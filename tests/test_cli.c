@@ -17,30 +17,15 @@
 static const char *cli_path;
 static char tmpdir[64];
 
-typedef struct result {
-    int rc; /* exit status; -1 if the process did not exit normally */
-    char *out, *err;
-} result;
+typedef mr_test_run result;
 
 /* Runs `miriam ARGS` (ARGS is shell text) capturing stdout and stderr separately. */
 static result run_cli(const char *args) {
-    char out[128], err[128], cmd[2048];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", cli_path, args, out, err);
-    int st = system(cmd);
-    result r;
-    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = mr_test_slurp(out);
-    r.err = mr_test_slurp(err);
-    unlink(out);
-    unlink(err);
-    return r;
+    return mr_test_run_cli(tmpdir, "", cli_path, args);
 }
 
 static void result_free(result *r) {
-    free(r->out);
-    free(r->err);
+    mr_test_run_free(r);
 }
 
 static void show(const char *args, const result *r) {

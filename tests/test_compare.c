@@ -30,25 +30,11 @@ static const char csv_header[] =
     "deadline_misses,deadline_miss_pct,p99_vs_solo,throughput_vs_solo,backend,threads,"
     "measured_s,latency_samples,latency_pct_ms\n";
 
-typedef struct result {
-    int rc; /* exit status; -1 if the process did not exit normally */
-    char *out, *err;
-} result;
+typedef mr_test_run result;
 
 /* Runs `ENV miriam ARGS` (shell text; ENV may be "") capturing stdout and stderr. */
 static result run_env(const char *env, const char *args) {
-    char out[128], err[128], cmd[4096];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s '%s' %s >'%s' 2>'%s'", env, cli_path, args, out, err);
-    int st = system(cmd);
-    result r;
-    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = mr_test_slurp(out);
-    r.err = mr_test_slurp(err);
-    unlink(out);
-    unlink(err);
-    return r;
+    return mr_test_run_cli(tmpdir, env, cli_path, args);
 }
 
 static result run_cli(const char *args) {
@@ -56,8 +42,7 @@ static result run_cli(const char *args) {
 }
 
 static void result_free(result *r) {
-    free(r->out);
-    free(r->err);
+    mr_test_run_free(r);
 }
 
 /* Expects exit 1 and "miriam: error:" plus `needle` on stderr. */

@@ -464,25 +464,11 @@ static void test_coord_cpu(void) {
 
 /* ---- the CLI ---- */
 
-typedef struct cli_result {
-    int rc;
-    char *out, *err;
-} cli_result;
+typedef mr_test_run cli_result;
 
 static cli_result run_cli(const char *args) {
-    char out[128], err[128], cmd[4096];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'",
-             mr_test_env("MIRIAM_CLI", MIRIAM_BINARY_DIR "/miriam"), args, out, err);
-    int st = system(cmd);
-    cli_result r;
-    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = mr_test_slurp(out);
-    r.err = mr_test_slurp(err);
-    unlink(out);
-    unlink(err);
-    return r;
+    return mr_test_run_cli(tmpdir, "", mr_test_env("MIRIAM_CLI", MIRIAM_BINARY_DIR "/miriam"),
+                           args);
 }
 
 static void expect_cli(const char *args, int rc, const char *out_needle, const char *err_needle) {
@@ -491,8 +477,7 @@ static void expect_cli(const char *args, int rc, const char *out_needle, const c
              (!err_needle || strstr(r.err, err_needle));
     CHECK_MSG(ok, "$ miriam %s: exit %d (expected %d)\nstdout: %s\nstderr: %s", args, r.rc, rc,
               r.out, r.err);
-    free(r.out);
-    free(r.err);
+    mr_test_run_free(&r);
 }
 
 static void test_cli(void) {

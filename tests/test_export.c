@@ -639,31 +639,10 @@ static void test_errors(void) {
 
 /* ---- the CLI ---- */
 
-typedef struct cli_result {
-    int rc;
-    char out[4096], err[4096];
-} cli_result;
-
-static void slurp(const char *path, char *buf, size_t size) {
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-static void run_cli(const char *cli, const char *args, cli_result *r) {
-    char out[128], err[128], cmd[1024];
-    tmp_path(out, sizeof out, "stdout");
-    tmp_path(err, sizeof err, "stderr");
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", cli, args, out, err);
-    int st = system(cmd);
-    r->rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    slurp(out, r->out, sizeof r->out);
-    slurp(err, r->err, sizeof r->err);
-    unlink(out);
-    unlink(err);
+/* One CLI run into r (freeing what r held). */
+static void run_cli(const char *cli, const char *args, mr_test_run *r) {
+    mr_test_run_free(r);
+    *r = mr_test_run_cli(tmpdir, "", cli, args);
 }
 
 static void test_cli(void) {
@@ -673,8 +652,7 @@ static void test_cli(void) {
         return;
     }
     char path[128], args[512];
-    cli_result *r = malloc(sizeof *r);
-    if (!r) return;
+    mr_test_run run = {0, NULL, NULL}, *r = &run;
     tmp_path(path, sizeof path, "cli.onnx");
     snprintf(args, sizeof args, "export zoo:cifarnet '%s'", path);
     run_cli(cli, args, r);
@@ -705,7 +683,7 @@ static void test_cli(void) {
     CHECK(r->rc == 0 && strstr(r->out, "usage: miriam export zoo:NAME OUT.onnx"));
     run_cli(cli, "--help", r);
     CHECK(r->rc == 0 && strstr(r->out, "export"));
-    free(r);
+    mr_test_run_free(r);
 }
 
 int main(void) {

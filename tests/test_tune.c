@@ -345,24 +345,10 @@ static void test_cuda(void) {
 /* ---------------------------------------------------------------------------------------- */
 /* The command line                                                                         */
 
-typedef struct result {
-    int rc;
-    char *out, *err;
-} result;
+typedef mr_test_run result;
 
 static result run_cli(const char *args) {
-    char out[128], err[128], cmd[2048];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", cli_path, args, out, err);
-    int st = system(cmd);
-    result r;
-    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = mr_test_slurp(out);
-    r.err = mr_test_slurp(err);
-    unlink(out);
-    unlink(err);
-    return r;
+    return mr_test_run_cli(tmpdir, "", cli_path, args);
 }
 
 static void expect_fail(int line, const char *args, const char *needle) {

@@ -3,7 +3,9 @@
 #include "ops/op.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int mr_test_failures = 0;
@@ -284,6 +286,28 @@ int mr_test_add_node1(mr_graph *g, const char *name, const char *op, int n_in, c
     int nd = must(mr_graph_add_node(g, name, op, n_in, in, 1, &t, err), err, "add_node", name);
     if (out) *out = t;
     return nd;
+}
+
+mr_test_run mr_test_run_cli(const char *dir, const char *env, const char *cli, const char *args) {
+    char out[512], err[512], cmd[8192];
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    snprintf(err, sizeof err, "%s/stderr", dir);
+    snprintf(cmd, sizeof cmd, "%s '%s' %s >'%s' 2>'%s' </dev/null", env ? env : "", cli, args, out,
+             err);
+    int st = system(cmd);
+    mr_test_run r;
+    r.rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = mr_test_slurp(out);
+    r.err = mr_test_slurp(err);
+    unlink(out);
+    unlink(err);
+    return r;
+}
+
+void mr_test_run_free(mr_test_run *r) {
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
 }
 
 char *mr_test_slurp(const char *path) {

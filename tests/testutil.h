@@ -61,6 +61,17 @@ int mr_allclose(const float *a, const float *b, int64_t n, float rtol, float ato
 /* A whole file as a NUL-terminated string ("" when it cannot be read); free() it. */
 char *mr_test_slurp(const char *path);
 const char *mr_test_env(const char *name, const char *fallback);
+
+/* A command-line run: `ENV 'CLI' ARGS` through the shell, stdin from /dev/null, stdout and
+ * stderr caught in files under `dir` (removed again). rc is the exit status (-1 if the
+ * program did not exit); out and err are the whole outputs: mr_test_run_free them. env may be
+ * "" (or VAR=value ...). */
+typedef struct mr_test_run {
+    int rc;
+    char *out, *err;
+} mr_test_run;
+mr_test_run mr_test_run_cli(const char *dir, const char *env, const char *cli, const char *args);
+void mr_test_run_free(mr_test_run *r);
 /* Writes `size` bytes to a fresh temporary file and returns its path (static buffer per call
  * site is not used: caller provides buf). */
 const char *mr_test_tmpfile(const void *data, size_t size, char *buf, size_t bufsize);

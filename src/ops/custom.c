@@ -369,27 +369,6 @@ mr_status mr_runtime_register_op(mr_runtime *rt, const mr_custom_op *op) {
 /* ---------------------------------------------------------------------------------------- */
 /* Attribute getters                                                                        */
 
-static const char *type_name(mr_attr_type t) {
-    switch (t) {
-    case MR_ATTR_INT:
-        return "int";
-    case MR_ATTR_FLOAT:
-        return "float";
-    case MR_ATTR_STRING:
-        return "string";
-    case MR_ATTR_INTS:
-        return "ints";
-    case MR_ATTR_FLOATS:
-        return "floats";
-    case MR_ATTR_STRINGS:
-        return "strings";
-    case MR_ATTR_TENSOR:
-        return "tensor";
-    default:
-        return "graph/sparse/type";
-    }
-}
-
 /* The attribute `name` of the node: MR_OK with *out NULL when absent, MR_ERR_PARSE when it
  * is not of type `want`. The message leaves out the node: the adapter adds it. */
 static mr_status get_attr(const mr_custom_node *node, const char *name, mr_attr_type want,
@@ -403,7 +382,7 @@ static mr_status get_attr(const mr_custom_node *node, const char *name, mr_attr_
     if (a && a->type != want) {
         if (errbuf && errbuf_size)
             snprintf(errbuf, errbuf_size, "attribute '%s' is of type %s, expected %s", name,
-                     type_name(a->type), type_name(want));
+                     mr_attr_type_name(a->type), mr_attr_type_name(want));
         return MR_ERR_PARSE;
     }
     *out = a;

@@ -101,6 +101,9 @@ mr_status mr_attr_get_floats(const mr_node *n, const char *name, float *out, int
 mr_status mr_attr_get_string(const mr_node *n, const char *name, const char *def, const char **out,
                              mr_err *err);
 
+/* "int", "floats", ...: an attribute type as messages name it. */
+const char *mr_attr_type_name(mr_attr_type t);
+
 /* Standard error for an attribute value the op does not support. */
 mr_status mr_err_attr(mr_err *err, const mr_node *n, const char *attr, const char *why);
 /* Standard error for bad input shapes: "Conv node 'x': <why>". */

@@ -7,7 +7,7 @@
 #include "ops/custom.h"
 #include "ops/op.h"
 
-static const char *attr_type_name(mr_attr_type t) {
+const char *mr_attr_type_name(mr_attr_type t) {
     switch (t) {
     case MR_ATTR_INT:
         return "int";
@@ -30,7 +30,7 @@ static const char *attr_type_name(mr_attr_type t) {
 
 static mr_status wrong_type(const mr_node *n, const mr_attr *a, const char *want, mr_err *err) {
     return mr_errf(err, MR_ERR_PARSE, "%s node '%s': attribute '%s' is of type %s, expected %s",
-                   n->op_type, n->name, a->name, attr_type_name(a->type), want);
+                   n->op_type, n->name, a->name, mr_attr_type_name(a->type), want);
 }
 
 mr_status mr_attr_get_int(const mr_node *n, const char *name, int64_t def, int64_t *out,
