@@ -22,6 +22,10 @@
 #                the device tool brings back at most 8 files, and this report has miriam's
 #                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16',
 #                '--quick', or '--precision fp32,tf32' for miriam's TF32 columns and verdicts)
+#   steps        miriam steps (per-step kernel time: plain, elastic, preemptible; the elastic
+#                overhead per operator) over STEPS_MODELS (default: the zoo) for each entry of
+#                STEPS_CONFIGS (default "--sms 0;--sms 16;--sms 16 --precision tf32"); writes
+#                steps.md and steps.csv (T_STEPS, default 240, for all of them)
 #   tf32         --precision tf32: test_cuda's TF32 cases alone (MIRIAM_CUDA_FILTER=tf32/ unless
 #                TF32_FILTER says otherwise; verbose), conformance.py --precision tf32 (CONF_MODELS,
 #                opset 13) and miriam bench --device cuda --precision tf32, whole GPU and
@@ -300,6 +304,34 @@ stage_cuda() {
   row test_cuda "$(status_of $rc)" "$(grep -E '^cuda: [0-9]+ checks|CUDA tests skipped' "$OUT/cuda.log" | tail -1) (cuda.log)"
 }
 
+stage_steps() {
+  local t rc cfg cfgs models=${STEPS_MODELS:-}
+  if [[ -z $models ]]; then
+    models=$("$build/miriam" zoo | tail -n +2 | awk '{printf "zoo:%s ", $1}')
+  fi
+  : >"$OUT/steps.md"
+  rm -f "$OUT/steps.csv"
+  IFS=';' read -r -a cfgs <<<"${STEPS_CONFIGS:---sms 0;--sms 16;--sms 16 --precision tf32}"
+  for cfg in "${cfgs[@]}"; do
+    t=$(stage_time "${T_STEPS:-240}")
+    ((t)) || { row "steps $cfg" SKIP "no time left"; continue; }
+    echo; echo "==== miriam steps $cfg (limit ${t}s) ===="
+    echo "## build-gpu/miriam steps $cfg ${STEPS_ARGS:-}" >>"$OUT/steps.md"
+    # shellcheck disable=SC2086
+    (
+      set -o pipefail
+      timeout "$t" "$build/miriam" steps $models $cfg ${STEPS_ARGS:-} --csv "$OUT/steps.part.csv" 2>&1 |
+        tee -a "$OUT/steps.md" | grep -E '^steps:|^\| all|error'
+    )
+    rc=$?
+    if [[ -f $OUT/steps.part.csv ]]; then
+      if [[ -f $OUT/steps.csv ]]; then tail -n +2 "$OUT/steps.part.csv" >>"$OUT/steps.csv"; else cp "$OUT/steps.part.csv" "$OUT/steps.csv"; fi
+      rm -f "$OUT/steps.part.csv"
+    fi
+    row "steps $cfg" "$(status_of $rc)" "$(grep -c '^| all' "$OUT/steps.md") model tables so far (steps.md, steps.csv)"
+  done
+}
+
 stage_tf32() {
   local t rc l w py=python3 models=${CONF_MODELS:-resnet18,mobilenet_v2,squeezenet1_1,alexnet,lstm,gru,viewcnn}
   : >"$OUT/tf32.log"
@@ -389,7 +421,8 @@ for s in "${stages[@]}"; do
     cuda) stage_cuda ;;
     benchtorch) stage_benchtorch ;;
     tf32) stage_tf32 ;;
-    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda, benchtorch, tf32)" ;;
+    steps) stage_steps ;;
+    *) row "$s" "?" "unknown stage (tests, sanitizer, bench, conformance, cuda, benchtorch, tf32, steps)" ;;
   esac
 done
 

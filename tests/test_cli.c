@@ -96,6 +96,8 @@ static void test_help(void) {
     EXPECT_OK("info --help", "--sms", "--gpu", "--launch", "--no-graphs");
     EXPECT_OK("drain --help", "usage: miriam drain", "--repeat", "--step", "--sms", "--gpu",
               "yield");
+    EXPECT_OK("steps --help", "usage: miriam steps", "--repeat", "--warmup", "--top", "--csv",
+              "preemptible", "--sms", "--precision");
     EXPECT_OK("zoo --help", "usage: miriam zoo");
     char version[32];
     snprintf(version, sizeof version, "miriam %d.%d.%d", MR_VERSION_MAJOR, MR_VERSION_MINOR,
@@ -157,6 +159,11 @@ static void test_arg_errors(void) {
     EXPECT_FAIL("drain zoo:cifarnet --bogus", 0, "--bogus");
     EXPECT_FAIL("drain zoo:cifarnet --repeat 0", 0, "--repeat");
     EXPECT_FAIL("drain zoo:cifarnet zoo:cifarnet", 0, "more than one MODEL");
+    EXPECT_FAIL("steps", 0, "MODEL");
+    EXPECT_FAIL("steps zoo:cifarnet --bogus", 0, "--bogus");
+    EXPECT_FAIL("steps zoo:cifarnet --repeat 0", 0, "--repeat");
+    EXPECT_FAIL("steps zoo:cifarnet --top x", 0, "--top");
+    EXPECT_FAIL("steps zoo:cifarnet --csv", 0, "--csv");
 
     /* cuda: not in this build yet, which must be a clear error; success is right once the
      * CUDA backend exists and a GPU is present. */
@@ -178,6 +185,35 @@ static void test_arg_errors(void) {
     } else {
         CHECK_MSG(strstr(r.out, "drain latency (us): p50") != NULL, "stdout: %s", r.out);
         CHECK_MSG(strstr(r.out, "upper bound") != NULL, "stdout: %s", r.out);
+    }
+    result_free(&r);
+
+    /* steps needs a GPU too; with one: every step of the model in the table and the CSV, a
+     * sum row, and a model that does not exist is an error naming it (the others still run). */
+    char csv[1024];
+    tmp_path(csv, sizeof csv, "steps.csv");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "steps zoo:cifarnet zoo:no_such_net --repeat 3 --warmup 1 --csv %s",
+             csv);
+    r = run_cli(cmd);
+    CHECK(r.rc != 0);
+    if (strstr(r.err, "needs the CUDA backend")) {
+        CHECK_MSG(strstr(r.err, "miriam: error: steps needs the CUDA backend") != NULL,
+                  "stderr: %s", r.err);
+    } else {
+        CHECK_MSG(strstr(r.err, "no_such_net") != NULL, "stderr: %s", r.err);
+        CHECK_MSG(strstr(r.out, "| all | sum of the steps |") != NULL, "stdout: %s", r.out);
+        CHECK_MSG(strstr(r.out, "Conv+Relu") != NULL && strstr(r.out, "Gemm") != NULL, "stdout: %s",
+                  r.out);
+        char *text = mr_test_slurp(csv);
+        size_t len = text ? strlen(text) : 0;
+        CHECK_MSG(text && strncmp(text, "model,backend,step,op,", 22) == 0, "csv: %s",
+                  text ? text : "(missing)");
+        int lines = 0;
+        for (size_t i = 0; text && i < len; i++) lines += text[i] == '\n';
+        /* header + one line per kernel step of cifarnet (info --steps: 5 or more) */
+        CHECK_MSG(lines >= 6, "csv has %d lines", lines);
+        free(text);
     }
     result_free(&r);
 }

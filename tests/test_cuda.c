@@ -39,6 +39,10 @@
  *   plain/vK          one ordinary launch per step/phase, tile variant K
  *   elastic/vK        elastic launches at full width (blocks = 0), variant K; elastic/hi on the
  *                     high-priority stream
+ *   prefilled         the counters prefilled (mr_cuda_exec_prefill_counters), then elastic
+ *                     launches at full width whose first wave takes no block (as mr_model_run
+ *                     launches them); the counter must end at nb. Also: a prefilled launch
+ *                     that is preemptible, sharded or of another variant is refused
  *   sharded/P/V       each phase split into shards of odd sizes 1, 7, 13, 19, ... (ends 1, 8,
  *                     21, 40, ..., nb) with P = 1, 7 or full physical blocks and variant V =
  *                     0, 1 or mixed (the variant alternates between the shards of one phase);
@@ -61,10 +65,10 @@
  * variant 0 in registers and shared memory per block and smaller in one of them), whole zoo
  * models CUDA vs CPU (plain run and preempt/full/mixed), errors on the CUDA backend (wrong
  * input shape, --sms not a multiple of the SM group, a GPU that does not exist, a model whose
- * 192 GiB activation does not fit: MR_ERR_NO_MEMORY; the runtime still works afterwards), a
- * 16-SM green-context runtime running resnet18, runtimes with plain_launch = 1 (zoo models vs
- * the CPU) and with cuda_graphs = 0 (bit-identical to graph replay, over changing inputs), and
- * the drain of the long/ launches through the non-blocking mr_cuda_exec_poll.
+ * 16 x 12 GiB of live activations do not fit: MR_ERR_NO_MEMORY; the runtime still works
+ * afterwards), a 16-SM green-context runtime running resnet18, runtimes with plain_launch = 1 (zoo
+ * models vs the CPU) and with cuda_graphs = 0 (bit-identical to graph replay, over changing
+ * inputs), and the drain of the long/ launches through the non-blocking mr_cuda_exec_poll.
  *
  * Without a CUDA device (or in a build without CUDA) the op cases are still built and run on
  * two CPU runtimes (2 workers vs 1), which checks the cases themselves, then the program exits
@@ -1741,7 +1745,7 @@ static void make_garbage(const mr_tensor *in, int n, mr_tensor *out, uint64_t se
 
 /* ---- launch modes through src/cuda/cuda_backend.h ---- */
 
-typedef enum mode_kind { M_PLAIN, M_ELASTIC, M_SHARDED, M_PREEMPT } mode_kind;
+typedef enum mode_kind { M_PLAIN, M_ELASTIC, M_PREFILLED, M_SHARDED, M_PREEMPT } mode_kind;
 
 typedef struct mode {
     const char *name;
@@ -1757,6 +1761,7 @@ static const mode MODES[] = {
     {"elastic/v0", M_ELASTIC, 0, 0, 0},
     {"elastic/v1", M_ELASTIC, 0, 1, 0},
     {"elastic/hi", M_ELASTIC, 0, 0, 1},
+    {"prefilled", M_PREFILLED, 0, 0, 0},
     {"sharded/P1/v0", M_SHARDED, 1, 0, 0},
     {"sharded/P1/v1", M_SHARDED, 1, 1, 0},
     {"sharded/P1/mixed", M_SHARDED, 1, -1, 0},
@@ -1813,14 +1818,19 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
     mr_status st = mr_cuda_exec_begin(ex, ins, &err);
     CHECK_MSG(st == MR_OK, "%s [%s] begin: %s", label, md->name, err.msg);
     if (st != MR_OK) return 0;
+    if (md->kind == M_PREFILLED) {
+        st = mr_cuda_exec_prefill_counters(ex, &err);
+        CHECK_MSG(st == MR_OK, "%s [%s] prefill: %s", label, md->name, err.msg);
+        if (st != MR_OK) return 0;
+    }
     int ok = 1;
     for (int s = 0; ok && s < mr_cuda_exec_n_steps(ex); s++) {
         if (mr_cuda_exec_step_skipped(ex, s)) continue;
         int nv = mr_cuda_exec_n_variants(ex, s);
         for (int ph = 0; ok && ph < mr_cuda_exec_n_phases(ex, s); ph++) {
             long long nb = mr_cuda_exec_phase_blocks(ex, s, ph);
-            mr_launch l = {s, ph,    pick_variant(md, nv, 0), MR_LAUNCH_ELASTIC, -1, md->blocks,
-                           0, md->hi};
+            mr_launch l = {
+                s, ph, pick_variant(md, nv, 0), MR_LAUNCH_ELASTIC, -1, md->blocks, 0, md->hi, 0};
             switch (md->kind) {
             case M_PLAIN:
                 l.mode = MR_LAUNCH_PLAIN;
@@ -1829,6 +1839,25 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
             case M_ELASTIC:
                 ok = launch_check(ex, &l, nb > 0 ? nb : 0, label, md->name, "elastic");
                 break;
+            case M_PREFILLED: {
+                /* Misuse first (refused before anything is enqueued), then the real launch. */
+                mr_launch bad[3] = {l, l, l};
+                bad[0].preemptible = 1;
+                bad[1].end = nb / 2;
+                bad[2].variant = nv > 1 ? 1 : 0;
+                bad[2].blocks = nv > 1 ? 0 : 1;
+                for (int b = 0; b < 3 && nb > 1; b++) {
+                    bad[b].prefilled = 1;
+                    st = mr_cuda_exec_launch(ex, &bad[b], &err);
+                    CHECK_MSG(st == MR_ERR_INVALID_ARG && strstr(err.msg, "prefilled"),
+                              "%s [%s] step %d: bad prefilled launch %d: status %d (%s)", label,
+                              md->name, s, b, (int)st, err.msg);
+                    mr_err_clear(&err);
+                }
+                l.prefilled = 1;
+                ok = launch_check(ex, &l, nb > 0 ? nb : 0, label, md->name, "prefilled");
+                break;
+            }
             case M_SHARDED: {
                 long long end = 0, size = 1;
                 for (int j = 0; ok && end < nb; j++, size += 6) {
@@ -2272,7 +2301,7 @@ static void long_preempt_on(ctx *cx, mr_runtime *rt, const char *label, int v, i
         for (int ph = 0; ph < mr_cuda_exec_n_phases(ex, step); ph++) {
             long long nb = mr_cuda_exec_phase_blocks(ex, step, ph), c0 = -1, c1 = -1;
             mr_launch l = {
-                step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0};
+                step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0, 0};
             mr_status st = mr_cuda_exec_launch(ex, &l, &err);
             CHECK_MSG(st == MR_OK, "%s: launch: %s", label, err.msg);
             /* A launch of tens of ms was just enqueued: the stream cannot be idle yet. */
@@ -2435,11 +2464,14 @@ static void test_green(ctx *cx) {
     }
 }
 
-/* Out of device memory at model load: a Relu over a float tensor of [48, 1024, 1024, 1024]
- * (192 GiB: more than any GPU holds, so the activation arena cannot be allocated) must fail
- * mr_model_from_graph with MR_ERR_NO_MEMORY and a message naming CUDA and the shortage, free
- * what the load had allocated (host side: LeakSanitizer in the sanitizer build), and leave the
- * runtime able to run a model. The input is declared, never allocated on the host. */
+/* Out of device memory at model load: 16 Relu nodes over one float input of [3, 1024, 1024,
+ * 1024], each output a model output (12 GiB each, under the per-tensor limit MR_MAX_ALLOC, so
+ * the graph is valid; all 16 are live at the end, so the activation arena needs over 200 GiB:
+ * more than any GPU holds) must fail mr_model_from_graph with MR_ERR_NO_MEMORY and a message
+ * naming CUDA and the shortage, free what the load had allocated (host side: LeakSanitizer in
+ * the sanitizer build), and leave the runtime able to run a model. The tensors are declared,
+ * never allocated on the host. */
+#define OOM_OUTPUTS 16
 static void test_oom(ctx *cx) {
     if (!selected("errors/oom")) return;
     mr_err err;
@@ -2448,17 +2480,22 @@ static void test_oom(ctx *cx) {
     CHECK_MSG(g != NULL, "oom: graph: %s", err.msg);
     if (!g) return;
     g->opset = 13;
-    static const int64_t dims[4] = {48, 1024, 1024, 1024};
+    static const int64_t dims[4] = {3, 1024, 1024, 1024};
     int x = mr_graph_add_tensor(g, "x", &err);
-    int y = x >= 0 ? mr_graph_add_tensor(g, "y", &err) : -1;
-    int ok = y >= 0 && push(&g->inputs, &g->n_inputs, x) == 0;
+    int ok = x >= 0 && push(&g->inputs, &g->n_inputs, x) == 0;
     if (ok) {
         mr_set_shape(&g->tensors[x], MR_DTYPE_F32, 4, dims);
         g->tensors[x].is_input = 1;
-        ok = mr_graph_add_node(g, "huge_relu", "Relu", 1, &x, 1, &y, &err) >= 0 &&
-             push(&g->outputs, &g->n_outputs, y) == 0;
     }
-    if (ok) g->tensors[y].is_output = 1;
+    for (int i = 0; ok && i < OOM_OUTPUTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "y%d", i);
+        int y = mr_graph_add_tensor(g, name, &err);
+        snprintf(name, sizeof name, "relu%d", i);
+        ok = y >= 0 && mr_graph_add_node(g, name, "Relu", 1, &x, 1, &y, &err) >= 0 &&
+             push(&g->outputs, &g->n_outputs, y) == 0;
+        if (ok) g->tensors[y].is_output = 1;
+    }
     CHECK_MSG(ok, "oom: building the graph: %s", err.msg);
     if (!ok) {
         mr_graph_destroy(g);
@@ -2471,7 +2508,7 @@ static void test_oom(ctx *cx) {
     CHECK_STATUS(st, MR_ERR_NO_MEMORY, msg, "out of memory");
     CHECK_MSG(strstr(msg, "CUDA") != NULL, "oom: the message does not name CUDA: %s", msg);
     CHECK(m == NULL);
-    printf("errors/oom: 192 GiB activation: %s\n", msg);
+    printf("errors/oom: 16 x 12 GiB of activations: %s\n", msg);
     mr_model_destroy(m);
     zoo_case(cx, cx->dev, "cifarnet", "errors/oom/still-works", 0);
 }

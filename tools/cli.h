@@ -62,5 +62,6 @@ int cmd_export(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_steps(int argc, char **argv);
 
 #endif

@@ -12,9 +12,10 @@
  *   miriam bench [MODEL ...] [--repeat N] [--warmup N] [--threads N] [--device D] [--sms N]
  *                [--gpu N] [--launch plain|elastic] [--no-graphs] [--csv FILE]
  *   miriam drain MODEL [--sms N] [--gpu N] [--repeat N] [--step K] [--seed S]
+ *   miriam steps MODEL... [--sms N] [--gpu N] [--precision P] [--repeat N] [--top N] [--csv F]
  *   miriam tune MODEL... [--device D] [--sms N] [--threads N] [-o FILE] [--repeat N] [--quick]
  *
- * run, info, tune, drain and the model table of bench also take --op-library PATH
+ * run, info, tune, drain, steps and the model table of bench also take --op-library PATH
  * (repeatable): custom operators from a shared library (docs/CUSTOM_OPS.md).
  *   miriam zoo
  *   miriam export zoo:NAME OUT.onnx
@@ -288,6 +289,7 @@ static void usage(FILE *f) {
                "  export ZOO OUT  write a built-in model (zoo:NAME) as an ONNX file OUT\n"
                "  drain MODEL     CUDA: how fast a running elastic kernel leaves the GPU\n"
                "                  after the yield word is set (preemption latency)\n"
+               "  steps MODEL..   CUDA: per-step kernel time, plain vs elastic (overhead)\n"
                "  tune MODEL..    measure the elastic kernels' design space, write a profile\n\n"
                "MODEL is a path to an .onnx file or zoo:NAME (see `miriam zoo`).\n"
                "`miriam COMMAND --help` describes each command's options.\n");
@@ -314,6 +316,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "zoo") == 0) return cmd_zoo(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "drain") == 0) return cmd_drain(argc - 1, argv + 1);
+    if (strcmp(cmd, "steps") == 0) return cmd_steps(argc - 1, argv + 1);
     if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     cli_error("unknown command '%s'", cmd);

@@ -32,6 +32,15 @@
  *   - Elastic knobs: P (physical blocks) and the tile variant (threads per block, registers,
  *     shared memory), whose per-SM footprint the CUDA occupancy API reports.
  *
+ * What a logical block costs beyond its body: taking it is an atomic on the counter, an L2
+ * round trip, and a preemptible launch reads the yield word before it, a second one; the
+ * physical block waits for both. In a *prefilled* launch (ctl.first >= 0, never
+ * preemptible) no physical block takes its first logical block: whoever launches knows the
+ * counter's value F (a model run, from the counters it resets itself) and has already written
+ * min(F + P, end) into it, in the same copy that resets the counters, so physical block b
+ * starts on logical block F + b. (Taking the next block while the current one runs was
+ * measured too, and rejected: it made multi-wave launches slower; docs/KERNEL_NOTES.md.)
+ *
  * Writing one:
  *
  *   __device__ void my_body(const mr_cuda_args *a, long long blk) {
@@ -70,6 +79,10 @@ typedef struct mr_elastic_ctl {
     unsigned long long *next;  /* device counter of this step/phase: next logical block */
     const volatile int *yield; /* yield word (device memory); NULL = not preemptible */
     long long end;             /* shard end (exclusive) */
+    /* -1, or (never with a yield word) the counter's value F when the launch was enqueued,
+     * with the counter already advanced to min(F + P, end) by the launcher: physical block b
+     * then starts on logical block F + b without taking it (a prefilled launch, above). */
+    long long first;
 } mr_elastic_ctl;
 
 #ifdef __CUDACC__
@@ -92,24 +105,37 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
 
 /* Defines NAME_elastic and NAME_plain (extern "C", so host C code can take their addresses)
  * from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`. THREADS is the
- * block size the body is written for (used as __launch_bounds__). */
+ * block size the body is written for (used as __launch_bounds__).
+ *
+ * The elastic loop. mr_blk_ hands thread 0's logical block to the others; it alternates
+ * between two slots, so one barrier per logical block suffices (a slot is rewritten only
+ * after the barrier that follows every thread's read of it). In the last wave (i + P >= end)
+ * every index from i on is taken by some other block or is i itself (P blocks hold distinct
+ * indices and the counter only grows), so a block leaves without the failing take that would
+ * end its loop. The counter still ends exactly at `end` (or where a yield stopped it): if no
+ * take failed, the P blocks left on P distinct indices in [end - P, counter), so counter >=
+ * end, and atomicMin brought it back to end. */
 #define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                     \
     extern "C" __global__ void __launch_bounds__(THREADS)                                          \
         NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                       \
-        __shared__ long long mr_blk_;                                                              \
-        for (;;) {                                                                                 \
-            if (threadIdx.x == 0) mr_blk_ = mr_elastic_take(&ctl);                                 \
+        __shared__ long long mr_blk_[2];                                                           \
+        long long mr_i_;                                                                           \
+        if (ctl.first >= 0) {                                                                      \
+            mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
+            if (mr_i_ >= ctl.end) return;                                                          \
+        } else {                                                                                   \
+            if (threadIdx.x == 0) mr_blk_[0] = mr_elastic_take(&ctl);                              \
             __syncthreads();                                                                       \
-            long long mr_i_ = mr_blk_;                                                             \
+            mr_i_ = mr_blk_[0];                                                                    \
             if (mr_i_ < 0) return;                                                                 \
+        }                                                                                          \
+        for (int mr_s_ = 1;; mr_s_ ^= 1) {                                                         \
             BODY(&a, mr_i_);                                                                       \
-            /* In the last wave (i + P >= end) every index from i on is taken by some other        \
-             * block or is i itself (P blocks, distinct indices, the counter only grows), so       \
-             * this block can leave without the failing take that would end its loop: saves one    \
-             * atomic round trip per block, which is most of the elastic overhead of short         \
-             * kernels. The counter still ends exactly at `end` (or where a yield stopped it). */  \
             if (mr_i_ + (long long)gridDim.x >= ctl.end) return;                                   \
+            if (threadIdx.x == 0) mr_blk_[mr_s_] = mr_elastic_take(&ctl);                          \
             __syncthreads();                                                                       \
+            mr_i_ = mr_blk_[mr_s_];                                                                \
+            if (mr_i_ < 0) return;                                                                 \
         }                                                                                          \
     }                                                                                              \
     extern "C" __global__ void __launch_bounds__(THREADS)                                          \

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/gate.h"
 #include "ops/op.h"
 
 typedef CUresult (*pfn_get_resource)(CUdevice, CUdevResource *, CUdevResourceType);
@@ -64,6 +65,9 @@ struct mr_exec {
     step_state *steps;
     unsigned long long *counters; /* device */
     long long n_counters;
+    /* device: what prefilled launches expect in the counters before a model's first launch
+     * (mr_cuda_exec_prefill_counters): min(full width of variant 0, logical blocks) */
+    unsigned long long *ctr_prefill;
     int *yield_host; /* pinned staging copy of the yield word */
     int *yield_dev;  /* the yield word the kernels read (device memory) */
     size_t device_bytes;
@@ -332,6 +336,7 @@ static void cuda_exec_destroy(mr_exec *ex) {
         for (int s = 0; s < ex->plan->n_steps; s++) dev_free(ex->steps[s].workspace);
     dev_free(ex->arena);
     dev_free(ex->counters);
+    dev_free(ex->ctr_prefill);
     pinned_free(ex->yield_host);
     pinned_free(ex->stage);
     pinned_free(ex->ctr_host);
@@ -355,6 +360,29 @@ static mr_status upload_constants(mr_exec *ex, mr_err *err) {
             ex->device_bytes += bytes;
         }
     }
+    return MR_OK;
+}
+
+/* The counters' values before a model's prefilled launches (full width of variant 0, capped
+ * by the phase's logical blocks, as launch_on sizes them), in device memory, so that one
+ * device-to-device copy sets them where a memset used to zero them. */
+static mr_status make_prefill(mr_exec *ex, mr_err *err) {
+    size_t n = (size_t)(ex->n_counters ? ex->n_counters : 1);
+    unsigned long long *h = mr_calloc(n, sizeof *h, "counter prefill", err);
+    if (!h) return err->status;
+    for (int s = 0; s < ex->plan->n_steps; s++) {
+        const step_state *ss = &ex->steps[s];
+        if (ss->plan.skip) continue;
+        for (int ph = 0; ph < ss->plan.n_phases; ph++) {
+            long long nb = phase_blocks(&ss->plan, ph), full = ss->full_blocks[0];
+            h[ss->counter_base + ph] = (unsigned long long)(nb < 0 ? 0 : full < nb ? full : nb);
+        }
+    }
+    cudaError_t e = dev_malloc((void **)&ex->ctr_prefill, n * sizeof *h);
+    if (e == cudaSuccess) e = cudaMemcpy(ex->ctr_prefill, h, n * sizeof *h, cudaMemcpyHostToDevice);
+    free(h);
+    if (e != cudaSuccess) return cuda_fail(err, e, "counter prefill");
+    ex->device_bytes += n * sizeof *h;
     return MR_OK;
 }
 
@@ -462,6 +490,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             ss->full_blocks[v] = per_sm * be->sms;
         }
     }
+    if ((st = make_prefill(ex, err)) != MR_OK) goto fail;
     *out = ex;
     return MR_OK;
 fail:
@@ -552,10 +581,32 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     ctl.next = ex->counters + ss->counter_base + l->phase;
     ctl.yield = l->preemptible ? yield : NULL;
     ctl.end = l->end < 0 || l->end > nb ? nb : l->end;
+    ctl.first = -1;
     int P = l->blocks;
     if (P <= 0) {
         long long full = ss->full_blocks[l->variant];
         P = (int)(full < nb ? full : nb);
+    }
+    if (l->prefilled) {
+        /* The prefill (make_prefill) holds exactly this launch's P for the whole phase. */
+        if (l->variant != 0 || l->blocks > 0 || ctl.end != nb || l->preemptible)
+            return mr_errf(err, MR_ERR_INVALID_ARG,
+                           "step %d: a prefilled launch is variant 0, full width, the whole "
+                           "phase and not preemptible",
+                           l->step);
+        ctl.first = 0;
+        if (P >= nb) {
+            /* One wave: every physical block runs exactly logical block blockIdx.x and the
+             * prefill already put the counter at the end, which is what the plain kernel
+             * does. It runs the same body without the elastic loop, whose live state costs
+             * registers (the recurrent kernel spills in it). */
+            dim3 grid = {launch_grid(ex, nb), 1, 1};
+            long long base = 0;
+            void *kargs[] = {&args, &base};
+            CU_TRY(cudaLaunchKernel(v->plain, grid, block, kargs, (size_t)v->smem, stream),
+                   "cudaLaunchKernel (elastic, one wave)");
+            return MR_OK;
+        }
     }
     dim3 grid = {launch_grid(ex, P), 1, 1};
     void *kargs[] = {&args, &ctl};
@@ -621,23 +672,119 @@ mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out,
     return MR_OK;
 }
 
-/* Enqueues every step's phases in order on the low-priority stream, after zeroing the
- * counters: elastic at full width, or plain grids for the baseline. */
-static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
+static mr_status prefill(mr_exec *ex, mr_err *err) {
     CU_TRY(
-        cudaMemsetAsync(ex->counters, 0,
+        cudaMemcpyAsync(ex->counters, ex->ctr_prefill,
                         sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
-                        ex->be->stream_lo),
-        "cudaMemsetAsync (counters)");
+                        cudaMemcpyDeviceToDevice, ex->be->stream_lo),
+        "cudaMemcpyAsync (counters)");
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_prefill_counters(mr_exec *ex, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    return prefill(ex, err);
+}
+
+/* Enqueues every step's phases in order on the low-priority stream: elastic at full width
+ * (prefilled: the copy that resets the counters also hands each first wave its blocks), or
+ * plain grids for the baseline. */
+static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
+    MR_TRY(prefill(ex, err));
     mr_launch_mode mode = ex->be->plain_launch ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC;
     for (int s = 0; s < ex->plan->n_steps; s++) {
         if (ex->steps[s].plan.skip) continue;
         for (int ph = 0; ph < ex->steps[s].plan.n_phases; ph++) {
-            mr_launch l = {s, ph, 0, mode, -1, 0, 0, 0};
+            mr_launch l = {s, ph, 0, mode, -1, 0, 0, 0, mode == MR_LAUNCH_ELASTIC};
             MR_TRY(mr_cuda_exec_launch(ex, &l, err));
         }
     }
     return MR_OK;
+}
+
+/* The gate: long enough for the host to enqueue about 2000 launches and events (a few
+ * microseconds each); checked, not assumed (mr_cuda_exec_time_steps). */
+#define GATE_US 10000.0
+
+static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, double *us,
+                            double *event_us, mr_err *err) {
+    cudaStream_t st = ex->be->stream_lo;
+    int ns = ex->plan->n_steps;
+    CU_TRY(mr_cuda_launch_gate(st, GATE_US), "gate kernel");
+    if (mode == MR_TIME_ELASTIC) {
+        MR_TRY(prefill(ex, err));
+    } else {
+        CU_TRY(cudaMemsetAsync(
+                   ex->counters, 0,
+                   sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1), st),
+               "cudaMemsetAsync (counters)");
+    }
+    /* ev[0], ev[1]: the empty interval; ev[1 + s + 1]: after step s. */
+    CU_TRY(cudaEventRecord(ev[0], st), "cudaEventRecord");
+    CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
+    for (int s = 0; s < ns; s++) {
+        const step_state *ss = &ex->steps[s];
+        for (int ph = 0; !ss->plan.skip && ph < ss->plan.n_phases; ph++) {
+            mr_launch l = {s,
+                           ph,
+                           0,
+                           mode == MR_TIME_PLAIN ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC,
+                           -1,
+                           0,
+                           mode == MR_TIME_PREEMPTIBLE,
+                           0,
+                           mode == MR_TIME_ELASTIC};
+            MR_TRY(launch_on(ex, st, ex->yield_dev, &l, err));
+        }
+        CU_TRY(cudaEventRecord(ev[2 + s], st), "cudaEventRecord");
+    }
+    /* Everything is enqueued: if the gate has already let the first event through, some
+     * launches may have waited for the host, and the intervals would show it. */
+    cudaError_t q = cudaEventQuery(ev[0]);
+    CU_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+    if (q == cudaSuccess)
+        return mr_errf(err, MR_ERR_BACKEND,
+                       "timing steps: enqueueing %d steps took longer than the %.0f us gate", ns,
+                       GATE_US);
+    if (q != cudaErrorNotReady) return cuda_fail(err, q, "cudaEventQuery");
+    float ms = 0;
+    CU_TRY(cudaEventElapsedTime(&ms, ev[0], ev[1]), "cudaEventElapsedTime");
+    *event_us = ms * 1e3;
+    for (int s = 0; s < ns; s++) {
+        us[s] = 0;
+        if (ex->steps[s].plan.skip) continue;
+        CU_TRY(cudaEventElapsedTime(&ms, ev[1 + s], ev[2 + s]), "cudaEventElapsedTime");
+        us[s] = ms * 1e3;
+    }
+    return MR_OK;
+}
+
+mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
+                                  mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
+    int n = ex->plan->n_steps + 2;
+    cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);
+    if (!ev) return err->status;
+    mr_status st = MR_OK;
+    int made = 0;
+    for (; made < n; made++) {
+        cudaError_t e = cudaEventCreate(&ev[made]);
+        if (e != cudaSuccess) {
+            st = cuda_fail(err, e, "cudaEventCreate");
+            break;
+        }
+    }
+    if (st == MR_OK) {
+        mr_cuda_exec_set_yield(ex, 0);
+        st = time_steps(ex, mode, ev, us, event_us, err);
+        /* A failure after the gate leaves launches queued: let them finish. */
+        if (st != MR_OK) cudaStreamSynchronize(ex->be->stream_lo);
+    }
+    for (int i = 0; i < made; i++) cudaEventDestroy(ev[i]);
+    free(ev);
+    return st;
 }
 
 /* Captures enqueue_model into a CUDA graph: one launch per inference instead of one per

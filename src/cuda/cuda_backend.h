@@ -30,6 +30,10 @@ typedef struct mr_launch {
     int blocks;        /* elastic: physical blocks P, 0 = fill the partition (occupancy) */
     int preemptible;   /* elastic: read the yield word between logical blocks */
     int high_priority; /* launch on the high-priority stream */
+    /* elastic, variant 0, full width, whole phase, not preemptible: the counters were set by
+     * mr_cuda_exec_prefill_counters (no launch of this phase since), so the first wave of
+     * physical blocks starts without taking (include/miriam/elastic.cuh). */
+    int prefilled;
 } mr_launch;
 
 /* Number of kernel steps / phases / logical blocks of a phase, and variants of a step. */
@@ -57,6 +61,26 @@ mr_status mr_cuda_exec_end(mr_exec *ex, mr_tensor *outputs, mr_err *err);
 mr_status mr_cuda_exec_sync(mr_exec *ex, mr_err *err);
 /* *idle = 1 when neither stream has pending work (non-blocking). */
 mr_status mr_cuda_exec_poll(mr_exec *ex, int *idle, mr_err *err);
+/* Enqueues on the low-priority stream the copy that sets every counter to what a prefilled
+ * launch of its phase expects: min(full width of variant 0, logical blocks). */
+mr_status mr_cuda_exec_prefill_counters(mr_exec *ex, mr_err *err);
+/* How mr_cuda_exec_time_steps launches every phase. */
+typedef enum mr_step_timing {
+    MR_TIME_PLAIN = 0,       /* ordinary grids (--launch plain, the baselines' launches) */
+    MR_TIME_ELASTIC = 1,     /* elastic, full width, prefilled: as mr_model_run launches them */
+    MR_TIME_PREEMPTIBLE = 2, /* elastic, full width, preemptible, yield word clear: as the
+                                elastic policy launches normal work */
+} mr_step_timing;
+/* GPU time of every step of one inference launched in `mode`: on the low-priority stream,
+ * behind a gate kernel (src/cuda/gate.cu) so that the launches run back to back as from a
+ * graph, with a timing event before the first step and after each one. us[s] (n_steps
+ * entries) = microseconds from the event before step s to the one after it, 0 for a skipped
+ * step; *event_us = the interval of two events with nothing between them, the part of every
+ * us[s] that is not the step's. Reads what the last begin or inference left in the inputs;
+ * the outputs are overwritten. MR_ERR_BACKEND when the gate ended before the launches were
+ * enqueued (a host too slow or too busy to time this model). */
+mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
+                                  mr_err *err);
 /* Reads the counter (next logical block) of a step's phase; syncs first. */
 mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err);
 /* Sets / clears the yield word (device memory, written by a copy on a control stream; returns
