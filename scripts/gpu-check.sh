@@ -139,7 +139,7 @@ stage_tests() {
   rc=$?
   cp "$build/Testing/Temporary/LastTest.log" "$OUT/ctest-full.log" 2>/dev/null
   local line failed
-  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$OUT/ctest.log" | tail -1)
+  line=$(grep -E 'tests passed(, [0-9]+ tests? failed)? out of' "$OUT/ctest.log" | tail -1)
   failed=$(sed -n '/The following tests FAILED:/,$p' "$OUT/ctest.log" | grep -oE '^\s*[0-9]+ - [^ ]+' |
     awk '{print $3}' | tr '\n' ' ')
   row ctest "$(status_of $rc)" "${line:-no ctest summary (rc $rc)}${failed:+; failed: $failed}"

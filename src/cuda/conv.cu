@@ -74,8 +74,13 @@ enum { CONV_B_GENERIC, CONV_B_1X1 };
  * The slicing is fixed at prepare time, so both variants run the same grid. */
 #define CONV_KSLICE_MAX 144
 #define CONV_KSLICE_MIN 128
-/* Fewer GEMM blocks than this leave SMs of an H200 idle: split K to get there. */
-#define CONV_MIN_BLOCKS 264
+/* Fewer GEMM blocks than this leave SMs of an H200 idle: split K to get there. A runtime on
+ * fewer SMs needs fewer: CONV_MIN_BLOCKS_PER_SM per SM (a full wave of the TF32 variant 0),
+ * never more than CONV_MIN_BLOCKS. Every extra slice costs a partial tile written and read
+ * back: on 16 SMs of an H200 ResNet-50's deep layers of few tiles had been cut into up to 4x
+ * more slices than 16 SMs can use (docs/KERNEL_NOTES.md, 2). */
+#define CONV_MIN_BLOCKS        264
+#define CONV_MIN_BLOCKS_PER_SM 4
 /* Largest split-K workspace (partial sums of all slices). If the slices above would need more
  * (large batches: S x N x M x P x 4 bytes), the slices are made longer until they fit, at the
  * cost of longer logical blocks; if even one slice does not fit, K is not split. Never an
@@ -834,6 +839,9 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         }
     }
     const long long ks_max = tc ? CONV_TC_KSLICE_MAX : CONV_KSLICE_MAX;
+    long long min_blocks = CONV_MIN_BLOCKS;
+    if (cfg->sms > 0 && (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms < min_blocks)
+        min_blocks = (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms;
     const long long ks_min = tc ? CONV_TC_KSLICE_MIN : CONV_KSLICE_MIN;
     const long long ks_unit = tc ? CONV_TC_KSLICE_UNIT : 16;
     p.kernel = tc ? CONV_K_TC : CONV_K_GEMM;
@@ -843,8 +851,8 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
     long long S = 1;
     if (K > 0 && base > 0) {
         S = div_up_ll(K, ks_max);
-        if (base * S < CONV_MIN_BLOCKS) {
-            long long want = div_up_ll(CONV_MIN_BLOCKS, base);
+        if (base * S < min_blocks) {
+            long long want = div_up_ll(min_blocks, base);
             long long most = K / ks_min;
             if (want > most) want = most;
             if (want > S) S = want;

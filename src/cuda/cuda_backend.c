@@ -762,7 +762,8 @@ static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, d
 mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
                                   mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
-    if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE)
+    if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE &&
+        mode != MR_TIME_TAKEN)
         return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
     int n = ex->plan->n_steps + 2;
     cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);

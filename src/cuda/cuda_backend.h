@@ -70,6 +70,9 @@ typedef enum mr_step_timing {
     MR_TIME_ELASTIC = 1,     /* elastic, full width, prefilled: as mr_model_run launches them */
     MR_TIME_PREEMPTIBLE = 2, /* elastic, full width, preemptible, yield word clear: as the
                                 elastic policy launches normal work */
+    MR_TIME_TAKEN = 3,       /* elastic, full width, not preemptible, counters from zero: every
+                                physical block takes its logical blocks (the elastic policy's
+                                shards beside critical kernels take theirs so) */
 } mr_step_timing;
 /* GPU time of every step of one inference launched in `mode`: on the low-priority stream,
  * behind a gate kernel (src/cuda/gate.cu) so that the launches run back to back as from a

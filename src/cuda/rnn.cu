@@ -363,12 +363,18 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     /* Recurrent tiles: enough blocks per step to spread over the SMs (the step is latency
      * bound), each block at most ~1M multiply-adds. With one batch entry a warp keeps up to
      * RNN_ROWS rows of R in flight, so where SMs are few, blocks of more rows (fewer
-     * blocks) take fewer waves of the ~2 blocks that fit per SM: measured on an H200, 64
-     * blocks instead of 128 take a 2-layer LSTM (H 512) on 16 SMs from 2.03 to 1.30 ms, but
-     * the whole GPU from 0.62 to 0.69 ms. */
+     * blocks) take fewer waves of the 2 blocks that fit per SM: measured on an H200, a
+     * 2-layer LSTM (H 512) on 16 SMs took 2.03 ms with 128 blocks, 1.30 ms with 64 (two
+     * waves) and 1.05 ms with 32 (one wave); a GRU 1.96, 1.11 and 0.91 ms. (The whole GPU
+     * keeps 128: 0.62 ms, against 0.69 with 64.) RNN_BLOCKS_PER_SM blocks per SM then. */
+#ifndef RNN_BLOCKS_PER_SM /* may be set at build time to study the trade-off */
+#define RNN_BLOCKS_PER_SM 2
+#endif
     long long min_blocks = 128;
-    if (B == 1 && cfg->sms > 0 && 4LL * cfg->sms < min_blocks)
-        min_blocks = 4LL * cfg->sms < 32 ? 32 : 4LL * cfg->sms;
+    if (B == 1 && cfg->sms > 0 && RNN_BLOCKS_PER_SM * (long long)cfg->sms < min_blocks)
+        min_blocks = RNN_BLOCKS_PER_SM * (long long)cfg->sms < 16
+                         ? 16
+                         : RNN_BLOCKS_PER_SM * (long long)cfg->sms;
     long long ht = RNN_HT_MAX;
     while (ht > 1 && (D * ((H + ht - 1) / ht) < min_blocks || (double)(G * ht) * B * H > 1048576.0))
         ht /= 2;
