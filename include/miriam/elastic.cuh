@@ -83,6 +83,11 @@ typedef struct mr_elastic_ctl {
      * with the counter already advanced to min(F + P, end) by the launcher: physical block b
      * then starts on logical block F + b without taking it (a prefilled launch, above). */
     long long first;
+    /* 1: the launch has more logical blocks than physical ones (more than one wave): a block
+     * does not leave after its first logical block by the last-wave rule below but takes
+     * again, so that the last wave goes to the blocks that finish first (see there). */
+    int spread;
+    int pad_;
 } mr_elastic_ctl;
 
 #ifdef __CUDACC__
@@ -114,7 +119,13 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
  * indices and the counter only grows), so a block leaves without the failing take that would
  * end its loop. The counter still ends exactly at `end` (or where a yield stopped it): if no
  * take failed, the P blocks left on P distinct indices in [end - P, counter), so counter >=
- * end, and atomicMin brought it back to end. */
+ * end, and atomicMin brought it back to end. (Taking again instead of leaving is always
+ * safe: the take fails, or the block goes on.) With ctl.spread the rule skips a block's first
+ * logical block: all P blocks take their first one at once, so the lowest indices, whose
+ * blocks would go on into the last wave, went to the blocks the GPU dispatched first, often
+ * to the same few SMs, where the last wave then ran four to an SM; taking at the end of the
+ * first block hands the last wave to the blocks that finish first, as the hardware hands a
+ * plain grid's last blocks to the slots that free up first. */
 #define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                     \
     extern "C" __global__ void __launch_bounds__(THREADS)                                          \
         NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                       \
@@ -129,9 +140,9 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
             mr_i_ = mr_blk_[0];                                                                    \
             if (mr_i_ < 0) return;                                                                 \
         }                                                                                          \
-        for (int mr_s_ = 1;; mr_s_ ^= 1) {                                                         \
+        for (int mr_s_ = 1, mr_f_ = 1;; mr_s_ ^= 1, mr_f_ = 0) {                                   \
             BODY(&a, mr_i_);                                                                       \
-            if (mr_i_ + (long long)gridDim.x >= ctl.end) return;                                   \
+            if (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread)) return;         \
             if (threadIdx.x == 0) mr_blk_[mr_s_] = mr_elastic_take(&ctl);                          \
             __syncthreads();                                                                       \
             mr_i_ = mr_blk_[mr_s_];                                                                \

@@ -587,6 +587,10 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
         long long full = ss->full_blocks[l->variant];
         P = (int)(full < nb ? full : nb);
     }
+    /* More than one wave if the shard starts at 0 (a resumed one may have less left: then its
+     * blocks only take once more than they need). */
+    ctl.spread = ctl.end > P;
+    ctl.pad_ = 0;
     if (l->prefilled) {
         /* The prefill (make_prefill) holds exactly this launch's P for the whole phase. */
         if (l->variant != 0 || l->blocks > 0 || ctl.end != nb || l->preemptible)
@@ -595,6 +599,7 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
                            "phase and not preemptible",
                            l->step);
         ctl.first = 0;
+        ctl.spread = 0; /* the first wave goes on by block index: blocks 0..R-1, spread */
         if (P >= nb) {
             /* One wave: every physical block runs exactly logical block blockIdx.x and the
              * prefill already put the counter at the end, which is what the plain kernel
