@@ -294,7 +294,7 @@ int cmd_steps(int argc, char **argv) {
     }
     if (!n_specs) return cli_error("steps: no MODEL given (a .onnx path or zoo:NAME)");
 #ifndef MIRIAM_HAVE_CUDA
-    (void)repeat, (void)warmup, (void)top, (void)seed, (void)csv_path;
+    (void)specs, (void)repeat, (void)warmup, (void)top, (void)seed, (void)csv_path;
     return cli_error("steps needs the CUDA backend: this build of miriam has none (no CUDA "
                      "compiler was found when it was built)");
 #else
