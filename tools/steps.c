@@ -25,22 +25,21 @@
 #define MAX_MODELS 64
 
 static void steps_usage(void) {
-    printf(
-        "usage: miriam steps MODEL... [options]\n\n"
-        "Per-step GPU time of each model's kernels, launched as plain grids, as elastic\n"
-        "kernels at full width (how `miriam run` launches them), as preemptible elastic\n"
-        "kernels (how the elastic policy launches normal tasks) and as elastic kernels that\n"
-        "take every logical block from the counter (as its shards do), with the elastic\n"
-        "overhead of every step and of the whole model. The launches of one inference run\n"
-        "back to back behind a gate kernel, a timing event after each step; medians over\n"
-        "the repetitions, the cost of an empty event interval subtracted. Needs the CUDA\n"
-        "backend.\n\n"
-        "  --repeat N     timed repetitions (default 50)\n"
-        "  --warmup N     untimed repetitions first (default 5)\n"
-        "  --top N        print the N slowest steps of each model (default: every step)\n"
-        "  --csv FILE     also write every step of every model as CSV\n"
-        "  --seed S       seed of the random input (default 1)\n"
-        "  --verbose      log what the runtime does\n");
+    printf("usage: miriam steps MODEL... [options]\n\n"
+           "Per-step GPU time of each model's kernels, launched as plain grids, as elastic\n"
+           "kernels at full width (how `miriam run` launches them), as preemptible elastic\n"
+           "kernels (how the elastic policy launches normal tasks) and as elastic kernels that\n"
+           "take every logical block from the counter (as its shards do), with the elastic\n"
+           "overhead of every step and of the whole model. The launches of one inference run\n"
+           "back to back behind a gate kernel, a timing event after each step; medians over\n"
+           "the repetitions, the cost of an empty event interval subtracted. Needs the CUDA\n"
+           "backend.\n\n"
+           "  --repeat N     timed repetitions (default 50)\n"
+           "  --warmup N     untimed repetitions first (default 5)\n"
+           "  --top N        print the N slowest steps of each model (default: every step)\n"
+           "  --csv FILE     also write every step of every model as CSV\n"
+           "  --seed S       seed of the random input (default 1)\n"
+           "  --verbose      log what the runtime does\n");
     printf("  %-15s%s\n", "--sms N", "CUDA: confine the runtime to N SMs with a green context (a");
     printf("  %-15s%s\n", "", "multiple of 8 on Hopper; default 0 = the whole GPU)");
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
