@@ -106,18 +106,7 @@ int cmd_bench(int argc, char **argv) {
         int ni = mr_model_n_inputs(m), no = mr_model_n_outputs(m), ok = 1;
         mr_tensor *in = calloc((size_t)(ni + 1), sizeof(mr_tensor));
         mr_tensor *out = calloc((size_t)(no + 1), sizeof(mr_tensor));
-        for (int i = 0; in && i < ni && ok; i++) {
-            mr_tensor_info info;
-            mr_model_input_info(m, i, &info);
-            ok = !cli_alloc_tensor(&info, &in[i]);
-            if (ok) cli_fill_random(&in[i], 1 + (unsigned long long)i);
-        }
-        for (int i = 0; out && i < no && ok; i++) {
-            mr_tensor_info info;
-            mr_model_output_info(m, i, &info);
-            ok = !cli_alloc_tensor(&info, &out[i]);
-        }
-        ok = ok && in && out;
+        ok = in && out && !cli_model_tensors(m, 1, in, out);
         for (long long w = 0; ok && w < warmup; w++) ok = mr_model_run(m, ni, in, no, out) == MR_OK;
         for (long long r = 0; ok && r < repeat; r++) {
             double t0 = cli_now_ms();

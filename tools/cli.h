@@ -54,6 +54,10 @@ double cli_percentile(double *v, int n, double p);
 int cli_alloc_tensor(const mr_tensor_info *info, mr_tensor *t);
 /* Fills a float tensor with deterministic values in [-1, 1) from `seed`. */
 void cli_fill_random(mr_tensor *t, unsigned long long seed);
+/* A model's tensors: in[i] for each input, filled by cli_fill_random(seed + i), and (out not
+ * NULL) out[i] for each output, zeroed. Returns 1 (reported) on failure; whatever was
+ * allocated has its data set, for the caller to free as on success. */
+int cli_model_tensors(const mr_model *m, unsigned long long seed, mr_tensor *in, mr_tensor *out);
 
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -164,12 +164,7 @@ static int measure(const cli_common *c, const char *spec, mr_model *m, long long
         cli_error("out of memory");
         goto done;
     }
-    for (int i = 0; i < ni; i++) {
-        mr_tensor_info info;
-        mr_model_input_info(m, i, &info);
-        if (cli_alloc_tensor(&info, &in[i])) goto done;
-        cli_fill_random(&in[i], (unsigned long long)seed + (unsigned long long)i);
-    }
+    if (cli_model_tensors(m, (unsigned long long)seed, in, NULL)) goto done;
     d.in = in;
 
     /* Solo duration of the launch (after 3 untimed runs: module loading, first-touch). */

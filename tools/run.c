@@ -21,6 +21,20 @@ int cli_alloc_tensor(const mr_tensor_info *info, mr_tensor *t) {
     return 0;
 }
 
+int cli_model_tensors(const mr_model *m, unsigned long long seed, mr_tensor *in, mr_tensor *out) {
+    mr_tensor_info info;
+    for (int i = 0; i < mr_model_n_inputs(m); i++) {
+        mr_model_input_info(m, i, &info);
+        if (cli_alloc_tensor(&info, &in[i])) return 1;
+        cli_fill_random(&in[i], seed + (unsigned long long)i);
+    }
+    for (int i = 0; out && i < mr_model_n_outputs(m); i++) {
+        mr_model_output_info(m, i, &info);
+        if (cli_alloc_tensor(&info, &out[i])) return 1;
+    }
+    return 0;
+}
+
 void cli_fill_random(mr_tensor *t, unsigned long long seed) {
     int64_t n = mr_tensor_numel(t);
     unsigned long long s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;

@@ -87,17 +87,7 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
         cli_error("out of memory");
         goto done;
     }
-    for (int i = 0; i < ni; i++) {
-        mr_tensor_info info;
-        mr_model_input_info(m, i, &info);
-        if (cli_alloc_tensor(&info, &in[i])) goto done;
-        cli_fill_random(&in[i], (unsigned long long)seed + (unsigned long long)i);
-    }
-    for (int i = 0; i < no; i++) {
-        mr_tensor_info info;
-        mr_model_output_info(m, i, &info);
-        if (cli_alloc_tensor(&info, &out[i])) goto done;
-    }
+    if (cli_model_tensors(m, (unsigned long long)seed, in, out)) goto done;
     /* One inference first (module loading, every activation finite), then the inputs stay. */
     if (mr_model_run(m, ni, in, no, out) != MR_OK) {
         cli_error("%s: %s", spec, mr_runtime_last_error(rt));
