@@ -185,6 +185,10 @@ typedef struct mr_runtime_params {
     int plain_launch;        /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
                                 for measuring the elastic overhead. Default 0: elastic */
     int cuda_graphs;         /* CUDA: replay a model's launches as a CUDA graph (default 1) */
+    int dependent_launch;    /* CUDA, compute capability 9.0 and later: launch each kernel of a
+                                model run with programmatic dependent launch, so its blocks are
+                                dispatched while the kernel before it finishes (default 1; 0 =
+                                ordinary stream order, to measure what it saves) */
     mr_precision precision;  /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
     mr_policy policy;        /* how tasks share the device (default MR_POLICY_ELASTIC) */
     int partition_critical;  /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM

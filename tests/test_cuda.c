@@ -67,7 +67,8 @@
  * input shape, --sms not a multiple of the SM group, a GPU that does not exist, a model whose
  * 16 x 12 GiB of live activations do not fit: MR_ERR_NO_MEMORY; the runtime still works
  * afterwards), a 16-SM green-context runtime running resnet18, runtimes with plain_launch = 1 (zoo
- * models vs the CPU) and with cuda_graphs = 0 (bit-identical to graph replay, over changing
+ * models vs the CPU), with dependent_launch = 0 (bit-identical to the default programmatic
+ * dependent launch) and with cuda_graphs = 0 (bit-identical to graph replay, over changing
  * inputs), and the drain of the long/ launches through the non-blocking mr_cuda_exec_poll.
  *
  * Without a CUDA device (or in a build without CUDA) the op cases are still built and run on
@@ -2514,16 +2515,17 @@ static void test_oom(ctx *cx) {
 }
 
 /* A CUDA runtime with the given launch options; NULL (reported) on failure. */
-static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs) {
+static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs, int dependent_launch) {
     char eb[512] = "";
     mr_runtime_params p = mr_runtime_default_params();
     p.backend = MR_BACKEND_CUDA;
     p.plain_launch = plain_launch;
     p.cuda_graphs = cuda_graphs;
+    p.dependent_launch = dependent_launch;
     mr_runtime *rt = NULL;
     mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
-    CHECK_MSG(st == MR_OK, "CUDA runtime (plain_launch %d, cuda_graphs %d): %s", plain_launch,
-              cuda_graphs, eb);
+    CHECK_MSG(st == MR_OK, "CUDA runtime (plain_launch %d, cuda_graphs %d, dependent_launch %d): %s",
+              plain_launch, cuda_graphs, dependent_launch, eb);
     return st == MR_OK ? rt : NULL;
 }
 
@@ -2531,11 +2533,14 @@ static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs) {
  * must be identical bit for bit (no op uses atomics or a launch-dependent order). Input A,
  * then B, then A again from another host buffer: a replayed graph must read the current
  * inputs (not values or host pointers baked in at capture). Also, informational: a
- * plain-launch runtime against the elastic one (the same bodies per logical block). */
+ * plain-launch runtime against the elastic one (the same bodies per logical block).
+ * kind "pdl": `without` also has programmatic dependent launch off, so every kernel starts
+ * only after the one before it has ended; a kernel of `with` that read its input before its
+ * grid-dependency wait would see the previous input's values and differ. */
 static void graphs_case(ctx *cx, mr_runtime *with, mr_runtime *without, mr_runtime *plain,
-                        const char *name) {
+                        const char *kind, const char *name) {
     char label[64];
-    snprintf(label, sizeof label, "launch-options/graphs/%s", name);
+    snprintf(label, sizeof label, "launch-options/%s/%s", kind, name);
     if (!selected(label)) return;
     cx->n_cases++;
     mr_model *mg = NULL, *mn = NULL, *mp = NULL;
@@ -2608,22 +2613,31 @@ static void graphs_case(ctx *cx, mr_runtime *with, mr_runtime *without, mr_runti
  * cuda_graphs = 0 and 1 give identical outputs. */
 static void test_launch_options(ctx *cx) {
     if (!selected("launch-options")) return;
-    mr_runtime *plain = cuda_runtime(1, 1);
+    mr_runtime *plain = cuda_runtime(1, 1, 1);
     if (plain) {
         zoo_case(cx, plain, "resnet18", "launch-options/plain/resnet18", 0);
         zoo_case(cx, plain, "lstm", "launch-options/plain/lstm", 0);
     }
-    mr_runtime *plain_nog = cuda_runtime(1, 0);
+    mr_runtime *plain_nog = cuda_runtime(1, 0, 1);
     if (plain_nog) zoo_case(cx, plain_nog, "resnet18", "launch-options/plain-nographs/resnet18", 0);
-    mr_runtime *nog = cuda_runtime(0, 0);
+    mr_runtime *nog = cuda_runtime(0, 0, 1);
     if (nog) {
-        graphs_case(cx, cx->dev, nog, plain, "resnet18");
-        graphs_case(cx, cx->dev, nog, plain, "lstm");
-        graphs_case(cx, cx->dev, nog, plain, "mobilenet_v2");
+        graphs_case(cx, cx->dev, nog, plain, "graphs", "resnet18");
+        graphs_case(cx, cx->dev, nog, plain, "graphs", "lstm");
+        graphs_case(cx, cx->dev, nog, plain, "graphs", "mobilenet_v2");
+    }
+    /* Programmatic dependent launch (the default, with graphs and without) against none. */
+    mr_runtime *nopdl = cuda_runtime(0, 0, 0);
+    if (nopdl) {
+        graphs_case(cx, cx->dev, nopdl, NULL, "pdl", "resnet18");
+        graphs_case(cx, cx->dev, nopdl, NULL, "pdl", "gru");
+        graphs_case(cx, nog, nopdl, NULL, "pdl-nographs", "lstm");
+        graphs_case(cx, nog, nopdl, NULL, "pdl-nographs", "squeezenet1_1");
     }
     mr_runtime_destroy(plain);
     mr_runtime_destroy(plain_nog);
     mr_runtime_destroy(nog);
+    mr_runtime_destroy(nopdl);
 }
 
 #endif /* MIRIAM_HAVE_CUDA */

@@ -249,18 +249,6 @@ static void log_to_stderr(mr_log_level level, const char *msg, void *user) {
     fprintf(stderr, "miriam: %s: %s\n", names[level], msg);
 }
 
-/* "cpu", "cuda", "cuda/16sm/plain/tf32": as cli_backend_label, from the backend a run used. */
-static void backend_label(const cli_common *c, mr_backend_kind k, char *buf, size_t size) {
-    if (k != MR_BACKEND_CUDA) {
-        snprintf(buf, size, "%s", mr_backend_name(k));
-        return;
-    }
-    char part[32] = "";
-    if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
-    snprintf(buf, size, "cuda%s/%s%s%s", part, c->plain_launch ? "plain" : "elastic",
-             c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "");
-}
-
 typedef struct progress_ctx {
     int run, n_runs;
     const char *name;
@@ -598,6 +586,7 @@ static int cmd_bench_workload(int argc, char **argv) {
     p.runtime.gpu = o.c.gpu;
     p.runtime.plain_launch = o.c.plain_launch;
     p.runtime.cuda_graphs = !o.c.no_graphs;
+    p.runtime.dependent_launch = !o.c.no_pdl;
     p.runtime.precision = o.c.precision;
     p.runtime.partition_critical = (int)o.partition_critical;
     p.runtime.log_fn = log_to_stderr;
@@ -639,7 +628,7 @@ static int cmd_bench_workload(int argc, char **argv) {
         rc = cli_error("cannot write %s", o.out_path);
     if (rc == 0) {
         char backend[64];
-        backend_label(&o.c, runs[0].backend, backend, sizeof backend);
+        cli_backend_label_kind(&o.c, runs[0].backend, backend, sizeof backend);
         int threads = runs[0].n_threads;
         if (o.format == OUT_JSON)
             print_json(f, w, backend, threads, runs, o.n_runs, solo);

@@ -13,6 +13,7 @@ typedef struct cli_common {
     int gpu;          /* CUDA device ordinal */
     int plain_launch; /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
     int no_graphs;    /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
+    int no_pdl;       /* CUDA: --no-pdl (no programmatic dependent launch) */
     mr_precision precision; /* CUDA: --precision fp32|tf32 */
     int verbose;
     /* --op-library PATH (repeatable): shared libraries of custom operators */
@@ -21,7 +22,8 @@ typedef struct cli_common {
 } cli_common;
 
 void cli_common_init(cli_common *c);
-/* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--verbose/--op-library
+/* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--no-pdl/
+ * --verbose/--op-library
  * at argv[*i]: -1 consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 /* Creates the runtime of the options, with the custom operators of every --op-library
@@ -34,8 +36,11 @@ int cli_load_op_libraries(const cli_common *c, mr_runtime *rt);
 /* Prints the help of --op-library, its name padded to `width` columns. */
 void cli_op_library_help(int width);
 /* The backend as tables and reports name it: "cpu", "cuda", "cuda/16sm/plain" (SM partition
- * and launch mode appended on CUDA; "/nographs" when CUDA graphs are off). */
+ * and launch mode appended on CUDA; "/nographs" when CUDA graphs are off, "/nopdl" without
+ * programmatic dependent launch). */
 const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size);
+/* The same label from the backend kind a run reports. */
+void cli_backend_label_kind(const cli_common *c, mr_backend_kind k, char *buf, size_t size);
 /* "plain" or "elastic" on CUDA, "-" on other backends (the option does not apply). */
 const char *cli_launch_name(const cli_common *c, const mr_runtime *rt);
 /* Prints the help of the CUDA options every command takes (--sms, --gpu, --launch,

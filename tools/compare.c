@@ -1229,18 +1229,6 @@ static void log_to_stderr(mr_log_level level, const char *msg, void *user) {
     fprintf(stderr, "miriam: %s: %s\n", names[level], msg);
 }
 
-/* "cpu", "cuda", "cuda/16sm/elastic/tf32": as cli_backend_label, from the backend a run used. */
-static void backend_label(const cli_common *c, mr_backend_kind k, char *buf, size_t size) {
-    if (k != MR_BACKEND_CUDA) {
-        snprintf(buf, size, "%s", mr_backend_name(k));
-        return;
-    }
-    char part[32] = "";
-    if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
-    snprintf(buf, size, "cuda%s/%s%s%s", part, c->plain_launch ? "plain" : "elastic",
-             c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "");
-}
-
 typedef struct progress_ctx {
     int run, n_runs; /* run 0 is solo: n_tasks runs of its own */
     const char *name;
@@ -1332,6 +1320,7 @@ int cmd_compare(int argc, char **argv) {
     p.runtime.gpu = o.c.gpu;
     p.runtime.plain_launch = o.c.plain_launch;
     p.runtime.cuda_graphs = !o.c.no_graphs;
+    p.runtime.dependent_launch = !o.c.no_pdl;
     p.runtime.precision = o.c.precision;
     p.runtime.partition_critical = (int)o.partition_critical;
     p.runtime.log_fn = log_to_stderr;
@@ -1379,7 +1368,7 @@ int cmd_compare(int argc, char **argv) {
             rc = cli_error("%s", err.msg);
             break;
         }
-        backend_label(&o.c, ru->r.backend, ru->backend, sizeof ru->backend);
+        cli_backend_label_kind(&o.c, ru->r.backend, ru->backend, sizeof ru->backend);
         ru->threads = ru->r.n_threads;
         measured_percentiles(ru, w->n_tasks);
     }

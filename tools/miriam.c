@@ -104,6 +104,7 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     p.gpu = c->gpu;
     p.plain_launch = c->plain_launch;
     p.cuda_graphs = !c->no_graphs;
+    p.dependent_launch = !c->no_pdl;
     p.precision = c->precision;
     p.log_fn = log_stderr;
     p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
@@ -184,6 +185,9 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--no-graphs") == 0) {
         c->no_graphs = 1;
         return -1;
+    } else if (strcmp(a, "--no-pdl") == 0) {
+        c->no_pdl = 1;
+        return -1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         c->verbose = 1;
         return -1;
@@ -194,16 +198,20 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     return -1;
 }
 
-const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size) {
-    mr_backend_kind k = mr_runtime_backend(rt);
+void cli_backend_label_kind(const cli_common *c, mr_backend_kind k, char *buf, size_t size) {
     if (k != MR_BACKEND_CUDA) {
         snprintf(buf, size, "%s", mr_backend_name(k));
-        return buf;
+        return;
     }
     char part[32] = "";
     if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
-    snprintf(buf, size, "cuda%s/%s%s%s", part, cli_launch_name(c, rt),
-             c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "");
+    snprintf(buf, size, "cuda%s/%s%s%s%s", part, c->plain_launch ? "plain" : "elastic",
+             c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "",
+             c->no_pdl ? "/nopdl" : "");
+}
+
+const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size) {
+    cli_backend_label_kind(c, mr_runtime_backend(rt), buf, size);
     return buf;
 }
 
@@ -243,6 +251,10 @@ void cli_cuda_options_help(int width) {
     help_option(width, "--no-graphs",
                 "CUDA: launch every kernel from the host instead of replaying\n"
                 "the model's launches as a CUDA graph");
+    help_option(width, "--no-pdl",
+                "CUDA: no programmatic dependent launch (Hopper and later: a\n"
+                "model's next kernel is dispatched while the previous one\n"
+                "finishes); for measuring what it saves");
 }
 
 void cli_op_library_help(int width) {

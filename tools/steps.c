@@ -1,13 +1,14 @@
-/* miriam steps MODEL...: per-step GPU time of each model's kernels, launched four ways —
+/* miriam steps MODEL...: per-step GPU time of each model's kernels, launched five ways —
  * plain grids, elastic at full width (as mr_model_run launches them), elastic preemptible
- * (as the elastic policy launches normal work) and elastic with every logical block taken
- * from the counter (as the elastic policy's shards take theirs) — and the elastic overhead of
- * every step and of the whole model. Answers "which kernels are slow" and "what does the elastic
+ * (as the elastic policy launches normal work), elastic with every logical block taken
+ * from the counter (as the elastic policy's shards take theirs) and the same with the
+ * small-footprint variant where a step has one — and the elastic overhead of every step and
+ * of the whole model. Answers "which kernels are slow" and "what does the elastic
  * form cost per operator".
  *
  * Method (src/cuda/cuda_backend.h, mr_cuda_exec_time_steps): one inference's launches are
  * enqueued behind a gate kernel, so they run back to back as from a CUDA graph, with a timing
- * event after every step. A repetition times the four forms one after the other; after
+ * event after every step. A repetition times the five forms one after the other; after
  * --warmup untimed repetitions, --repeat timed ones give each step's median. The interval of
  * two events with nothing between them (median, about a microsecond) is subtracted from every
  * step. Overhead = elastic median / plain median - 1, per step and for the sum of the steps. */
@@ -29,8 +30,9 @@ static void steps_usage(void) {
            "Per-step GPU time of each model's kernels, launched as plain grids, as elastic\n"
            "kernels at full width (how `miriam run` launches them), as preemptible elastic\n"
            "kernels (how the elastic policy launches normal tasks) and as elastic kernels that\n"
-           "take every logical block from the counter (as its shards do), with the elastic\n"
-           "overhead of every step and of the whole model. The launches of one inference run\n"
+           "take every logical block from the counter (as its shards do), the last also with\n"
+           "the small-footprint variant (\"small\"), with the elastic overhead of every step\n"
+           "and of the whole model. The launches of one inference run\n"
            "back to back behind a gate kernel, a timing event after each step; medians over\n"
            "the repetitions, the cost of an empty event interval subtracted. Needs the CUDA\n"
            "backend.\n\n"
@@ -44,14 +46,16 @@ static void steps_usage(void) {
     printf("  %-15s%s\n", "", "multiple of 8 on Hopper; default 0 = the whole GPU)");
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
+    printf("  %-15s%s\n", "--no-pdl", "CUDA: no programmatic dependent launch");
     cli_op_library_help(15);
 }
 
 #ifdef MIRIAM_HAVE_CUDA
 
-enum { N_FORMS = 4 };
+enum { N_FORMS = 5 };
 static const mr_step_timing form_mode[N_FORMS] = {MR_TIME_PLAIN, MR_TIME_ELASTIC,
-                                                  MR_TIME_PREEMPTIBLE, MR_TIME_TAKEN};
+                                                  MR_TIME_PREEMPTIBLE, MR_TIME_TAKEN,
+                                                  MR_TIME_SMALL};
 
 typedef struct step_row {
     int step, phases;
@@ -144,15 +148,16 @@ done:
 
 static void print_model(const char *spec, step_row *rows, int n, double event_us, long long top,
                         long long repeat, long long warmup) {
-    double tot[N_FORMS] = {0, 0, 0, 0};
+    double tot[N_FORMS] = {0};
     for (int i = 0; i < n; i++)
         for (int f = 0; f < N_FORMS; f++) tot[f] += rows[i].med[f];
     printf("\n%s: %d kernel steps; medians of %lld repetitions after %lld, minus %.2f us per "
            "step (an empty event interval)\n",
            spec, n, repeat, warmup, event_us);
     printf("| step | op | name | phases | blocks | P | plain us | elastic us | elastic +%% | "
-           "preemptible us | preemptible +%% | taken us | taken +%% | share %% |\n");
-    printf("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+           "preemptible us | preemptible +%% | taken us | taken +%% | small us | small +%% | "
+           "share %% |\n");
+    printf("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     step_row *order = malloc(sizeof(step_row) * (size_t)(n ? n : 1));
     if (order) {
         memcpy(order, rows, sizeof(step_row) * (size_t)n);
@@ -162,17 +167,15 @@ static void print_model(const char *spec, step_row *rows, int n, double event_us
     int shown = top > 0 && top < n ? (int)top : n;
     for (int i = 0; i < shown; i++) {
         const step_row *r = &list[i];
-        printf("| %d | %s | %s | %d | %lld | %lld | %.2f | %.2f | %+.1f | %.2f | %+.1f | %.2f | "
-               "%+.1f | %.1f |\n",
-               r->step, r->si.op, r->si.name, r->phases, r->blocks, r->P, r->med[0], r->med[1],
-               pct(r->med[1], r->med[0]), r->med[2], pct(r->med[2], r->med[0]), r->med[3],
-               pct(r->med[3], r->med[0]), tot[0] > 0 ? 100.0 * r->med[0] / tot[0] : 0.0);
+        printf("| %d | %s | %s | %d | %lld | %lld | %.2f |", r->step, r->si.op, r->si.name,
+               r->phases, r->blocks, r->P, r->med[0]);
+        for (int f = 1; f < N_FORMS; f++) printf(" %.2f | %+.1f |", r->med[f], pct(r->med[f], r->med[0]));
+        printf(" %.1f |\n", tot[0] > 0 ? 100.0 * r->med[0] / tot[0] : 0.0);
     }
-    if (shown < n) printf("| ... | %d more steps | | | | | | | | | | | | |\n", n - shown);
-    printf("| all | sum of the steps | | | | | %.1f | %.1f | %+.1f | %.1f | %+.1f | %.1f | %+.1f | "
-           "100 |\n",
-           tot[0], tot[1], pct(tot[1], tot[0]), tot[2], pct(tot[2], tot[0]), tot[3],
-           pct(tot[3], tot[0]));
+    if (shown < n) printf("| ... | %d more steps | | | | | | | | | | | | | | |\n", n - shown);
+    printf("| all | sum of the steps | | | | | %.1f |", tot[0]);
+    for (int f = 1; f < N_FORMS; f++) printf(" %.1f | %+.1f |", tot[f], pct(tot[f], tot[0]));
+    printf(" 100 |\n");
     free(order);
 }
 
@@ -180,9 +183,9 @@ static int write_csv(FILE *f, const char *spec, const char *backend, const step_
                      double event_us) {
     for (int i = 0; i < n; i++) {
         const step_row *r = &rows[i];
-        fprintf(f, "\"%s\",%s,%d,\"%s\",\"%s\",%d,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", spec,
-                backend, r->step, r->si.op, r->si.name, r->phases, r->blocks, r->P, r->med[0],
-                r->med[1], r->med[2], r->med[3], event_us);
+        fprintf(f, "\"%s\",%s,%d,\"%s\",\"%s\",%d,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+                spec, backend, r->step, r->si.op, r->si.name, r->phases, r->blocks, r->P,
+                r->med[0], r->med[1], r->med[2], r->med[3], r->med[4], event_us);
     }
     return ferror(f) ? 1 : 0;
 }
@@ -211,7 +214,7 @@ static int run_steps(const cli_common *c, const char **specs, int n_specs, long 
             return cli_error("cannot write %s", csv_path);
         }
         fprintf(csv, "model,backend,step,op,name,phases,blocks,P,plain_us,elastic_us,"
-                     "preemptible_us,taken_us,event_us\n");
+                     "preemptible_us,taken_us,small_us,event_us\n");
     }
     for (int i = 0; i < n_specs; i++) {
         mr_model *m = NULL;
@@ -258,7 +261,7 @@ int cmd_steps(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "--sms") == 0 || strcmp(a, "--gpu") == 0 || strcmp(a, "-v") == 0 ||
             strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0 ||
-            strcmp(a, "--op-library") == 0) {
+            strcmp(a, "--op-library") == 0 || strcmp(a, "--no-pdl") == 0) {
             if (cli_common_option(&c, argc, argv, &i) == 1) return 1;
             continue;
         }

@@ -51,6 +51,16 @@
  *   }
  *   MR_ELASTIC_KERNEL(my_op, 256, my_body)   // defines my_op_elastic and my_op_plain
  *
+ * Programmatic dependent launch (Hopper and later). Both forms begin with
+ * mr_grid_dependency_sync(): each kernel waits there until the kernel before it in the stream
+ * has finished and its writes are visible. So the library may launch its own kernels with
+ * programmatic stream serialization: a step's blocks are dispatched as soon as the blocks of
+ * the step before have exited, instead of after the stream has processed that kernel's end
+ * (the launch gap that short kernels otherwise pay between each other). A body must not read
+ * anything an earlier kernel wrote before that point, which holds for every body as the macro
+ * calls it first. Kernels of custom operators are never launched that way (they may have been
+ * built against a header without the wait).
+ *
  * This header is CUDA C++ (it is compiled by nvcc) but uses only C-style constructs.
  */
 #ifndef MIRIAM_ELASTIC_CUH
@@ -108,6 +118,19 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
     return -1;
 }
 
+/* The start of every elastic and plain kernel (see "Programmatic dependent launch" above):
+ * wait for the previous kernel of the stream (a no-op when this kernel was launched without
+ * programmatic serialization). There is no early trigger (griddepcontrol.launch_dependents):
+ * the next kernel's blocks are dispatched when this kernel's blocks have all exited, which
+ * still saves the launch, but onto empty SMs. Triggered at the start instead, they were
+ * dispatched onto the slots that freed first, several to an SM, and a kernel of less than a
+ * full wave then ran on fewer SMs (ResNet-50 on 16 SMs 12% slower, docs/KERNEL_NOTES.md). */
+static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 /* Defines NAME_elastic and NAME_plain (extern "C", so host C code can take their addresses)
  * from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`. THREADS is the
  * block size the body is written for (used as __launch_bounds__).
@@ -131,6 +154,7 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
         NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                       \
         __shared__ long long mr_blk_[2];                                                           \
         long long mr_i_;                                                                           \
+        mr_grid_dependency_sync();                                                                 \
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
             if (mr_i_ >= ctl.end) return;                                                          \
@@ -151,6 +175,7 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
     }                                                                                              \
     extern "C" __global__ void __launch_bounds__(THREADS)                                          \
         NAME##_plain(mr_cuda_args a, long long base) {                                             \
+        mr_grid_dependency_sync();                                                                 \
         BODY(&a, base + (long long)blockIdx.x);                                                    \
     }
 

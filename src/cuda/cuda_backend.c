@@ -39,6 +39,7 @@ struct mr_backend {
     cudaStream_t stream_ctl; /* copies of the yield word (highest priority, never busy) */
     int plain_launch;        /* run models with plain launches (the elastic-overhead baseline) */
     int use_graphs;          /* replay a model's launches as a CUDA graph */
+    int pdl;                 /* launch with programmatic stream serialization (sm_90+) */
     mr_cuda_cfg cfg;         /* what op planning may depend on (precision) */
     /* The partition policy's two SM partitions (critical, normal), carved out of the
      * runtime's SMs on first use. */
@@ -283,6 +284,8 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     snprintf(be->name, sizeof be->name, "%s", prop.name);
     be->device_sms = prop.multiProcessorCount;
     be->sms = prop.multiProcessorCount;
+    /* griddepcontrol (elastic.cuh) exists from compute capability 9.0. */
+    be->pdl = params->dependent_launch != 0 && prop.major >= 9;
     mr_status st = MR_OK;
     if ((e = cudaSetDevice(be->device)) != cudaSuccess) {
         st = cuda_fail(err, e, "cudaSetDevice");
@@ -548,6 +551,29 @@ mr_status mr_cuda_exec_footprint(mr_exec *ex, int step, int variant, mr_footprin
     return MR_OK;
 }
 
+/* One kernel launch. With `pdl` the kernel may be dispatched while the kernel before it in
+ * the stream still runs: it waits for it at its start (mr_grid_dependency_sync), so only the
+ * launch gap goes. Only for the library's own kernels (a custom operator's may lack the
+ * wait), and never for preemptible launches: their blocks would sit on SMs a critical kernel
+ * may need, waiting for normal work. */
+static cudaError_t launch_kernel(const void *fn, dim3 grid, dim3 block, void **kargs, size_t smem,
+                                 cudaStream_t stream, int pdl) {
+    if (!pdl) return cudaLaunchKernel(fn, grid, block, kargs, smem, stream);
+    cudaLaunchAttribute attr;
+    memset(&attr, 0, sizeof attr);
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelExC(&cfg, fn, kargs);
+}
+
 /* The launcher: on `stream`, reading `yield` between logical blocks when preemptible. */
 static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, const mr_launch *l,
                            mr_err *err) {
@@ -566,13 +592,14 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     args.n_blocks = nb;
     args.phase = l->phase;
     dim3 block = {(unsigned)v->threads, 1, 1};
+    const int pdl = ex->be->pdl && !v->foreign && !l->preemptible;
     if (l->mode == MR_LAUNCH_PLAIN) {
         /* gridDim.x is limited to 2^31-1: split huge grids. */
         for (long long base = 0; base < nb; base += 0x7fffffffLL) {
             long long count = nb - base < 0x7fffffffLL ? nb - base : 0x7fffffffLL;
             dim3 grid = {launch_grid(ex, count), 1, 1};
             void *kargs[] = {&args, &base};
-            CU_TRY(cudaLaunchKernel(v->plain, grid, block, kargs, (size_t)v->smem, stream),
+            CU_TRY(launch_kernel(v->plain, grid, block, kargs, (size_t)v->smem, stream, pdl),
                    "cudaLaunchKernel (plain)");
         }
         return MR_OK;
@@ -608,14 +635,14 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
             dim3 grid = {launch_grid(ex, nb), 1, 1};
             long long base = 0;
             void *kargs[] = {&args, &base};
-            CU_TRY(cudaLaunchKernel(v->plain, grid, block, kargs, (size_t)v->smem, stream),
+            CU_TRY(launch_kernel(v->plain, grid, block, kargs, (size_t)v->smem, stream, pdl),
                    "cudaLaunchKernel (elastic, one wave)");
             return MR_OK;
         }
     }
     dim3 grid = {launch_grid(ex, P), 1, 1};
     void *kargs[] = {&args, &ctl};
-    CU_TRY(cudaLaunchKernel(v->elastic, grid, block, kargs, (size_t)v->smem, stream),
+    CU_TRY(launch_kernel(v->elastic, grid, block, kargs, (size_t)v->smem, stream, pdl),
            "cudaLaunchKernel (elastic)");
     return MR_OK;
 }
@@ -732,7 +759,7 @@ static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, d
         for (int ph = 0; !ss->plan.skip && ph < ss->plan.n_phases; ph++) {
             mr_launch l = {s,
                            ph,
-                           0,
+                           mode == MR_TIME_SMALL && ss->plan.n_variants > 1 ? 1 : 0,
                            mode == MR_TIME_PLAIN ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC,
                            -1,
                            0,
@@ -768,7 +795,7 @@ mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, 
                                   mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
     if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE &&
-        mode != MR_TIME_TAKEN)
+        mode != MR_TIME_TAKEN && mode != MR_TIME_SMALL)
         return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
     int n = ex->plan->n_steps + 2;
     cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);

@@ -73,6 +73,9 @@ typedef enum mr_step_timing {
     MR_TIME_TAKEN = 3,       /* elastic, full width, not preemptible, counters from zero: every
                                 physical block takes its logical blocks (the elastic policy's
                                 shards beside critical kernels take theirs so) */
+    MR_TIME_SMALL = 4,       /* as MR_TIME_TAKEN with the small-footprint variant (1) where the
+                                step has one, at its full width (the variant the elastic policy
+                                fits beside critical kernels) */
 } mr_step_timing;
 /* GPU time of every step of one inference launched in `mode`: on the low-priority stream,
  * behind a gate kernel (src/cuda/gate.cu) so that the launches run back to back as from a

@@ -37,6 +37,10 @@ typedef struct mr_cuda_variant {
     const void *plain;   /* __global__ void NAME_plain(mr_cuda_args, long long base) */
     int threads;         /* threads per block */
     int smem;            /* dynamic shared memory per block, bytes */
+    /* 1: built outside the library (a custom operator's kernels), so possibly without the
+     * grid-dependency wait of elastic.cuh: never launched with programmatic dependent launch.
+     * The library's own variants leave it 0. */
+    int foreign;
 } mr_cuda_variant;
 
 typedef struct mr_cuda_plan {

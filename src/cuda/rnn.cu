@@ -93,6 +93,13 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
     }
 }
 
+/* What the gate math of one (unit, batch entry) reads besides the R * h sums: the input
+ * projection of its gates (x[g] for g < G), h_{t-1} and the cell input (LSTM c_{t-1}; GRU
+ * linear_before_reset = 0, phase B: z from phase A). */
+typedef struct rnn_gate_in {
+    float x[4], hprev, cprev;
+} rnn_gate_in;
+
 static __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -155,9 +162,31 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
     const float *P = p->gru ? NULL : (const float *)a->in[IN_P];
     if (P) P += d * 3 * H;
 
+    /* The gate inputs of pair `it` of batch chunk b0 (it = batch entry * nu + unit). */
+#define RNN_GATE_IN(G_, it_)                                                                      \
+    do {                                                                                           \
+        const int i_ = (it_) % nu, bb_ = (it_) / nu;                                               \
+        const long long b_ = b0 + bb_, u_ = u0 + i_;                                               \
+        const float *x_ = xw + (xrow0 + b_ * xrow_b) * GH + u_;                                    \
+        for (int g_ = 0; g_ < 4; g_++) (G_).x[g_] = g_ < p->G ? x_[g_ * H] : 0.0f;                 \
+        (G_).hprev = hp ? hp[b_ * ldh + u_] : 0.0f;                                                \
+        (G_).cprev = 0.0f;                                                                         \
+        if (!p->gru) {                                                                             \
+            const long long io_ = (p->layout ? b_ * D + d : d * B + b_) * H + u_;                  \
+            (G_).cprev = k > 0 ? aux_prev[b_ * H + u_] : (C0 ? C0[io_] : 0.0f);                    \
+        } else if (!p->lbr && sub == 1) {                                                          \
+            (G_).cprev = aux0[b_ * H + u_];                                                        \
+        }                                                                                          \
+    } while (0)
+
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
     for (long long b0 = 0; b0 < B; b0 += RNN_BC) {
         const int nbt = (int)(B - b0 < RNN_BC ? B - b0 : RNN_BC);
+        /* This thread's first pair's gate inputs, loaded before the dot products so that
+         * their latency overlaps R's instead of following it (a step is a chain of
+         * latencies: h_{t-1}, R * h, the gate inputs, h_t). */
+        rnn_gate_in pre;
+        if (threadIdx.x < nu * nbt) RNN_GATE_IN(pre, threadIdx.x);
         if (nbt == 1 && vec4 && do_dot) {
             /* One batch entry (batch-1 inference): the step is bound by how many bytes of R
              * each warp has in flight, not by arithmetic. So a warp takes up to RNN_ROWS of
@@ -254,19 +283,20 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
         for (int it = threadIdx.x; it < nu * nbt; it += T) {
             const int i = it % nu, bb = it / nu;
             const long long b = b0 + bb, u = u0 + i;
-            const float *x = xw + (xrow0 + b * xrow_b) * GH;
+            rnn_gate_in in;
+            if (it == threadIdx.x)
+                in = pre;
+            else
+                RNN_GATE_IN(in, it);
+            const float *x = in.x;
             const float *sg = gs + i * RNN_BC + bb; /* gate g's sum is sg[g * GS] */
-            const float hprev = hp ? hp[b * ldh + u] : 0.0f;
+            const float hprev = in.hprev;
             const long long io = (p->layout ? b * D + d : d * B + b) * H + u; /* Y_h, Y_c, init */
             float h, cn = 0.0f;
             if (!p->gru) {
-                float cp;
-                if (k > 0)
-                    cp = aux_prev[b * H + u];
-                else
-                    cp = C0 ? C0[io] : 0.0f;
-                float gi = x[u] + sg[0], go = x[H + u] + sg[GS], gf = x[2 * H + u] + sg[2 * GS];
-                float gc = x[3 * H + u] + sg[3 * GS];
+                const float cp = in.cprev;
+                float gi = x[0] + sg[0], go = x[1] + sg[GS], gf = x[2] + sg[2 * GS];
+                float gc = x[3] + sg[3 * GS];
                 if (P) {
                     gi += P[u] * cp;
                     gf += P[2 * H + u] * cp;
@@ -276,16 +306,16 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                 h = sigm(go) * tanhf(cn);
                 ws[p->off_a[k & 1] + d * B * H + b * H + u] = cn;
             } else if (p->lbr) {
-                float z = sigm(x[u] + sg[0]), r = sigm(x[H + u] + sg[GS]);
+                float z = sigm(x[0] + sg[0]), r = sigm(x[1] + sg[GS]);
                 float lin = sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f);
-                float hh = tanhf(x[2 * H + u] + r * lin);
+                float hh = tanhf(x[2] + r * lin);
                 h = (1.0f - z) * hh + z * hprev;
             } else if (sub == 0) {
-                aux0[b * H + u] = sigm(x[u] + sg[0]);
-                aux1[b * H + u] = sigm(x[H + u] + sg[GS]) * hprev;
+                aux0[b * H + u] = sigm(x[0] + sg[0]);
+                aux1[b * H + u] = sigm(x[1] + sg[GS]) * hprev;
                 continue; /* h_t comes in phase B */
             } else {
-                float z = aux0[b * H + u], hh = tanhf(x[2 * H + u] + sg[0]);
+                float z = in.cprev, hh = tanhf(x[2] + sg[0]);
                 h = (1.0f - z) * hh + z * hprev;
             }
             hn[b * H + u] = h;
@@ -297,6 +327,7 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
         }
         __syncthreads(); /* gs is reused by the next batch chunk */
     }
+#undef RNN_GATE_IN
 }
 
 static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM,

@@ -308,6 +308,7 @@ static mr_custom_entry *entry_new(const mr_custom_op *op, mr_err *err) {
         v->plain = op->kernels[k].plain;
         v->threads = op->kernels[k].threads;
         v->smem = op->kernels[k].smem;
+        v->foreign = 1;
     }
     if (op->attrs) {
         int na = 0;
