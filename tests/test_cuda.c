@@ -93,6 +93,7 @@
 #include "testutil.h"
 #ifdef MIRIAM_HAVE_CUDA
 #include "cuda/cuda_backend.h"
+#include "cuda/tf32.h"
 #endif
 
 #define MAX_IO 12
@@ -2640,6 +2641,49 @@ static void test_launch_options(ctx *cx) {
     mr_runtime_destroy(nopdl);
 }
 
+/* The backend rounds TF32 weights on the host (mr_round_tf32) and the convolution kernels read
+ * them without cvt.rna: the host's rounding must give the device's bits, or TF32 results would
+ * change. Edge cases (ties both ways, carries into the exponent, the largest finite values,
+ * subnormals, zeros, infinities, NaN) and random bit patterns. */
+static void test_tf32_rounding(ctx *cx) {
+    if (!selected("tf32/rounding")) return;
+    cx->n_cases++;
+    enum { N = 4096 };
+    static const uint32_t edge[] = {
+        0x00000000u, 0x80000000u, 0x3f800000u, 0x3f801000u, /* 1 + exactly half a TF32 ulp */
+        0x3f803000u, 0xbf801000u, 0x3f800fffu, 0x3f801001u, 0x3fffffffu, /* carry to 2 */
+        0x7f7fffffu, 0xff7fffffu, 0x7f7fefffu, 0x7f7ff000u, /* near the largest finite */
+        0x00000001u, 0x00001000u, 0x00001fffu, 0x007fffffu, 0x807ff000u, /* subnormals */
+        0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffc01234u, /* Inf, NaN */
+    };
+    const int ne = (int)(sizeof edge / sizeof edge[0]);
+    float in[N], host[N];
+    uint32_t dev[N];
+    mr_rng r;
+    mr_rng_seed(&r, 42);
+    for (int i = 0; i < N; i++) {
+        uint32_t u = i < ne ? edge[i] : (uint32_t)mr_rng_u64(&r);
+        memcpy(&in[i], &u, 4);
+    }
+    mr_round_tf32(in, host, N);
+    char why[256] = "";
+    if (mr_cuda_round_tf32_device(in, dev, N, why, sizeof why) != 0) {
+        CHECK_MSG(0, "tf32/rounding: device rounding: %s", why);
+        return;
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        uint32_t h, u;
+        memcpy(&h, &host[i], 4);
+        memcpy(&u, &in[i], 4);
+        int same = h == dev[i];
+        if (!same && bad++ < 8)
+            CHECK_MSG(0, "tf32/rounding: 0x%08x -> host 0x%08x, device 0x%08x", u, h, dev[i]);
+        CHECK(same);
+    }
+    printf("tf32/rounding: %d values, host and device agree%s\n", N, bad ? " NOT" : "");
+}
+
 #endif /* MIRIAM_HAVE_CUDA */
 
 int main(void) {
@@ -2723,6 +2767,7 @@ int main(void) {
     test_oom(&cx);
     test_green(&cx);
     test_launch_options(&cx);
+    test_tf32_rounding(&cx);
 #endif
 
     printf("cuda: %d cases, %d launch-mode runs compared with the CPU\n", cx.n_cases, cx.n_modes);

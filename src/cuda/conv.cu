@@ -27,7 +27,8 @@
  *    tile (64 x BK) and the input patch (BK x 64) are copied global -> shared with cp.async
  *    into one of two stages (the next chunk's copies are in flight while this one is
  *    multiplied), zero-filled outside the operands; warps then run mma.sync m16n8k8 TF32
- *    (operands rounded with cvt.rna, float32 accumulation) over the stage (gemm_tile.cuh:
+ *    (operands rounded to nearest, float32 accumulation: the input with cvt.rna as it is
+ *    read, the weights, a constant, once by the backend, tf32.h) over the stage (gemm_tile.cuh:
  *    warp layout, padded rows for conflict-free fragment reads). Variant 0: 256 threads (8
  *    warps of 32 x 16 outputs), BK = 32. Variant 1: 64 threads (2 warps of 64 x 32), BK = 16,
  *    half the shared memory. Both run the k8 steps of every output in the same order, so they
@@ -130,6 +131,9 @@ typedef struct conv_cu_params {
     /* TC: input-patch gather (CONV_B_*); 16-byte copies of weights (K % 4 == 0) and of 1x1
      * input rows (HW % 4 == 0) */
     int b_mode, a_vec, b_vec;
+    /* Split-K reduction: float4 sums (P % 4 == 0, so four outputs share a channel) and 32-bit
+     * output indices (total < 2^31) */
+    int red_vec, red_i32;
 } conv_cu_params;
 
 /* ---------------------------------------------------------------- device code ---- */
@@ -325,6 +329,37 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
     float *y = (float *)a->out[0];
     const long long e0 = blk * p->red_chunk;
     const long long e1 = e0 + p->red_chunk < p->total ? e0 + p->red_chunk : p->total;
+    if (p->red_vec && (((uintptr_t)ws | (uintptr_t)y) & 15) == 0) {
+        /* Four outputs of one channel per thread and step: 16-byte loads keep four times the
+         * bytes in flight (the phase is bound by reading the partial sums), and the channel
+         * of the bias is one division per four outputs, in 32 bits where the indices fit.
+         * Each output is still the slices' sum in slice order: the same bits as below. */
+        for (long long e = e0 + 4 * threadIdx.x; e < e1; e += 4 * blockDim.x) {
+            float4 s = *(const float4 *)(ws + e);
+            for (int si = 1; si < p->splits; si++) {
+                const float4 t = *(const float4 *)(ws + (long long)si * p->total + e);
+                s.x += t.x;
+                s.y += t.y;
+                s.z += t.z;
+                s.w += t.w;
+            }
+            if (bias) {
+                const int ch = p->red_i32 ? (int)((unsigned)e / (unsigned)p->P % (unsigned)p->M)
+                                          : (int)(e / p->P % p->M);
+                const float bv = bias[ch];
+                s.x += bv;
+                s.y += bv;
+                s.z += bv;
+                s.w += bv;
+            }
+            s.x = mr_dev_act(p->act, s.x);
+            s.y = mr_dev_act(p->act, s.y);
+            s.z = mr_dev_act(p->act, s.z);
+            s.w = mr_dev_act(p->act, s.w);
+            *(float4 *)(y + e) = s;
+        }
+        return;
+    }
     for (long long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
         float s = ws[e];
         for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
@@ -429,7 +464,8 @@ conv_tc_load(const conv_cu_params *p, int gather, float (*as)[BK + 4], float (*b
             const int4 e = kt[kk];
             const bool ok =
                 (unsigned)(ih0 + e.y) < (unsigned)p->H && (unsigned)(iw0 + e.z) < (unsigned)p->W;
-            mr_cp_async4(&bs[kk][nn], ok ? x + (e.x + pbase) : xsafe, ok);
+            /* x (the image's first plane) is the safe address: a 32-bit select, not a pointer's */
+            mr_cp_async4(&bs[kk][nn], x + (ok ? e.x + pbase : 0), ok);
         }
     }
 }
@@ -513,7 +549,8 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
             mr_cp_async_commit();
             if (generic && c + 2 < chunks) conv_tc_ktab(p, Kt[st], kbeg + (c + 2) * BK, kend, BK);
         }
-        mr_gtc_mma(acc, &As[st][0][0], BK + 4, &Bs[st][0][0], BK, TM);
+        /* The weights (A) are a constant the backend uploaded rounded to TF32 (tf32_inputs). */
+        mr_gtc_mma(acc, &As[st][0][0], BK + 4, &Bs[st][0][0], BK, TM, 1);
     }
 
     const int split = p->splits > 1;
@@ -822,7 +859,10 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
      * The tensor-core loaders form a few more 32-bit offsets than the SIMT ones (a weight row
      * of a tile's unused rows, a chunk past K, the generic gather's table): a geometry where
      * they would not fit in an int (far past any real network) keeps the float32 kernel. */
-    int tc = cfg->precision == MR_PRECISION_TF32 && fits_int(CONV_TM * K + CONV_TC_KSLICE_UNIT);
+    /* The tensor-core kernels read the weights as TF32 values, rounded once when the backend
+     * uploads them (plan->tf32_inputs): weights computed at run time keep the float32 kernel. */
+    int tc = cfg->precision == MR_PRECISION_TF32 && g->tensors[n->in[1]].data != NULL &&
+             fits_int(CONV_TM * K + CONV_TC_KSLICE_UNIT);
     if (tc) {
         p.a_vec = K % 4 == 0;
         p.b_mode = CONV_B_GENERIC;
@@ -881,12 +921,15 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         plan->variants[0] = &conv_tc_full;
         plan->variants[1] = &conv_tc_small;
     }
+    if (tc) plan->tf32_inputs = 1u << 1; /* W */
     if (S > 1) {
         long long rc = CONV_RED_LOADS / S / CONV_RED_CHUNK_MIN * CONV_RED_CHUNK_MIN;
         if (rc > CONV_RED_CHUNK_MAX) rc = CONV_RED_CHUNK_MAX;
         if (rc < CONV_RED_CHUNK_MIN) rc = CONV_RED_CHUNK_MIN;
         p.red_chunk = (int)rc;
         p.red_blocks = div_up_ll(p.total, rc);
+        p.red_vec = p.P % 4 == 0; /* red_chunk, a multiple of 64, keeps float4 boundaries */
+        p.red_i32 = p.total < 0x7fffffffLL;
         plan->n_phases = 2;
         plan->phase_blocks = conv_phase_blocks;
         plan->workspace_bytes = (size_t)S * (size_t)p.total * sizeof(float);

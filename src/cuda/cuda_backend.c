@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/gate.h"
+#include "cuda/tf32.h"
 #include "ops/op.h"
 
 typedef CUresult (*pfn_get_resource)(CUdevice, CUdevResource *, CUdevResourceType);
@@ -63,6 +64,7 @@ struct mr_exec {
     const mr_plan *plan;
     void *arena;
     void **dconst; /* device copy of each constant tensor used by a step (by tensor index) */
+    void **dconst_tf32; /* the same rounded to TF32, for the steps that read it so (tf32_inputs) */
     step_state *steps;
     unsigned long long *counters; /* device */
     long long n_counters;
@@ -344,23 +346,62 @@ static void cuda_exec_destroy(mr_exec *ex) {
     pinned_free(ex->stage);
     pinned_free(ex->ctr_host);
     dev_free(ex->yield_dev);
+    if (ex->dconst_tf32)
+        for (int t = 0; t < ex->g->n_tensors; t++) dev_free(ex->dconst_tf32[t]);
     free(ex->dconst);
+    free(ex->dconst_tf32);
     free(ex->steps);
     free(ex);
 }
 
+/* Input k of step s: a constant its kernels read as a TF32 operand (tf32_inputs). */
+static int tf32_input(const mr_exec *ex, int s, int k) {
+    const mr_cuda_plan *p = &ex->steps[s].plan;
+    return !p->skip && k < 32 && (p->tf32_inputs >> k & 1u) && ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
+}
+
+/* Uploads t (rounded to TF32 when `tf32`) into *dst. */
+static mr_status upload_one(mr_exec *ex, int t, int tf32, void **dst, mr_err *err) {
+    const mr_tensor_desc *d = &ex->g->tensors[t];
+    size_t bytes = mr_desc_bytes(d);
+    const void *src = d->data;
+    float *rounded = NULL;
+    if (tf32) {
+        if (d->dtype != MR_DTYPE_F32)
+            return mr_errf(err, MR_ERR_INTERNAL, "tensor '%s': a TF32 operand must be float32",
+                           d->name);
+        rounded = mr_malloc(bytes ? bytes : 1, "TF32 weights", err);
+        if (!rounded) return err->status;
+        mr_round_tf32((const float *)d->data, rounded, bytes / sizeof(float));
+        src = rounded;
+    }
+    cudaError_t e = dev_malloc(dst, bytes ? bytes : 1);
+    if (e == cudaSuccess) e = cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice);
+    free(rounded);
+    if (e != cudaSuccess) return cuda_fail(err, e, "uploading the weights");
+    ex->device_bytes += bytes;
+    return MR_OK;
+}
+
+/* Every constant a step reads, once, as it is and/or rounded to TF32 (a weight shared by a
+ * TF32 convolution and a float32 op is kept both ways). */
 static mr_status upload_constants(mr_exec *ex, mr_err *err) {
     const mr_graph *g = ex->g;
     for (int s = 0; s < ex->plan->n_steps; s++) {
         const mr_node *n = &g->nodes[ex->plan->steps[s]];
         for (int k = 0; k < n->n_in; k++) {
             int t = n->in[k];
-            if (t < 0 || !g->tensors[t].data || ex->dconst[t]) continue;
-            size_t bytes = mr_desc_bytes(&g->tensors[t]);
-            CU_TRY(dev_malloc(&ex->dconst[t], bytes ? bytes : 1), "cudaMalloc (weights)");
-            CU_TRY(cudaMemcpy(ex->dconst[t], g->tensors[t].data, bytes, cudaMemcpyHostToDevice),
-                   "cudaMemcpy (weights)");
-            ex->device_bytes += bytes;
+            if (t < 0 || !g->tensors[t].data) continue;
+            if (!tf32_input(ex, s, k)) {
+                if (!ex->dconst[t]) MR_TRY(upload_one(ex, t, 0, &ex->dconst[t], err));
+                continue;
+            }
+            if (!ex->dconst_tf32) {
+                ex->dconst_tf32 = mr_calloc((size_t)g->n_tensors, sizeof(void *),
+                                            "TF32 constants", err);
+                if (!ex->dconst_tf32) return err->status;
+            }
+            if (!ex->dconst_tf32[t]) MR_TRY(upload_one(ex, t, 1, &ex->dconst_tf32[t], err));
         }
     }
     return MR_OK;
@@ -468,7 +509,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
         }
         memset(&ss->args, 0, sizeof ss->args);
         for (int k = 0; k < n->n_in && k < MR_CUDA_MAX_PTRS; k++)
-            ss->args.in[k] = dptr(ex, n->in[k]);
+            ss->args.in[k] = tf32_input(ex, s, k) ? ex->dconst_tf32[n->in[k]] : dptr(ex, n->in[k]);
         for (int k = 0; k < n->n_out && k < MR_CUDA_MAX_PTRS; k++)
             ss->args.out[k] = dptr(ex, n->out[k]);
         ss->args.workspace = ss->workspace;

@@ -53,6 +53,10 @@ typedef struct mr_cuda_plan {
     const mr_cuda_variant *variants[MR_CUDA_MAX_VARIANTS];
     long long params[MR_CUDA_PARAM_BYTES / 8]; /* copied into every launch's args */
     int skip; /* 1: nothing to launch (e.g. a view the planner aliased) */
+    /* Bit k: input k is a constant the kernels read as a TF32 tensor-core operand without
+     * rounding it; the backend binds it to a copy rounded to TF32 (cuda/tf32.h). Only for
+     * inputs that are constants (g->tensors[].data). */
+    unsigned tf32_inputs;
 } mr_cuda_plan;
 
 /* Backend-wide settings that planning may depend on, from the runtime's parameters. */
