@@ -53,9 +53,8 @@ static void steps_usage(void) {
 #ifdef MIRIAM_HAVE_CUDA
 
 enum { N_FORMS = 5 };
-static const mr_step_timing form_mode[N_FORMS] = {MR_TIME_PLAIN, MR_TIME_ELASTIC,
-                                                  MR_TIME_PREEMPTIBLE, MR_TIME_TAKEN,
-                                                  MR_TIME_SMALL};
+static const mr_step_timing form_mode[N_FORMS] = {
+    MR_TIME_PLAIN, MR_TIME_ELASTIC, MR_TIME_PREEMPTIBLE, MR_TIME_TAKEN, MR_TIME_SMALL};
 
 typedef struct step_row {
     int step, phases;
@@ -169,7 +168,8 @@ static void print_model(const char *spec, step_row *rows, int n, double event_us
         const step_row *r = &list[i];
         printf("| %d | %s | %s | %d | %lld | %lld | %.2f |", r->step, r->si.op, r->si.name,
                r->phases, r->blocks, r->P, r->med[0]);
-        for (int f = 1; f < N_FORMS; f++) printf(" %.2f | %+.1f |", r->med[f], pct(r->med[f], r->med[0]));
+        for (int f = 1; f < N_FORMS; f++)
+            printf(" %.2f | %+.1f |", r->med[f], pct(r->med[f], r->med[0]));
         printf(" %.1f |\n", tot[0] > 0 ? 100.0 * r->med[0] / tot[0] : 0.0);
     }
     if (shown < n) printf("| ... | %d more steps | | | | | | | | | | | | | | |\n", n - shown);
@@ -183,9 +183,9 @@ static int write_csv(FILE *f, const char *spec, const char *backend, const step_
                      double event_us) {
     for (int i = 0; i < n; i++) {
         const step_row *r = &rows[i];
-        fprintf(f, "\"%s\",%s,%d,\"%s\",\"%s\",%d,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
-                spec, backend, r->step, r->si.op, r->si.name, r->phases, r->blocks, r->P,
-                r->med[0], r->med[1], r->med[2], r->med[3], r->med[4], event_us);
+        fprintf(f, "\"%s\",%s,%d,\"%s\",\"%s\",%d,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", spec,
+                backend, r->step, r->si.op, r->si.name, r->phases, r->blocks, r->P, r->med[0],
+                r->med[1], r->med[2], r->med[3], r->med[4], event_us);
     }
     return ferror(f) ? 1 : 0;
 }

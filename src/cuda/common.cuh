@@ -37,11 +37,18 @@ static __device__ __forceinline__ float mr_dev_act(mr_act act, float x) {
  * output) and run the same k8 steps in the same order over an output agree bit for bit,
  * whichever warp computes which fragment. */
 
-/* float -> TF32 (10 mantissa bits, rounded to nearest, ties away from zero: cvt.rna), as the
- * 32-bit register the mma takes; the mma's .tf32 operands must hold TF32 values. */
+/* float -> TF32 (10 mantissa bits, rounded to nearest), as the 32-bit register the mma takes;
+ * the mma's .tf32 operands must hold TF32 values. From compute capability 9.0 ties go to even
+ * (cvt.rn: one instruction, F2FP, where cvt.rna is three: the tensor-core kernels convert a
+ * fragment element at every read, so this is a tenth of a convolution's instructions), as
+ * the host rounds constant operands (tf32.h); before 9.0 only ties-away (cvt.rna) exists. */
 static __device__ __forceinline__ unsigned mr_tf32(float x) {
     unsigned r;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm("cvt.rn.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+#else
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+#endif
     return r;
 }
 

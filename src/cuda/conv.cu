@@ -556,6 +556,7 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
     float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
+    const int pair = (p->P & 1) == 0 && ((uintptr_t)base & 7) == 0;
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int ml = m0 + mr_gtc_row(i, tid, TM);
@@ -563,16 +564,26 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
         const int m = gi * p->Mg + ml;
         float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
         const float bv = bias ? bias[m] : 0.0f;
+        /* A thread holds columns j and j + 1 (j even) of a fragment row side by side: one
+         * 8-byte store where the row is 8-byte aligned (P even), so that a warp's store
+         * fills whole 32-byte sectors (8 rows x 4 threads x 8 bytes) instead of half of
+         * twice as many. */
 #pragma unroll
-        for (int j = 0; j < TM; j++) {
-            const int pp = p0 + mr_gtc_col(j, tid, TM);
+        for (int j = 0; j < TM; j += 2) {
+            const int pp = p0 + mr_gtc_col(j, tid, TM); /* even */
             if (pp >= p->P) continue;
-            float v = acc[i][j];
+            float v0 = acc[i][j], v1 = acc[i][j + 1];
             if (!split) {
-                if (bias) v += bv;
-                v = mr_dev_act(p->act, v);
+                if (bias) v0 += bv, v1 += bv;
+                v0 = mr_dev_act(p->act, v0);
+                v1 = mr_dev_act(p->act, v1);
             }
-            dst[pp] = v;
+            if (pair && pp + 1 < p->P) {
+                *(float2 *)(dst + pp) = make_float2(v0, v1);
+            } else {
+                dst[pp] = v0;
+                if (pp + 1 < p->P) dst[pp + 1] = v1;
+            }
         }
     }
 }
@@ -644,9 +655,11 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
 
 MR_ELASTIC_KERNEL(mr_conv_gemm_t256, 256, conv_gemm_v0)
 MR_ELASTIC_KERNEL(mr_conv_gemm_t64, 64, conv_gemm_v1)
-MR_ELASTIC_KERNEL(mr_conv_tc_t256, 256, conv_tc_v0)
+/* Variant 0's TF32 kernels: four blocks per SM, as shared memory allows (37 KiB each), in
+ * both forms (64 registers; the plain form would otherwise take 78-94 and fit three). */
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
-MR_ELASTIC_KERNEL(mr_conv_tc1x1_t256, 256, conv_tc1x1_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
 MR_ELASTIC_KERNEL(mr_conv_direct_t256, 256, conv_direct_body)
 MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)

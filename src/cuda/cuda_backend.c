@@ -63,7 +63,7 @@ struct mr_exec {
     const mr_graph *g;
     const mr_plan *plan;
     void *arena;
-    void **dconst; /* device copy of each constant tensor used by a step (by tensor index) */
+    void **dconst;      /* device copy of each constant tensor used by a step (by tensor index) */
     void **dconst_tf32; /* the same rounded to TF32, for the steps that read it so (tf32_inputs) */
     step_state *steps;
     unsigned long long *counters; /* device */
@@ -357,7 +357,8 @@ static void cuda_exec_destroy(mr_exec *ex) {
 /* Input k of step s: a constant its kernels read as a TF32 operand (tf32_inputs). */
 static int tf32_input(const mr_exec *ex, int s, int k) {
     const mr_cuda_plan *p = &ex->steps[s].plan;
-    return !p->skip && k < 32 && (p->tf32_inputs >> k & 1u) && ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
+    return !p->skip && k < 32 && (p->tf32_inputs >> k & 1u) &&
+           ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
 }
 
 /* Uploads t (rounded to TF32 when `tf32`) into *dst. */
@@ -397,8 +398,8 @@ static mr_status upload_constants(mr_exec *ex, mr_err *err) {
                 continue;
             }
             if (!ex->dconst_tf32) {
-                ex->dconst_tf32 = mr_calloc((size_t)g->n_tensors, sizeof(void *),
-                                            "TF32 constants", err);
+                ex->dconst_tf32 =
+                    mr_calloc((size_t)g->n_tensors, sizeof(void *), "TF32 constants", err);
                 if (!ex->dconst_tf32) return err->status;
             }
             if (!ex->dconst_tf32[t]) MR_TRY(upload_one(ex, t, 1, &ex->dconst_tf32[t], err));

@@ -46,6 +46,10 @@ enum { OUT_Y, OUT_YH, OUT_YC };
 #define RNN_BC     4                     /* batch entries per dot-product pass */
 #define GS         (RNN_HT_MAX * RNN_BC) /* gate stride in the shared sums */
 #define RNN_ROWS   4                     /* rows of R per warp pass (one batch entry) */
+/* The staged variant's dynamic shared memory: the first rows of a batch-1 step's R tile are
+ * copied there with cp.async (see rnn_step). 64 KiB: two 256-thread blocks per SM still fit
+ * (the registers allow two). */
+#define RNN_STAGE_BYTES (64 * 1024)
 
 typedef struct rnn_k_params {
     int gru, G, dirs, first_rev, layout, lbr, pps;
@@ -107,7 +111,8 @@ static __device__ __forceinline__ float warp_sum(float v) {
 
 /* Phases 1..: step k (sub-phase sub for GRU lbr=0) of the (direction, unit tile) block j. */
 static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn_k_params *p,
-                                                long long k, int sub, long long j, int T) {
+                                                long long k, int sub, long long j, int T,
+                                                int STAGED) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC]; /* R*vec sums: [gate][unit][batch] */
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, GH = p->G * H;
     const long long d = j / p->n_ht, u0 = (j % p->n_ht) * p->ht;
@@ -162,8 +167,8 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
     const float *P = p->gru ? NULL : (const float *)a->in[IN_P];
     if (P) P += d * 3 * H;
 
-    /* The gate inputs of pair `it` of batch chunk b0 (it = batch entry * nu + unit). */
-#define RNN_GATE_IN(G_, it_)                                                                      \
+        /* The gate inputs of pair `it` of batch chunk b0 (it = batch entry * nu + unit). */
+#define RNN_GATE_IN(G_, it_)                                                                       \
     do {                                                                                           \
         const int i_ = (it_) % nu, bb_ = (it_) / nu;                                               \
         const long long b_ = b0 + bb_, u_ = u0 + i_;                                               \
@@ -196,7 +201,26 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
              * depend on the path, the variant or the grouping. */
             const float4 *v4 = (const float4 *)(vec + b0 * ldv);
             const int rows = ng * nu;
-            for (int it0 = warp; it0 < rows; it0 += RNN_ROWS * nw) {
+            /* The staged variant (STAGED, a literal): a warp's registers hold at most RNN_ROWS
+             * rows in flight, so a block of more rows than 8 warps x RNN_ROWS read R in
+             * several round trips to L2, each a full latency. Its first `staged` rows are
+             * instead copied to shared memory by cp.async, which holds no registers: they
+             * are in flight together with the register rows, and all of the tile's R
+             * arrives in about one round trip. Their dot products then read shared memory,
+             * in the same order as from global memory (the same bits). */
+            extern __shared__ __align__(16) float rnn_stage[];
+            const int staged = STAGED ? min(rows, (int)(RNN_STAGE_BYTES / 4 / H)) : 0;
+            if (staged) {
+                /* a warp copies whole rows, its lanes 16 consecutive bytes each */
+                for (int r = warp; r < staged; r += nw) {
+                    const float *src = Rd + ((g0 + r / nu) * H + u0 + r % nu) * H;
+                    float *dst = rnn_stage + (long long)r * H;
+                    for (long long q = 4 * lane; q < H; q += 128)
+                        mr_cp_async16(dst + q, src + q, true);
+                }
+                mr_cp_async_commit();
+            }
+            for (int it0 = staged + warp; it0 < rows; it0 += RNN_ROWS * nw) {
                 const float4 *r4[RNN_ROWS];
                 float acc[RNN_ROWS];
                 int nr = 0;
@@ -230,6 +254,37 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                         const float sum = warp_sum(acc[k]);
                         if (lane == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
                     }
+            }
+            if (staged) {
+                mr_cp_async_wait();
+                __syncthreads();
+                /* as the register rows: RNN_ROWS rows per pass, h read once for them */
+                for (int it0 = warp; it0 < staged; it0 += RNN_ROWS * nw) {
+                    float acc[RNN_ROWS];
+#pragma unroll
+                    for (int k = 0; k < RNN_ROWS; k++) acc[k] = 0.0f;
+#pragma unroll 4
+                    for (long long q = lane; q < H / 4; q += 32) {
+                        const float4 x = v4[q];
+#pragma unroll
+                        for (int k = 0; k < RNN_ROWS; k++)
+                            if (it0 + k * nw < staged) {
+                                const float4 r = ((
+                                    const float4 *)(rnn_stage + (long long)(it0 + k * nw) * H))[q];
+                                acc[k] = fmaf(r.x, x.x, acc[k]);
+                                acc[k] = fmaf(r.y, x.y, acc[k]);
+                                acc[k] = fmaf(r.z, x.z, acc[k]);
+                                acc[k] = fmaf(r.w, x.w, acc[k]);
+                            }
+                    }
+#pragma unroll
+                    for (int k = 0; k < RNN_ROWS; k++)
+                        if (it0 + k * nw < staged) {
+                            const int it = it0 + k * nw;
+                            const float sum = warp_sum(acc[k]);
+                            if (lane == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
+                        }
+                }
             }
         } else {
             /* dot products: one warp per gate row, up to RNN_BC batch entries at once */
@@ -330,32 +385,38 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
 #undef RNN_GATE_IN
 }
 
-static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM,
-                                                int T) {
+static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM, int T,
+                                                int STAGED) {
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
     if (a->phase == 0) {
         rnn_proj(a, p, blk, TM, T);
     } else {
         long long k = (a->phase - 1) / p->pps;
         int sub = (a->phase - 1) % p->pps;
-        rnn_step(a, p, k, sub, blk, T);
+        rnn_step(a, p, k, sub, blk, T, STAGED);
     }
 }
 
 static __device__ void rnn_body_256(const mr_cuda_args *a, long long blk) {
-    rnn_body(a, blk, 4, 256);
+    rnn_body(a, blk, 4, 256, 0);
+}
+static __device__ void rnn_body_256s(const mr_cuda_args *a, long long blk) {
+    rnn_body(a, blk, 4, 256, 1);
 }
 static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk) {
-    rnn_body(a, blk, 8, 64);
+    rnn_body(a, blk, 8, 64, 0);
 }
 
 MR_ELASTIC_KERNEL(mr_rnn_t256, 256, rnn_body_256)
+MR_ELASTIC_KERNEL(mr_rnn_t256s, 256, rnn_body_256s)
 MR_ELASTIC_KERNEL(mr_rnn_t64, 64, rnn_body_64)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
 static const mr_cuda_variant rnn_small = {"t64", (const void *)mr_rnn_t64_elastic,
                                           (const void *)mr_rnn_t64_plain, 64, 0};
+static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t256s_elastic,
+                                           (const void *)mr_rnn_t256s_plain, 256, RNN_STAGE_BYTES};
 
 /* ---- host side ---- */
 
@@ -439,6 +500,22 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     plan->n_variants = 2;
     plan->variants[0] = &rnn_full;
     plan->variants[1] = &rnn_small;
+    /* Batch 1 with 16-byte rows: the staged variant (rnn_step), whose 64 KiB of dynamic shared
+     * memory is past the 48 KiB a kernel gets without opting in. */
+    if (B == 1 && H % 4 == 0 && H * 4 <= RNN_STAGE_BYTES) {
+        const void *fns[2] = {rnn_staged.elastic, rnn_staged.plain};
+        for (int i = 0; i < 2; i++) {
+            cudaError_t e = cudaFuncSetAttribute(
+                fns[i], cudaFuncAttributeMaxDynamicSharedMemorySize, RNN_STAGE_BYTES);
+            if (e != cudaSuccess) {
+                cudaGetLastError();
+                return mr_err_node(err, MR_ERR_BACKEND, n,
+                                   "the recurrent kernel cannot have %d bytes of shared memory: %s",
+                                   RNN_STAGE_BYTES, cudaGetErrorString(e));
+            }
+        }
+        plan->variants[0] = &rnn_staged;
+    }
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 

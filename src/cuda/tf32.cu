@@ -1,4 +1,5 @@
-/* The device's TF32 rounding, for tests of the host's (tf32.h). */
+/* The device's TF32 rounding (mr_tf32, as the kernels convert), for tests of the host's
+ * (tf32.h). */
 #include <stdio.h>
 
 #include "cuda/common.cuh"
@@ -12,12 +13,13 @@ static __global__ void mr_tf32_round_kernel(const float *in, unsigned *out, int 
     if (i < n) out[i] = mr_tf32(in[i]);
 }
 
-extern "C" int mr_cuda_round_tf32_device(const float *in, uint32_t *out, int n, char *why,
+extern "C" int mr_cuda_round_tf32_device(int gpu, const float *in, uint32_t *out, int n, char *why,
                                          size_t why_size) {
     float *din = NULL;
     unsigned *dout = NULL;
     size_t bytes = (size_t)(n > 0 ? n : 1) * 4;
-    cudaError_t e = cudaMalloc((void **)&din, bytes);
+    cudaError_t e = cudaSetDevice(gpu);
+    if (e == cudaSuccess) e = cudaMalloc((void **)&din, bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&dout, bytes);
     if (e == cudaSuccess) e = cudaMemcpy(din, in, (size_t)n * 4, cudaMemcpyHostToDevice);
     if (e == cudaSuccess && n > 0) {
