@@ -1228,8 +1228,8 @@ static void c_rnn(cb *b, int v) {
         /* One batch entry at a time (the kernel's batch-1 path, several rows per warp): */
         {1, 2, 0, 0, 0, 9, 1, 16, 32, 1, 1, 0, 0, 0, 0}, /* GRU bidirectional lbr 0, B 1 */
         {0, 1, 0, 0, 0, 6, 5, 12, 40, 1, 1, 1, 0, 1, 0}, /* LSTM B 5: its last chunk has 1 */
-        /* B 1, H 1024: the staged variant's tile has rows in shared memory (16 of H 1024)
-         * and rows read into registers (ht 8 on the whole GPU: 32 LSTM rows, 24 GRU) */
+        /* B 1, H 1024: several passes of RNN_ROWS rows per warp (ht 8 on the whole GPU: 32
+         * LSTM rows, 24 GRU, per block) */
         {0, 1, 0, 0, 0, 4, 1, 16, 1024, 1, 1, 1, 0, 0, 0}, /* LSTM B 1 */
         {1, 1, 1, 0, 1, 4, 1, 16, 1024, 1, 0, 0, 0, 0, 0}, /* GRU reverse lbr 1, B 1 */
         {1, 1, 0, 0, 0, 4, 1, 16, 1024, 0, 1, 0, 0, 0, 0}, /* GRU lbr 0 (two phases), B 1 */

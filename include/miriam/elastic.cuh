@@ -149,15 +149,19 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
  * to the same few SMs, where the last wave then ran four to an SM; taking at the end of the
  * first block hands the last wave to the blocks that finish first, as the hardware hands a
  * plain grid's last blocks to the slots that free up first. */
-#define MR_ELASTIC_KERNEL(NAME, THREADS, BODY) MR_ELASTIC_KERNEL_BOUNDS(NAME, THREADS, 1, BODY)
+#define MR_ELASTIC_KERNEL(NAME, THREADS, BODY)                                                     \
+    MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS), BODY)
 
 /* The same, both kernels compiled for at least MIN_BLOCKS resident blocks per SM
  * (__launch_bounds__(THREADS, MIN_BLOCKS)): the plain form has no elastic loop and may
  * otherwise be given more registers, and fewer of its blocks then fit an SM than of the
- * elastic form, whose occupancy sizes the launches of both. */
+ * elastic form, whose occupancy sizes the launches of both. (MIN_BLOCKS 1 is not the same
+ * as MR_ELASTIC_KERNEL: it lets the compiler take up to 255 registers per thread.) */
 #define MR_ELASTIC_KERNEL_BOUNDS(NAME, THREADS, MIN_BLOCKS, BODY)                                  \
-    extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                              \
-        NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {                                       \
+    MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
+
+#define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
+    extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         __shared__ long long mr_blk_[2];                                                           \
         long long mr_i_;                                                                           \
         mr_grid_dependency_sync();                                                                 \
@@ -179,8 +183,7 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
             if (mr_i_ < 0) return;                                                                 \
         }                                                                                          \
     }                                                                                              \
-    extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                              \
-        NAME##_plain(mr_cuda_args a, long long base) {                                             \
+    extern "C" __global__ void BOUNDS NAME##_plain(mr_cuda_args a, long long base) {               \
         mr_grid_dependency_sync();                                                                 \
         BODY(&a, base + (long long)blockIdx.x);                                                    \
     }

@@ -501,20 +501,33 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     plan->variants[0] = &rnn_full;
     plan->variants[1] = &rnn_small;
     /* Batch 1 with 16-byte rows: the staged variant (rnn_step), whose 64 KiB of dynamic shared
-     * memory is past the 48 KiB a kernel gets without opting in. */
+     * memory is past the 48 KiB a kernel gets without opting in, and which needs the SM's
+     * largest shared-memory carveout for two blocks per SM. It is used only where as many of
+     * its blocks fit an SM as of the unstaged kernel's (the plan's tiles assume as many). */
     if (B == 1 && H % 4 == 0 && H * 4 <= RNN_STAGE_BYTES) {
         const void *fns[2] = {rnn_staged.elastic, rnn_staged.plain};
-        for (int i = 0; i < 2; i++) {
-            cudaError_t e = cudaFuncSetAttribute(
-                fns[i], cudaFuncAttributeMaxDynamicSharedMemorySize, RNN_STAGE_BYTES);
-            if (e != cudaSuccess) {
-                cudaGetLastError();
-                return mr_err_node(err, MR_ERR_BACKEND, n,
-                                   "the recurrent kernel cannot have %d bytes of shared memory: %s",
-                                   RNN_STAGE_BYTES, cudaGetErrorString(e));
-            }
+        cudaError_t e = cudaSuccess;
+        for (int i = 0; i < 2 && e == cudaSuccess; i++) {
+            e = cudaFuncSetAttribute(fns[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     RNN_STAGE_BYTES);
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(fns[i], cudaFuncAttributePreferredSharedMemoryCarveout,
+                                         cudaSharedmemCarveoutMaxShared);
         }
-        plan->variants[0] = &rnn_staged;
+        int staged_per_sm = 0, full_per_sm = 0;
+        if (e == cudaSuccess)
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&staged_per_sm, rnn_staged.elastic,
+                                                              256, RNN_STAGE_BYTES);
+        if (e == cudaSuccess)
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&full_per_sm, rnn_full.elastic, 256,
+                                                              0);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            return mr_err_node(err, MR_ERR_BACKEND, n,
+                               "setting up the recurrent kernel's %d bytes of shared memory: %s",
+                               RNN_STAGE_BYTES, cudaGetErrorString(e));
+        }
+        if (staged_per_sm >= full_per_sm) plan->variants[0] = &rnn_staged;
     }
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
