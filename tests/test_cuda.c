@@ -1632,7 +1632,7 @@ static int compare(const char *label, const char *mode, int n, const mr_tensor *
 
 /* ---- TF32 ----
  * Tolerance of a TF32 result. Under MR_PRECISION_TF32 a product a*b is formed from
- * a' = tf32(a), b' = tf32(b), both rounded to nearest (cvt.rna: |a' - a| <= 2^-11 |a|), so each
+ * a' = tf32(a), b' = tf32(b), both rounded to nearest (|a' - a| <= 2^-11 |a|), so each
  * product a'b' has relative error <= 2*2^-11 + 2^-22; a'b' is exact in float32 (11-bit
  * significands), and float32 accumulation (the GPU's and the CPU reference's, in different
  * orders) adds at most ~K*2^-24 each, relative to the sum of the |terms|. Hence, per output,

@@ -27,7 +27,7 @@
  *    tile (64 x BK) and the input patch (BK x 64) are copied global -> shared with cp.async
  *    into one of two stages (the next chunk's copies are in flight while this one is
  *    multiplied), zero-filled outside the operands; warps then run mma.sync m16n8k8 TF32
- *    (operands rounded to nearest, float32 accumulation: the input with cvt.rna as it is
+ *    (operands rounded to nearest, float32 accumulation: the input with mr_tf32 as it is
  *    read, the weights, a constant, once by the backend, tf32.h) over the stage (gemm_tile.cuh:
  *    warp layout, padded rows for conflict-free fragment reads). Variant 0: 256 threads (8
  *    warps of 32 x 16 outputs), BK = 32. Variant 1: 64 threads (2 warps of 64 x 32), BK = 16,

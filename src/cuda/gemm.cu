@@ -11,7 +11,7 @@
  *   M > 1   tiled SGEMM (gemm_tile.cuh); logical block = (batch, 64-row tile, 64-column tile).
  *           Variant 0: 256 threads, 4x4 outputs each. Variant 1: 64 threads, 8x8 each.
  *           Under MR_PRECISION_TF32 the same grid runs gemm_tile.cuh's TF32 tensor-core tile
- *           (mma.sync m16n8k8, operands rounded with cvt.rna, float32 accumulation; K stages
+ *           (mma.sync m16n8k8, operands rounded with mr_tf32, float32 accumulation; K stages
  *           of 16 copied with cp.async into two shared-memory stages): variant 0 is 8 warps of
  *           32 x 16 outputs, variant 1 2 warps of 64 x 32, bit-identical to each other. A
  *           block covers the whole K, as in float32 (its duration was already that of the

@@ -152,7 +152,7 @@ mr_gt_tile(const float *A, long long sam, long long sak, const float *B, long lo
  * 64, rows padded to 72): with g = lane / 4 and t = lane % 4, a fragment read touches
  * a[g][t] -> bank (g * (BK + 4) + t) mod 32 and b[t][g] -> bank (8 t + g) mod 32, 32
  * different banks for BK = 16 or 32, so the fragment loads are conflict-free. Operands are
- * rounded to TF32 (cvt.rna) as they are read for the mma, except an `a` the caller knows to
+ * rounded to TF32 (mr_tf32) as they are read for the mma, except an `a` the caller knows to
  * hold TF32 values already (a_tf32: constant weights the backend uploaded rounded, tf32.h),
  * which gives the same bits with a third fewer instructions per mma for the 8-warp tile.
  *
