@@ -22,8 +22,9 @@
 #                the device tool brings back at most 8 files, and this report has miriam's
 #                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16',
 #                '--quick', or '--precision fp32,tf32' for miriam's TF32 columns and verdicts)
-#   steps        miriam steps (per-step kernel time: plain, elastic, preemptible; the elastic
-#                overhead per operator) over STEPS_MODELS (default: the zoo) for each entry of
+#   steps        miriam steps (per-step kernel time: plain and each elastic form; the elastic
+#                overhead per operator) over STEPS_MODELS (zoo names or model specs, default:
+#                the zoo) for each entry of
 #                STEPS_CONFIGS (default "--sms 0;--sms 16;--sms 16 --precision tf32"); writes
 #                steps.md and steps.csv (T_STEPS, default 240, for all of them)
 #   tf32         --precision tf32: test_cuda's TF32 cases alone (MIRIAM_CUDA_FILTER=tf32/ unless
@@ -308,6 +309,10 @@ stage_steps() {
   local t rc cfg cfgs models=${STEPS_MODELS:-}
   if [[ -z $models ]]; then
     models=$("$build/miriam" zoo | tail -n +2 | awk '{printf "zoo:%s ", $1}')
+  else # bare zoo names (STEPS_MODELS='lstm gru') get their zoo: prefix
+    models=$(for m in $models; do
+      case $m in *:* | *.onnx) printf '%s ' "$m" ;; *) printf 'zoo:%s ' "$m" ;; esac
+    done)
   fi
   : >"$OUT/steps.md"
   rm -f "$OUT/steps.csv"
