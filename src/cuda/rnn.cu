@@ -104,9 +104,25 @@ typedef struct rnn_gate_in {
     float x[4], hprev, cprev;
 } rnn_gate_in;
 
+/* acc + r . x, in the x, y, z, w order every path of a step uses, so that a row's sum has the
+ * same bits whichever path, variant or grouping computes it. */
+static __device__ __forceinline__ float dot4_acc(float acc, float4 r, float4 x) {
+    acc = fmaf(r.x, x.x, acc);
+    acc = fmaf(r.y, x.y, acc);
+    acc = fmaf(r.z, x.z, acc);
+    return fmaf(r.w, x.w, acc);
+}
+
 static __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
+}
+
+/* Batch-1 row `it` of a step (gate it / nu, unit it % nu): the warp's partial sums meet and
+ * lane 0 writes the row's R * h into the shared sums. All lanes of the warp call it. */
+static __device__ __forceinline__ void put_row_sum(float *gs, int it, int nu, float acc) {
+    const float sum = warp_sum(acc);
+    if ((threadIdx.x & 31) == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
 }
 
 /* Phases 1..: step k (sub-phase sub for GRU lbr=0) of the (direction, unit tile) block j. */
@@ -239,21 +255,11 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                     const float4 x = v4[q];
 #pragma unroll
                     for (int k = 0; k < RNN_ROWS; k++)
-                        if (k < nr) {
-                            const float4 r = __ldg(r4[k] + q);
-                            acc[k] = fmaf(r.x, x.x, acc[k]);
-                            acc[k] = fmaf(r.y, x.y, acc[k]);
-                            acc[k] = fmaf(r.z, x.z, acc[k]);
-                            acc[k] = fmaf(r.w, x.w, acc[k]);
-                        }
+                        if (k < nr) acc[k] = dot4_acc(acc[k], __ldg(r4[k] + q), x);
                 }
 #pragma unroll
                 for (int k = 0; k < RNN_ROWS; k++)
-                    if (k < nr) {
-                        const int it = it0 + k * nw;
-                        const float sum = warp_sum(acc[k]);
-                        if (lane == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
-                    }
+                    if (k < nr) put_row_sum(gs, it0 + k * nw, nu, acc[k]);
             }
             if (staged) {
                 mr_cp_async_wait();
@@ -268,22 +274,16 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                         const float4 x = v4[q];
 #pragma unroll
                         for (int k = 0; k < RNN_ROWS; k++)
-                            if (it0 + k * nw < staged) {
-                                const float4 r = ((
-                                    const float4 *)(rnn_stage + (long long)(it0 + k * nw) * H))[q];
-                                acc[k] = fmaf(r.x, x.x, acc[k]);
-                                acc[k] = fmaf(r.y, x.y, acc[k]);
-                                acc[k] = fmaf(r.z, x.z, acc[k]);
-                                acc[k] = fmaf(r.w, x.w, acc[k]);
-                            }
+                            if (it0 + k * nw < staged)
+                                acc[k] =
+                                    dot4_acc(acc[k],
+                                             ((const float4 *)(rnn_stage +
+                                                               (long long)(it0 + k * nw) * H))[q],
+                                             x);
                     }
 #pragma unroll
                     for (int k = 0; k < RNN_ROWS; k++)
-                        if (it0 + k * nw < staged) {
-                            const int it = it0 + k * nw;
-                            const float sum = warp_sum(acc[k]);
-                            if (lane == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
-                        }
+                        if (it0 + k * nw < staged) put_row_sum(gs, it0 + k * nw, nu, acc[k]);
                 }
             }
         } else {
@@ -307,13 +307,9 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                             const float4 r = __ldg(r4 + q);
 #pragma unroll
                             for (int bb = 0; bb < RNN_BC; bb++)
-                                if (bb < nbt) {
-                                    const float4 x = ((const float4 *)(v + bb * ldv))[q];
-                                    acc[bb] = fmaf(r.x, x.x, acc[bb]);
-                                    acc[bb] = fmaf(r.y, x.y, acc[bb]);
-                                    acc[bb] = fmaf(r.z, x.z, acc[bb]);
-                                    acc[bb] = fmaf(r.w, x.w, acc[bb]);
-                                }
+                                if (bb < nbt)
+                                    acc[bb] =
+                                        dot4_acc(acc[bb], r, ((const float4 *)(v + bb * ldv))[q]);
                         }
                     } else {
 #pragma unroll 4
