@@ -177,25 +177,31 @@ mr_status mr_policy_parse(const char *name, mr_policy *out);
 typedef struct mr_runtime mr_runtime;
 
 typedef struct mr_runtime_params {
-    mr_backend_kind backend; /* default MR_BACKEND_AUTO */
-    int n_threads;           /* CPU worker threads; 0 = one per online core (default) */
-    int gpu;                 /* CUDA device ordinal (default 0) */
-    int sms;                 /* CUDA: confine the runtime to this many SMs with a green context
-                                (multiple of 8 on Hopper); 0 = the whole GPU (default) */
-    int plain_launch;        /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
-                                for measuring the elastic overhead. Default 0: elastic */
-    int cuda_graphs;         /* CUDA: replay a model's launches as a CUDA graph (default 1) */
-    int dependent_launch;    /* CUDA, compute capability 9.0 and later: launch each kernel of a
-                                model run with programmatic dependent launch, so its blocks are
-                                dispatched while the kernel before it finishes (default 1; 0 =
-                                ordinary stream order, to measure what it saves) */
-    mr_precision precision;  /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
-    mr_policy policy;        /* how tasks share the device (default MR_POLICY_ELASTIC) */
-    int partition_critical;  /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM
-                                group size) or worker threads (CPU) reserved for critical
-                                tasks; 0 (default) = half, rounded to a valid size */
-    mr_profile_use profiles; /* MR_POLICY_ELASTIC: see mr_profile_use (default AUTO) */
-    mr_log_fn log_fn;        /* NULL (default): the library stays silent */
+    mr_backend_kind backend;   /* default MR_BACKEND_AUTO */
+    int n_threads;             /* CPU worker threads; 0 = one per online core (default) */
+    int gpu;                   /* CUDA device ordinal (default 0) */
+    int sms;                   /* CUDA: confine the runtime to this many SMs with a green context
+                                  (multiple of 8 on Hopper); 0 = the whole GPU (default) */
+    int plain_launch;          /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
+                                  for measuring the elastic overhead. Default 0: elastic */
+    int cuda_graphs;           /* CUDA: replay a model's launches as a CUDA graph (default 1) */
+    int dependent_launch;      /* CUDA, compute capability 9.0 and later: launch each kernel of a
+                                  model run with programmatic dependent launch, so its blocks are
+                                  dispatched while the kernel before it finishes (default 1; 0 =
+                                  ordinary stream order, to measure what it saves) */
+    int persistent_recurrence; /* CUDA, LSTM/GRU: run every time step of a layer in one
+                                persistent launch whose blocks keep their rows of R in shared
+                                memory. -1 (default): where each resident block gets a tile of
+                                its own (measured faster there; slower where blocks outnumber
+                                the tiles); 1: wherever the layer's shapes allow; 0: one launch
+                                per time step */
+    mr_precision precision;    /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
+    mr_policy policy;          /* how tasks share the device (default MR_POLICY_ELASTIC) */
+    int partition_critical;    /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM
+                                  group size) or worker threads (CPU) reserved for critical
+                                  tasks; 0 (default) = half, rounded to a valid size */
+    mr_profile_use profiles;   /* MR_POLICY_ELASTIC: see mr_profile_use (default AUTO) */
+    mr_log_fn log_fn;          /* NULL (default): the library stays silent */
     void *log_user_data;
     mr_log_level log_level; /* messages above this level are dropped; default MR_LOG_WARN */
 } mr_runtime_params;

@@ -161,9 +161,33 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
     MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
 
 #define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
+    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, BODY(&a, mr_i_))
+
+/* What a body defined with MR_ELASTIC_KERNEL_HOW learns about the logical block it runs (the
+ * library's own multi-step kernels use it; custom operators need not): MR_BLK_FIRST, the
+ * first logical block of its physical block (shared memory holds nothing of an earlier one);
+ * MR_BLK_PLAIN, a block of the plain form (one logical block per physical block). */
+#define MR_BLK_FIRST 1
+#define MR_BLK_PLAIN 2
+
+/* As MR_ELASTIC_KERNEL_BOUNDS, for a body `__device__ void BODY(const mr_cuda_args *a,
+ * long long blk, int how, const mr_elastic_ctl *ctl)`: how, a combination of the MR_BLK_
+ * flags; ctl, the elastic launch's control block (NULL in the plain form). Such a body may go
+ * on to further logical blocks itself, taken with mr_elastic_take(ctl) (which reads the yield
+ * word first), and must run every block it took; the loop around it then finds the shard
+ * done, or the yield. */
+#define MR_ELASTIC_KERNEL_HOW(NAME, THREADS, MIN_BLOCKS, BODY)                                     \
+    MR_ELASTIC_KERNEL_CALL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS),                          \
+                            BODY(&a, mr_i_, mr_f_, mr_ctl_))
+
+/* The two kernels around CALL, an expression that runs logical block mr_i_; mr_f_ holds its
+ * MR_BLK_ flags (MR_BLK_FIRST is 1, so the elastic loop's "first" flag is one of them). */
+#define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, CALL)                                                \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         __shared__ long long mr_blk_[2];                                                           \
+        const mr_elastic_ctl *mr_ctl_ = &ctl;                                                      \
         long long mr_i_;                                                                           \
+        (void)mr_ctl_;                                                                             \
         mr_grid_dependency_sync();                                                                 \
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
@@ -175,7 +199,7 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
             if (mr_i_ < 0) return;                                                                 \
         }                                                                                          \
         for (int mr_s_ = 1, mr_f_ = 1;; mr_s_ ^= 1, mr_f_ = 0) {                                   \
-            BODY(&a, mr_i_);                                                                       \
+            CALL;                                                                                  \
             if (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread)) return;         \
             if (threadIdx.x == 0) mr_blk_[mr_s_] = mr_elastic_take(&ctl);                          \
             __syncthreads();                                                                       \
@@ -184,8 +208,13 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
         }                                                                                          \
     }                                                                                              \
     extern "C" __global__ void BOUNDS NAME##_plain(mr_cuda_args a, long long base) {               \
+        const long long mr_i_ = base + (long long)blockIdx.x;                                      \
+        const int mr_f_ = MR_BLK_FIRST | MR_BLK_PLAIN;                                             \
+        const mr_elastic_ctl *mr_ctl_ = NULL;                                                      \
+        (void)mr_f_;                                                                               \
+        (void)mr_ctl_;                                                                             \
         mr_grid_dependency_sync();                                                                 \
-        BODY(&a, base + (long long)blockIdx.x);                                                    \
+        CALL;                                                                                      \
     }
 
 /* Custom operators (miriam.h, "Custom operators"): fills *OUT, an mr_custom_kernel, with the

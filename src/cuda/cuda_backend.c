@@ -277,6 +277,7 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     be->plain_launch = params->plain_launch != 0;
     be->use_graphs = params->cuda_graphs != 0;
     be->cfg.precision = params->precision;
+    be->cfg.persistent_recurrence = params->persistent_recurrence;
     struct cudaDeviceProp prop;
     cudaError_t e = cudaGetDeviceProperties(&prop, be->device);
     if (e != cudaSuccess) {

@@ -68,6 +68,8 @@ typedef struct mr_cuda_cfg {
      * logical grid should be to fill them in few waves. Plans of the same model differ
      * between runtimes of different widths; results never do. */
     int sms;
+    /* mr_runtime_params.persistent_recurrence: -1 auto, 0 off, 1 wherever possible */
+    int persistent_recurrence;
 } mr_cuda_cfg;
 
 typedef struct mr_cuda_op {
