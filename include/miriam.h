@@ -191,10 +191,11 @@ typedef struct mr_runtime_params {
                                   ordinary stream order, to measure what it saves) */
     int persistent_recurrence; /* CUDA, LSTM/GRU: run every time step of a layer in one
                                 persistent launch whose blocks keep their rows of R in shared
-                                memory. -1 (default): where each resident block gets a tile of
-                                its own (measured faster there; slower where blocks outnumber
-                                the tiles); 1: wherever the layer's shapes allow; 0: one launch
-                                per time step */
+                                memory. 0 (default): one launch per time step; -1: persistent
+                                where each resident block of a full-width launch gets a tile of
+                                its own (elastic launches there measured 6% faster, plain ones,
+                                as critical tasks and the baselines use, 13% slower); 1:
+                                wherever the layer's shapes allow */
     mr_precision precision;    /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
     mr_policy policy;          /* how tasks share the device (default MR_POLICY_ELASTIC) */
     int partition_critical;    /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM

@@ -2744,10 +2744,11 @@ int main(void) {
     /* The main device runtime is float32, stated rather than defaulted: its results are held
      * to the float32 tolerances above (TOL_GEMM ...), as before TF32 existed. */
     p.precision = MR_PRECISION_FP32;
-    /* The LSTM/GRU op cases' layers are small (few tiles, many blocks): the persistent
-     * recurrence runs them only when asked, and it is asked here, so that every launch mode
-     * (shards, P = 1, 7, preemption, mixed variants) covers it. The zoo cases on 16 SMs take
-     * it by default, the two cases it cannot run take one phase per step. */
+    /* The persistent recurrence (mr_runtime_params.persistent_recurrence) is opt-in; this
+     * runtime asks for it wherever the shapes allow, so that every launch mode (shards, P = 1,
+     * 7, preemption, mixed variants, plain) covers it over the LSTM/GRU cases and the zoo's
+     * recurrent models. The TF32 and 16-SM runtimes keep the default (one phase per step), as
+     * do the two cases the persistent form cannot run. */
     p.persistent_recurrence = 1;
     st = mr_runtime_create(&p, &cx.dev, eb, sizeof eb);
     CHECK_STATUS(st, MR_OK, eb, NULL);

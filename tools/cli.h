@@ -8,12 +8,13 @@
 
 typedef struct cli_common {
     mr_backend_kind backend;
-    int threads;      /* 0 = default */
-    int sms;          /* CUDA: SMs of the green-context partition; 0 = the whole GPU */
-    int gpu;          /* CUDA device ordinal */
-    int plain_launch; /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
-    int no_graphs;    /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
-    int no_pdl;       /* CUDA: --no-pdl (no programmatic dependent launch) */
+    int threads;        /* 0 = default */
+    int sms;            /* CUDA: SMs of the green-context partition; 0 = the whole GPU */
+    int gpu;            /* CUDA device ordinal */
+    int plain_launch;   /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
+    int no_graphs;      /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
+    int no_pdl;         /* CUDA: --no-pdl (no programmatic dependent launch) */
+    int persistent_rnn; /* CUDA: --persistent-rnn (mr_runtime_params.persistent_recurrence -1) */
     mr_precision precision; /* CUDA: --precision fp32|tf32 */
     int verbose;
     /* --op-library PATH (repeatable): shared libraries of custom operators */
@@ -23,7 +24,7 @@ typedef struct cli_common {
 
 void cli_common_init(cli_common *c);
 /* Parses --device/--threads/--sms/--gpu/--launch/--precision/--no-graphs/--no-pdl/
- * --verbose/--op-library
+ * --persistent-rnn/--verbose/--op-library
  * at argv[*i]: -1 consumed, 1 error, 2 not common. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 /* Creates the runtime of the options, with the custom operators of every --op-library

@@ -105,6 +105,7 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     p.plain_launch = c->plain_launch;
     p.cuda_graphs = !c->no_graphs;
     p.dependent_launch = !c->no_pdl;
+    p.persistent_recurrence = c->persistent_rnn ? -1 : 0;
     p.precision = c->precision;
     p.log_fn = log_stderr;
     p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
@@ -188,6 +189,9 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--no-pdl") == 0) {
         c->no_pdl = 1;
         return -1;
+    } else if (strcmp(a, "--persistent-rnn") == 0) {
+        c->persistent_rnn = 1;
+        return -1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         c->verbose = 1;
         return -1;
@@ -205,9 +209,9 @@ void cli_backend_label_kind(const cli_common *c, mr_backend_kind k, char *buf, s
     }
     char part[32] = "";
     if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
-    snprintf(buf, size, "cuda%s/%s%s%s%s", part, c->plain_launch ? "plain" : "elastic",
+    snprintf(buf, size, "cuda%s/%s%s%s%s%s", part, c->plain_launch ? "plain" : "elastic",
              c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "",
-             c->no_pdl ? "/nopdl" : "");
+             c->no_pdl ? "/nopdl" : "", c->persistent_rnn ? "/prnn" : "");
 }
 
 const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size) {
@@ -255,6 +259,10 @@ void cli_cuda_options_help(int width) {
                 "CUDA: no programmatic dependent launch (Hopper and later: a\n"
                 "model's next kernel is dispatched while the previous one\n"
                 "finishes); for measuring what it saves");
+    help_option(width, "--persistent-rnn",
+                "CUDA: run each LSTM/GRU layer's time steps in one persistent\n"
+                "launch where every resident block gets a tile of its own\n"
+                "(R kept in shared memory); default: a launch per time step");
 }
 
 void cli_op_library_help(int width) {

@@ -47,6 +47,7 @@ static void steps_usage(void) {
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
     printf("  %-15s%s\n", "--no-pdl", "CUDA: no programmatic dependent launch");
+    printf("  %-15s%s\n", "--persistent-rnn", "CUDA: LSTM/GRU time steps in one persistent launch");
     cli_op_library_help(15);
 }
 
@@ -261,7 +262,8 @@ int cmd_steps(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "--sms") == 0 || strcmp(a, "--gpu") == 0 || strcmp(a, "-v") == 0 ||
             strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0 ||
-            strcmp(a, "--op-library") == 0 || strcmp(a, "--no-pdl") == 0) {
+            strcmp(a, "--op-library") == 0 || strcmp(a, "--no-pdl") == 0 ||
+            strcmp(a, "--persistent-rnn") == 0) {
             if (cli_common_option(&c, argc, argv, &i) == 1) return 1;
             continue;
         }

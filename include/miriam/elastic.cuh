@@ -185,9 +185,8 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 #define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, CALL)                                                \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         __shared__ long long mr_blk_[2];                                                           \
-        const mr_elastic_ctl *mr_ctl_ = &ctl;                                                      \
+        const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = &ctl;                              \
         long long mr_i_;                                                                           \
-        (void)mr_ctl_;                                                                             \
         mr_grid_dependency_sync();                                                                 \
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
@@ -209,10 +208,8 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
     }                                                                                              \
     extern "C" __global__ void BOUNDS NAME##_plain(mr_cuda_args a, long long base) {               \
         const long long mr_i_ = base + (long long)blockIdx.x;                                      \
-        const int mr_f_ = MR_BLK_FIRST | MR_BLK_PLAIN;                                             \
-        const mr_elastic_ctl *mr_ctl_ = NULL;                                                      \
-        (void)mr_f_;                                                                               \
-        (void)mr_ctl_;                                                                             \
+        const int mr_f_ __attribute__((unused)) = MR_BLK_FIRST | MR_BLK_PLAIN;                     \
+        const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = NULL;                              \
         mr_grid_dependency_sync();                                                                 \
         CALL;                                                                                      \
     }

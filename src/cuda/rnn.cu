@@ -31,6 +31,9 @@
  * results are bit-identical whichever variant runs a block.
  */
 #include <math.h>
+#ifdef RNN_TRACE
+#include <stdio.h>
+#endif
 
 #include "cuda/gemm_tile.cuh"
 
@@ -583,7 +586,17 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     }
     __syncthreads();
     int held = -1; /* the tile whose rows shared memory holds */
+#ifdef RNN_TRACE
+    /* Build with -DRNN_TRACE to print, for two blocks and a few steps of a layer with 256
+     * inputs (the zoo's first), the SM clock spent in each stage of a step (device printf: a
+     * study build, never a release one; docs/KERNEL_NOTES.md entry 12). */
+    long long tr[7];
+#define RNN_TR(i) (tr[i] = clock64())
+#else
+#define RNN_TR(i) ((void)0)
+#endif
     for (int j = 0;; j ^= 1) {
+        RNN_TR(0);
         slot = ps_slot[j];
         int tile = ps_tile[j];
         if (tile < 0) {
@@ -606,6 +619,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             slot = ps_fix_slot;
             tile = ps_fix_tile;
         }
+        RNN_TR(1);
         const int reload = tile != held;
         held = tile;
         const unsigned v = (unsigned)(slot / n);
@@ -620,7 +634,10 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         const int nbc = (int)(B < RNN_BC ? B : RNN_BC);
         float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
         const long long fit = ((long long)dyn / 4 - nbc * H) / H;
-        const int srows = (int)(fit < p->G * nu ? (fit > 0 ? fit : 0) : p->G * nu);
+        /* The plain form runs one slot per block: a copy into shared memory would be read
+         * once, so it reads R from L2 like the per-step kernels. */
+        const int srows =
+            (how & MR_BLK_PLAIN) ? 0 : (int)(fit < p->G * nu ? (fit > 0 ? fit : 0) : p->G * nu);
         if (reload && srows) {
             for (int r = warp; r < srows; r += nw) {
                 const float *src = c.Rd + ((r / nu) * H + c.u0 + r % nu) * H;
@@ -634,6 +651,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         if (threadIdx.x == 0 && v > 0)
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
+        RNN_TR(2);
         if (warp == nw - 1) {
             long long nx = -1;
             int nt = -1;
@@ -648,6 +666,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
         }
         __syncthreads();
+        RNN_TR(3);
 
         const int do_dot = c.vec != NULL;
         const int rows = c.ng * nu;
@@ -662,6 +681,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             if (threadIdx.x < nu * nbt) rnn_gate_load(&c, a, p, b0, threadIdx.x, &gin[threadIdx.x]);
             if (reload && b0 == 0) mr_cp_async_wait();
             __syncthreads();
+            RNN_TR(4);
             if (do_dot) {
                 if (nbt == 1)
                     rnn_pdot(&c, vbuf, rc, srows, rows, H, 1, gs, T);
@@ -673,13 +693,23 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                         0.0f;
             }
             __syncthreads();
+            RNN_TR(5);
             rnn_gates(&c, a, p, b0, nbt, &gin[threadIdx.x < RNN_HT_MAX * RNN_BC ? threadIdx.x : 0],
                       gs, T);
             __syncthreads(); /* gs, gin and the vector chunk are reused by the next chunk */
         }
         /* Step done: every thread's writes are before the barrier above; the release orders
          * them before the count that lets the next step start. */
+        RNN_TR(6);
         if (threadIdx.x == 0) red_release_add_u32(sync + RNN_SYNC_DONE, 1u);
+#ifdef RNN_TRACE
+        if (threadIdx.x == 0 && (blockIdx.x == 0 || blockIdx.x == 17) && v >= 20 && v < 26 &&
+            p->NI == 256)
+            printf("trace blk %d v %u tile %d: claim %lld wait %lld bar %lld load %lld dot %lld "
+                   "gates %lld (cycles)\n",
+                   (int)blockIdx.x, v, tile, tr[1] - tr[0], tr[2] - tr[1], tr[3] - tr[2],
+                   tr[4] - tr[3], tr[5] - tr[4], tr[6] - tr[5]);
+#endif
         if (ps_slot[j ^ 1] < 0) return;
     }
 }
@@ -851,10 +881,13 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
 #define RNN_PERSIST 1
 #endif
     const long long tiles = D * p.n_ht, nbc = B < RNN_BC ? B : RNN_BC;
-    /* By default only where the full-width launch has no more blocks than a step has tiles
-     * (RNN_BLOCKS_PER_SM per SM), so that each block keeps one tile's rows: on an H200 a
-     * 2-layer LSTM (H 512) on 16 SMs (32 tiles, 32 blocks) took 0.88 ms against 0.95 with
-     * one phase per step, but on the whole GPU (128 tiles, 264 blocks) 1.04 against 0.50. */
+    /* Opt-in (cfg->persistent_recurrence). Its automatic choice (-1) takes it only where the
+     * full-width launch has no more blocks than a step has tiles (RNN_BLOCKS_PER_SM per SM), so
+     * that each block keeps one tile's rows: on an H200 a 2-layer LSTM (H 512) on 16 SMs (32
+     * tiles, 32 blocks) took 0.88 ms elastic against 0.94 with one phase per step, but on the
+     * whole GPU (128 tiles, 264 blocks) 1.04 against 0.50. Plain launches of it, whose blocks
+     * run one slot each (critical tasks, the baselines), took 1.07 ms on those 16 SMs: hence
+     * not by default (docs/KERNEL_NOTES.md, 12). */
     const int want = cfg->persistent_recurrence < 0
                          ? cfg->sms > 0 && tiles >= RNN_BLOCKS_PER_SM * (long long)cfg->sms
                          : cfg->persistent_recurrence;
