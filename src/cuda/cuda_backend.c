@@ -637,9 +637,14 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     dim3 block = {(unsigned)v->threads, 1, 1};
     const int pdl = ex->be->pdl && !v->foreign && !l->preemptible;
     if (l->mode == MR_LAUNCH_PLAIN) {
+        long long grid_blocks = nb;
+        if (ss->plan.plain_grid) {
+            grid_blocks = ss->plan.plain_grid(&ss->plan, l->phase, ss->full_blocks[l->variant]);
+            if (grid_blocks < 1) grid_blocks = 1;
+        }
         /* gridDim.x is limited to 2^31-1: split huge grids. */
-        for (long long base = 0; base < nb; base += 0x7fffffffLL) {
-            long long count = nb - base < 0x7fffffffLL ? nb - base : 0x7fffffffLL;
+        for (long long base = 0; base < grid_blocks; base += 0x7fffffffLL) {
+            long long count = grid_blocks - base < 0x7fffffffLL ? grid_blocks - base : 0x7fffffffLL;
             dim3 grid = {launch_grid(ex, count), 1, 1};
             void *kargs[] = {&args, &base};
             CU_TRY(launch_kernel(v->plain, grid, block, kargs, (size_t)v->smem, stream, pdl),

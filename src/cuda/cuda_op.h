@@ -48,6 +48,10 @@ typedef struct mr_cuda_plan {
     long long n_blocks; /* logical blocks of every phase (use per-phase counts through
                            phase_blocks when they differ) */
     long long (*phase_blocks)(const struct mr_cuda_plan *p, int phase); /* NULL: n_blocks */
+    /* The grid of a plain launch of `phase`, given `full`, how many blocks of the variant fit
+     * the runtime's SMs at once. NULL: one block per logical block. For a kernel whose plain
+     * form takes its logical blocks itself (the persistent recurrence, cuda/rnn.cu). */
+    long long (*plain_grid)(const struct mr_cuda_plan *p, int phase, long long full);
     size_t workspace_bytes; /* device memory kept across blocks/phases of one execution */
     int n_variants;
     const mr_cuda_variant *variants[MR_CUDA_MAX_VARIANTS];

@@ -45,10 +45,9 @@ extern "C" {
 enum { IN_X, IN_W, IN_R, IN_B, IN_SEQ, IN_H0, IN_C0, IN_P };
 enum { OUT_Y, OUT_YH, OUT_YC };
 
-#define RNN_HT_MAX 32                    /* hidden units per recurrent block, at most */
-#define RNN_BC     4                     /* batch entries per dot-product pass */
-#define GS         (RNN_HT_MAX * RNN_BC) /* gate stride in the shared sums */
-#define RNN_ROWS   4                     /* rows of R per warp pass (one batch entry) */
+#define RNN_HT_MAX 32 /* hidden units per recurrent block, at most */
+#define RNN_BC     4  /* batch entries per dot-product pass */
+#define RNN_ROWS   4  /* rows of R per warp pass (one batch entry) */
 /* The staged variant's dynamic shared memory: the first rows of a batch-1 step's R tile are
  * copied there with cp.async (see rnn_step). 64 KiB: two 256-thread blocks per SM still fit
  * (the registers allow two). */
@@ -71,8 +70,7 @@ static __device__ __forceinline__ float sigm(float v) {
 
 /* Phase 0 */
 static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn_k_params *p,
-                                                long long j, int TM, int T) {
-    __shared__ __align__(16) mr_gt_smem s;
+                                                long long j, int TM, int T, mr_gt_smem *s) {
     const long long H = p->H, GH = p->G * H, NI = p->NI, SB = p->S * p->B;
     const long long per_dir = p->n_pr * p->n_pc;
     const long long d = j / per_dir, rt = (j % per_dir) / p->n_pc, ct = j % p->n_pc;
@@ -88,7 +86,7 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
         for (long long i = threadIdx.x; i < 2 + p->dirs * p->n_ht; i += T)
             ((unsigned *)a->workspace + p->off_sync)[i] = 0u;
     /* xw = X [SB][NI] times W[d]^T: element (k, col) of the right operand is W[d][col][k]. */
-    mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, &s, acc);
+    mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, s, acc);
 #pragma unroll
     for (int jj = 0; jj < TM; jj++) {
         long long col = n0 + mr_gt_col(jj, threadIdx.x, TM);
@@ -123,10 +121,10 @@ static __device__ __forceinline__ void rnn_ctx_init(rnn_ctx *c, const mr_cuda_ar
                                                     const rnn_k_params *p, long long k, int sub,
                                                     long long j) {
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, GH = p->G * H;
-    const long long d = j / p->n_ht;
+    const int d = (int)j / (int)p->n_ht; /* tile counts fit int (rnn_prepare) */
     float *ws = (float *)a->workspace;
     c->d = d;
-    c->u0 = (j % p->n_ht) * p->ht;
+    c->u0 = (long long)((int)j % (int)p->n_ht) * p->ht;
     c->nu = (int)(H - c->u0 < p->ht ? H - c->u0 : p->ht);
     c->k = k;
     c->sub = sub;
@@ -195,7 +193,7 @@ static __device__ __forceinline__ void rnn_gate_load(const rnn_ctx *c, const mr_
 }
 
 /* The gate math of pair `it` of batch chunk b0, from its inputs and the R * vec sums in gs
- * ([gate][unit][batch]): writes h_t (and c_t, Y, Y_h, Y_c), or GRU lbr=0 phase A's z and
+ * ([gate * nu + unit][batch]): writes h_t (and c_t, Y, Y_h, Y_c), or GRU lbr=0 phase A's z and
  * r (.) h_{t-1}. */
 static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr_cuda_args *a,
                                                       const rnn_k_params *p, long long b0, int it,
@@ -204,6 +202,7 @@ static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr
     const int i = it % c->nu, bb = it / c->nu;
     const long long b = b0 + bb, u = c->u0 + i;
     const float *x = in->x;
+    const int GS = c->nu * RNN_BC;          /* gate stride in the sums */
     const float *sg = gs + i * RNN_BC + bb; /* gate g's sum is sg[g * GS] */
     const float hprev = in->hprev;
     const long long io = (p->layout ? b * D + d : d * B + b) * H + u; /* Y_h, Y_c, init */
@@ -263,9 +262,9 @@ static __device__ __forceinline__ float warp_sum(float v) {
 
 /* Batch-1 row `it` of a step (gate it / nu, unit it % nu): the warp's partial sums meet and
  * lane 0 writes the row's R * h into the shared sums. All lanes of the warp call it. */
-static __device__ __forceinline__ void put_row_sum(float *gs, int it, int nu, float acc) {
+static __device__ __forceinline__ void put_row_sum(float *gs, int it, float acc) {
     const float sum = warp_sum(acc);
-    if ((threadIdx.x & 31) == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC] = sum;
+    if ((threadIdx.x & 31) == 0) gs[it * RNN_BC] = sum;
 }
 
 /* The gate math of batch chunk b0 (nbt entries), after the sums are in gs: one (unit, batch
@@ -359,7 +358,7 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                 }
 #pragma unroll
                 for (int k = 0; k < RNN_ROWS; k++)
-                    if (k < nr) put_row_sum(gs, it0 + k * nw, nu, acc[k]);
+                    if (k < nr) put_row_sum(gs, it0 + k * nw, acc[k]);
             }
             if (staged) {
                 mr_cp_async_wait();
@@ -383,7 +382,7 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                     }
 #pragma unroll
                     for (int k = 0; k < RNN_ROWS; k++)
-                        if (it0 + k * nw < staged) put_row_sum(gs, it0 + k * nw, nu, acc[k]);
+                        if (it0 + k * nw < staged) put_row_sum(gs, it0 + k * nw, acc[k]);
                 }
             }
         } else {
@@ -425,8 +424,7 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                 }
                 if (lane == 0)
 #pragma unroll
-                    for (int bb = 0; bb < RNN_BC; bb++)
-                        gs[(g * RNN_HT_MAX + i) * RNN_BC + bb] = acc[bb];
+                    for (int bb = 0; bb < RNN_BC; bb++) gs[it * RNN_BC + bb] = acc[bb];
             }
         }
         __syncthreads();
@@ -448,6 +446,9 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
  * blocks only after v's predecessors are all done), the plain form's slot counter, and per
  * tile the number of steps that claimed it. */
 enum { RNN_SYNC_DONE, RNN_SYNC_PLAIN, RNN_SYNC_CLAIMS };
+#ifndef RNN_POLL_ONCE /* study: 1 = relaxed polls, then one acquire load */
+#define RNN_POLL_ONCE 0
+#endif
 
 static __device__ __forceinline__ unsigned ld_acquire_u32(const unsigned *q) {
     unsigned v;
@@ -497,8 +498,7 @@ static __device__ int rnn_claim(unsigned *cl, int n, unsigned v, int pref, int o
 /* One float4 column q of up to RNN_ROWS rows times NB vectors (rnn_pdot). */
 static __device__ __forceinline__ void rnn_pdot_q(float acc[RNN_ROWS][RNN_BC],
                                                   const float4 *const r4[RNN_ROWS],
-                                                  const float4 *v4, long long q, int nr,
-                                                  long long H, int NB) {
+                                                  const float4 *v4, int q, int nr, int H, int NB) {
     float4 x[RNN_BC];
 #pragma unroll
     for (int bb = 0; bb < NB; bb++) x[bb] = v4[bb * (H / 4) + q];
@@ -511,30 +511,42 @@ static __device__ __forceinline__ void rnn_pdot_q(float acc[RNN_ROWS][RNN_BC],
         }
 }
 
+/* Where a persistent step's tile row ra (gate ra / nu, unit ra % nu) is read from: shared
+ * memory (rc) holds tile rows sr0 .. sr0 + srows - 1 (the rows below sr0 are in registers,
+ * rnn_pdot_regs), the rest come from L2. */
+static __device__ __forceinline__ const float4 *rnn_prow(const rnn_ctx *c, const float *rc, int sr0,
+                                                         int srows, int ra, int H) {
+    const int nu = c->nu;
+    if (ra >= sr0 && ra - sr0 < srows) return (const float4 *)(rc + (long long)(ra - sr0) * H);
+    return (const float4 *)(c->Rd + ((ra / nu) * H + c->u0 + ra % nu) * H);
+}
+
 /* The persistent step's dot products for a chunk of NB (a literal: 1 or RNN_BC) batch
- * entries, the vector chunk in vbuf ([NB][H]): RNN_ROWS rows per warp pass, from shared memory
- * (tile rows below srows, in rc) or from L2; each row's sum in the order of rnn_step's (the
- * same bits), into gs. */
+ * entries, the vector chunk in vbuf ([NB][H]): RNN_ROWS rows per warp pass, from row it_from
+ * on (rnn_pdot_regs did the rows before it), rows from rnn_prow; each
+ * row's sum in the order of rnn_step's (the same bits), into gs. */
 static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *vbuf,
-                                                const float *rc, int srows, int rows, long long H,
-                                                int NB, float *gs, int T) {
+                                                const float *rc, int sr0, int srows, int rows,
+                                                int it_from, int H, int NB, int ALLSM, float *gs,
+                                                int T) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
     const float4 *v4 = (const float4 *)vbuf;
-    for (int it0 = warp; it0 < rows; it0 += RNN_ROWS * nw) {
+    for (int it0 = it_from + warp; it0 < rows; it0 += RNN_ROWS * nw) {
         const float4 *r4[RNN_ROWS];
         float acc[RNN_ROWS][RNN_BC];
         int nr = 0;
 #pragma unroll
         for (int k = 0; k < RNN_ROWS; k++) {
-            const int it = it0 + k * nw, ra = c->g0 * nu + it;
+            const int it = it0 + k * nw;
 #pragma unroll
             for (int bb = 0; bb < NB; bb++) acc[k][bb] = 0.0f;
             r4[k] = (const float4 *)rc;
             if (it < rows) {
-                r4[k] =
-                    (const float4 *)(ra < srows
-                                         ? rc + (long long)ra * H
-                                         : c->Rd + ((c->g0 + it / nu) * H + c->u0 + it % nu) * H);
+                /* ALLSM (a literal): every row from sr0 on is in shared memory, so no row
+                 * needs the division that locates it in R, and the loads are LDS */
+                const int ra = c->g0 * nu + it;
+                r4[k] = ALLSM ? (const float4 *)(rc + (ra - sr0) * H)
+                              : rnn_prow(c, rc, sr0, srows, ra, H);
                 nr = k + 1;
             }
         }
@@ -542,10 +554,10 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
          * accumulators, and unrolled they spilled. */
         if (NB == 1) {
 #pragma unroll 4
-            for (long long q = lane; q < H / 4; q += 32) rnn_pdot_q(acc, r4, v4, q, nr, H, NB);
+            for (int q = lane; q < H / 4; q += 32) rnn_pdot_q(acc, r4, v4, q, nr, H, NB);
         } else {
 #pragma unroll 1
-            for (long long q = lane; q < H / 4; q += 32) rnn_pdot_q(acc, r4, v4, q, nr, H, NB);
+            for (int q = lane; q < H / 4; q += 32) rnn_pdot_q(acc, r4, v4, q, nr, H, NB);
         }
 #pragma unroll
         for (int k = 0; k < RNN_ROWS; k++)
@@ -554,14 +566,73 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
 #pragma unroll
                 for (int bb = 0; bb < NB; bb++) {
                     const float sum = warp_sum(acc[k][bb]);
-                    if (lane == 0) gs[((it / nu) * RNN_HT_MAX + it % nu) * RNN_BC + bb] = sum;
+                    if (lane == 0) gs[it * RNN_BC + bb] = sum;
                 }
             }
     }
 }
 
+/* Register rows (batch 1, every gate's rows in one step, H <= 128 * RNN_RQ): a warp's rows
+ * it = warp + k * nw, k < RNN_RROWS, stay in registers across the steps of the tile a block
+ * holds, lane l holding float4 columns l + 32 i. With shared memory's rows they put the whole
+ * tile on chip where shared memory alone cannot (an H200 SM's 228 KiB hold 2 x 48 rows of
+ * H 512 beside the rest; a 16-SM LSTM tile has 64). */
+#ifndef RNN_RROWS /* may be set at build time to study the trade-off (1 or 2) */
+#define RNN_RROWS 2
+#endif
+#define RNN_RQ 4
+
+/* Loads the register rows of the tile in c (zeros past its rows and columns). */
+static __device__ __forceinline__ void rnn_regs_load(const rnn_ctx *c, int rows, int H, int T,
+                                                     float4 rreg[RNN_RROWS][RNN_RQ]) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+#pragma unroll
+    for (int k = 0; k < RNN_RROWS; k++) {
+        const int it = warp + k * nw;
+        const float4 *src = (const float4 *)(c->Rd + ((it / nu) * H + c->u0 + it % nu) * H);
+#pragma unroll
+        for (int i = 0; i < RNN_RQ; i++) {
+            const int q = lane + 32 * i;
+            rreg[k][i] = it < rows && q < H / 4 ? __ldg(src + q) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+    }
+}
+
+/* The register rows' dot products (batch 1): rows it = warp + k * nw, k < RNN_RROWS, in
+ * their own pass (what it keeps in flight besides them is only the vector), each row's sum
+ * in the order of rnn_pdot's. */
+static __device__ __forceinline__ void rnn_pdot_regs(const rnn_ctx *c, const float *vbuf,
+                                                     const float4 rreg[RNN_RROWS][RNN_RQ], int rows,
+                                                     int H, float *gs, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
+    const float4 *v4 = (const float4 *)vbuf;
+    float acc[RNN_RROWS];
+#pragma unroll
+    for (int k = 0; k < RNN_RROWS; k++) acc[k] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < RNN_RQ; i++) {
+        const int q = lane + 32 * i;
+        if (q < H / 4) {
+            const float4 x = v4[q];
+#pragma unroll
+            for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x);
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < RNN_RROWS; k++) {
+        const int it = warp + k * nw;
+        if (it < rows) {
+            const float sum = warp_sum(acc[k]);
+            if (lane == 0) gs[it * RNN_BC] = sum;
+        }
+    }
+}
+
 /* The persistent recurrence, from logical block `slot` on: the elastic form goes on through
- * the blocks it takes itself (ctl), the plain form (ctl NULL) runs one. The next slot is taken
+ * the blocks it takes itself (ctl); the plain form (ctl NULL) takes its slots, the first one
+ * included, from its own counter (RNN_SYNC_PLAIN) in the order its blocks ask, so that its
+ * grid may be just the blocks that fit (rnn_plain_grid) and they keep their tiles as the
+ * elastic form's do; the in-order argument above holds for it too. The next slot is taken
  * and its tile claimed by the last warp while thread 0 waits for the step before the current
  * one, so neither round trip is on the chain from one step to the next. */
 static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rnn_k_params *p,
@@ -578,14 +649,28 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     unsigned *sync = (unsigned *)((float *)a->workspace + p->off_sync);
     unsigned *cl = sync + RNN_SYNC_CLAIMS;
     const int n = (int)(p->dirs * p->n_ht);
-    const long long B = p->B, H = p->H;
+    const long long B = p->B, H = p->H, total = p->S * p->pps * n;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
     if (threadIdx.x == 0) {
+        if (how & MR_BLK_PLAIN) {
+            const unsigned s0 = atomicAdd(sync + RNN_SYNC_PLAIN, 1u);
+            slot = s0 < total ? (long long)s0 : -1; /* -1: every slot was taken */
+        }
         ps_slot[0] = slot;
         ps_tile[0] = -1;
     }
     __syncthreads();
-    int held = -1; /* the tile whose rows shared memory holds */
+    if (ps_slot[0] < 0) return;
+    int held = -1; /* the tile whose rows shared memory (and registers) hold */
+    /* Register rows (rnn_pdot_regs) where every step multiplies all of a tile's rows by one
+     * vector; shared memory then holds the tile's rows from sr0 on. */
+    const int use_regs = B == 1 && p->pps == 1 && H <= 128 * RNN_RQ;
+    const int sr0 = use_regs ? RNN_RROWS * nw : 0;
+    float4 rreg[RNN_RROWS][RNN_RQ];
+#pragma unroll
+    for (int k = 0; k < RNN_RROWS; k++)
+#pragma unroll
+        for (int i = 0; i < RNN_RQ; i++) rreg[k][i] = make_float4(0.f, 0.f, 0.f, 0.f);
 #ifdef RNN_TRACE
     /* Build with -DRNN_TRACE to print, for two blocks and a few steps of a layer with 256
      * inputs (the zoo's first), the SM clock spent in each stage of a step (device printf: a
@@ -600,16 +685,12 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         slot = ps_slot[j];
         int tile = ps_tile[j];
         if (tile < 0) {
-            /* A slot without a tile: the first one (the plain form takes it here, in dispatch
-             * order too, see above), or one whose early claim missed. The result goes through
-             * other words: a thread may not have read ps_slot[j] / ps_tile[j] yet. */
+            /* A slot without a tile: the first one, or one whose early claim missed. The
+             * result goes through other words: a thread may not have read ps_slot[j] /
+             * ps_tile[j] yet. */
             if (warp == nw - 1) {
-                if (how & MR_BLK_PLAIN) {
-                    unsigned s0 = 0;
-                    if (lane == 0) s0 = atomicAdd(sync + RNN_SYNC_PLAIN, 1u);
-                    slot = __shfl_sync(0xffffffffu, s0, 0);
-                }
-                const int t = rnn_claim(cl, n, (unsigned)(slot / n), held, (int)(slot % n));
+                const int t = rnn_claim(cl, n, (unsigned)slot / (unsigned)n, held,
+                                        (int)((unsigned)slot % (unsigned)n));
                 if (lane == 0) {
                     ps_fix_slot = slot;
                     ps_fix_tile = t;
@@ -622,35 +703,42 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         RNN_TR(1);
         const int reload = tile != held;
         held = tile;
-        const unsigned v = (unsigned)(slot / n);
+        const unsigned v = (unsigned)slot / (unsigned)n; /* slots fit 31 bits (rnn_prepare) */
         rnn_ctx c;
         rnn_ctx_init(&c, a, p, v / p->pps, (int)(v % p->pps), tile);
         const int nu = c.nu;
 
-        /* Dynamic shared memory: the vector chunk ([nbc][H]), then the tile's first rows of
-         * R (row r: gate r / nu, unit r % nu), as many as fit. */
+        /* Dynamic shared memory: the vector chunk ([nbc][H]), then the tile's rows of R from
+         * sr0 on (row ra: gate ra / nu, unit ra % nu), as many as fit. */
         unsigned dyn;
         asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
         const int nbc = (int)(B < RNN_BC ? B : RNN_BC);
         float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
         const long long fit = ((long long)dyn / 4 - nbc * H) / H;
-        /* The plain form runs one slot per block: a copy into shared memory would be read
-         * once, so it reads R from L2 like the per-step kernels. */
-        const int srows =
-            (how & MR_BLK_PLAIN) ? 0 : (int)(fit < p->G * nu ? (fit > 0 ? fit : 0) : p->G * nu);
+        const long long rest = p->G * nu - sr0;
+        const int srows = rest <= 0 || fit <= 0 ? 0 : (int)(fit < rest ? fit : rest);
         if (reload && srows) {
             for (int r = warp; r < srows; r += nw) {
-                const float *src = c.Rd + ((r / nu) * H + c.u0 + r % nu) * H;
+                const int ra = sr0 + r;
+                const float *src = c.Rd + ((ra / nu) * H + c.u0 + ra % nu) * H;
                 for (long long q = 4 * lane; q < H; q += 128)
                     mr_cp_async16(rc + (long long)r * H + q, src + q, true);
             }
             mr_cp_async_commit();
         }
+        if (reload && use_regs) rnn_regs_load(&c, p->G * nu, H, T, rreg);
         /* Thread 0 waits for the previous virtual step (acquire: with the barrier below, its
          * writes are visible to the whole block); the last warp takes the next slot. */
-        if (threadIdx.x == 0 && v > 0)
+        if (threadIdx.x == 0 && v > 0) {
+#if RNN_POLL_ONCE
+            while (ld_relaxed_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
+            }
+            (void)ld_acquire_u32(sync + RNN_SYNC_DONE);
+#else
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
+#endif
+        }
         RNN_TR(2);
         if (warp == nw - 1) {
             long long nx = -1;
@@ -658,10 +746,15 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             /* Only the held tile is tried here: a claim that had to wait for a free tile
              * would hold up this step (with P > n a tile's next step may not be claimed yet). */
             if (lane == 0) {
-                if (ctl) nx = mr_elastic_take(ctl);
-                const unsigned nv = (unsigned)(nx / n);
+                if (ctl) {
+                    nx = mr_elastic_take(ctl);
+                } else {
+                    const unsigned s1 = atomicAdd(sync + RNN_SYNC_PLAIN, 1u);
+                    nx = s1 < total ? (long long)s1 : -1;
+                }
+                const unsigned nv = (unsigned)nx / (unsigned)n;
                 if (nx >= 0 && atomicCAS(cl + tile, nv, nv + 1) == nv) nt = tile;
-                ps_slot[j ^ 1] = nx; /* -1: none (the plain form's only block, or the end) */
+                ps_slot[j ^ 1] = nx; /* -1: none left */
                 ps_tile[j ^ 1] = nt;
             }
         }
@@ -683,17 +776,30 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             __syncthreads();
             RNN_TR(4);
             if (do_dot) {
-                if (nbt == 1)
-                    rnn_pdot(&c, vbuf, rc, srows, rows, H, 1, gs, T);
-                else
-                    rnn_pdot(&c, vbuf, rc, srows, rows, H, RNN_BC, gs, T);
+                const int allsm = sr0 + srows >= p->G * nu;
+                if (nbt == 1 && use_regs) {
+                    rnn_pdot_regs(&c, vbuf, rreg, rows, (int)H, gs, T);
+                    if (allsm)
+                        rnn_pdot(&c, vbuf, rc, sr0, srows, rows, sr0, (int)H, 1, 1, gs, T);
+                    else
+                        rnn_pdot(&c, vbuf, rc, sr0, srows, rows, sr0, (int)H, 1, 0, gs, T);
+                } else if (nbt == 1) {
+                    rnn_pdot(&c, vbuf, rc, sr0, srows, rows, 0, (int)H, 1, 0, gs, T);
+                } else {
+                    rnn_pdot(&c, vbuf, rc, sr0, srows, rows, 0, (int)H, RNN_BC, 0, gs, T);
+                }
             } else {
-                for (int e = threadIdx.x; e < rows * RNN_BC; e += T)
-                    gs[((e / RNN_BC / nu) * RNN_HT_MAX + (e / RNN_BC) % nu) * RNN_BC + e % RNN_BC] =
-                        0.0f;
+                for (int e = threadIdx.x; e < rows * RNN_BC; e += T) gs[e] = 0.0f;
             }
             __syncthreads();
             RNN_TR(5);
+            /* The gate math's context is derived again rather than kept in registers through
+             * the dot products, where the register rows need them (the empty asm hides that
+             * the inputs are the same): kept, it spilled, and the spills are reloaded from L2
+             * after the wait's acquire invalidated L1. */
+            unsigned vt = v, tt = (unsigned)tile;
+            asm volatile("" : "+r"(vt), "+r"(tt));
+            rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt);
             rnn_gates(&c, a, p, b0, nbt, &gin[threadIdx.x < RNN_HT_MAX * RNN_BC ? threadIdx.x : 0],
                       gs, T);
             __syncthreads(); /* gs, gin and the vector chunk are reused by the next chunk */
@@ -714,15 +820,14 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     }
 }
 
-static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int how,
-                                                const mr_elastic_ctl *ctl, int TM, int T,
+/* The kernels of one launch per step (phases 1..) */
+static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM, int T,
                                                 int STAGED) {
-    __shared__ float gs[4 * RNN_HT_MAX * RNN_BC]; /* R*vec sums: [gate][unit][batch] */
+    __shared__ float gs[4 * RNN_HT_MAX * RNN_BC]; /* R*vec sums: [row][batch] */
+    __shared__ __align__(16) mr_gt_smem gts;
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
     if (a->phase == 0) {
-        rnn_proj(a, p, blk, TM, T);
-    } else if (!STAGED && p->persist) {
-        rnn_pstep(a, p, blk, how, ctl, T, gs);
+        rnn_proj(a, p, blk, TM, T, &gts);
     } else {
         long long k = (a->phase - 1) / p->pps;
         int sub = (a->phase - 1) % p->pps;
@@ -732,15 +837,38 @@ static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long
 
 static __device__ void rnn_body_256(const mr_cuda_args *a, long long blk, int how,
                                     const mr_elastic_ctl *ctl) {
-    rnn_body(a, blk, how, ctl, 4, 256, 0);
+    rnn_body(a, blk, 4, 256, 0);
 }
 static __device__ void rnn_body_256s(const mr_cuda_args *a, long long blk, int how,
                                      const mr_elastic_ctl *ctl) {
-    rnn_body(a, blk, how, ctl, 4, 256, 1);
+    rnn_body(a, blk, 4, 256, 1);
 }
 static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk, int how,
                                    const mr_elastic_ctl *ctl) {
-    rnn_body(a, blk, how, ctl, 8, 64, 0);
+    rnn_body(a, blk, 8, 64, 0);
+}
+
+/* The persistent recurrence's kernels (phase 1 is every step): their own, so that the
+ * register rows and the per-step kernels' staging do not share one register budget, and
+ * with all the projection's staging in dynamic shared memory (which rnn_pstep reuses for the
+ * vector and the rows of R), so that static shared memory takes nothing from the rows. */
+static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long long blk, int how,
+                                                 const mr_elastic_ctl *ctl, int TM, int T) {
+    __shared__ float gs[4 * RNN_HT_MAX * RNN_BC];
+    extern __shared__ __align__(16) float rnn_pdyn[];
+    const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
+    if (a->phase == 0)
+        rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn);
+    else
+        rnn_pstep(a, p, blk, how, ctl, T, gs);
+}
+static __device__ void rnn_pbody_256(const mr_cuda_args *a, long long blk, int how,
+                                     const mr_elastic_ctl *ctl) {
+    rnn_pbody(a, blk, how, ctl, 4, 256);
+}
+static __device__ void rnn_pbody_64(const mr_cuda_args *a, long long blk, int how,
+                                    const mr_elastic_ctl *ctl) {
+    rnn_pbody(a, blk, how, ctl, 8, 64);
 }
 
 /* Two 256-thread blocks per SM (at most 128 registers): a step spreads over as many blocks
@@ -748,6 +876,8 @@ static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk, int how
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t256, 256, 2, rnn_body_256)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t256s, 256, 2, rnn_body_256s)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t64, 64, 1, rnn_body_64)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_p256, 256, 2, rnn_pbody_256)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_p64, 64, 1, rnn_pbody_64)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -761,15 +891,15 @@ static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t
  * where the SMs' shared memory can hold it; the small one holds the vector and a few rows. */
 #define RNN_PSMALL_BYTES (16 * 1024)
 static const mr_cuda_variant rnn_persist_full[] = {
-    {"t256_r96k", (const void *)mr_rnn_t256_elastic, (const void *)mr_rnn_t256_plain, 256,
-     96 * 1024},
-    {"t256_r48k", (const void *)mr_rnn_t256_elastic, (const void *)mr_rnn_t256_plain, 256,
+    {"t256_r104k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
+     104 * 1024},
+    {"t256_r48k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
      48 * 1024},
-    {"t256_r16k", (const void *)mr_rnn_t256_elastic, (const void *)mr_rnn_t256_plain, 256,
+    {"t256_r16k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
      RNN_PSMALL_BYTES},
 };
-static const mr_cuda_variant rnn_persist_small = {"t64_r16k", (const void *)mr_rnn_t64_elastic,
-                                                  (const void *)mr_rnn_t64_plain, 64,
+static const mr_cuda_variant rnn_persist_small = {"t64_r16k", (const void *)mr_rnn_p64_elastic,
+                                                  (const void *)mr_rnn_p64_plain, 64,
                                                   RNN_PSMALL_BYTES};
 
 /* ---- host side ---- */
@@ -778,6 +908,14 @@ static long long rnn_phase_blocks(const mr_cuda_plan *plan, int phase) {
     const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
     if (phase == 0) return p->dirs * p->n_pr * p->n_pc;
     return p->dirs * p->n_ht * (p->persist ? p->S * p->pps : 1);
+}
+
+/* The persistent recurrence's plain form takes its slots itself (rnn_pstep): a grid of the
+ * blocks that fit at once, which then keep their tiles' rows on chip from step to step. */
+static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long full) {
+    const long long nb = rnn_phase_blocks(plan, phase);
+    const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
+    return phase == 0 || !p->persist || full >= nb ? nb : full;
 }
 
 /* Sets kernel fn up for `smem` bytes of dynamic shared memory, with the largest carveout. */
@@ -907,6 +1045,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     plan->n_phases = (int)phases;
     plan->n_blocks = proj > step ? proj : step;
     plan->phase_blocks = rnn_phase_blocks;
+    plan->plain_grid = rnn_plain_grid;
     plan->n_variants = 2;
     plan->variants[0] = &rnn_full;
     plan->variants[1] = &rnn_small;
