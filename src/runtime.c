@@ -26,7 +26,7 @@ mr_runtime_params mr_runtime_default_params(void) {
     p.plain_launch = 0;
     p.cuda_graphs = 1;
     p.dependent_launch = 1;
-    p.persistent_recurrence = 0;
+    p.persistent_recurrence = -1;
     p.precision = MR_PRECISION_FP32;
     p.policy = MR_POLICY_ELASTIC;
     p.partition_critical = 0;

@@ -91,14 +91,15 @@ static void test_help(void) {
     EXPECT_OK("run --help", "usage: miriam run", "--input", "--output", "--compare", "--repeat");
     EXPECT_OK("info --help", "usage: miriam info", "--steps");
     EXPECT_OK("bench --help", "usage: miriam bench", "--repeat", "--launch", "--no-graphs",
-              "--no-pdl", "--persistent-rnn", "--gpu");
+              "--no-pdl", "--persistent-rnn", "--no-persistent-rnn", "--gpu");
     EXPECT_OK("run --help", "--sms", "--gpu", "--launch", "plain", "elastic", "--no-graphs",
               "--no-pdl");
     EXPECT_OK("info --help", "--sms", "--gpu", "--launch", "--no-graphs", "--no-pdl");
     EXPECT_OK("drain --help", "usage: miriam drain", "--repeat", "--step", "--sms", "--gpu",
               "yield");
     EXPECT_OK("steps --help", "usage: miriam steps", "--repeat", "--warmup", "--top", "--csv",
-              "preemptible", "small", "--sms", "--precision", "--no-pdl", "--persistent-rnn");
+              "preemptible", "small", "--sms", "--precision", "--no-pdl", "--persistent-rnn",
+              "--no-persistent-rnn");
     EXPECT_OK("zoo --help", "usage: miriam zoo");
     char version[32];
     snprintf(version, sizeof version, "miriam %d.%d.%d", MR_VERSION_MAJOR, MR_VERSION_MINOR,
@@ -226,6 +227,7 @@ static void test_info(void) {
     /* CUDA-only launch options are accepted everywhere (and change nothing on the CPU) */
     EXPECT_OK("info zoo:cifarnet --device cpu --no-pdl --no-graphs", "62006");
     EXPECT_OK("info zoo:lstm --device cpu --persistent-rnn", "3683338");
+    EXPECT_OK("info zoo:gru --device cpu --no-persistent-rnn", "gru");
     EXPECT_OK("info --threads 1 zoo:cifarnet --device cpu", "62006");
     EXPECT_FAIL("info zoo:no_such_net", 0, "no_such_net");
 

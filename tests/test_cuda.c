@@ -1237,6 +1237,10 @@ static void c_rnn(cb *b, int v) {
          * vector chunk (4 x 1028 floats) past the small variant's shared memory. */
         {0, 1, 0, 0, 0, 5, 2, 8, 18, 1, 1, 1, 0, 0, 0},   /* LSTM H 18 */
         {1, 1, 0, 0, 0, 3, 4, 8, 1028, 1, 1, 0, 0, 0, 0}, /* GRU lbr 0, B 4, H 1028 */
+        /* B 1, H <= 512: on 16 SMs (test_green) tiles of 16 units, the fused step */
+        {0, 1, 0, 0, 0, 5, 1, 16, 512, 1, 1, 1, 0, 1, 0}, /* LSTM, initial state, peepholes */
+        {1, 1, 1, 0, 1, 5, 1, 16, 512, 1, 1, 0, 0, 0, 0}, /* GRU reverse lbr 1 */
+        {0, 2, 0, 1, 0, 4, 1, 16, 256, 1, 1, 1, 0, 0, 0}, /* LSTM bidirectional batch-first */
     };
     const rnn_cfg *c = &cfgs[v];
     int64_t G = c->gru ? 3 : 4, D_ = c->dirs;
@@ -1465,6 +1469,9 @@ static const op_case CASES[] = {
     {"op/rnn/gru_lbr0_b1_h1024", c_rnn, 17, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/lstm_h18_steps", c_rnn, 18, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/gru_lbr0_b4_h1028_steps", c_rnn, 19, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_b1_h512_peep", c_rnn, 20, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_rev_lbr1_b1_h512", c_rnn, 21, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/lstm_bidir_b1_h256_layout1", c_rnn, 22, &TOL_RNN, 0, 0, TF32_NO},
     {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0, TF32_NO},
     {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0, TF32_NO},
     {NULL, NULL, 0, NULL, 0, 0, 0},
@@ -2459,15 +2466,53 @@ static void test_errors(ctx *cx) {
     mr_runtime_destroy(rt);
 }
 
+/* The recurrent op cases, in every launch mode, on runtime rt, labelled prefix + label. */
+static void run_rnn_cases(ctx *cx, mr_runtime *rt, const char *prefix) {
+    ctx g = *cx;
+    g.dev = rt;
+    for (const op_case *c = CASES; c->label; c++) {
+        if (strncmp(c->label, "op/rnn/", 7) != 0) continue;
+        char label[96];
+        snprintf(label, sizeof label, "%s%s", prefix, c->label);
+        op_case gc = *c;
+        gc.label = label;
+        run_case(&g, &gc);
+    }
+    cx->n_cases = g.n_cases;
+    cx->n_modes = g.n_modes;
+}
+
+/* One launch per time step (persistent_recurrence 0), the whole GPU's default for the zoo's
+ * recurrent models: the recurrent op cases and those models. */
+static void test_rnn_per_step(ctx *cx) {
+    if (!selected("perstep/op/rnn/") && !selected("perstep/lstm")) return;
+    char eb[512] = "";
+    mr_runtime_params p = mr_runtime_default_params();
+    p.backend = MR_BACKEND_CUDA;
+    p.persistent_recurrence = 0;
+    mr_runtime *rt = NULL;
+    mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st != MR_OK) return;
+    run_rnn_cases(cx, rt, "perstep/");
+    zoo_case(cx, rt, "lstm", "perstep/lstm", 0);
+    mr_runtime_destroy(rt);
+}
+
 static void test_green(ctx *cx) {
     /* float32, then TF32 kernels in the partition (another full width from the occupancy API) */
     for (int tf32 = 0; tf32 < 2; tf32++) {
-        if (!selected(tf32 ? "tf32/green" : "green")) continue;
+        if (!selected(tf32 ? "tf32/green" : "green") && (tf32 || !selected("green/sms16/op/rnn/")))
+            continue;
         char eb[512] = "";
         mr_runtime_params p = mr_runtime_default_params();
         p.backend = MR_BACKEND_CUDA;
         p.sms = 16;
         p.precision = tf32 ? MR_PRECISION_TF32 : MR_PRECISION_FP32;
+        /* float32: the persistent recurrence wherever it can run; on 16 SMs the batch-1
+         * cases of H <= 512 take its fused step (tiles of 16 units), which the whole GPU's
+         * smaller tiles never do */
+        if (!tf32) p.persistent_recurrence = 1;
         mr_runtime *rt = NULL;
         mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
         CHECK_STATUS(st, MR_OK, eb, NULL);
@@ -2477,6 +2522,8 @@ static void test_green(ctx *cx) {
         } else {
             zoo_case(cx, rt, "resnet18", "green/sms16/resnet18", 0);
             zoo_case(cx, rt, "lstm", "green/sms16/lstm", 0);
+            zoo_case(cx, rt, "gru", "green/sms16/gru", 0);
+            run_rnn_cases(cx, rt, "green/sms16/");
         }
         mr_runtime_destroy(rt);
     }
@@ -2744,11 +2791,12 @@ int main(void) {
     /* The main device runtime is float32, stated rather than defaulted: its results are held
      * to the float32 tolerances above (TOL_GEMM ...), as before TF32 existed. */
     p.precision = MR_PRECISION_FP32;
-    /* The persistent recurrence (mr_runtime_params.persistent_recurrence) is opt-in; this
-     * runtime asks for it wherever the shapes allow, so that every launch mode (shards, P = 1,
-     * 7, preemption, mixed variants, plain) covers it over the LSTM/GRU cases and the zoo's
-     * recurrent models. The TF32 and 16-SM runtimes keep the default (one phase per step), as
-     * do the two cases the persistent form cannot run. */
+    /* The persistent recurrence (mr_runtime_params.persistent_recurrence) by default runs
+     * only where each resident block gets a tile (SM partitions); this runtime asks for it
+     * wherever the shapes allow, so that every launch mode (shards, P = 1, 7, preemption,
+     * mixed variants, plain) covers its generic step over the LSTM/GRU cases and the zoo's
+     * recurrent models (test_green covers its fused step on 16 SMs, test_rnn_per_step one
+     * launch per time step, as do the two cases the persistent form cannot run). */
     p.persistent_recurrence = 1;
     st = mr_runtime_create(&p, &cx.dev, eb, sizeof eb);
     CHECK_STATUS(st, MR_OK, eb, NULL);
@@ -2799,6 +2847,7 @@ int main(void) {
     test_errors(&cx);
     test_oom(&cx);
     test_green(&cx);
+    test_rnn_per_step(&cx);
     test_launch_options(&cx);
     test_tf32_rounding(&cx);
 #endif

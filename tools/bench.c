@@ -587,7 +587,7 @@ static int cmd_bench_workload(int argc, char **argv) {
     p.runtime.plain_launch = o.c.plain_launch;
     p.runtime.cuda_graphs = !o.c.no_graphs;
     p.runtime.dependent_launch = !o.c.no_pdl;
-    p.runtime.persistent_recurrence = o.c.persistent_rnn ? -1 : 0;
+    p.runtime.persistent_recurrence = o.c.persistent_rnn;
     p.runtime.precision = o.c.precision;
     p.runtime.partition_critical = (int)o.partition_critical;
     p.runtime.log_fn = log_to_stderr;

@@ -14,7 +14,8 @@ typedef struct cli_common {
     int plain_launch;   /* CUDA: --launch plain (ordinary grids instead of elastic kernels) */
     int no_graphs;      /* CUDA: --no-graphs (launch every kernel instead of replaying a graph) */
     int no_pdl;         /* CUDA: --no-pdl (no programmatic dependent launch) */
-    int persistent_rnn; /* CUDA: --persistent-rnn (mr_runtime_params.persistent_recurrence -1) */
+    int persistent_rnn; /* CUDA: mr_runtime_params.persistent_recurrence: -1 (default), 0
+                           (--no-persistent-rnn), 1 (--persistent-rnn) */
     mr_precision precision; /* CUDA: --precision fp32|tf32 */
     int verbose;
     /* --op-library PATH (repeatable): shared libraries of custom operators */

@@ -105,7 +105,7 @@ int cli_runtime(const cli_common *c, mr_runtime **rt) {
     p.plain_launch = c->plain_launch;
     p.cuda_graphs = !c->no_graphs;
     p.dependent_launch = !c->no_pdl;
-    p.persistent_recurrence = c->persistent_rnn ? -1 : 0;
+    p.persistent_recurrence = c->persistent_rnn;
     p.precision = c->precision;
     p.log_fn = log_stderr;
     p.log_level = c->verbose ? MR_LOG_INFO : MR_LOG_WARN;
@@ -192,6 +192,9 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--persistent-rnn") == 0) {
         c->persistent_rnn = 1;
         return -1;
+    } else if (strcmp(a, "--no-persistent-rnn") == 0) {
+        c->persistent_rnn = 0;
+        return -1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         c->verbose = 1;
         return -1;
@@ -211,7 +214,10 @@ void cli_backend_label_kind(const cli_common *c, mr_backend_kind k, char *buf, s
     if (c->sms > 0) snprintf(part, sizeof part, "/%dsm", c->sms);
     snprintf(buf, size, "cuda%s/%s%s%s%s%s", part, c->plain_launch ? "plain" : "elastic",
              c->precision == MR_PRECISION_TF32 ? "/tf32" : "", c->no_graphs ? "/nographs" : "",
-             c->no_pdl ? "/nopdl" : "", c->persistent_rnn ? "/prnn" : "");
+             c->no_pdl ? "/nopdl" : "",
+             c->persistent_rnn > 0    ? "/prnn"
+             : c->persistent_rnn == 0 ? "/noprnn"
+                                      : "");
 }
 
 const char *cli_backend_label(const cli_common *c, const mr_runtime *rt, char *buf, size_t size) {
@@ -259,10 +265,13 @@ void cli_cuda_options_help(int width) {
                 "CUDA: no programmatic dependent launch (Hopper and later: a\n"
                 "model's next kernel is dispatched while the previous one\n"
                 "finishes); for measuring what it saves");
+    help_option(width, "--no-persistent-rnn",
+                "CUDA: one launch per LSTM/GRU time step; by default a layer's\n"
+                "time steps run in one persistent launch (R kept on chip) where\n"
+                "every resident block gets a tile of its own (SM partitions)");
     help_option(width, "--persistent-rnn",
-                "CUDA: run each LSTM/GRU layer's time steps in one persistent\n"
-                "launch where every resident block gets a tile of its own\n"
-                "(R kept in shared memory); default: a launch per time step");
+                "CUDA: the persistent LSTM/GRU launch wherever the shapes\n"
+                "allow, the whole GPU included (slower there; for study)");
 }
 
 void cli_op_library_help(int width) {
@@ -281,6 +290,7 @@ void cli_op_library_help(int width) {
 void cli_common_init(cli_common *c) {
     memset(c, 0, sizeof *c);
     c->backend = MR_BACKEND_AUTO;
+    c->persistent_rnn = -1;
 }
 
 static int cmd_zoo(int argc, char **argv) {

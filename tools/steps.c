@@ -47,7 +47,9 @@ static void steps_usage(void) {
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
     printf("  %-15s%s\n", "--no-pdl", "CUDA: no programmatic dependent launch");
-    printf("  %-15s%s\n", "--persistent-rnn", "CUDA: LSTM/GRU time steps in one persistent launch");
+    printf("  %-15s%s\n", "--persistent-rnn",
+           "CUDA: LSTM/GRU time steps in one persistent launch wherever possible");
+    printf("  %-15s%s\n", "--no-persistent-rnn", "CUDA: one launch per LSTM/GRU time step");
     cli_op_library_help(15);
 }
 
@@ -263,7 +265,7 @@ int cmd_steps(int argc, char **argv) {
         if (strcmp(a, "--sms") == 0 || strcmp(a, "--gpu") == 0 || strcmp(a, "-v") == 0 ||
             strcmp(a, "--verbose") == 0 || strcmp(a, "--precision") == 0 ||
             strcmp(a, "--op-library") == 0 || strcmp(a, "--no-pdl") == 0 ||
-            strcmp(a, "--persistent-rnn") == 0) {
+            strcmp(a, "--persistent-rnn") == 0 || strcmp(a, "--no-persistent-rnn") == 0) {
             if (cli_common_option(&c, argc, argv, &i) == 1) return 1;
             continue;
         }

@@ -166,7 +166,9 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 /* What a body defined with MR_ELASTIC_KERNEL_HOW learns about the logical block it runs (the
  * library's own multi-step kernels use it; custom operators need not): MR_BLK_FIRST, the
  * first logical block of its physical block (shared memory holds nothing of an earlier one);
- * MR_BLK_PLAIN, a block of the plain form (one logical block per physical block). */
+ * MR_BLK_PLAIN, a block of the plain form (one logical block per physical block, unless the
+ * body takes further ones itself from a counter of its own, as the library's persistent
+ * recurrence does). */
 #define MR_BLK_FIRST 1
 #define MR_BLK_PLAIN 2
 

@@ -26,9 +26,12 @@
  * model's time (the recurrence phases are latency and bandwidth bound), so TF32 would add error
  * through the time steps for no measurable gain.
  *
+ * The persistent recurrence (rnn_pstep, below) replaces phases 1.. with one phase for every
+ * step, in kernels of its own: a generic step, and a fused one for batch 1 (rnn_fdot).
+ *
  * Variants: 0 = 256 threads (tile 4x4 outputs per thread in phase 0), 1 = 64 threads (8x8).
- * Each dot product and each tile element is accumulated in the same order in both, so the
- * results are bit-identical whichever variant runs a block.
+ * Each dot product and each tile element is accumulated in the same order in every variant
+ * and path, so the results are bit-identical whichever variant runs a block.
  */
 #include <math.h>
 #ifdef RNN_TRACE
@@ -446,9 +449,6 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
  * blocks only after v's predecessors are all done), the plain form's slot counter, and per
  * tile the number of steps that claimed it. */
 enum { RNN_SYNC_DONE, RNN_SYNC_PLAIN, RNN_SYNC_CLAIMS };
-#ifndef RNN_POLL_ONCE /* study: 1 = relaxed polls, then one acquire load */
-#define RNN_POLL_ONCE 0
-#endif
 
 static __device__ __forceinline__ unsigned ld_acquire_u32(const unsigned *q) {
     unsigned v;
@@ -511,27 +511,17 @@ static __device__ __forceinline__ void rnn_pdot_q(float acc[RNN_ROWS][RNN_BC],
         }
 }
 
-/* Where a persistent step's tile row ra (gate ra / nu, unit ra % nu) is read from: shared
- * memory (rc) holds tile rows sr0 .. sr0 + srows - 1 (the rows below sr0 are in registers,
- * rnn_pdot_regs), the rest come from L2. */
-static __device__ __forceinline__ const float4 *rnn_prow(const rnn_ctx *c, const float *rc, int sr0,
-                                                         int srows, int ra, int H) {
-    const int nu = c->nu;
-    if (ra >= sr0 && ra - sr0 < srows) return (const float4 *)(rc + (long long)(ra - sr0) * H);
-    return (const float4 *)(c->Rd + ((ra / nu) * H + c->u0 + ra % nu) * H);
-}
-
-/* The persistent step's dot products for a chunk of NB (a literal: 1 or RNN_BC) batch
- * entries, the vector chunk in vbuf ([NB][H]): RNN_ROWS rows per warp pass, from row it_from
- * on (rnn_pdot_regs did the rows before it), rows from rnn_prow; each
- * row's sum in the order of rnn_step's (the same bits), into gs. */
+/* The generic persistent step's dot products for a chunk of NB (a literal: 1 or RNN_BC)
+ * batch entries, the vector chunk in vbuf ([NB][H]): RNN_ROWS rows per warp pass, tile row ra
+ * (gate ra / nu, unit ra % nu) from shared memory (rc) if ra < srows, else from L2; each row's
+ * sum in the order of rnn_step's (the same bits), into gs. ALLSM (a literal): every row is in
+ * shared memory, so none needs the division that locates it in R, and the loads are LDS. */
 static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *vbuf,
-                                                const float *rc, int sr0, int srows, int rows,
-                                                int it_from, int H, int NB, int ALLSM, float *gs,
-                                                int T) {
+                                                const float *rc, int srows, int rows, int H, int NB,
+                                                int ALLSM, float *gs, int T) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
     const float4 *v4 = (const float4 *)vbuf;
-    for (int it0 = it_from + warp; it0 < rows; it0 += RNN_ROWS * nw) {
+    for (int it0 = warp; it0 < rows; it0 += RNN_ROWS * nw) {
         const float4 *r4[RNN_ROWS];
         float acc[RNN_ROWS][RNN_BC];
         int nr = 0;
@@ -542,11 +532,10 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
             for (int bb = 0; bb < NB; bb++) acc[k][bb] = 0.0f;
             r4[k] = (const float4 *)rc;
             if (it < rows) {
-                /* ALLSM (a literal): every row from sr0 on is in shared memory, so no row
-                 * needs the division that locates it in R, and the loads are LDS */
                 const int ra = c->g0 * nu + it;
-                r4[k] = ALLSM ? (const float4 *)(rc + (ra - sr0) * H)
-                              : rnn_prow(c, rc, sr0, srows, ra, H);
+                r4[k] = ALLSM || ra < srows
+                            ? (const float4 *)(rc + (long long)ra * H)
+                            : (const float4 *)(c->Rd + ((ra / nu) * H + c->u0 + ra % nu) * H);
                 nr = k + 1;
             }
         }
@@ -572,59 +561,95 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
     }
 }
 
-/* Register rows (batch 1, every gate's rows in one step, H <= 128 * RNN_RQ): a warp's rows
- * it = warp + k * nw, k < RNN_RROWS, stay in registers across the steps of the tile a block
- * holds, lane l holding float4 columns l + 32 i. With shared memory's rows they put the whole
- * tile on chip where shared memory alone cannot (an H200 SM's 228 KiB hold 2 x 48 rows of
- * H 512 beside the rest; a 16-SM LSTM tile has 64). */
+/* ---- the fused step ----
+ * Batch 1, one sub-phase per step (LSTM, GRU with linear_before_reset), unit tiles of a
+ * multiple of the warps (nu % nw == 0) and H <= 128 * RNN_RQ: warp w owns units i = w + u nw
+ * (u < nu / nw) and all G gate rows of each (local row r = u G + g: tile row g nu + i), so it
+ * finishes its units without waiting for the other warps: h_{t-1} in registers (lane l holds
+ * float4 columns l + 32 i), its first RNN_RROWS rows of R in registers across the steps of
+ * the tile the block holds (with shared memory's rows, the whole of a 16-SM LSTM tile is on
+ * chip: an H200 SM's 228 KiB of shared memory hold 2 x 52 of its 64 rows of 2 KiB), the
+ * rest in shared memory (slot w (rows per warp - RNN_RROWS) + r - RNN_RROWS) or L2, the
+ * sums through shared memory within the warp, the gate math by the warp's first lanes. G
+ * (3 or 4) is a literal, so that a local row's gate and unit need no division. Each row's
+ * sum is accumulated in the order of the other paths (the same bits). */
 #ifndef RNN_RROWS /* may be set at build time to study the trade-off (1 or 2) */
 #define RNN_RROWS 2
 #endif
 #define RNN_RQ 4
 
-/* Loads the register rows of the tile in c (zeros past its rows and columns). */
-static __device__ __forceinline__ void rnn_regs_load(const rnn_ctx *c, int rows, int H, int T,
-                                                     float4 rreg[RNN_RROWS][RNN_RQ]) {
+/* Local row r of warp w: its tile row (gate * nu + unit) */
+static __device__ __forceinline__ int rnn_frow(int r, int G, int w, int nw, int nu) {
+    return (r % G) * nu + w + (r / G) * nw;
+}
+
+/* Loads warp w's register rows of the tile in c. */
+static __device__ __forceinline__ void rnn_fregs_load(const rnn_ctx *c, int G, int H, int T,
+                                                      float4 rreg[RNN_RROWS][RNN_RQ]) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) {
-        const int it = warp + k * nw;
-        const float4 *src = (const float4 *)(c->Rd + ((it / nu) * H + c->u0 + it % nu) * H);
+        const int ra = rnn_frow(k, G, warp, nw, nu);
+        const float4 *src =
+            (const float4 *)(c->Rd + ((long long)(ra / nu) * H + c->u0 + ra % nu) * H);
 #pragma unroll
         for (int i = 0; i < RNN_RQ; i++) {
             const int q = lane + 32 * i;
-            rreg[k][i] = it < rows && q < H / 4 ? __ldg(src + q) : make_float4(0.f, 0.f, 0.f, 0.f);
+            rreg[k][i] = q < H / 4 ? __ldg(src + q) : make_float4(0.f, 0.f, 0.f, 0.f);
         }
     }
 }
 
-/* The register rows' dot products (batch 1): rows it = warp + k * nw, k < RNN_RROWS, in
- * their own pass (what it keeps in flight besides them is only the vector), each row's sum
- * in the order of rnn_pdot's. */
-static __device__ __forceinline__ void rnn_pdot_regs(const rnn_ctx *c, const float *vbuf,
-                                                     const float4 rreg[RNN_RROWS][RNN_RQ], int rows,
-                                                     int H, float *gs, int T) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
-    const float4 *v4 = (const float4 *)vbuf;
-    float acc[RNN_RROWS];
+/* The fused step's dot products (h_{t-1} in x): every row of this warp, sums into gs[tile
+ * row]. ALLSM (a literal): every slot is in shared memory (rc), read with LDS. */
+static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x[RNN_RQ],
+                                                const float4 rreg[RNN_RROWS][RNN_RQ],
+                                                const float *rc, int srows, int G, int H, int ALLSM,
+                                                float *gs, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+    const int rpw = G * (nu / nw), spw = rpw - RNN_RROWS;
+    float acc[RNN_ROWS];
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) acc[k] = 0.0f;
 #pragma unroll
-    for (int i = 0; i < RNN_RQ; i++) {
-        const int q = lane + 32 * i;
-        if (q < H / 4) {
-            const float4 x = v4[q];
+    for (int i = 0; i < RNN_RQ; i++)
+        if (lane + 32 * i < H / 4)
 #pragma unroll
-            for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x);
-        }
-    }
+            for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x[i]);
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) {
-        const int it = warp + k * nw;
-        if (it < rows) {
-            const float sum = warp_sum(acc[k]);
-            if (lane == 0) gs[it * RNN_BC] = sum;
+        const float sum = warp_sum(acc[k]);
+        if (lane == 0) gs[rnn_frow(k, G, warp, nw, nu) * RNN_BC] = sum;
+    }
+    for (int r0 = RNN_RROWS; r0 < rpw; r0 += RNN_ROWS) {
+        const float4 *r4[RNN_ROWS];
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++) {
+            const int r = r0 + k, sl = warp * spw + r - RNN_RROWS;
+            acc[k] = 0.0f;
+            r4[k] = (const float4 *)rc;
+            if (r < rpw) {
+                const int ra = rnn_frow(r, G, warp, nw, nu);
+                r4[k] = ALLSM || sl < srows
+                            ? (const float4 *)(rc + sl * H)
+                            : (const float4 *)(c->Rd +
+                                               ((long long)(ra / nu) * H + c->u0 + ra % nu) * H);
+            }
         }
+#pragma unroll
+        for (int i = 0; i < RNN_RQ; i++) {
+            const int q = lane + 32 * i;
+            if (q < H / 4)
+#pragma unroll
+                for (int k = 0; k < RNN_ROWS; k++)
+                    if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
+        }
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++)
+            if (r0 + k < rpw) {
+                const float sum = warp_sum(acc[k]);
+                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC] = sum;
+            }
     }
 }
 
@@ -637,7 +662,7 @@ static __device__ __forceinline__ void rnn_pdot_regs(const rnn_ctx *c, const flo
  * one, so neither round trip is on the chain from one step to the next. */
 static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rnn_k_params *p,
                                                  long long slot, int how, const mr_elastic_ctl *ctl,
-                                                 int T, float *gs) {
+                                                 int T, int FUSED, float *gs) {
     /* [j & 1]: iteration j's slot and tile, written during iteration j - 1 (before a barrier
      * that follows every read of the other entry) */
     __shared__ long long ps_slot[2];
@@ -662,11 +687,15 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     __syncthreads();
     if (ps_slot[0] < 0) return;
     int held = -1; /* the tile whose rows shared memory (and registers) hold */
-    /* Register rows (rnn_pdot_regs) where every step multiplies all of a tile's rows by one
-     * vector; shared memory then holds the tile's rows from sr0 on. */
-    const int use_regs = B == 1 && p->pps == 1 && H <= 128 * RNN_RQ;
-    const int sr0 = use_regs ? RNN_RROWS * nw : 0;
-    float4 rreg[RNN_RROWS][RNN_RQ];
+    /* Dynamic shared memory: the vector chunk ([nbc][H], not in the fused step), then rows of
+     * the tile, as many as fit: tile rows 0.. (row ra: gate ra / nu, unit ra % nu), or the
+     * fused step's slots. */
+    unsigned dyn;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
+    const int nbc = FUSED ? 0 : (int)(B < RNN_BC ? B : RNN_BC);
+    float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
+    const int fit = (int)(((long long)dyn / 4 - nbc * H) / H);
+    float4 rreg[RNN_RROWS][RNN_RQ]; /* the fused step's register rows */
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++)
 #pragma unroll
@@ -707,38 +736,25 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         rnn_ctx c;
         rnn_ctx_init(&c, a, p, v / p->pps, (int)(v % p->pps), tile);
         const int nu = c.nu;
-
-        /* Dynamic shared memory: the vector chunk ([nbc][H]), then the tile's rows of R from
-         * sr0 on (row ra: gate ra / nu, unit ra % nu), as many as fit. */
-        unsigned dyn;
-        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
-        const int nbc = (int)(B < RNN_BC ? B : RNN_BC);
-        float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
-        const long long fit = ((long long)dyn / 4 - nbc * H) / H;
-        const long long rest = p->G * nu - sr0;
-        const int srows = rest <= 0 || fit <= 0 ? 0 : (int)(fit < rest ? fit : rest);
-        if (reload && srows) {
+        /* rows (generic) or slots (fused) the tile has beyond the register rows */
+        const int want = FUSED ? p->G * nu - nw * RNN_RROWS : p->G * nu;
+        const int srows = want < fit ? want : fit;
+        if (reload && srows > 0) {
+            const int spw = FUSED ? p->G * (nu / nw) - RNN_RROWS : 1;
             for (int r = warp; r < srows; r += nw) {
-                const int ra = sr0 + r;
+                const int ra = FUSED ? rnn_frow(RNN_RROWS + r % spw, FUSED, r / spw, nw, nu) : r;
                 const float *src = c.Rd + ((ra / nu) * H + c.u0 + ra % nu) * H;
                 for (long long q = 4 * lane; q < H; q += 128)
                     mr_cp_async16(rc + (long long)r * H + q, src + q, true);
             }
             mr_cp_async_commit();
         }
-        if (reload && use_regs) rnn_regs_load(&c, p->G * nu, H, T, rreg);
+        if (FUSED && reload) rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
         /* Thread 0 waits for the previous virtual step (acquire: with the barrier below, its
          * writes are visible to the whole block); the last warp takes the next slot. */
-        if (threadIdx.x == 0 && v > 0) {
-#if RNN_POLL_ONCE
-            while (ld_relaxed_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
-            }
-            (void)ld_acquire_u32(sync + RNN_SYNC_DONE);
-#else
+        if (threadIdx.x == 0 && v > 0)
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
-#endif
-        }
         RNN_TR(2);
         if (warp == nw - 1) {
             long long nx = -1;
@@ -762,47 +778,84 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         RNN_TR(3);
 
         const int do_dot = c.vec != NULL;
-        const int rows = c.ng * nu;
-        for (long long b0 = 0; b0 < B; b0 += RNN_BC) {
-            const int nbt = (int)(B - b0 < RNN_BC ? B - b0 : RNN_BC);
-            if (do_dot)
-                for (int bb = 0; bb < nbt; bb++)
-                    for (long long q = threadIdx.x; q < H; q += T)
-                        vbuf[bb * H + q] = __ldcg(c.vec + (b0 + bb) * c.ldv + q);
-            /* The gate inputs go through shared memory so that their loads complete with the
-             * vector's, before the dot products, instead of being sunk to the gate math. */
-            if (threadIdx.x < nu * nbt) rnn_gate_load(&c, a, p, b0, threadIdx.x, &gin[threadIdx.x]);
-            if (reload && b0 == 0) mr_cp_async_wait();
-            __syncthreads();
+        if (FUSED) {
+            /* the gate inputs of this lane's unit (lanes < nu / nw), h_{t-1} into registers */
+            const int upw = nu / nw, it = warp + lane * nw;
+            rnn_gate_in gi;
+            if (lane < upw) rnn_gate_load(&c, a, p, 0, it, &gi);
+            float4 x[RNN_RQ];
+            const float *hv = c.vec;
+            const int al = ((unsigned long long)hv & 15) == 0;
+#pragma unroll
+            for (int i = 0; i < RNN_RQ; i++) {
+                const int q = lane + 32 * i;
+                x[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+                if (do_dot && q < H / 4)
+                    x[i] = al ? __ldcg((const float4 *)hv + q)
+                              : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
+                                            __ldcg(hv + 4 * q + 2), __ldcg(hv + 4 * q + 3));
+            }
+            if (reload) {
+                mr_cp_async_wait();
+                __syncthreads(); /* block-uniform: every warp reads every warp's copies */
+            }
             RNN_TR(4);
             if (do_dot) {
-                const int allsm = sr0 + srows >= p->G * nu;
-                if (nbt == 1 && use_regs) {
-                    rnn_pdot_regs(&c, vbuf, rreg, rows, (int)H, gs, T);
-                    if (allsm)
-                        rnn_pdot(&c, vbuf, rc, sr0, srows, rows, sr0, (int)H, 1, 1, gs, T);
-                    else
-                        rnn_pdot(&c, vbuf, rc, sr0, srows, rows, sr0, (int)H, 1, 0, gs, T);
-                } else if (nbt == 1) {
-                    rnn_pdot(&c, vbuf, rc, sr0, srows, rows, 0, (int)H, 1, 0, gs, T);
-                } else {
-                    rnn_pdot(&c, vbuf, rc, sr0, srows, rows, 0, (int)H, RNN_BC, 0, gs, T);
-                }
+                if (srows >= want)
+                    rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 1, gs, T);
+                else
+                    rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 0, gs, T);
             } else {
-                for (int e = threadIdx.x; e < rows * RNN_BC; e += T) gs[e] = 0.0f;
+                /* zero initial state: R * 0 = 0, skipped as on the CPU */
+                for (int r = lane; r < FUSED * upw; r += 32)
+                    gs[rnn_frow(r, FUSED, warp, nw, nu) * RNN_BC] = 0.0f;
             }
-            __syncthreads();
+            __syncwarp();
             RNN_TR(5);
-            /* The gate math's context is derived again rather than kept in registers through
-             * the dot products, where the register rows need them (the empty asm hides that
-             * the inputs are the same): kept, it spilled, and the spills are reloaded from L2
-             * after the wait's acquire invalidated L1. */
             unsigned vt = v, tt = (unsigned)tile;
-            asm volatile("" : "+r"(vt), "+r"(tt));
+            asm volatile("" : "+r"(vt), "+r"(tt)); /* see below */
             rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt);
-            rnn_gates(&c, a, p, b0, nbt, &gin[threadIdx.x < RNN_HT_MAX * RNN_BC ? threadIdx.x : 0],
-                      gs, T);
-            __syncthreads(); /* gs, gin and the vector chunk are reused by the next chunk */
+            if (lane < upw) rnn_gate_apply(&c, a, p, 0, it, &gi, gs);
+            __syncthreads(); /* every warp's writes before the release */
+        } else {
+            const int rows = c.ng * nu;
+            for (long long b0 = 0; b0 < B; b0 += RNN_BC) {
+                const int nbt = (int)(B - b0 < RNN_BC ? B - b0 : RNN_BC);
+                if (do_dot)
+                    for (int bb = 0; bb < nbt; bb++)
+                        for (long long q = threadIdx.x; q < H; q += T)
+                            vbuf[bb * H + q] = __ldcg(c.vec + (b0 + bb) * c.ldv + q);
+                /* The gate inputs go through shared memory so that their loads complete with
+                 * the vector's, before the dot products, instead of being sunk to the gate
+                 * math. */
+                if (threadIdx.x < nu * nbt)
+                    rnn_gate_load(&c, a, p, b0, threadIdx.x, &gin[threadIdx.x]);
+                if (reload && b0 == 0) mr_cp_async_wait();
+                __syncthreads();
+                RNN_TR(4);
+                if (do_dot) {
+                    if (nbt == 1 && srows >= p->G * nu)
+                        rnn_pdot(&c, vbuf, rc, srows, rows, (int)H, 1, 1, gs, T);
+                    else if (nbt == 1)
+                        rnn_pdot(&c, vbuf, rc, srows, rows, (int)H, 1, 0, gs, T);
+                    else
+                        rnn_pdot(&c, vbuf, rc, srows, rows, (int)H, RNN_BC, 0, gs, T);
+                } else {
+                    for (int e = threadIdx.x; e < rows * RNN_BC; e += T) gs[e] = 0.0f;
+                }
+                __syncthreads();
+                RNN_TR(5);
+                /* The gate math's context is derived again rather than kept in registers
+                 * through the dot products (the empty asm hides that the inputs are the same):
+                 * kept, it spilled, and spills are reloaded from L2 after the wait's acquire
+                 * invalidated L1. */
+                unsigned vt = v, tt = (unsigned)tile;
+                asm volatile("" : "+r"(vt), "+r"(tt));
+                rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt);
+                rnn_gates(&c, a, p, b0, nbt,
+                          &gin[threadIdx.x < RNN_HT_MAX * RNN_BC ? threadIdx.x : 0], gs, T);
+                __syncthreads(); /* gs, gin and the vector chunk are reused by the next chunk */
+            }
         }
         /* Step done: every thread's writes are before the barrier above; the release orders
          * them before the count that lets the next step start. */
@@ -851,25 +904,30 @@ static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk, int how
 /* The persistent recurrence's kernels (phase 1 is every step): their own, so that the
  * register rows and the per-step kernels' staging do not share one register budget, and
  * with all the projection's staging in dynamic shared memory (which rnn_pstep reuses for the
- * vector and the rows of R), so that static shared memory takes nothing from the rows. */
+ * vector and the rows of R), so that static shared memory takes nothing from the rows.
+ * FUSED: 0, or G for the fused step. */
 static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long long blk, int how,
-                                                 const mr_elastic_ctl *ctl, int TM, int T) {
+                                                 const mr_elastic_ctl *ctl, int TM, int T,
+                                                 int FUSED) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC];
     extern __shared__ __align__(16) float rnn_pdyn[];
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
     if (a->phase == 0)
         rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn);
     else
-        rnn_pstep(a, p, blk, how, ctl, T, gs);
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, gs);
 }
-static __device__ void rnn_pbody_256(const mr_cuda_args *a, long long blk, int how,
-                                     const mr_elastic_ctl *ctl) {
-    rnn_pbody(a, blk, how, ctl, 4, 256);
-}
-static __device__ void rnn_pbody_64(const mr_cuda_args *a, long long blk, int how,
-                                    const mr_elastic_ctl *ctl) {
-    rnn_pbody(a, blk, how, ctl, 8, 64);
-}
+#define RNN_PBODY(NAME, TM, T, FUSED)                                                              \
+    static __device__ void NAME(const mr_cuda_args *a, long long blk, int how,                     \
+                                const mr_elastic_ctl *ctl) {                                       \
+        rnn_pbody(a, blk, how, ctl, TM, T, FUSED);                                                 \
+    }
+RNN_PBODY(rnn_pbody_256, 4, 256, 0)
+RNN_PBODY(rnn_pbody_64, 8, 64, 0)
+RNN_PBODY(rnn_pbody_f4_256, 4, 256, 4)
+RNN_PBODY(rnn_pbody_f4_64, 8, 64, 4)
+RNN_PBODY(rnn_pbody_f3_256, 4, 256, 3)
+RNN_PBODY(rnn_pbody_f3_64, 8, 64, 3)
 
 /* Two 256-thread blocks per SM (at most 128 registers): a step spreads over as many blocks
  * as fit (rnn_prepare's tiles assume 2 per SM). */
@@ -878,6 +936,10 @@ MR_ELASTIC_KERNEL_HOW(mr_rnn_t256s, 256, 2, rnn_body_256s)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t64, 64, 1, rnn_body_64)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_p256, 256, 2, rnn_pbody_256)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_p64, 64, 1, rnn_pbody_64)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_256, 256, 2, rnn_pbody_f4_256)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_64, 64, 1, rnn_pbody_f4_64)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_256, 256, 2, rnn_pbody_f3_256)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_64, 64, 1, rnn_pbody_f3_64)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -885,22 +947,31 @@ static const mr_cuda_variant rnn_small = {"t64", (const void *)mr_rnn_t64_elasti
                                           (const void *)mr_rnn_t64_plain, 64, 0};
 static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t256s_elastic,
                                            (const void *)mr_rnn_t256s_plain, 256, RNN_STAGE_BYTES};
-/* The persistent recurrence's variants: the same kernels with dynamic shared memory for the
- * vector and the cached rows of R (rnn_pstep). The full one is the largest that fits as many
- * blocks per SM as the kernel's registers allow (up to 2), so that the whole of R is on chip
- * where the SMs' shared memory can hold it; the small one holds the vector and a few rows. */
+/* The persistent recurrence's variants, per kernel family (generic, fused LSTM, fused GRU):
+ * the same kernels with dynamic shared memory for the vector and rows of R (rnn_pstep). The
+ * full one is the largest that fits as many blocks per SM as the kernel's registers allow (up
+ * to 2), so that the whole of R is on chip where the SMs can hold it; the small one holds the
+ * vector and a few rows. */
 #define RNN_PSMALL_BYTES (16 * 1024)
-static const mr_cuda_variant rnn_persist_full[] = {
-    {"t256_r104k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
-     104 * 1024},
-    {"t256_r48k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
-     48 * 1024},
-    {"t256_r16k", (const void *)mr_rnn_p256_elastic, (const void *)mr_rnn_p256_plain, 256,
-     RNN_PSMALL_BYTES},
+#define RNN_PV(LABEL, K, T, SMEM)                                                                  \
+    { LABEL, (const void *)K##_elastic, (const void *)K##_plain, T, SMEM }
+enum { RNN_FAM_GENERIC, RNN_FAM_LSTM, RNN_FAM_GRU, RNN_FAMS };
+static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
+    {RNN_PV("t256_r104k", mr_rnn_p256, 256, 104 * 1024),
+     RNN_PV("t256_r48k", mr_rnn_p256, 256, 48 * 1024),
+     RNN_PV("t256_r16k", mr_rnn_p256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_fused_r104k", mr_rnn_f4_256, 256, 104 * 1024),
+     RNN_PV("t256_fused_r48k", mr_rnn_f4_256, 256, 48 * 1024),
+     RNN_PV("t256_fused_r16k", mr_rnn_f4_256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_fused_r104k", mr_rnn_f3_256, 256, 104 * 1024),
+     RNN_PV("t256_fused_r48k", mr_rnn_f3_256, 256, 48 * 1024),
+     RNN_PV("t256_fused_r16k", mr_rnn_f3_256, 256, RNN_PSMALL_BYTES)},
 };
-static const mr_cuda_variant rnn_persist_small = {"t64_r16k", (const void *)mr_rnn_p64_elastic,
-                                                  (const void *)mr_rnn_p64_plain, 64,
-                                                  RNN_PSMALL_BYTES};
+static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
+    RNN_PV("t64_r16k", mr_rnn_p64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_fused_r16k", mr_rnn_f4_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_fused_r16k", mr_rnn_f3_64, 64, RNN_PSMALL_BYTES),
+};
 
 /* ---- host side ---- */
 
@@ -929,24 +1000,24 @@ static cudaError_t rnn_smem_attr(const void *fn, int smem) {
 
 /* The persistent recurrence's variants (rnn_persist_full: the first that fits as many blocks
  * per SM as the kernel without shared memory, at most 2). */
-static cudaError_t rnn_persist_variants(mr_cuda_plan *plan) {
-    const mr_cuda_variant *f = &rnn_persist_full[0];
+static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
+    const mr_cuda_variant *f = &rnn_persist_full[fam][0];
     cudaError_t e = rnn_smem_attr(f->elastic, f->smem);
     if (e == cudaSuccess) e = rnn_smem_attr(f->plain, f->smem);
     int want = 0, per_sm = 0;
     if (e == cudaSuccess)
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&want, f->elastic, 256, 0);
     if (want > 2) want = 2;
-    plan->variants[0] = &rnn_persist_full[2];
+    plan->variants[0] = &rnn_persist_full[fam][2];
     for (int i = 0; i < 2 && e == cudaSuccess; i++) {
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f->elastic, 256,
-                                                          (size_t)rnn_persist_full[i].smem);
+                                                          (size_t)rnn_persist_full[fam][i].smem);
         if (e == cudaSuccess && per_sm >= want) {
-            plan->variants[0] = &rnn_persist_full[i];
+            plan->variants[0] = &rnn_persist_full[fam][i];
             break;
         }
     }
-    plan->variants[1] = &rnn_persist_small;
+    plan->variants[1] = &rnn_persist_small[fam];
     return e;
 }
 
@@ -1050,7 +1121,11 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     plan->variants[0] = &rnn_full;
     plan->variants[1] = &rnn_small;
     if (p.persist) {
-        cudaError_t e = rnn_persist_variants(plan);
+        /* the fused step (rnn_fdot) where its conditions hold for every tile */
+        const int fused = B == 1 && p.pps == 1 && H <= 128 * RNN_RQ && ht % 8 == 0 && H % ht == 0;
+        cudaError_t e = rnn_persist_variants(plan, !fused ? RNN_FAM_GENERIC
+                                                   : gru  ? RNN_FAM_GRU
+                                                          : RNN_FAM_LSTM);
         if (e != cudaSuccess) {
             cudaGetLastError();
             return mr_err_node(err, MR_ERR_BACKEND, n,
