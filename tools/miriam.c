@@ -252,8 +252,8 @@ void cli_cuda_options_help(int width) {
     help_option(width, "--launch MODE",
                 "CUDA: elastic (default): persistent blocks take logical blocks\n"
                 "from a counter (preemptible, resizable); plain: ordinary grids,\n"
-                "one block per logical block (the baseline for the elastic\n"
-                "overhead)");
+                "one block per logical block (persistent LSTM/GRU kernels aside;\n"
+                "the baseline for the elastic overhead)");
     help_option(width, "--precision P",
                 "CUDA: fp32 (default) or tf32: convolutions and matrix products\n"
                 "on tensor cores with TF32 inputs (as PyTorch runs cuDNN\n"
