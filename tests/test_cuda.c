@@ -1241,6 +1241,9 @@ static void c_rnn(cb *b, int v) {
         {0, 1, 0, 0, 0, 5, 1, 16, 512, 1, 1, 1, 0, 1, 0}, /* LSTM, initial state, peepholes */
         {1, 1, 1, 0, 1, 5, 1, 16, 512, 1, 1, 0, 0, 0, 0}, /* GRU reverse lbr 1 */
         {0, 2, 0, 1, 0, 4, 1, 16, 256, 1, 1, 1, 0, 0, 0}, /* LSTM bidirectional batch-first */
+        /* tiles of 8 units (one per warp) and H / 4 = 34 columns of float4 (two lanes take
+         * two), on 16 SMs */
+        {1, 2, 0, 0, 1, 4, 1, 12, 136, 1, 1, 0, 0, 0, 0}, /* GRU bidirectional lbr 1 */
     };
     const rnn_cfg *c = &cfgs[v];
     int64_t G = c->gru ? 3 : 4, D_ = c->dirs;
@@ -1472,6 +1475,7 @@ static const op_case CASES[] = {
     {"op/rnn/lstm_b1_h512_peep", c_rnn, 20, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/gru_rev_lbr1_b1_h512", c_rnn, 21, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/lstm_bidir_b1_h256_layout1", c_rnn, 22, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/gru_bidir_lbr1_b1_h136", c_rnn, 23, &TOL_RNN, 0, 0, TF32_NO},
     {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0, TF32_NO},
     {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0, TF32_NO},
     {NULL, NULL, 0, NULL, 0, 0, 0},
