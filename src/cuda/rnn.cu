@@ -511,6 +511,11 @@ static __device__ __forceinline__ void rnn_pdot_q(float acc[RNN_ROWS][RNN_BC],
         }
 }
 
+/* Row ra of the tile in c (gate ra / nu, unit ra % nu) in R. */
+static __device__ __forceinline__ const float *rnn_tile_row(const rnn_ctx *c, int ra, long long H) {
+    return c->Rd + ((ra / c->nu) * H + c->u0 + ra % c->nu) * H;
+}
+
 /* The generic persistent step's dot products for a chunk of NB (a literal: 1 or RNN_BC)
  * batch entries, the vector chunk in vbuf ([NB][H]): RNN_ROWS rows per warp pass, tile row ra
  * (gate ra / nu, unit ra % nu) from shared memory (rc) if ra < srows, else from L2; each row's
@@ -533,9 +538,8 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
             r4[k] = (const float4 *)rc;
             if (it < rows) {
                 const int ra = c->g0 * nu + it;
-                r4[k] = ALLSM || ra < srows
-                            ? (const float4 *)(rc + (long long)ra * H)
-                            : (const float4 *)(c->Rd + ((ra / nu) * H + c->u0 + ra % nu) * H);
+                r4[k] = ALLSM || ra < srows ? (const float4 *)(rc + (long long)ra * H)
+                                            : (const float4 *)rnn_tile_row(c, ra, H);
                 nr = k + 1;
             }
         }
@@ -590,8 +594,7 @@ static __device__ __forceinline__ void rnn_fregs_load(const rnn_ctx *c, int G, i
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) {
         const int ra = rnn_frow(k, G, warp, nw, nu);
-        const float4 *src =
-            (const float4 *)(c->Rd + ((long long)(ra / nu) * H + c->u0 + ra % nu) * H);
+        const float4 *src = (const float4 *)rnn_tile_row(c, ra, H);
 #pragma unroll
         for (int i = 0; i < RNN_RQ; i++) {
             const int q = lane + 32 * i;
@@ -630,10 +633,8 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
             r4[k] = (const float4 *)rc;
             if (r < rpw) {
                 const int ra = rnn_frow(r, G, warp, nw, nu);
-                r4[k] = ALLSM || sl < srows
-                            ? (const float4 *)(rc + sl * H)
-                            : (const float4 *)(c->Rd +
-                                               ((long long)(ra / nu) * H + c->u0 + ra % nu) * H);
+                r4[k] = ALLSM || sl < srows ? (const float4 *)(rc + sl * H)
+                                            : (const float4 *)rnn_tile_row(c, ra, H);
             }
         }
 #pragma unroll
@@ -743,7 +744,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             const int spw = FUSED ? p->G * (nu / nw) - RNN_RROWS : 1;
             for (int r = warp; r < srows; r += nw) {
                 const int ra = FUSED ? rnn_frow(RNN_RROWS + r % spw, FUSED, r / spw, nw, nu) : r;
-                const float *src = c.Rd + ((ra / nu) * H + c.u0 + ra % nu) * H;
+                const float *src = rnn_tile_row(&c, ra, H);
                 for (long long q = 4 * lane; q < H; q += 128)
                     mr_cp_async16(rc + (long long)r * H + q, src + q, true);
             }
