@@ -154,6 +154,10 @@ def parse_bench_csv(path):
             if name.startswith("zoo:"):
                 name = name[4:]
             out[name] = {"p50": float(row["p50_ms"]), "p99": float(row["p99_ms"]), "row": row}
+            # GPU time of the launches alone (CUDA builds that report it; empty on the CPU).
+            if (row.get("gpu_p50_ms") or "").strip():
+                out[name]["gpu50"] = float(row["gpu_p50_ms"])
+                out[name]["gpu99"] = float(row["gpu_p99_ms"])
     return out
 
 
@@ -780,6 +784,61 @@ def build_report(models, parts, results, meta, have_launch, full_sms, precisions
     return lines, verdicts, csv_rows, n_failed
 
 
+def build_gpu_report(models, parts, results, full_sms, precisions=()):
+    """The like-for-like table: miriam's GPU time of one inference (CUDA events around its
+    graph replay, `miriam bench`'s GPU columns) against PyTorch's graph replay timed the same
+    way, and the elastic overhead in GPU time. (markdown lines, verdict lines, {(sms, model):
+    CSV columns}); empty when this miriam does not report GPU time."""
+    if not any((r.get("m_elastic") or {}).get("gpu50") is not None for r in results.values()):
+        return [], [], {}
+    lines, verdicts, cols = [], [], {}
+    runs = [("fp32", "m_elastic")] + [(q, f"m_{q}") for q in precisions]
+    for p in parts:
+        lines.append(f"### {p.label(full_sms)}: GPU time, like for like")
+        lines.append("")
+        lines.append("| model | PyTorch graph p50 ms | miriam fp32 GPU p50 / p99 ms | miriam fp32 "
+                     "plain GPU p50 ms | elastic overhead % (GPU) | miriam fp32/PyTorch |"
+                     + "".join(f" miriam {q} GPU p50 / p99 ms | miriam {q}/PyTorch |"
+                               for q in precisions))
+        lines.append("|---|--:|--:|--:|--:|--:|" + "--:|--:|" * len(precisions))
+        stat = {q: ([], []) for q, _ in runs}  # (at or below 1.0x, above)
+        for name in models:
+            r = results[(p.sms, name)]
+            g = r.get("graph_p50")
+            pl = (r.get("m_plain") or {}).get("gpu50")
+            el = r.get("m_elastic") or {}
+            over = ratio(el.get("gpu50"), pl)
+            c = {"miriam_gpu_p50_ms": el.get("gpu50"), "miriam_gpu_p99_ms": el.get("gpu99"),
+                 "miriam_plain_gpu_p50_ms": pl,
+                 "elastic_overhead_gpu_pct": None if over is None else (over - 1) * 100}
+            cells = [fmt(g), f"{fmt(el.get('gpu50'))} / {fmt(el.get('gpu99'))}", fmt(pl),
+                     "-" if over is None else f"{(over - 1) * 100:+.1f}"]
+            for q, key in runs:
+                mq = r.get(key) or {}
+                rq = ratio(mq.get("gpu50"), g)
+                if q != "fp32":
+                    cells.append(f"{fmt(mq.get('gpu50'))} / {fmt(mq.get('gpu99'))}")
+                    c[f"miriam_{q}_gpu_p50_ms"] = mq.get("gpu50")
+                    c[f"miriam_{q}_gpu_p99_ms"] = mq.get("gpu99")
+                c[f"ratio_gpu_{q}"] = rq
+                cells.append("-" if rq is None else f"{rq:.2f}")
+                if rq is not None:
+                    stat[q][0 if rq <= 1.0 else 1].append(f"{name} {rq:.2f}x")
+            cols[(p.sms, name)] = c
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for q, _ in runs:
+            at, above = stat[q]
+            v = (f"parity ({p.label(full_sms)}, {q}, GPU time): {len(at)} of "
+                 f"{len(at) + len(above)} measured models at or below PyTorch's graph replay")
+            if above:
+                v += "; above: " + ", ".join(above)
+            verdicts.append(v)
+            lines.append(v)
+        lines.append("")
+    return lines, verdicts, cols
+
+
 def gpu_facts(dry):
     facts = {"gpu": "?", "driver": "?"}
     try:
@@ -804,7 +863,10 @@ def gpu_facts(dry):
 
 
 def write_csv(path, rows):
-    cols = list(rows[0].keys()) if rows else ["sms", "model"]
+    cols = []  # every row's columns, in first-seen order (rows may lack optional ones)
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    cols = cols or ["sms", "model"]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
@@ -1013,6 +1075,11 @@ def main():
     facts = gpu_facts(args.dry_run or torch is None)
     lines, verdicts, csv_rows, n_failed = build_report(models, parts, results, meta, have_launch,
                                                        full_sms, precisions)
+    glines, gverdicts, gcols = build_gpu_report(models, parts, results, full_sms, precisions)
+    lines += glines
+    verdicts += gverdicts
+    for row in csv_rows:
+        row.update(gcols.get((row["sms"], row["model"]), {}))
     head = [f"## miriam vs PyTorch, batch-1 GPU latency ({args.repeat} timed runs after "
             f"{args.warmup} warm-up{'; DRY RUN' if args.dry_run else ''})", ""]
     tail = [
@@ -1027,7 +1094,8 @@ def main():
         + (f"; extra args: {args.miriam_args}" if args.miriam_args else ""),
         "- miriam times mr_model_run() wall-clock, with the host->device input copy and the "
         "device->host output copy; 'PyTorch graph+io' is the same work around a graph replay; "
-        "'PyTorch graph' and 'eager' are CUDA-event times of the GPU work alone",
+        "'PyTorch graph' and 'eager' are CUDA-event times of the GPU work alone; so are "
+        "miriam's 'GPU' columns (events around its graph replay, the copies left out)",
         f"- command: {command}",
     ]
     report = "\n".join(head + lines + tail) + "\n"

@@ -179,6 +179,23 @@ static void test_arg_errors(void) {
     }
     result_free(&r);
 
+    /* With a GPU, bench reports the GPU time of the launches alone beside the wall-clock
+     * time (which adds the copies and the host): positive, and not above it. */
+    r = run_cli("bench zoo:cifarnet --device cuda --repeat 5 --warmup 1");
+    if (r.rc == 0) {
+        const char *row = strstr(r.out, "| zoo:cifarnet");
+        double col[10] = {0};
+        int n = 0;
+        for (const char *q = row; q && n < 10; n++) {
+            q = strchr(q + 1, '|');
+            if (q) col[n] = atof(q + 1);
+        }
+        /* col[k]: the (k+1)-th column after the model: backend threads params GFLOP arena
+         * p50 p99 GPU-p50 GPU-p99 */
+        CHECK_MSG(row && col[7] > 0 && col[7] <= col[5] && col[8] >= col[7], "stdout: %s", r.out);
+    }
+    result_free(&r);
+
     /* drain needs a GPU: a clear error without one; with one, a short measurement. */
     r = run_cli("drain zoo:vgg16 --repeat 5"); /* a step long enough to be caught running */
     if (r.rc != 0) {
@@ -416,20 +433,19 @@ static void test_bench(void) {
     tmp_path(csv, sizeof csv, "bench.csv");
     snprintf(args, sizeof args,
              "bench zoo:cifarnet --repeat 2 --warmup 0 --threads 1 --device cpu --csv '%s'", csv);
-    EXPECT_OK(args, "| zoo:cifarnet", "62006", "p50");
+    EXPECT_OK(args, "| zoo:cifarnet", "62006", "GPU p50");
     char *s = NULL;
     FILE *f = fopen(csv, "rb");
     CHECK(f != NULL);
     if (f) {
         fclose(f);
         s = mr_test_slurp(csv);
-        CHECK(strncmp(s,
-                      "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,"
-                      "launch\n",
-                      75) == 0);
+        static const char head[] = "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,"
+                                   "runs,sms,launch,gpu_p50_ms,gpu_p99_ms\n";
+        CHECK(strncmp(s, head, sizeof head - 1) == 0);
         CHECK(strstr(s, "\nzoo:cifarnet,cpu,1,62006,") != NULL);
-        /* The launch mode does not apply to the CPU backend. */
-        CHECK_MSG(strstr(s, ",0,-\n") != NULL, "csv: %s", s);
+        /* Neither the launch mode nor the GPU time applies to the CPU backend. */
+        CHECK_MSG(strstr(s, ",0,-,,\n") != NULL, "csv: %s", s);
         free(s);
     }
     unlink(csv);

@@ -9,6 +9,10 @@
 
 #include "bench/driver.h"
 #include "cli.h"
+#ifdef MIRIAM_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#include "model.h"
+#endif
 
 #define MAX_MODELS 64
 
@@ -26,11 +30,39 @@ static void bench_usage(void) {
         "  --threads N    CPU worker threads (default: one per core)\n"
         "  --csv FILE     also write the table as CSV (one row per model; columns model,\n"
         "                 backend, threads, params, gflop, arena_mib, p50_ms, p99_ms,\n"
-        "                 runs, sms, launch)\n");
+        "                 runs, sms, launch, gpu_p50_ms, gpu_p99_ms)\n");
     cli_cuda_options_help(15);
     cli_op_library_help(15);
     printf("\nThe backend column names the SM partition and the launch mode on CUDA\n"
-           "(\"cuda/16sm/plain\"), so runs with different options go into one report.\n");
+           "(\"cuda/16sm/plain\"), so runs with different options go into one report.\n"
+           "p50/p99 are wall-clock times of mr_model_run(), input and output copies from and\n"
+           "to host memory included. On CUDA, \"GPU p50\"/\"GPU p99\" are the GPU time of the\n"
+           "same launches alone (CUDA events around the graph replay, --repeat more runs),\n"
+           "what PyTorch's CUDA-graph replay timed with an event pair measures.\n");
+}
+
+/* GPU time of `repeat` inferences of m after its wall-clock runs (CUDA; inputs as those runs
+ * left them): their median and p99 in ms, or NAN on the CPU backend. 0, or 1 after an error
+ * message. */
+static int gpu_times(mr_runtime *rt, mr_model *m, long long repeat, double *lat, double *p50,
+                     double *p99) {
+    *p50 = *p99 = NAN;
+    if (mr_runtime_backend(rt) != MR_BACKEND_CUDA) return 0;
+#ifdef MIRIAM_HAVE_CUDA
+    mr_err err;
+    mr_err_clear(&err);
+    for (long long r = 0; r < repeat; r++) {
+        double us = 0;
+        if (mr_cuda_exec_time_inference(mr_model_exec(m), &us, &err) != MR_OK)
+            return cli_error("GPU time: %s", err.msg);
+        lat[r] = us / 1e3;
+    }
+    *p50 = cli_percentile(lat, (int)repeat, 50);
+    *p99 = cli_percentile(lat, (int)repeat, 99);
+#else
+    (void)m, (void)repeat, (void)lat;
+#endif
+    return 0;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -85,15 +117,18 @@ int cmd_bench(int argc, char **argv) {
         return cli_error("cannot write %s", csv);
     }
     if (cf)
-        fprintf(cf, "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,launch\n");
+        fprintf(cf, "model,backend,threads,params,gflop,arena_mib,p50_ms,p99_ms,runs,sms,launch,"
+                    "gpu_p50_ms,gpu_p99_ms\n");
     /* The backend column names the SM partition and the launch mode too ("cuda/16sm/plain"):
      * runs with different options go into one report. */
     char be[48];
     cli_backend_label(&c, rt, be, sizeof be);
-    printf("| %-22s | %-17s | %7s | %10s | %8s | %9s | %9s | %9s |\n", "model", "backend",
-           "threads", "params", "GFLOP", "arena MiB", "p50 ms", "p99 ms");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "-------------------",
-           "--------:", "-----------:", "---------:", "----------:", "----------:", "----------:");
+    printf("| %-22s | %-17s | %7s | %10s | %8s | %9s | %9s | %9s | %11s | %11s |\n", "model",
+           "backend", "threads", "params", "GFLOP", "arena MiB", "p50 ms", "p99 ms", "GPU p50 ms",
+           "GPU p99 ms");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "-------------------",
+           "--------:", "-----------:", "---------:", "----------:", "----------:", "----------:",
+           "------------:", "------------:");
     int rc = 0;
     double *lat = malloc(sizeof(double) * (size_t)repeat);
     for (int k = 0; k < n_models && lat; k++) {
@@ -113,25 +148,41 @@ int cmd_bench(int argc, char **argv) {
             ok = mr_model_run(m, ni, in, no, out) == MR_OK;
             lat[r] = cli_now_ms() - t0;
         }
+        double p50 = 0, p99 = 0, gpu50 = NAN, gpu99 = NAN;
+        if (ok) {
+            p50 = cli_percentile(lat, (int)repeat, 50);
+            p99 = cli_percentile(lat, (int)repeat, 99);
+        }
         if (!ok) {
             cli_error("%s: %s", models[k], mr_runtime_last_error(rt));
+            rc = 1;
+        } else if (gpu_times(rt, m, repeat, lat, &gpu50, &gpu99)) {
             rc = 1;
         } else {
             mr_model_stats s;
             mr_model_get_stats(m, &s);
-            double p50 = cli_percentile(lat, (int)repeat, 50);
-            double p99 = cli_percentile(lat, (int)repeat, 99);
             double arena = (double)s.arena_bytes / (1024.0 * 1024.0);
-            printf("| %-22s | %-17s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f |\n", models[k],
-                   be, mr_runtime_n_threads(rt), (long long)s.n_params, (double)s.flops / 1e9,
-                   arena, p50, p99);
+            char g50[32] = "-", g99[32] = "-";
+            if (!isnan(gpu50)) {
+                snprintf(g50, sizeof g50, "%.3f", gpu50);
+                snprintf(g99, sizeof g99, "%.3f", gpu99);
+            }
+            printf("| %-22s | %-17s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f | %11s | %11s "
+                   "|\n",
+                   models[k], be, mr_runtime_n_threads(rt), (long long)s.n_params,
+                   (double)s.flops / 1e9, arena, p50, p99, g50, g99);
             fflush(stdout);
-            if (cf)
-                fprintf(cf, "%s,%s,%d,%lld,%.6f,%.3f,%.4f,%.4f,%lld,%d,%s\n", models[k],
+            if (cf) {
+                fprintf(cf, "%s,%s,%d,%lld,%.6f,%.3f,%.4f,%.4f,%lld,%d,%s,", models[k],
                         mr_backend_name(mr_runtime_backend(rt)), mr_runtime_n_threads(rt),
                         (long long)s.n_params, (double)s.flops / 1e9, arena, p50, p99, repeat,
                         mr_runtime_backend(rt) == MR_BACKEND_CUDA ? c.sms : 0,
                         cli_launch_name(&c, rt));
+                if (isnan(gpu50))
+                    fprintf(cf, ",\n");
+                else
+                    fprintf(cf, "%.4f,%.4f\n", gpu50, gpu99);
+            }
         }
         for (int i = 0; in && i < ni; i++) free(in[i].data);
         for (int i = 0; out && i < no; i++) free(out[i].data);

@@ -87,6 +87,12 @@ typedef enum mr_step_timing {
  * enqueued (a host too slow or too busy to time this model). */
 mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
                                   mr_err *err);
+/* GPU time of one inference's launches exactly as mr_model_run enqueues them (the graph
+ * replay, counter reset included), without its input and output copies: a timing event
+ * before and one after, then a synchronize, the protocol of timing a CUDA graph's replay
+ * with an event pair. Reads what the last run or begin left in the inputs; the outputs are
+ * overwritten. */
+mr_status mr_cuda_exec_time_inference(mr_exec *ex, double *us, mr_err *err);
 /* Reads the counter (next logical block) of a step's phase; syncs first. */
 mr_status mr_cuda_exec_counter(mr_exec *ex, int step, int phase, long long *out, mr_err *err);
 /* Sets / clears the yield word (device memory, written by a copy on a control stream; returns
