@@ -71,10 +71,17 @@ enum { CONV_B_GENERIC, CONV_B_1X1 };
  * i.e. >= 36 FLOP per byte, while the machine balance of this kernel is ~20 TFLOP/s / ~4.8 TB/s
  * ~ 4 FLOP per byte: the extra traffic is at most ~12% of the tile compute time even if none
  * of it stays in L2 (and the phase-0 writes overlap other blocks' compute).
- * When only parallelism asks for more slices (too few tiles), slices stay >= CONV_KSLICE_MIN.
+ * When only parallelism asks for more slices (too few tiles), slices stay >= CONV_KSLICE_MIN,
+ * and >= CONV_KSLICE_FILL (half as long) where even that leaves SMs without a block: such a
+ * layer (SqueezeNet's and MobileNet's at 13x13 and 7x7 on a whole H200: a few tiles over K of
+ * a few hundred) is latency-bound, each chunk a round trip to L2 that the one before it
+ * cannot hide, so a block's time is about its number of chunks, and shorter slices on more
+ * SMs finish sooner; where every SM already has a block they only add partial sums
+ * (SqueezeNet on 16 SMs was 4% slower with them; docs/KERNEL_NOTES.md, 14).
  * The slicing is fixed at prepare time, so both variants run the same grid. */
-#define CONV_KSLICE_MAX 144
-#define CONV_KSLICE_MIN 128
+#define CONV_KSLICE_MAX  144
+#define CONV_KSLICE_MIN  128
+#define CONV_KSLICE_FILL 64
 /* Fewer GEMM blocks than this leave SMs of an H200 idle: split K to get there. A runtime on
  * fewer SMs needs fewer: CONV_MIN_BLOCKS_PER_SM per SM (a full wave of the TF32 variant 0),
  * never more than CONV_MIN_BLOCKS. Every extra slice costs a partial tile written and read
@@ -100,11 +107,13 @@ enum { CONV_B_GENERIC, CONV_B_1X1 };
  * (C = 128..512), 1x1 layers of 256 channels are not cut and those of 512..2048 get slices of
  * 256..352. Split-K traffic (8 bytes per output per slice) against 2 x 384 FLOP per output per
  * slice is 96 FLOP per byte, above the ~17 FLOP per byte this kernel needs from HBM at 80
- * TFLOP/s (and batch-1 workspaces mostly stay in L2). CONV_TC_KSLICE_MIN as CONV_KSLICE_MIN. */
+ * TFLOP/s (and batch-1 workspaces mostly stay in L2). CONV_TC_KSLICE_MIN and _FILL as
+ * CONV_KSLICE_MIN and _FILL. */
 #ifndef CONV_TC_KSLICE_MAX /* may be set at build time to study the trade-off */
 #define CONV_TC_KSLICE_MAX 384
 #endif
 #define CONV_TC_KSLICE_MIN  128
+#define CONV_TC_KSLICE_FILL 64
 #define CONV_TC_KSLICE_UNIT 32 /* variant 0's K chunk (variant 1's, 16, divides it) */
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
  * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
@@ -616,6 +625,27 @@ static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
 
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
  * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
+/* One output of the DIRECT kernel: its taps in (kh, kw) order, padding skipped. Inlined with
+ * literal KH and KW for 3x3, which unrolls the loops. */
+static __device__ __forceinline__ float conv_direct_taps(const float *xp, const float *wp, int ih0,
+                                                         int iw0, int KH, int KW,
+                                                         const conv_cu_params *p) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int kh = 0; kh < KH; kh++) {
+        const int ih = ih0 + kh * p->dh;
+        if ((unsigned)ih >= (unsigned)p->H) continue;
+        const float *xr = xp + ih * p->W;
+        const float *wr = wp + kh * KW;
+#pragma unroll
+        for (int kw = 0; kw < KW; kw++) {
+            const int iw = iw0 + kw * p->dw;
+            if ((unsigned)iw < (unsigned)p->W) acc = fmaf(__ldg(wr + kw), __ldg(xr + iw), acc);
+        }
+    }
+    return acc;
+}
+
 static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     const int rbi = (int)(blk % p->n_rb);
@@ -630,6 +660,9 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
     const float *w = (const float *)a->in[1];
     const float *bias = (const float *)a->in[2];
     float *y = (float *)a->out[0] + (long long)nb * p->M * (long long)p->P;
+    /* 3x3 (every depthwise layer of MobileNet): the taps unrolled, so that all 18 loads of an
+     * output are in flight at once instead of a loop's few. Same taps, same order. */
+    const int k3 = p->KH == 3 && KW == 3;
     for (int e = threadIdx.x; e < cnt; e += blockDim.x) {
         const int ow = e % OW, q = e / OW;
         const int oh = r0 + q % nrows, m = m0 + q / nrows;
@@ -638,16 +671,10 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         const float *wp = w + m * KK;
         const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
         float acc = 0.0f;
-        for (int kh = 0; kh < p->KH; kh++) {
-            const int ih = ih0 + kh * p->dh;
-            if ((unsigned)ih >= (unsigned)p->H) continue;
-            const float *xr = xp + ih * p->W;
-            const float *wr = wp + kh * KW;
-            for (int kw = 0; kw < KW; kw++) {
-                const int iw = iw0 + kw * p->dw;
-                if ((unsigned)iw < (unsigned)p->W) acc = fmaf(__ldg(wr + kw), __ldg(xr + iw), acc);
-            }
-        }
+        if (k3)
+            acc = conv_direct_taps(xp, wp, ih0, iw0, 3, 3, p);
+        else
+            acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
         if (bias) acc += bias[m];
         y[m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
     }
@@ -661,7 +688,11 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
-MR_ELASTIC_KERNEL(mr_conv_direct_t256, 256, conv_direct_body)
+/* DIRECT, variant 0: eight blocks per SM in both forms (32 registers, no spills with the 3x3
+ * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
+ * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
+ * of MobileNet on 16 SMs. */
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_direct_t256, 256, 8, conv_direct_body)
 MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
 
 static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
@@ -845,14 +876,16 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
     if (p.Cg == 1) {
         /* DIRECT: whole output rows; several channels per block when a plane is small. */
         p.kernel = CONV_K_DIRECT;
-        if (P >= CONV_DIRECT_OUTS || P == 0) {
+        /* one output per thread of variant 0 where the layer is too small to fill the SMs */
+        const long long outs = mr_cuda_spread_chunk(p.total, CONV_DIRECT_OUTS, 256, cfg->sms);
+        if (P >= outs || P == 0) {
             p.cb = 1;
-            p.rb = OW > 0 ? (int)(CONV_DIRECT_OUTS / OW) : 1;
+            p.rb = OW > 0 ? (int)(outs / OW) : 1;
             if (p.rb < 1) p.rb = 1;
             if (p.rb > p.OH) p.rb = p.OH > 0 ? p.OH : 1;
         } else {
             p.rb = p.OH;
-            p.cb = (int)(CONV_DIRECT_OUTS / P);
+            p.cb = (int)(outs / P);
             if (p.cb > p.M) p.cb = p.M;
             if (p.cb < 1) p.cb = 1;
         }
@@ -907,6 +940,12 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         if (base * S < min_blocks) {
             long long want = div_up_ll(min_blocks, base);
             long long most = K / ks_min;
+            if (want > most) want = most;
+            if (want > S) S = want;
+        }
+        if (cfg->sms > 0 && base * S < cfg->sms) {
+            long long want = div_up_ll(cfg->sms, base);
+            long long most = K / (tc ? CONV_TC_KSLICE_FILL : CONV_KSLICE_FILL);
             if (want > most) want = most;
             if (want > S) S = want;
         }

@@ -94,6 +94,23 @@ const mr_cuda_op *mr_cuda_op_find(const char *name);
 /* The CUDA op of a bound node: by op name, or the custom-operator planner (cuda/custom.c). */
 const mr_cuda_op *mr_cuda_op_for_node(const mr_node *n);
 
+/* Work items per logical block for a memory- or latency-bound kernel that cuts `total` items
+ * into blocks of `chunk`: `chunk`, or less where that leaves fewer than
+ * MR_CUDA_SPREAD_PER_SM blocks per SM of the runtime (a small batch-1 layer would otherwise
+ * run on a few SMs, each thread going through several items one after the other), but never
+ * less than `unit` (the items a block covers in one pass of its threads) and always a
+ * multiple of it when `chunk` is. */
+#define MR_CUDA_SPREAD_PER_SM 4
+static inline long long mr_cuda_spread_chunk(long long total, long long chunk, long long unit,
+                                             int sms) {
+    if (sms <= 0 || total <= 0 || chunk <= unit || unit < 1) return chunk;
+    const long long want = (long long)MR_CUDA_SPREAD_PER_SM * sms;
+    if ((total + chunk - 1) / chunk >= want) return chunk;
+    long long c = (total + want - 1) / want;
+    c = (c + unit - 1) / unit * unit;
+    return c < chunk ? c : chunk;
+}
+
 /* Copies `size` bytes of a POD parameter struct into plan->params (error if too large). */
 mr_status mr_cuda_set_params(mr_cuda_plan *plan, const void *params, size_t size, const mr_node *n,
                              mr_err *err);

@@ -299,6 +299,10 @@ static mr_status finish_plan(const mr_node *n, const mr_cuda_cfg *cfg, gemm_k_pa
         if (p->gv_rows) {
             long long nc = 4;
             while (nc < 64 && nc * 2 * (p->K > 0 ? p->K : 1) <= 65536) nc *= 2;
+            /* A small layer (cifarnet's 400 x 120) would be a block or two: narrower tiles
+             * where the columns leave SMs idle, so that each warp reads one slice instead of
+             * going through several one after the other. */
+            while (nc > 4 && cfg->sms > 0 && batch * ((p->N + nc - 1) / nc) < cfg->sms) nc /= 2;
             long long ks = 32 / nc > 1 ? 32 / nc : 1; /* >= 8 warp items per block */
             long long kmax = (p->K + 127) / 128;      /* slices of at least 128 */
             if (ks > kmax) ks = kmax > 0 ? kmax : 1;

@@ -194,8 +194,8 @@ static mr_status get_flag(const mr_node *n, const char *name, int *out, mr_err *
     return MR_OK;
 }
 
-static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, mr_cuda_plan *plan,
-                                   int kind, mr_err *err) {
+static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                   mr_cuda_plan *plan, int kind, mr_err *err) {
     pool_cu_params p;
     memset(&p, 0, sizeof p);
     p.kind = kind;
@@ -230,6 +230,8 @@ static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, mr_cuda_
         p.total = NC;
         p.chunk = S > 0 ? GAP_BLOCK_ELEMS / S : GAP_BLOCK_ELEMS;
         if (p.chunk < 1) p.chunk = 1;
+        /* one plane per warp of variant 0 where the planes are too few to fill the SMs */
+        p.chunk = mr_cuda_spread_chunk(NC, p.chunk, 8, cfg->sms);
         plan->n_blocks = NC > 0 ? (NC + p.chunk - 1) / p.chunk : 0;
         plan->variants[0] = &gap_full;
         plan->variants[1] = &gap_small;
@@ -313,6 +315,7 @@ static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, mr_cuda_
     p.chunk = (p.chunk / POOL_CHUNK_MIN) * POOL_CHUNK_MIN;
     if (p.chunk < POOL_CHUNK_MIN) p.chunk = POOL_CHUNK_MIN;
     if (p.chunk > POOL_CHUNK_MAX) p.chunk = POOL_CHUNK_MAX;
+    p.chunk = mr_cuda_spread_chunk(p.total, p.chunk, POOL_CHUNK_MIN, cfg->sms);
     plan->n_blocks = (p.total + p.chunk - 1) / p.chunk;
     plan->variants[0] = &pool_full;
     plan->variants[1] = &pool_small;
@@ -321,15 +324,15 @@ static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, mr_cuda_
 
 static mr_status maxpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                  mr_cuda_plan *plan, mr_err *err) {
-    return pool_prepare_kind(g, n, plan, POOL_MAX, err);
+    return pool_prepare_kind(g, n, cfg, plan, POOL_MAX, err);
 }
 static mr_status avgpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                  mr_cuda_plan *plan, mr_err *err) {
-    return pool_prepare_kind(g, n, plan, POOL_AVG, err);
+    return pool_prepare_kind(g, n, cfg, plan, POOL_AVG, err);
 }
 static mr_status gavgpool_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                   mr_cuda_plan *plan, mr_err *err) {
-    return pool_prepare_kind(g, n, plan, POOL_GLOBAL_AVG, err);
+    return pool_prepare_kind(g, n, cfg, plan, POOL_GLOBAL_AVG, err);
 }
 
 MR_CUDA_OP(mr_cuda_op_maxpool, "MaxPool", maxpool_prepare);
