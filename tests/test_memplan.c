@@ -6,7 +6,8 @@
  * tensor or any view aliasing it, graph inputs live from before the first step, graph outputs
  * until after the last -- and checks the plan against it:
  *   - views are aliased only for skipped view steps, onto the root of their input, at the
- *     root's offset; executed steps never write into an alias;
+ *     root's offset; the inputs of a skipped Concat are its output's pieces, one after another
+ *     from its offset (batch-1 channel concatenation), and no other step is skipped;
  *   - no two buffers (tensors or step workspaces) whose lifetimes overlap share a byte;
  *   - every buffer lies inside arena_bytes at a 64-byte aligned offset;
  *   - arena_bytes >= the peak of the bytes live at any one time (a lower bound no plan can
@@ -27,6 +28,7 @@
 #include "graph/memplan.h"
 #include "model.h"
 #include "ops/op.h"
+#include "ops/transform.h"
 #include "testutil.h"
 #include "zoo/zoo.h"
 
@@ -200,6 +202,56 @@ static void build_views(mr_graph *g, mr_err *err) {
     mr_test_mark_output(g, o6);
 }
 
+/* Concatenations along channels (SqueezeNet's Fire modules), placed in place or copied:
+ *   a = Conv(x) [1,4,4,4], b = Relu(Conv(x)) [1,4,4,4]
+ *   y1 = Relu(Concat(a, b))     in place: a and b become the two halves of the Concat output
+ *   y2 = Add(a, Sigmoid(y1a))   a piece read again after the Concat (y1a: a slice of y1's
+ *                               input, so the output buffer must live until then)
+ *   y3 = Concat(x, b2)          copied: x is a graph input
+ *   y4 = Concat(c, c)           copied: one tensor twice
+ *   y5 = Concat(d, e)           copied: d is 3x3 floats, so e would start off the alignment
+ *   y7 = Concat(a2, b2)         in place, b2 = Tanh(b) its second piece; y6 = Flatten(b2)
+ *                               before it and y8 = Flatten(b2) after it: views of a piece at
+ *                               an offset, made before and after b2 became one
+ */
+static void build_concat(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 4);
+    int64_t dims[4] = {1, 3, 4, 4};
+    int x = mr_test_add_input(g, "x", 4, dims, err);
+    int a = conv(g, &r, "ca", x, 3, 4, 3, 1, err);
+    int b = unary(g, "rb", "Relu", conv(g, &r, "cb", x, 3, 4, 3, 1, err), err);
+    int cat1, y1, y2, y3, y4, y5, y6, y7, y8;
+    int nd = mr_test_add_node1(g, "cat1", "Concat", 2, (int[]){a, b}, &cat1, err);
+    MUST(mr_node_set_int(g, nd, "axis", 1, err) ? -1 : 0);
+    y1 = unary(g, "y1", "Relu", cat1, err);
+    mr_test_add_node1(g, "y2", "Add", 2, (int[]){a, unary(g, "sa", "Sigmoid", b, err)}, &y2, err);
+    int b2 = unary(g, "b2", "Tanh", b, err);
+    nd = mr_test_add_node1(g, "cat3", "Concat", 2,
+                           (int[]){x, conv(g, &r, "cx", x, 3, 2, 1, 1, err)}, &y3, err);
+    MUST(mr_node_set_int(g, nd, "axis", 1, err) ? -1 : 0);
+    int c = unary(g, "c", "Tanh", a, err);
+    nd = mr_test_add_node1(g, "cat4", "Concat", 2, (int[]){c, c}, &y4, err);
+    MUST(mr_node_set_int(g, nd, "axis", -3, err) ? -1 : 0);
+    int d = conv(g, &r, "cd", x, 3, 1, 2, 1, err); /* [1,1,5,5]: pads 1, kernel 2 */
+    int e = conv(g, &r, "ce", x, 3, 2, 2, 1, err);
+    nd = mr_test_add_node1(g, "cat5", "Concat", 2, (int[]){d, e}, &y5, err);
+    MUST(mr_node_set_int(g, nd, "axis", 1, err) ? -1 : 0);
+    mr_test_add_node1(g, "y6", "Flatten", 1, &b2, &y6, err);
+    int a2 = unary(g, "a2", "Sigmoid", a, err);
+    nd = mr_test_add_node1(g, "cat7", "Concat", 2, (int[]){a2, b2}, &y7, err);
+    MUST(mr_node_set_int(g, nd, "axis", 1, err) ? -1 : 0);
+    mr_test_add_node1(g, "y8", "Flatten", 1, &b2, &y8, err);
+    mr_test_mark_output(g, y1);
+    mr_test_mark_output(g, y2);
+    mr_test_mark_output(g, y3);
+    mr_test_mark_output(g, y4);
+    mr_test_mark_output(g, y5);
+    mr_test_mark_output(g, y6);
+    mr_test_mark_output(g, y7);
+    mr_test_mark_output(g, y8);
+}
+
 /* ---- the independent plan check ---- */
 
 typedef struct lbuf {
@@ -229,13 +281,15 @@ static plan_report check_plan(const char *what, const mr_graph *g, const mr_plan
     int ns = p->n_steps, nt = g->n_tensors;
     PCHECK(ns == g->n_order, "%s: %d steps for %d ordered nodes", what, ns, g->n_order);
     int *root = malloc(sizeof(int) * (size_t)nt);
+    int *parent = malloc(sizeof(int) * (size_t)nt);    /* the tensor whose storage t is part of */
+    size_t *poff = calloc((size_t)nt, sizeof(size_t)); /* t's byte offset in its parent */
     int *first = malloc(sizeof(int) * (size_t)nt);
     int *last = malloc(sizeof(int) * (size_t)nt);
     char *avail = calloc((size_t)nt, 1); /* has a value at this point of the execution */
     char *arena = calloc((size_t)nt, 1); /* lives in the arena */
     lbuf *bufs = malloc(sizeof(lbuf) * (size_t)(nt + ns + 1));
     for (int t = 0; t < nt; t++) {
-        root[t] = t;
+        root[t] = parent[t] = t;
         first[t] = last[t] = -2;
         const mr_tensor_desc *d = &g->tensors[t];
         avail[t] = d->data != NULL || d->is_input;
@@ -258,7 +312,28 @@ static plan_report check_plan(const char *what, const mr_graph *g, const mr_plan
             avail[t] = 1;
             arena[t] = 1;
         }
-        if (p->skip[s]) {
+        if (p->skip[s] && (n->op->flags & MR_OP_CONCAT)) {
+            rep.n_skipped++;
+            /* A Concat in place: its inputs are its output's pieces, one after another, which
+             * takes every dimension before the axis to be 1; nothing else was a piece yet. */
+            int out = n->out[0];
+            const mr_tensor_desc *od = &g->tensors[out];
+            for (int dd = 0; dd < mr_concat_axis(n); dd++)
+                PCHECK(od->dims[dd] == 1, "%s: '%s' in place with dims[%d] = %lld", what, n->name,
+                       dd, (long long)od->dims[dd]);
+            size_t off = 0;
+            for (int k = 0; k < n->n_in; k++) {
+                int t = n->in[k];
+                PCHECK(t >= 0 && arena[t] && parent[t] == t && !g->tensors[t].is_input,
+                       "%s: '%s' input %d cannot be a piece", what, n->name, k);
+                if (t < 0) continue;
+                parent[t] = out;
+                poff[t] = off;
+                off += mr_desc_bytes(&g->tensors[t]);
+            }
+            PCHECK(off == mr_desc_bytes(od), "%s: the pieces of '%s' are %zu of %zu bytes", what,
+                   n->name, off, mr_desc_bytes(od));
+        } else if (p->skip[s]) {
             rep.n_skipped++;
             /* An aliased view: the output is the input's memory, reinterpreted. */
             PCHECK(n->op->flags & MR_OP_VIEW, "%s: skipped step '%s' (%s) is not a view", what,
@@ -266,12 +341,22 @@ static plan_report check_plan(const char *what, const mr_graph *g, const mr_plan
             int in = n->in[0], out = n->out[0];
             PCHECK(in >= 0 && out >= 0 && arena[in], "%s: in >= 0 && out >= 0 && arena[in]", what);
             if (in >= 0 && out >= 0) {
-                root[out] = root[in];
+                parent[out] = in;
                 PCHECK(mr_desc_bytes(&g->tensors[out]) == mr_desc_bytes(&g->tensors[in]),
                        "%s: view '%s' changes the byte size", what, n->name);
             }
             PCHECK(n->n_out == 1 || n->out[1] < 0, "%s: n->n_out == 1 || n->out[1] < 0", what);
         }
+    }
+    /* Roots and offsets within them, from the chains of parents. */
+    size_t *roff = calloc((size_t)nt, sizeof(size_t));
+    for (int t = 0; t < nt; t++) {
+        int q = t, hops = 0;
+        for (; parent[q] != q && hops < nt; hops++) {
+            roff[t] += poff[q];
+            q = parent[q];
+        }
+        root[t] = q;
     }
     /* alias_of/offset agree with the independently derived roots; no alias is written by an
      * executed step (it would write into someone else's buffer). */
@@ -282,8 +367,8 @@ static plan_report check_plan(const char *what, const mr_graph *g, const mr_plan
         PCHECK(r == root[t], "%s: '%s' aliases '%s', expected '%s'", what, g->tensors[t].name,
                g->tensors[r].name, g->tensors[root[t]].name);
         if (root[t] != t)
-            PCHECK(g->tensors[t].offset == g->tensors[root[t]].offset,
-                   "%s: view '%s' is not at its root's offset", what, g->tensors[t].name);
+            PCHECK(g->tensors[t].offset == g->tensors[root[t]].offset + roff[t],
+                   "%s: '%s' is not at %zu bytes into its root", what, g->tensors[t].name, roff[t]);
     }
     /* Lifetimes of the roots: every step touching the tensor or a view of it. */
     for (int s = 0; s < ns; s++) {
@@ -359,6 +444,9 @@ static plan_report check_plan(const char *what, const mr_graph *g, const mr_plan
     PCHECK(p->arena_bytes >= rep.peak, "%s: arena %zu below the live peak %zu", what,
            p->arena_bytes, rep.peak);
     free(root);
+    free(parent);
+    free(poff);
+    free(roff);
     free(first);
     free(last);
     free(avail);
@@ -468,6 +556,8 @@ static void end_to_end(mr_runtime *rt, const char *what, build_fn build, int opt
     /* Every view of the views graph aliases its input (squeeze, reshape, flat, xview, unsq,
      * xflat): none is executed. */
     if (strcmp(what, "views+lstm") == 0) CHECK_MSG(rep.n_skipped == 6, "%d views", rep.n_skipped);
+    /* cat1 and cat7 in place, y6 and y8 views; cat3, cat4 and cat5 copy (see build_concat). */
+    if (strcmp(what, "concat") == 0) CHECK_MSG(rep.n_skipped == 4, "%d skipped", rep.n_skipped);
     mr_model_stats stats;
     mr_model_get_stats(m, &stats);
     CHECK_MSG(stats.arena_bytes == arena && arena > 0, "%s: stats arena %zu, plan %zu", what,
@@ -572,8 +662,11 @@ int main(void) {
     struct {
         const char *name;
         build_fn build;
-    } graphs[] = {{"chain", build_chain}, {"diamond", build_diamond}, {"views+lstm", build_views}};
-    for (int i = 0; i < 3; i++)
+    } graphs[] = {{"chain", build_chain},
+                  {"diamond", build_diamond},
+                  {"views+lstm", build_views},
+                  {"concat", build_concat}};
+    for (int i = 0; i < 4; i++)
         for (int opt = 0; opt <= 1; opt++) end_to_end(rt, graphs[i].name, graphs[i].build, opt);
     test_zoo(rt);
     mr_runtime_destroy(rt);

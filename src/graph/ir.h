@@ -69,8 +69,9 @@ typedef struct mr_tensor_desc {
     int is_input, is_output;   /* graph input / output */
     int n_consumers;           /* live nodes reading it (recomputed by mr_graph_link) */
     /* memory planner results */
-    int alias_of;  /* tensor whose storage this one shares (views), else -1 */
-    size_t offset; /* byte offset in the arena (activations only) */
+    int alias_of;     /* tensor whose storage this one shares (views, Concat inputs), else -1 */
+    size_t alias_off; /* byte offset of this tensor in alias_of's storage (Concat inputs) */
+    size_t offset;    /* byte offset in the arena (activations only) */
 } mr_tensor_desc;
 
 typedef struct mr_node {

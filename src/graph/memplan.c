@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "ops/op.h"
+#include "ops/transform.h"
 
 typedef struct buf {
     size_t size, offset;
@@ -21,6 +22,47 @@ int mr_plan_in_arena(const mr_graph *g, int t) {
 static int root_of(const mr_graph *g, int t) {
     while (g->tensors[t].alias_of >= 0) t = g->tensors[t].alias_of;
     return t;
+}
+
+static int is_graph_output(const mr_graph *g, int t) {
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == t) return 1;
+    return 0;
+}
+
+/* A Concat whose inputs can be placed inside its output, one after another, so that their
+ * producers write the concatenation and nothing has to copy it: every dimension before the
+ * axis is 1 (each input is then one contiguous piece of the output: batch-1 channel
+ * concatenation, SqueezeNet's and Inception's), each input is an activation this plan
+ * places (produced by a step, not a graph input or output, not already a view or a piece
+ * of another Concat, listed once), and every piece starts on the arena's alignment, which
+ * kernels may rely on for vector access. */
+static int concat_in_place(const mr_graph *g, const mr_node *n) {
+    if (n->n_out < 1 || n->out[0] < 0 || !mr_plan_in_arena(g, n->out[0])) return 0;
+    const mr_tensor_desc *o = &g->tensors[n->out[0]];
+    if (o->is_input || o->alias_of >= 0) return 0;
+    const int axis = mr_concat_axis(n);
+    for (int d = 0; d < axis; d++)
+        if (o->dims[d] != 1) return 0;
+    size_t off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const int t = n->in[k];
+        if (t < 0 || t == n->out[0] || !mr_plan_in_arena(g, t)) return 0;
+        const mr_tensor_desc *d = &g->tensors[t];
+        if (d->is_input || d->producer < 0 || d->alias_of >= 0 || is_graph_output(g, t)) return 0;
+        for (int j = 0; j < k; j++)
+            if (n->in[j] == t) return 0;
+        if (off % MR_ARENA_ALIGN) return 0;
+        off += mr_desc_bytes(d);
+    }
+    return 1;
+}
+
+/* Byte offset of t in its root's storage. */
+static size_t offset_in_root(const mr_graph *g, int t) {
+    size_t off = 0;
+    for (; g->tensors[t].alias_of >= 0; t = g->tensors[t].alias_of) off += g->tensors[t].alias_off;
+    return off;
 }
 
 static int cmp_size_desc(const void *a, const void *b) {
@@ -61,11 +103,14 @@ mr_status mr_plan_build(mr_graph *g, mr_plan *p, mr_err *err) {
     }
     for (int t = 0; t < nt; t++) {
         g->tensors[t].alias_of = -1;
+        g->tensors[t].alias_off = 0;
         g->tensors[t].offset = 0;
         first[t] = -1;
         last[t] = -1;
     }
-    /* Views alias their input: the output shares its root's storage. */
+    /* Views alias their input: the output shares its root's storage. The inputs of a Concat
+     * that allows it (concat_in_place) alias pieces of its output instead. In step order, so
+     * that a tensor is a view or a piece before a later Concat considers it. */
     for (int s = 0; s < ns; s++) {
         int ni = g->order[s];
         const mr_node *n = &g->nodes[ni];
@@ -74,15 +119,27 @@ mr_status mr_plan_build(mr_graph *g, mr_plan *p, mr_err *err) {
         if ((n->op->flags & MR_OP_VIEW) && n->in[0] >= 0 && n->out[0] >= 0 &&
             mr_plan_in_arena(g, n->in[0])) {
             g->tensors[n->out[0]].alias_of = root_of(g, n->in[0]);
+            g->tensors[n->out[0]].alias_off = offset_in_root(g, n->in[0]);
+            p->skip[s] = 1;
+        } else if ((n->op->flags & MR_OP_CONCAT) && concat_in_place(g, n)) {
+            size_t off = 0;
+            for (int k = 0; k < n->n_in; k++) {
+                mr_tensor_desc *d = &g->tensors[n->in[k]];
+                d->alias_of = n->out[0];
+                d->alias_off = off;
+                off += mr_desc_bytes(d);
+            }
             p->skip[s] = 1;
         }
     }
-    /* Lifetimes of root buffers, in step positions. */
+    /* Lifetimes of root buffers, in step positions: from the first step that writes the root
+     * or a piece of it (a Concat's inputs are written before the Concat). */
     for (int s = 0; s < ns; s++) {
         const mr_node *n = &g->nodes[p->steps[s]];
         for (int k = 0; k < n->n_out; k++) {
             int t = n->out[k];
-            if (t < 0 || g->tensors[t].alias_of >= 0) continue;
+            if (t < 0 || p->skip[s] || !mr_plan_in_arena(g, t)) continue;
+            t = root_of(g, t);
             if (first[t] < 0 || s < first[t]) first[t] = s;
             if (last[t] < s) last[t] = s;
         }
@@ -141,7 +198,8 @@ mr_status mr_plan_build(mr_graph *g, mr_plan *p, mr_err *err) {
             p->ws_offset[bufs[b].step] = off;
     }
     for (int t = 0; t < nt; t++)
-        if (g->tensors[t].alias_of >= 0) g->tensors[t].offset = g->tensors[root_of(g, t)].offset;
+        if (g->tensors[t].alias_of >= 0)
+            g->tensors[t].offset = g->tensors[root_of(g, t)].offset + offset_in_root(g, t);
     p->arena_bytes = arena;
     free(first);
     free(last);

@@ -47,6 +47,10 @@ enum {
     MR_OP_NO_FOLD = 1 << 3,    /* never constant-folded */
     MR_OP_CUSTOM = 1 << 4,     /* a registered custom operator (ops/custom.h): accepts the
                                   attributes its `attrs` lists, or any when that is NULL */
+    MR_OP_CONCAT = 1 << 5,     /* output 0 is the inputs one after another along an axis
+                                  (mr_concat_axis): where that makes each input a contiguous
+                                  piece of it, the planner places the inputs there and the
+                                  step is skipped (graph/memplan.c) */
 };
 
 /* A bound tensor: shape/dtype from the graph, data in the arena or in constant storage. */

@@ -263,8 +263,13 @@ static void concat_run(const mr_step *s, int64_t b, void *scratch) {
     }
 }
 
+int mr_concat_axis(const mr_node *n) {
+    return ((const concat_params *)n->params)->axis;
+}
+
 const mr_op_def mr_op_concat = {
     .name = "Concat",
+    .flags = MR_OP_CONCAT,
     .min_in = 1,
     .max_in = MR_MAX_IO,
     .min_out = 1,

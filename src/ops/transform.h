@@ -26,4 +26,7 @@ static inline const mr_strided_plan *mr_strided_plan_of(const mr_node *n) {
     return (const mr_strided_plan *)n->params;
 }
 
+/* Concat: its axis, normalised by infer (the node must be a Concat that has been inferred). */
+int mr_concat_axis(const mr_node *n);
+
 #endif
