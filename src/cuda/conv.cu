@@ -978,6 +978,10 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         long long rc = CONV_RED_LOADS / S / CONV_RED_CHUNK_MIN * CONV_RED_CHUNK_MIN;
         if (rc > CONV_RED_CHUNK_MAX) rc = CONV_RED_CHUNK_MAX;
         if (rc < CONV_RED_CHUNK_MIN) rc = CONV_RED_CHUNK_MIN;
+        /* A small layer's reduction would be a block or two whose threads each go through
+         * a dozen outputs (SqueezeNet's 48 x 13 x 13: two blocks, 16 outputs per thread one
+         * after the other, ~12 us): one pass of 256 outputs per block at least instead. */
+        rc = mr_cuda_spread_chunk(p.total, rc, 256, cfg->sms);
         p.red_chunk = (int)rc;
         p.red_blocks = div_up_ll(p.total, rc);
         p.red_vec = p.P % 4 == 0; /* red_chunk, a multiple of 64, keeps float4 boundaries */
