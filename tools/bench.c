@@ -123,12 +123,12 @@ int cmd_bench(int argc, char **argv) {
      * runs with different options go into one report. */
     char be[48];
     cli_backend_label(&c, rt, be, sizeof be);
-    printf("| %-22s | %-17s | %7s | %10s | %8s | %9s | %9s | %9s | %11s | %11s |\n", "model",
+    printf("| %-22s | %-24s | %7s | %10s | %8s | %9s | %9s | %9s | %11s | %11s |\n", "model",
            "backend", "threads", "params", "GFLOP", "arena MiB", "p50 ms", "p99 ms", "GPU p50 ms",
            "GPU p99 ms");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "-------------------",
-           "--------:", "-----------:", "---------:", "----------:", "----------:", "----------:",
-           "------------:", "------------:");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------",
+           "--------------------------", "--------:", "-----------:", "---------:", "----------:",
+           "----------:", "----------:", "------------:", "------------:");
     int rc = 0;
     double *lat = malloc(sizeof(double) * (size_t)repeat);
     for (int k = 0; k < n_models && lat; k++) {
@@ -167,7 +167,7 @@ int cmd_bench(int argc, char **argv) {
                 snprintf(g50, sizeof g50, "%.3f", gpu50);
                 snprintf(g99, sizeof g99, "%.3f", gpu99);
             }
-            printf("| %-22s | %-17s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f | %11s | %11s "
+            printf("| %-22s | %-24s | %7d | %10lld | %8.3f | %9.2f | %9.3f | %9.3f | %11s | %11s "
                    "|\n",
                    models[k], be, mr_runtime_n_threads(rt), (long long)s.n_params,
                    (double)s.flops / 1e9, arena, p50, p99, g50, g99);
