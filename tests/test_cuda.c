@@ -2405,6 +2405,41 @@ static void long_preempt(ctx *cx, const char *label, int v) {
     long_preempt_on(cx, cx->dev, label, v, 0);
 }
 
+#ifdef MIRIAM_HAVE_CUDA
+/* mr_cuda_spread_chunk (cuda/cuda_op.h), host arithmetic, so it runs without a GPU too: a
+ * layer that fills the SMs keeps its chunk; a small one gets the smallest multiple of the
+ * unit that makes MR_CUDA_SPREAD_PER_SM blocks per SM, never below the unit nor above the
+ * chunk; no SM count or a chunk of one pass leaves it alone. */
+static void test_spread_chunk(void) {
+    /* cifarnet's first max pool: 1176 outputs in chunks of 2048, on 132 SMs -> 256 */
+    CHECK(mr_cuda_spread_chunk(1176, 2048, 256, 132) == 256);
+    CHECK(mr_cuda_spread_chunk(1000000, 2048, 256, 132) == 2048);
+    CHECK(mr_cuda_spread_chunk(1176, 2048, 256, 0) == 2048);
+    CHECK(mr_cuda_spread_chunk(1176, 256, 256, 132) == 256);
+    CHECK(mr_cuda_spread_chunk(0, 2048, 256, 132) == 2048);
+    mr_rng r;
+    mr_rng_seed(&r, 11);
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        const long long unit = 1LL << (int)mr_rng_uniform(&r, 0.0f, 9.0f);
+        const long long chunk = unit * (1 + (long long)mr_rng_uniform(&r, 0.0f, 64.0f));
+        const long long total = 1 + (long long)mr_rng_uniform(&r, 0.0f, 4.0e6f);
+        const int sms = 1 + (int)mr_rng_uniform(&r, 0.0f, 200.0f);
+        const long long c = mr_cuda_spread_chunk(total, chunk, unit, sms);
+        const long long want = (long long)MR_CUDA_SPREAD_PER_SM * sms;
+        const long long need = (total + want - 1) / want; /* items per block for `want` */
+        int ok = c >= unit && c <= chunk && c % unit == 0;
+        if ((total + chunk - 1) / chunk >= want)
+            ok = ok && c == chunk; /* enough blocks already */
+        else
+            ok = ok && (c == chunk || c >= need) && (c == unit || c - unit < need);
+        if (!ok && bad++ < 5)
+            CHECK_MSG(0, "spread_chunk(%lld, %lld, %lld, %d) = %lld", total, chunk, unit, sms, c);
+    }
+    CHECK_MSG(bad == 0, "%d bad spread_chunk results", bad);
+}
+#endif
+
 /* Runs zoo:cifarnet on rt and checks it against the CPU: the runtime still works. */
 static void still_works(ctx *cx, mr_runtime *rt, const char *after) {
     char label[96];
@@ -2774,6 +2809,10 @@ int main(void) {
     int have_cuda = 0;
 #ifdef MIRIAM_HAVE_CUDA
     have_cuda = mr_cuda_available(why, sizeof why);
+#endif
+
+#ifdef MIRIAM_HAVE_CUDA
+    test_spread_chunk();
 #endif
 
     ctx cx;
