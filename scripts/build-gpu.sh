@@ -8,8 +8,8 @@
 #   1. cmake Release build with CUDA into build-gpu/ (sm_90: H100/H200), every target;
 #   2. scripts/bundle-libs.sh copies the Debian shared libraries the programs link
 #      (protobuf-c, cJSON, BLIS, ...), which the GPU machine lacks, into build-gpu/devlibs;
-#   3. packs into build-gpu-pack/ (what the device tool carries; its limit for the working
-#      tree plus carried paths is 64 MiB):
+#   3. packs into build-gpu-pack/ (what is copied to the GPU machine with the source tree;
+#      kept small, the two together well under 64 MiB):
 #        build-gpu.tar.xz      the executables, every CTestTestfile.cmake and devlibs/;
 #        onnx-testdata.tar.xz  ONNX's backend test data for the golden test (Debian's
 #                              libonnx-testdata), which the GPU machine lacks;
@@ -18,8 +18,8 @@
 #      kernels, ~10 MB and growing): build-gpu/ is hundreds of MB, but xz with a dictionary
 #      larger than one program stores that fatbin once (~3 MB per extra program -> ~0.1 MB).
 #
-# Then, with the device tool, from the repo root, carrying build-gpu-pack:
-#   run(command="bash scripts/gpu-check.sh", carry=["build-gpu-pack"])
+# Then, on the GPU machine, from the repo root, with build-gpu-pack/ copied along:
+#   bash scripts/gpu-check.sh
 #
 # Environment: JOBS (parallel build jobs, default 1: this machine is shared), CUDA_ARCH
 # (default 90), BUILD_TYPE (default Release).
@@ -71,6 +71,6 @@ size=$(du -sm "$pack" | cut -f1)
 echo "build-gpu.sh: $pack is ${size} MiB ($(ls "$pack" | tr '\n' ' '))"
 cat "$pack/BUILD_INFO"
 if ((size > 56)); then
-  echo "build-gpu.sh: warning: $pack is close to the device tool's 64 MiB limit (with the source tree)" >&2
+  echo "build-gpu.sh: warning: $pack is close to 64 MiB (with the source tree)" >&2
 fi
-echo "next: device run of 'bash scripts/gpu-check.sh' with carry [\"$pack\"]"
+echo "next: on the GPU machine, with $pack/ copied along: bash scripts/gpu-check.sh"

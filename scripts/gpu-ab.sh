@@ -5,9 +5,8 @@
 #   scripts/build-gpu.sh                                # the "after" build -> build-gpu-pack
 #   git worktree add /tmp/before COMMIT && (cd /tmp/before && scripts/build-gpu.sh)
 #   mkdir -p build-old-pack && cp /tmp/before/build-gpu-pack/build-gpu.tar.xz build-old-pack/
-# then with the device tool:
-#   run(command="bash scripts/gpu-ab.sh bench bench/workloads/a.json --device cuda --sms 16",
-#       carry=["build-gpu-pack", "build-old-pack"])
+# then on the GPU machine, with build-gpu-pack/ and build-old-pack/ copied along:
+#   bash scripts/gpu-ab.sh bench bench/workloads/a.json --device cuda --sms 16
 # Every argument is passed to `miriam`; AB_ARGS2 (optional) is a second command, run the same
 # way. Output: $OUT/ab.log (both builds' output, "before" first), also on stdout.
 set -u

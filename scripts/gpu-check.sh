@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check: runs ON the GPU machine, from the repo root, over a build made here by
-# scripts/build-gpu.sh. With the device tool:
+# scripts/build-gpu.sh (build-gpu-pack/ copied along with the tree):
 #
-#   run(command="bash scripts/gpu-check.sh", carry=["build-gpu-pack"])
-#   run(command="bash scripts/gpu-check.sh tests bench", carry=["build-gpu-pack"])
-#   run(command="bash scripts/gpu-check.sh tf32", carry=["build-gpu-pack"])
+#   bash scripts/gpu-check.sh
+#   bash scripts/gpu-check.sh tests bench
+#   bash scripts/gpu-check.sh tf32
 #
 # Stages (default: all four, in this order):
 #   tests        ctest over build-gpu (every test; test_cuda and the CUDA pass of test_golden
@@ -19,7 +19,7 @@
 #   cuda         build-gpu/tests/test_cuda alone, verbose (MIRIAM_CUDA_FILTER passes through)
 #   benchtorch   scripts/bench_gpu.py: miriam bench vs PyTorch (CUDA graphs) per zoo model, whole
 #                GPU and 16 SMs; writes bench.md and bench.csv (replacing the bench stage's:
-#                the device tool brings back at most 8 files, and this report has miriam's
+#                at most 8 files are collected from $OUT, and this report has miriam's
 #                numbers too); BENCHTORCH_ARGS: extra arguments (e.g. '--sms 0,8,16',
 #                '--quick', or '--precision fp32,tf32' for miriam's TF32 columns and verdicts)
 #   steps        miriam steps (per-step kernel time: plain and each elastic form; the elastic
@@ -34,12 +34,12 @@
 #                to the bench stage's when both run). The sanitizer stage's default filter
 #                ("op/") also covers the TF32 op cases ("tf32/op/...").
 #
-# Output: logs under $OUT (the device tool brings back at most 8 files): summary.txt, env.txt,
+# Output: logs under $OUT (at most 8 files, to keep them easy to collect): summary.txt, env.txt,
 # ctest.log, ctest-full.log (ctest's LastTest.log: every test's whole output), sanitizer.log,
 # bench.md, bench.csv, conformance.log (cuda.log for the cuda stage, tf32.log for the tf32
 # stage). The summary table is printed last.
 #
-# Time: the device tool stops a command after 600 s. Every stage runs under `timeout`, and
+# Time: a run is meant to finish within 600 s. Every stage runs under `timeout`, and
 # the stages share a budget (GPU_CHECK_BUDGET seconds, default 560) so the summary is always
 # printed; a stage that would not fit is reported as skipped. Per-stage limits: T_CTEST (300),
 # T_MEMCHECK (120), T_RACECHECK (120), T_BENCH (60 per run), T_CONFORMANCE (200),
@@ -89,7 +89,7 @@ if [[ -f $pack/build-gpu.tar.xz && ! -f $build/CMakeCache.txt ]]; then
   fi
 fi
 if [[ ! -x $build/miriam ]]; then
-  echo "gpu-check: no $build/miriam: run scripts/build-gpu.sh here first, then carry build-gpu-pack"
+  echo "gpu-check: no $build/miriam: run scripts/build-gpu.sh here first, then copy build-gpu-pack/ along"
   exit 1
 fi
 testdata=/usr/share/libonnx-testdata/data

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # MDTB on the GPU machine: for each workload, PyTorch's runs of it (scripts/mdtb_torch.py:
 # solo, multistream, priority) and then `miriam compare` with those rows included. Runs over
-# a build made by scripts/build-gpu.sh (carry build-gpu-pack):
+# a build made by scripts/build-gpu.sh (build-gpu-pack/ copied along):
 #
-#   run(command="bash scripts/gpu-compare.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-compare.sh    (on the GPU machine, build-gpu-pack/ copied along)
 #
 # Environment: WORKLOADS (default bench/workloads/a.json), SMS (default 16; 0 = the whole
 # GPU), PRECISION (default tf32: PyTorch's convolutions run in TF32 by default), DURATION /

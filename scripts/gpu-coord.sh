@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The coordinator on the GPU machine: the coordinator test (its CUDA part: every policy,
 # outputs equal to solo runs) and workload A under every policy and solo, on 16 SMs and on
-# the whole GPU. Runs over a build made by scripts/build-gpu.sh (carry build-gpu-pack):
+# the whole GPU. Runs over a build made by scripts/build-gpu.sh (build-gpu-pack/ copied along):
 #
-#   run(command="bash scripts/gpu-coord.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-coord.sh    (on the GPU machine, build-gpu-pack/ copied along)
 #
 # Environment: DURATION / WARMUP (seconds per run, default 5 / 1), WORKLOADS (default
 # bench/workloads/a.json), SMS (default "16 0"; 0 = the whole GPU), POLICIES (default all,solo),

@@ -4,7 +4,7 @@
 # (the zoo against PyTorch, wall-clock and GPU time) and, with ITER_STEPS, scripts/
 # gpu-small-models.sh (miriam steps beside PyTorch's kernels). Logs under $OUT.
 #
-#   run(command="MIRIAM_CUDA_FILTER=op/ bash scripts/gpu-iter.sh", carry=["build-gpu-pack"])
+#   MIRIAM_CUDA_FILTER=op/ bash scripts/gpu-iter.sh    (on the GPU machine, build-gpu-pack/ copied along)
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"

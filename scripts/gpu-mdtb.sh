@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The MDTB matrix on the GPU machine: every workload of bench/workloads (A-F) at each SM
 # count, `miriam compare` with every policy (and, where asked, PyTorch's rows beside it), over
-# a build made by scripts/build-gpu.sh (carry build-gpu-pack):
+# a build made by scripts/build-gpu.sh (build-gpu-pack/ copied along):
 #
-#   run(command="SMS='16' bash scripts/gpu-mdtb.sh", carry=["build-gpu-pack"])
+#   SMS='16' bash scripts/gpu-mdtb.sh    (on the GPU machine, build-gpu-pack/ copied along)
 #
 # Environment: SMS (default "0 16 8"; 0 = the whole GPU), TORCH_SMS (the SM counts that also
 # run scripts/mdtb_torch.py; default "16"), WORKLOADS (default A-F), DURATION / WARMUP

@@ -5,7 +5,7 @@
 # the models named in PARITY_STEPS (default zoo:vgg16) in TF32 on the same partitions.
 # Logs: $OUT/parity.md, $OUT/parity.csv, $OUT/parity-bench.log, $OUT/steps.md.
 #
-#   run(command="bash scripts/gpu-parity.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-parity.sh    (on the GPU machine, build-gpu-pack/ copied along)
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"

@@ -4,7 +4,7 @@
 # scripts/bench_gpu.py for the zoo's lstm and gru against PyTorch (RNN_SMS, default "0,16";
 # RNN_BENCH_ARGS, default "--quick --precision tf32"). Logs: $OUT/rnn-tests.log, $OUT/rnn.md.
 #
-#   run(command="bash scripts/gpu-rnn.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-rnn.sh    (on the GPU machine, build-gpu-pack/ copied along)
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"

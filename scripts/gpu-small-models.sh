@@ -4,7 +4,7 @@
 # the models in SMALL_MODELS (default squeezenet1_1 mobilenet_v2 cifarnet).
 # Logs: $OUT/steps-small.md, $OUT/torch-kernels.md.
 #
-#   run(command="bash scripts/gpu-small-models.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-small-models.sh    (on the GPU machine, build-gpu-pack/ copied along)
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"

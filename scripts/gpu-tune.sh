@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The tuner on the GPU machine, over a build made by scripts/build-gpu.sh (carry
-# build-gpu-pack):
+# The tuner on the GPU machine, over a build made by scripts/build-gpu.sh (build-gpu-pack/
+# copied along):
 #
-#   run(command="bash scripts/gpu-tune.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-tune.sh    (on the GPU machine, build-gpu-pack/ copied along)
 #
 # 1. the tests that tune on the GPU (test_tune's CUDA part, test_coord_profiles);
 # 2. the whole zoo tuned on the whole GPU (the default design space), timed;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Targeted checks on the GPU machine after a kernel or feature change, over a build made by
-# scripts/build-gpu.sh (carry build-gpu-pack):
+# scripts/build-gpu.sh (build-gpu-pack/ copied along):
 #
-#   run(command="bash scripts/gpu-verify.sh", carry=["build-gpu-pack"])
+#   bash scripts/gpu-verify.sh    (on the GPU machine, build-gpu-pack/ copied along)
 #
 # 1. ctest of CTEST_RE (default: custom operators, tuned profiles, admission, stress on CUDA);
 # 2. test_cuda limited to MIRIAM_CUDA_FILTER (default: the recurrent ops and models);
