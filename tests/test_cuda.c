@@ -514,6 +514,24 @@ static void c_conv(cb *b, int v) {
         y = OP(b, "Conv", x, w, bias);
         y = OP(b, "Relu", y);
         break;
+    case 20: /* 3x3 stride 1 over 24 channels (the TF32 patch kernel: three 8-channel
+                chunks, 8 x 8 tiles), asymmetric pads, a partial channel tile, batch 2, odd
+                output width (no paired stores), tiles past the bottom and right edges */
+        x = in_f(b, D(2, 24, 13, 30), -1, 1);
+        w = k_f(b, D(70, 24, 3, 3), -0.3f, 0.3f);
+        bias = k_f(b, D(70), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 0, 2, 1);
+        break;
+    case 21: /* 3x3 stride 1, 28 x 28 (the patch kernel's 4 x 16 tiles), K = 1152 cut into
+                K slices, fused Relu */
+        x = in_f(b, D(1, 128, 28, 28), -1, 1);
+        w = k_f(b, D(40, 128, 3, 3), -0.05f, 0.05f);
+        bias = k_f(b, D(40), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Relu", y);
+        break;
     default: /* 3x3, 2 groups of 32 channels (K = 288, split in 2), odd plane, two position
                 tiles */
         x = in_f(b, D(1, 64, 9, 11), -1, 1);
@@ -1341,6 +1359,8 @@ static const op_case CASES[] = {
     {"op/conv/1x1_s2", c_conv, 17, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/conv/1x1_relu_splitk_b2", c_conv, 18, &TOL_GEMM, 0, 1, TF32_TC},
     {"op/conv/grouped_3x3_splitk", c_conv, 19, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/3x3_patch_asym", c_conv, 20, &TOL_GEMM, 0, 0, TF32_TC},
+    {"op/conv/3x3_patch_4x16_relu", c_conv, 21, &TOL_GEMM, 0, 1, TF32_TC},
     {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0, TF32_TC},

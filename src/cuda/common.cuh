@@ -84,6 +84,21 @@ static __device__ __forceinline__ void mr_cp_async_wait(void) {
     asm volatile("cp.async.wait_all;" ::: "memory");
 }
 
+/* Host side: sets kernel fn up for `smem` bytes of dynamic shared memory (past the 48 KiB a
+ * kernel gets without opting in), with the largest shared-memory carveout (so that as many
+ * blocks fit an SM as their shared memory allows). */
+static inline cudaError_t mr_cuda_smem_attr(const void *fn, int smem) {
+    cudaError_t e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                 cudaSharedmemCarveoutMaxShared);
+    return e;
+}
+
+/* cp.async.wait_group N: all but the N most recent committed groups of this thread have
+ * landed (N a literal). */
+#define MR_CP_ASYNC_WAIT_GROUP(N) asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory")
+
 /* Defines an exported CUDA op table entry (external, C linkage: src/cuda/registry.c). */
 #define MR_CUDA_OP(SYM, NAME, PREPARE) extern "C" const mr_cuda_op SYM = {NAME, PREPARE}
 

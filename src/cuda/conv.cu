@@ -50,7 +50,7 @@ enum { CONV_PAD_NOTSET, CONV_PAD_SAME_UPPER, CONV_PAD_SAME_LOWER, CONV_PAD_VALID
 enum { CONV_K_GEMM, CONV_K_DIRECT, CONV_K_TC };
 /* TC: how the input-patch operand is gathered. 1X1: 1x1 kernel, stride 1, no padding, so the
  * patch of channel c is the input plane itself (k = c, position = plane index). */
-enum { CONV_B_GENERIC, CONV_B_1X1 };
+enum { CONV_B_GENERIC, CONV_B_1X1, CONV_B_PATCH };
 
 /* GEMM output tile (channels x positions). */
 #define CONV_TM 64
@@ -115,6 +115,9 @@ enum { CONV_B_GENERIC, CONV_B_1X1 };
 #define CONV_TC_KSLICE_MIN  128
 #define CONV_TC_KSLICE_FILL 64
 #define CONV_TC_KSLICE_UNIT 32 /* variant 0's K chunk (variant 1's, 16, divides it) */
+/* The patch kernel (CONV_B_PATCH): slices of whole 72-k chunks, at most 5 (360 k, as
+ * CONV_TC_KSLICE_MAX by the same cost model), at least 2 (1 where SMs would be idle). */
+#define CONV_TCP_KSLICE_MAX 360
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
  * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
  * a multiple of 64 and kept in [64, 4096] (so more only past 256 slices). At ~36 GB/s of HBM
@@ -140,6 +143,8 @@ typedef struct conv_cu_params {
     /* TC: input-patch gather (CONV_B_*); 16-byte copies of weights (K % 4 == 0) and of 1x1
      * input rows (HW % 4 == 0) */
     int b_mode, a_vec, b_vec;
+    /* PATCH: tile width (positions; the tile is CONV_TP / tw rows of tw) and tiles per row */
+    int tw, n_px;
     /* Split-K reduction: float4 sums (P % 4 == 0, so four outputs share a channel) and 32-bit
      * output indices (total < 2^31) */
     int red_vec, red_i32;
@@ -623,6 +628,274 @@ static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
     conv_tc_body<64, 8, 16>(a, CONV_B_1X1, blk);
 }
 
+/* ---- TF32, 3x3 stride-1 convolutions from an input patch in shared memory (CONV_B_PATCH) ----
+ *
+ * The generic gather copies every element of the virtual column matrix: 9 copies (4 bytes each,
+ * with a table read and two bounds checks) per input element per chunk. For a 3x3 stride-1
+ * convolution the 64 positions of a tile are a TH x TW rectangle of the output (TW = 8 or 16,
+ * TH = 64 / TW), and all 9 taps of all of them read one (TH + 2) x (TW + 2) rectangle of each
+ * input channel. A K chunk is CONV_PC whole input channels (72 k): the chunk's patch (CONV_PC
+ * rectangles, zero outside the image) and its weight tile (64 rows x 72 k, 16-byte copies)
+ * are copied with cp.async, and the fragments of the column matrix are read from the patch:
+ * element (channel c, tap (kh, kw); position (y, x)) is patch[c][y + kh][x + kw]. Copies per
+ * chunk: 72 x 64 / 4 + CONV_PC x (TH + 2) x (TW + 2), against 72 x 64 / 4 + 72 x 64 for the
+ * generic gather (~4x fewer instructions, no table).
+ *
+ * Order of the k within a chunk: tap-major (k8 step s is tap s over channels 0..7 of the
+ * chunk). Thread (g, t) of a warp then reads, for every step, the column-matrix rows of
+ * channels t and t + 4 at one tap: addresses (its base) + constant, no arithmetic in the mma
+ * loop. The weights stay in the model's (channel, kh, kw) order in shared memory; the A
+ * fragment of step s reads columns 9 t + s and 9 (t + 4) + s. Padded rows make both fragment
+ * reads conflict-free: the weight row of CONV_PLDA = 76 floats (bank 12 g + 9 t: 32 distinct
+ * banks for g < 8, t < 4) and the channel rectangle of a stride CS = 8 (mod 16) floats (bank
+ * 8 t + g + constant).
+ *
+ * The K slices are whole chunks (prepare), every output is accumulated step by step in the
+ * same order by both thread counts (8 warps of 32 x 16 or 2 warps of 64 x 32, gemm_tile.cuh's
+ * layout), so the two variants are bit-identical; the epilogue and the split-K partial tiles
+ * are those of conv_tc_tile (the reduction is the same phase 1). */
+#define CONV_PC   8             /* input channels per K chunk */
+#define CONV_PK   (CONV_PC * 9) /* k per chunk */
+#define CONV_PLDA (CONV_PK + 4) /* padded weight row in shared memory */
+
+/* Patch geometry of a tile TW positions wide. */
+static __host__ __device__ constexpr int conv_p_th(int tw) {
+    return CONV_TP / tw;
+}
+static __host__ __device__ constexpr int conv_p_rs(int tw) { /* patch row */
+    return tw + 2;
+}
+static __host__ __device__ constexpr int conv_p_ps(int tw) { /* one channel's rectangle */
+    return (conv_p_th(tw) + 2) * conv_p_rs(tw);
+}
+static __host__ __device__ constexpr int conv_p_cs(int tw) { /* its stride: 8 (mod 16) */
+    return (conv_p_ps(tw) - 8 + 15) / 16 * 16 + 8;
+}
+
+/* Dynamic shared memory of NS stages: weights NS x CONV_TM x CONV_PLDA, then the patches
+ * NS x CONV_PC x CS floats. */
+static __host__ __device__ constexpr int conv_p_smem(int tw, int ns) {
+    return ns * (CONV_TM * CONV_PLDA + CONV_PC * conv_p_cs(tw)) * (int)sizeof(float);
+}
+/* Stages of the 256-thread kernels: the copies of a chunk are issued NS - 1 chunks ahead of
+ * its mma. Two (46 KiB: four blocks per SM); three (67-69 KiB, three blocks per SM) measured
+ * 4% slower over VGG-16 on 16 SMs of an H200 (docs/KERNEL_NOTES.md, 15). The 64-thread
+ * kernels keep two. */
+#ifndef CONV_TCP_STAGES /* may be set at build time to study the trade-off */
+#define CONV_TCP_STAGES 2
+#endif
+
+/* Issues the copies of chunk c of a patch tile (conv_tcp_tile) into stage c % NS: the weight
+ * tile (thread (am, aq): 16-byte quads aq, aq + TPR, ... of row am, from wrow) and the input
+ * patch (element tid + i NT, at poff[i] from the chunk's first plane or zero-filled). One
+ * commit group per chunk, an empty one past the last, so that wait_group counts chunks. */
+template <int NT, int TW, int NS>
+static __device__ __forceinline__ void
+conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
+               float (*Bs)[CONV_PC * conv_p_cs(TW)], int c, int chunks, int kbeg, int am, int aq,
+               int rows, const float *wrow, const float *wsafe, const float *x, const float *xsafe,
+               const int *poff) {
+    constexpr int PS = conv_p_ps(TW), CS = conv_p_cs(TW), TPR = NT / CONV_TM;
+    constexpr int PE = (CONV_PC * PS + NT - 1) / NT;
+    if (c < chunks) {
+        const int st = c % NS, k0 = kbeg + c * CONV_PK, tid = threadIdx.x;
+#pragma unroll
+        for (int i = 0; i < (CONV_PK / 4 + TPR - 1) / TPR; i++)
+            if ((CONV_PK / 4) % TPR == 0 || aq + TPR * i < CONV_PK / 4)
+                mr_cp_async16(&As[st][am][4 * (aq + TPR * i)],
+                              am < rows ? wrow + k0 + 4 * TPR * i : wsafe, am < rows);
+        const float *xc = x + (long long)(k0 / 9) * p->HW;
+#pragma unroll
+        for (int i = 0; i < PE; i++) {
+            const int e = tid + i * NT;
+            if ((CONV_PC * PS) % NT == 0 || e < CONV_PC * PS)
+                mr_cp_async4(&Bs[st][e + (e / PS) * (CS - PS)], poff[i] >= 0 ? xc + poff[i] : xsafe,
+                             poff[i] >= 0);
+        }
+    }
+    mr_cp_async_commit();
+}
+
+template <int NT, int TM, int TW, int NS>
+static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, const mr_cuda_args *a,
+                                                     long long blk) {
+    constexpr int TH = conv_p_th(TW), RS = conv_p_rs(TW), PS = conv_p_ps(TW), CS = conv_p_cs(TW);
+    constexpr int PE = (CONV_PC * PS + NT - 1) / NT; /* patch copies per thread */
+    constexpr int TPR = NT / CONV_TM;                /* threads per weight row */
+    static_assert((CONV_TM / (8 * TM)) * (CONV_TP / (4 * TM)) * 32 == NT,
+                  "the warps do not cover the tile");
+    static_assert(TW % 8 == 0 && CONV_TP % TW == 0, "a fragment's 8 columns lie in one tile row");
+    extern __shared__ __align__(16) float conv_pdyn[];
+    float(*As)[CONV_TM][CONV_PLDA] = (float(*)[CONV_TM][CONV_PLDA])conv_pdyn;
+    float(*Bs)[CONV_PC * CS] = (float(*)[CONV_PC * CS])(conv_pdyn + NS * CONV_TM * CONV_PLDA);
+
+    const int tid = threadIdx.x;
+    long long t = blk;
+    const int pti = (int)(t % p->n_pt);
+    t /= p->n_pt;
+    const int si = (int)(t % p->splits);
+    t /= p->splits;
+    const int mti = (int)(t % p->n_mt);
+    const long long u = t / p->n_mt; /* image * group + group index */
+    const int gi = (int)(u % p->group);
+    const long long nb = u / p->group;
+    const int m0 = mti * CONV_TM;
+    const int oy0 = (pti / p->n_px) * TH, ox0 = (pti % p->n_px) * TW;
+    const int kbeg = si * p->kslice;
+    const int kend = min(p->K, kbeg + p->kslice);
+    const int rows = p->Mg - m0;
+
+    const float *xsafe = (const float *)a->in[0], *wsafe = (const float *)a->in[1];
+    const float *x = xsafe + ((long long)nb * p->C + (long long)gi * p->Cg) * (long long)p->HW;
+    const float *w = wsafe + (long long)(gi * p->Mg + m0) * p->K;
+
+    /* Weight copies: TPR threads per row, neighbours on neighbouring 16-byte quads (whole
+     * sectors); thread (am, aq) copies quads aq, aq + TPR, ... of row am: one base pointer,
+     * constant offsets. */
+    const int am = tid / TPR, aq = tid % TPR;
+    const float *wrow = w + (long long)am * p->K + 4 * aq;
+    /* This thread's patch copies, the same in every chunk: element e = tid + i NT is channel
+     * e / PS of the chunk, rectangle element e % PS; its offset from the chunk's first input
+     * plane, or -1 outside the image (zero-filled). (Its place in shared memory is
+     * recomputed per chunk: a register array of those took the 256-thread elastic kernel past
+     * its 64 registers.) */
+    int poff[PE];
+    const int iy0 = oy0 - p->pt, ix0 = ox0 - p->pl;
+#pragma unroll
+    for (int i = 0; i < PE; i++) {
+        const int e = tid + i * NT, c = e / PS, r = e % PS, py = r / RS, px = r % RS;
+        const int iy = iy0 + py, ix = ix0 + px;
+        const bool in =
+            e < CONV_PC * PS && (unsigned)iy < (unsigned)p->H && (unsigned)ix < (unsigned)p->W;
+        poff[i] = in ? c * p->HW + iy * p->W + ix : -1;
+    }
+
+    float acc[MR_GT_MAXM][MR_GT_MAXM];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < TM; j++) acc[i][j] = 0.0f;
+
+    /* Fragment bases (gemm_tile.cuh's warp layout): A row wm0 + 16 i + g at column 9 t; B
+     * channel t at the rectangle position of column wn0 + 8 j + g. */
+    const int lane = tid & 31, g = lane >> 2, tq = lane & 3;
+    const int wmn = CONV_TM / (8 * TM);
+    const int wm0 = ((tid >> 5) % wmn) * 8 * TM, wn0 = ((tid >> 5) / wmn) * 4 * TM;
+    int aoff[TM / 2], boff[TM / 2];
+#pragma unroll
+    for (int i = 0; i < TM / 2; i++) aoff[i] = (wm0 + 16 * i + g) * CONV_PLDA + 9 * tq;
+#pragma unroll
+    for (int j = 0; j < TM / 2; j++) {
+        const int n = wn0 + 8 * j + g;
+        boff[j] = tq * CS + (n / TW) * RS + n % TW;
+    }
+
+    const int chunks = (kend - kbeg) / CONV_PK; /* whole chunks (prepare) */
+#pragma unroll
+    for (int c = 0; c < NS - 1; c++)
+        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c, chunks, kbeg, am, aq, rows, wrow, wsafe, x, xsafe,
+                                   poff);
+    for (int c = 0; c < chunks; c++) {
+        /* chunk c has landed (own copies: the wait; everyone's: the barrier), and every thread
+         * is done with chunk c - 1, whose stage the copies of chunk c + NS - 1 overwrite */
+        MR_CP_ASYNC_WAIT_GROUP(NS - 2);
+        __syncthreads();
+        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c + NS - 1, chunks, kbeg, am, aq, rows, wrow, wsafe,
+                                   x, xsafe, poff);
+        const int st = c % NS;
+        const float *as = &As[st][0][0], *bs = Bs[st];
+#pragma unroll
+        for (int s = 0; s < 9; s++) {
+            const int kh = s / 3, kw = s % 3;
+            unsigned af[MR_GT_MAXM / 2][4], bf[MR_GT_MAXM / 2][2];
+#pragma unroll
+            for (int i = 0; i < TM / 2; i++) {
+                /* the weights are TF32 values already (rounded once, on the host) */
+                const float *r = as + aoff[i] + s;
+                af[i][0] = __float_as_uint(r[0]);
+                af[i][1] = __float_as_uint(r[8 * CONV_PLDA]);
+                af[i][2] = __float_as_uint(r[36]);
+                af[i][3] = __float_as_uint(r[8 * CONV_PLDA + 36]);
+            }
+#pragma unroll
+            for (int j = 0; j < TM / 2; j++) {
+                const float *q = bs + boff[j] + kh * RS + kw;
+                bf[j][0] = mr_tf32(q[0]);
+                bf[j][1] = mr_tf32(q[4 * CS]);
+            }
+#pragma unroll
+            for (int i = 0; i < TM / 2; i++)
+#pragma unroll
+                for (int j = 0; j < TM / 2; j++) {
+                    float d[4] = {acc[2 * i][2 * j], acc[2 * i][2 * j + 1], acc[2 * i + 1][2 * j],
+                                  acc[2 * i + 1][2 * j + 1]};
+                    mr_mma_tf32(d, af[i], bf[j]);
+                    acc[2 * i][2 * j] = d[0];
+                    acc[2 * i][2 * j + 1] = d[1];
+                    acc[2 * i + 1][2 * j] = d[2];
+                    acc[2 * i + 1][2 * j + 1] = d[3];
+                }
+        }
+    }
+    const int split = p->splits > 1;
+    const float *bias = (const float *)a->in[2];
+    float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
+    /* columns j, j + 1 (j even) are neighbours in a tile row (TW even): one 8-byte store where
+     * the output row is 8-byte aligned (OW even; x0 and the column are even) */
+    const int pair = (p->OW & 1) == 0 && ((uintptr_t)base & 7) == 0;
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int ml = m0 + mr_gtc_row(i, tid, TM);
+        if (ml >= p->Mg) continue;
+        const int m = gi * p->Mg + ml;
+        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+        const float bv = bias ? bias[m] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < TM; j += 2) {
+            const int n = mr_gtc_col(j, tid, TM); /* even */
+            const int oy = oy0 + n / TW, ox = ox0 + n % TW;
+            if (oy >= p->OH || ox >= p->OW) continue;
+            float v0 = acc[i][j], v1 = acc[i][j + 1];
+            if (!split) {
+                if (bias) v0 += bv, v1 += bv;
+                v0 = mr_dev_act(p->act, v0);
+                v1 = mr_dev_act(p->act, v1);
+            }
+            float *o = dst + oy * p->OW + ox;
+            if (pair) { /* OW even: ox + 1 < OW too */
+                *(float2 *)o = make_float2(v0, v1);
+            } else {
+                o[0] = v0;
+                if (ox + 1 < p->OW) o[1] = v1;
+            }
+        }
+    }
+}
+
+template <int NT, int TM, int TW, int NS>
+static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long long blk) {
+    const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
+    if (a->phase == 0)
+        conv_tcp_tile<NT, TM, TW, NS>(p, a, blk);
+    else
+        conv_reduce(p, a, blk);
+}
+
+/* Tiles of 8 x 8 and of 4 x 16 positions (prepare takes the one that wastes fewer on the
+ * output's edges), each with 256 threads and with 64 (see CONV_TCP_STAGES). */
+static __device__ void conv_tcp8_v0(const mr_cuda_args *a, long long blk) {
+    conv_tcp_body<256, 4, 8, CONV_TCP_STAGES>(a, blk);
+}
+static __device__ void conv_tcp8_v1(const mr_cuda_args *a, long long blk) {
+    conv_tcp_body<64, 8, 8, 2>(a, blk);
+}
+static __device__ void conv_tcp16_v0(const mr_cuda_args *a, long long blk) {
+    conv_tcp_body<256, 4, 16, CONV_TCP_STAGES>(a, blk);
+}
+static __device__ void conv_tcp16_v1(const mr_cuda_args *a, long long blk) {
+    conv_tcp_body<64, 8, 16, 2>(a, blk);
+}
+
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
  * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
 /* One output of the DIRECT kernel: its taps in (kh, kw) order, padding skipped. Inlined with
@@ -688,6 +961,13 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
+/* The patch kernels' 256-thread forms: as many blocks per SM as their shared memory allows
+ * (four at two stages: 64 registers; three at three: 80) */
+#define CONV_TCP_BLOCKS (CONV_TCP_STAGES >= 4 ? 2 : CONV_TCP_STAGES == 3 ? 3 : 4)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_t256, 256, CONV_TCP_BLOCKS, conv_tcp8_v0)
+MR_ELASTIC_KERNEL(mr_conv_tcp8_t64, 64, conv_tcp8_v1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_t256, 256, CONV_TCP_BLOCKS, conv_tcp16_v0)
+MR_ELASTIC_KERNEL(mr_conv_tcp16_t64, 64, conv_tcp16_v1)
 /* DIRECT, variant 0: eight blocks per SM in both forms (32 registers, no spills with the 3x3
  * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
  * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
@@ -713,6 +993,18 @@ static const mr_cuda_variant conv_tc1x1_full = {"tf32_1x1_64x64_t256",
 static const mr_cuda_variant conv_tc1x1_small = {"tf32_1x1_64x64_t64",
                                                  (const void *)mr_conv_tc1x1_t64_elastic,
                                                  (const void *)mr_conv_tc1x1_t64_plain, 64, 0};
+static const mr_cuda_variant conv_tcp8_full = {
+    "tf32_3x3_8x8_t256", (const void *)mr_conv_tcp8_t256_elastic,
+    (const void *)mr_conv_tcp8_t256_plain, 256, conv_p_smem(8, CONV_TCP_STAGES)};
+static const mr_cuda_variant conv_tcp8_small = {
+    "tf32_3x3_8x8_t64", (const void *)mr_conv_tcp8_t64_elastic,
+    (const void *)mr_conv_tcp8_t64_plain, 64, conv_p_smem(8, 2)};
+static const mr_cuda_variant conv_tcp16_full = {
+    "tf32_3x3_4x16_t256", (const void *)mr_conv_tcp16_t256_elastic,
+    (const void *)mr_conv_tcp16_t256_plain, 256, conv_p_smem(16, CONV_TCP_STAGES)};
+static const mr_cuda_variant conv_tcp16_small = {
+    "tf32_3x3_4x16_t64", (const void *)mr_conv_tcp16_t64_elastic,
+    (const void *)mr_conv_tcp16_t64_plain, 64, conv_p_smem(16, 2)};
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
                                                  (const void *)mr_conv_direct_t256_plain, 256, 0};
@@ -916,6 +1208,14 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
             OH == H && OW == W && fits_int((Cg + CONV_TC_KSLICE_UNIT) * HW + CONV_TP)) {
             p.b_mode = CONV_B_1X1;
             p.b_vec = HW % 4 == 0;
+        } else if (KH == 3 && KW == 3 && st[0] == 1 && st[1] == 1 && dl[0] == 1 && dl[1] == 1 &&
+                   Cg % CONV_PC == 0 && fits_int(C * HW + 2 * W + 2)) {
+            /* the patch kernel: whole chunks of CONV_PC channels (K % CONV_PK == 0); tiles
+             * of 8 x 8 or 4 x 16 positions, whichever covers fewer outside the output */
+            p.b_mode = CONV_B_PATCH;
+            const long long c8 = div_up_ll(OH, conv_p_th(8)) * div_up_ll(OW, 8);
+            const long long c16 = div_up_ll(OH, conv_p_th(16)) * div_up_ll(OW, 16);
+            p.tw = c16 < c8 ? 16 : 8;
         } else {
             /* conv_tc_ktab's offsets (<= kx) plus a position's (|.| <= px), and the -2^30
              * sentinels must stay out of bounds */
@@ -924,15 +1224,24 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
             tc = (KH - 1) * dl[0] < (1 << 29) && (OH - 1) * st[0] < (1 << 29) && fits_int(kx + px);
         }
     }
-    const long long ks_max = tc ? CONV_TC_KSLICE_MAX : CONV_KSLICE_MAX;
+    const int patch = tc && p.b_mode == CONV_B_PATCH;
+    const long long ks_max = patch ? CONV_TCP_KSLICE_MAX
+                             : tc  ? CONV_TC_KSLICE_MAX
+                                   : CONV_KSLICE_MAX;
     long long min_blocks = CONV_MIN_BLOCKS;
     if (cfg->sms > 0 && (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms < min_blocks)
         min_blocks = (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms;
-    const long long ks_min = tc ? CONV_TC_KSLICE_MIN : CONV_KSLICE_MIN;
-    const long long ks_unit = tc ? CONV_TC_KSLICE_UNIT : 16;
+    const long long ks_min = patch ? 2 * CONV_PK : tc ? CONV_TC_KSLICE_MIN : CONV_KSLICE_MIN;
+    const long long ks_fill = patch ? CONV_PK : tc ? CONV_TC_KSLICE_FILL : CONV_KSLICE_FILL;
+    const long long ks_unit = patch ? CONV_PK : tc ? CONV_TC_KSLICE_UNIT : 16;
     p.kernel = tc ? CONV_K_TC : CONV_K_GEMM;
     p.n_mt = (int)div_up_ll(p.Mg, CONV_TM);
-    p.n_pt = (int)div_up_ll(P, CONV_TP);
+    if (patch) {
+        p.n_px = (int)div_up_ll(OW, p.tw);
+        p.n_pt = (int)(div_up_ll(OH, conv_p_th(p.tw)) * p.n_px);
+    } else {
+        p.n_pt = (int)div_up_ll(P, CONV_TP);
+    }
     long long base = N * group * p.n_mt * p.n_pt;
     long long S = 1;
     if (K > 0 && base > 0) {
@@ -945,7 +1254,7 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         }
         if (cfg->sms > 0 && base * S < cfg->sms) {
             long long want = div_up_ll(cfg->sms, base);
-            long long most = K / (tc ? CONV_TC_KSLICE_FILL : CONV_KSLICE_FILL);
+            long long most = K / ks_fill;
             if (want > most) want = most;
             if (want > S) S = want;
         }
@@ -969,6 +1278,21 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
     } else if (p.b_mode == CONV_B_1X1) {
         plan->variants[0] = &conv_tc1x1_full;
         plan->variants[1] = &conv_tc1x1_small;
+    } else if (p.b_mode == CONV_B_PATCH) {
+        plan->variants[0] = p.tw == 16 ? &conv_tcp16_full : &conv_tcp8_full;
+        plan->variants[1] = p.tw == 16 ? &conv_tcp16_small : &conv_tcp8_small;
+        cudaError_t e = cudaSuccess;
+        for (int v = 0; v < 2 && e == cudaSuccess; v++) {
+            e = mr_cuda_smem_attr(plan->variants[v]->elastic, plan->variants[v]->smem);
+            if (e == cudaSuccess)
+                e = mr_cuda_smem_attr(plan->variants[v]->plain, plan->variants[v]->smem);
+        }
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            return mr_err_node(err, MR_ERR_BACKEND, n,
+                               "setting up the convolution kernel's shared memory: %s",
+                               cudaGetErrorString(e));
+        }
     } else {
         plan->variants[0] = &conv_tc_full;
         plan->variants[1] = &conv_tc_small;

@@ -990,21 +990,12 @@ static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long f
     return phase == 0 || !p->persist || full >= nb ? nb : full;
 }
 
-/* Sets kernel fn up for `smem` bytes of dynamic shared memory, with the largest carveout. */
-static cudaError_t rnn_smem_attr(const void *fn, int smem) {
-    cudaError_t e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                 cudaSharedmemCarveoutMaxShared);
-    return e;
-}
-
 /* The persistent recurrence's variants (rnn_persist_full: the first that fits as many blocks
  * per SM as the kernel without shared memory, at most 2). */
 static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
     const mr_cuda_variant *f = &rnn_persist_full[fam][0];
-    cudaError_t e = rnn_smem_attr(f->elastic, f->smem);
-    if (e == cudaSuccess) e = rnn_smem_attr(f->plain, f->smem);
+    cudaError_t e = mr_cuda_smem_attr(f->elastic, f->smem);
+    if (e == cudaSuccess) e = mr_cuda_smem_attr(f->plain, f->smem);
     int want = 0, per_sm = 0;
     if (e == cudaSuccess)
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&want, f->elastic, 256, 0);
@@ -1140,8 +1131,8 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
      * largest shared-memory carveout for two blocks per SM. It is used only where as many of
      * its blocks fit an SM as of the unstaged kernel's (the plan's tiles assume as many). */
     if (B == 1 && H % 4 == 0 && H * 4 <= RNN_STAGE_BYTES) {
-        cudaError_t e = rnn_smem_attr(rnn_staged.elastic, RNN_STAGE_BYTES);
-        if (e == cudaSuccess) e = rnn_smem_attr(rnn_staged.plain, RNN_STAGE_BYTES);
+        cudaError_t e = mr_cuda_smem_attr(rnn_staged.elastic, RNN_STAGE_BYTES);
+        if (e == cudaSuccess) e = mr_cuda_smem_attr(rnn_staged.plain, RNN_STAGE_BYTES);
         int staged_per_sm = 0, full_per_sm = 0;
         if (e == cudaSuccess)
             e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&staged_per_sm, rnn_staged.elastic,
