@@ -115,9 +115,10 @@ enum { CONV_B_GENERIC, CONV_B_1X1, CONV_B_PATCH };
 #define CONV_TC_KSLICE_MIN  128
 #define CONV_TC_KSLICE_FILL 64
 #define CONV_TC_KSLICE_UNIT 32 /* variant 0's K chunk (variant 1's, 16, divides it) */
-/* The patch kernel (CONV_B_PATCH): slices of whole 72-k chunks, at most 5 (360 k, as
- * CONV_TC_KSLICE_MAX by the same cost model), at least 2 (1 where SMs would be idle). */
-#define CONV_TCP_KSLICE_MAX 360
+/* The patch kernel (CONV_B_PATCH): slices of whole 72-k chunks, at least 2 (1 where SMs would
+ * be idle), at most 360 k for 64 x 64 tiles (as CONV_TC_KSLICE_MAX by the same cost model) and
+ * 288 for 64 x 128 ones (twice the FLOP per k, at ~1.6x the rate per SM). */
+#define CONV_TCP_KSLICE_MAX (CONV_TCP_WIDE ? 288 : 360)
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
  * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
  * a multiple of 64 and kept in [64, 4096] (so more only past 256 slices). At ~36 GB/s of HBM
@@ -350,7 +351,25 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
          * Each output is still the slices' sum in slice order: the same bits as below. */
         for (long long e = e0 + 4 * threadIdx.x; e < e1; e += 4 * blockDim.x) {
             float4 s = *(const float4 *)(ws + e);
-            for (int si = 1; si < p->splits; si++) {
+            /* The slices four at a time: their loads issued together, so that a thread waits
+             * for one L2 round trip per four slices instead of one per slice (a 56 x 56 x 256
+             * layer's 8 slices on 16 SMs of an H200: 71 us of 500 in its reduction, the SMs
+             * mostly waiting). Still added one by one, in slice order. */
+            int si = 1;
+            for (; si + 4 <= p->splits; si += 4) {
+                float4 t[4];
+#pragma unroll
+                for (int q = 0; q < 4; q++)
+                    t[q] = *(const float4 *)(ws + (long long)(si + q) * p->total + e);
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    s.x += t[q].x;
+                    s.y += t[q].y;
+                    s.z += t[q].z;
+                    s.w += t[q].w;
+                }
+            }
+            for (; si < p->splits; si++) {
                 const float4 t = *(const float4 *)(ws + (long long)si * p->total + e);
                 s.x += t.x;
                 s.y += t.y;
@@ -632,14 +651,14 @@ static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
  *
  * The generic gather copies every element of the virtual column matrix: 9 copies (4 bytes each,
  * with a table read and two bounds checks) per input element per chunk. For a 3x3 stride-1
- * convolution the 64 positions of a tile are a TH x TW rectangle of the output (TW = 8 or 16,
- * TH = 64 / TW), and all 9 taps of all of them read one (TH + 2) x (TW + 2) rectangle of each
- * input channel. A K chunk is CONV_PC whole input channels (72 k): the chunk's patch (CONV_PC
- * rectangles, zero outside the image) and its weight tile (64 rows x 72 k, 16-byte copies)
- * are copied with cp.async, and the fragments of the column matrix are read from the patch:
- * element (channel c, tap (kh, kw); position (y, x)) is patch[c][y + kh][x + kw]. Copies per
- * chunk: 72 x 64 / 4 + CONV_PC x (TH + 2) x (TW + 2), against 72 x 64 / 4 + 72 x 64 for the
- * generic gather (~4x fewer instructions, no table).
+ * convolution the positions of a tile are a TH x TW rectangle of the output (CONV_TPP = 128
+ * of them: 16 x 8, 8 x 16 or 4 x 32), and all 9 taps of all of them read one (TH + 2) x
+ * (TW + 2) rectangle of each input channel. A tile is 64 output channels x CONV_TPP positions;
+ * a K chunk is CONV_PC whole input channels (72 k): the chunk's patch (CONV_PC rectangles, zero
+ * outside the image) and its weight tile (64 rows x 72 k, 16-byte copies) are copied with
+ * cp.async, and the fragments of the column matrix are read from the patch: element (channel
+ * c, tap (kh, kw); position (y, x)) is patch[c][y + kh][x + kw]. Copies per chunk: 64 x 72 / 4
+ * + 8 x 180 (or 204), against 64 x 72 / 4 + 72 x 128 for the generic gather.
  *
  * Order of the k within a chunk: tap-major (k8 step s is tap s over channels 0..7 of the
  * chunk). Thread (g, t) of a warp then reads, for every step, the column-matrix rows of
@@ -650,17 +669,25 @@ static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
  * banks for g < 8, t < 4) and the channel rectangle of a stride CS = 8 (mod 16) floats (bank
  * 8 t + g + constant).
  *
- * The K slices are whole chunks (prepare), every output is accumulated step by step in the
- * same order by both thread counts (8 warps of 32 x 16 or 2 warps of 64 x 32, gemm_tile.cuh's
- * layout), so the two variants are bit-identical; the epilogue and the split-K partial tiles
- * are those of conv_tc_tile (the reduction is the same phase 1). */
+ * The K slices are whole chunks (prepare), and every output is accumulated step by step in the
+ * same order by both variants (warps of 64 x 32 or 32 x 32 outputs), so they are bit-identical;
+ * the split-K partial tiles are those of conv_tc_tile (the reduction is the same phase 1). */
 #define CONV_PC   8             /* input channels per K chunk */
 #define CONV_PK   (CONV_PC * 9) /* k per chunk */
 #define CONV_PLDA (CONV_PK + 4) /* padded weight row in shared memory */
 
-/* Patch geometry of a tile TW positions wide. */
+/* Positions per tile: 128 (CONV_TCP_WIDE, the default) or 64. A wider tile reuses each
+ * weight fragment for more positions: the 128-position kernels' warps own 64 x 32 outputs (4 x 4
+ * fragments: 1.5 shared-memory loads per mma) where the 64-position 256-thread kernel's own
+ * 32 x 16 (2 x 2: 3 per mma). */
+#ifndef CONV_TCP_WIDE /* may be set to 0 at build time to study the trade-off */
+#define CONV_TCP_WIDE 1
+#endif
+#define CONV_TPP (CONV_TCP_WIDE ? 128 : 64)
+
+/* Patch geometry of a tile TW positions wide (and CONV_TPP / TW high). */
 static __host__ __device__ constexpr int conv_p_th(int tw) {
-    return CONV_TP / tw;
+    return CONV_TPP / tw;
 }
 static __host__ __device__ constexpr int conv_p_rs(int tw) { /* patch row */
     return tw + 2;
@@ -716,15 +743,19 @@ conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
     mr_cp_async_commit();
 }
 
-template <int NT, int TM, int TW, int NS>
+/* NT threads; warps of FM x FN fragments (16 x 8 outputs each), CONV_TM / (16 FM) of them
+ * along the channels, the rest along the positions: the tile's CONV_TPP positions. */
+template <int NT, int FM, int FN, int TW, int NS>
 static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, const mr_cuda_args *a,
                                                      long long blk) {
     constexpr int TH = conv_p_th(TW), RS = conv_p_rs(TW), PS = conv_p_ps(TW), CS = conv_p_cs(TW);
     constexpr int PE = (CONV_PC * PS + NT - 1) / NT; /* patch copies per thread */
     constexpr int TPR = NT / CONV_TM;                /* threads per weight row */
-    static_assert((CONV_TM / (8 * TM)) * (CONV_TP / (4 * TM)) * 32 == NT,
+    constexpr int WMW = CONV_TM / (16 * FM);         /* warps along the channels */
+    static_assert(CONV_TM % (16 * FM) == 0 && (NT / 32) % WMW == 0 &&
+                      (NT / 32 / WMW) * 8 * FN == CONV_TPP,
                   "the warps do not cover the tile");
-    static_assert(TW % 8 == 0 && CONV_TP % TW == 0, "a fragment's 8 columns lie in one tile row");
+    static_assert(TW % 8 == 0 && CONV_TPP % TW == 0, "a fragment's 8 columns lie in one tile row");
     extern __shared__ __align__(16) float conv_pdyn[];
     float(*As)[CONV_TM][CONV_PLDA] = (float(*)[CONV_TM][CONV_PLDA])conv_pdyn;
     float(*Bs)[CONV_PC * CS] = (float(*)[CONV_PC * CS])(conv_pdyn + NS * CONV_TM * CONV_PLDA);
@@ -770,22 +801,25 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
         poff[i] = in ? c * p->HW + iy * p->W + ix : -1;
     }
 
-    float acc[MR_GT_MAXM][MR_GT_MAXM];
+    /* acc[i][j]: fragment (i, j) of the warp, c[0..3] of the mma (rows g and g + 8, columns
+     * 2 t and 2 t + 1) */
+    float acc[FM][FN][4];
 #pragma unroll
-    for (int i = 0; i < TM; i++)
+    for (int i = 0; i < FM; i++)
 #pragma unroll
-        for (int j = 0; j < TM; j++) acc[i][j] = 0.0f;
+        for (int j = 0; j < FN; j++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-    /* Fragment bases (gemm_tile.cuh's warp layout): A row wm0 + 16 i + g at column 9 t; B
-     * channel t at the rectangle position of column wn0 + 8 j + g. */
+    /* Fragment bases: A row wm0 + 16 i + g at column 9 t; B channel t at the rectangle
+     * position of column wn0 + 8 j + g. */
     const int lane = tid & 31, g = lane >> 2, tq = lane & 3;
-    const int wmn = CONV_TM / (8 * TM);
-    const int wm0 = ((tid >> 5) % wmn) * 8 * TM, wn0 = ((tid >> 5) / wmn) * 4 * TM;
-    int aoff[TM / 2], boff[TM / 2];
+    const int wm0 = ((tid >> 5) % WMW) * 16 * FM, wn0 = ((tid >> 5) / WMW) * 8 * FN;
+    int aoff[FM], boff[FN];
 #pragma unroll
-    for (int i = 0; i < TM / 2; i++) aoff[i] = (wm0 + 16 * i + g) * CONV_PLDA + 9 * tq;
+    for (int i = 0; i < FM; i++) aoff[i] = (wm0 + 16 * i + g) * CONV_PLDA + 9 * tq;
 #pragma unroll
-    for (int j = 0; j < TM / 2; j++) {
+    for (int j = 0; j < FN; j++) {
         const int n = wn0 + 8 * j + g;
         boff[j] = tq * CS + (n / TW) * RS + n % TW;
     }
@@ -804,12 +838,14 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
                                    x, xsafe, poff);
         const int st = c % NS;
         const float *as = &As[st][0][0], *bs = Bs[st];
-#pragma unroll
+        /* the taps unrolled where the warp's fragments are few; with 4 x 4 fragments the
+         * compiler's hoisting of the next taps' fragment loads spilled (168 registers) */
+#pragma unroll(FM *FN >= 16 ? 1 : 9)
         for (int s = 0; s < 9; s++) {
             const int kh = s / 3, kw = s % 3;
-            unsigned af[MR_GT_MAXM / 2][4], bf[MR_GT_MAXM / 2][2];
+            unsigned af[FM][4], bf[FN][2];
 #pragma unroll
-            for (int i = 0; i < TM / 2; i++) {
+            for (int i = 0; i < FM; i++) {
                 /* the weights are TF32 values already (rounded once, on the host) */
                 const float *r = as + aoff[i] + s;
                 af[i][0] = __float_as_uint(r[0]);
@@ -818,82 +854,97 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
                 af[i][3] = __float_as_uint(r[8 * CONV_PLDA + 36]);
             }
 #pragma unroll
-            for (int j = 0; j < TM / 2; j++) {
+            for (int j = 0; j < FN; j++) {
                 const float *q = bs + boff[j] + kh * RS + kw;
                 bf[j][0] = mr_tf32(q[0]);
                 bf[j][1] = mr_tf32(q[4 * CS]);
             }
 #pragma unroll
-            for (int i = 0; i < TM / 2; i++)
+            for (int i = 0; i < FM; i++)
 #pragma unroll
-                for (int j = 0; j < TM / 2; j++) {
-                    float d[4] = {acc[2 * i][2 * j], acc[2 * i][2 * j + 1], acc[2 * i + 1][2 * j],
-                                  acc[2 * i + 1][2 * j + 1]};
-                    mr_mma_tf32(d, af[i], bf[j]);
-                    acc[2 * i][2 * j] = d[0];
-                    acc[2 * i][2 * j + 1] = d[1];
-                    acc[2 * i + 1][2 * j] = d[2];
-                    acc[2 * i + 1][2 * j + 1] = d[3];
-                }
+                for (int j = 0; j < FN; j++) mr_mma_tf32(acc[i][j], af[i], bf[j]);
         }
     }
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
     float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
-    /* columns j, j + 1 (j even) are neighbours in a tile row (TW even): one 8-byte store where
+    /* columns 2 t and 2 t + 1 are neighbours in a tile row (TW even): one 8-byte store where
      * the output row is 8-byte aligned (OW even; x0 and the column are even) */
     const int pair = (p->OW & 1) == 0 && ((uintptr_t)base & 7) == 0;
 #pragma unroll
-    for (int i = 0; i < TM; i++) {
-        const int ml = m0 + mr_gtc_row(i, tid, TM);
-        if (ml >= p->Mg) continue;
-        const int m = gi * p->Mg + ml;
-        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
-        const float bv = bias ? bias[m] : 0.0f;
+    for (int i = 0; i < FM; i++)
 #pragma unroll
-        for (int j = 0; j < TM; j += 2) {
-            const int n = mr_gtc_col(j, tid, TM); /* even */
-            const int oy = oy0 + n / TW, ox = ox0 + n % TW;
-            if (oy >= p->OH || ox >= p->OW) continue;
-            float v0 = acc[i][j], v1 = acc[i][j + 1];
-            if (!split) {
-                if (bias) v0 += bv, v1 += bv;
-                v0 = mr_dev_act(p->act, v0);
-                v1 = mr_dev_act(p->act, v1);
-            }
-            float *o = dst + oy * p->OW + ox;
-            if (pair) { /* OW even: ox + 1 < OW too */
-                *(float2 *)o = make_float2(v0, v1);
-            } else {
-                o[0] = v0;
-                if (ox + 1 < p->OW) o[1] = v1;
+        for (int h = 0; h < 2; h++) {
+            const int ml = m0 + wm0 + 16 * i + 8 * h + g;
+            if (ml >= p->Mg) continue;
+            const int m = gi * p->Mg + ml;
+            float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+            const float bv = bias ? bias[m] : 0.0f;
+#pragma unroll
+            for (int j = 0; j < FN; j++) {
+                const int n = wn0 + 8 * j + 2 * tq; /* even */
+                const int oy = oy0 + n / TW, ox = ox0 + n % TW;
+                if (oy >= p->OH || ox >= p->OW) continue;
+                float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+                if (!split) {
+                    if (bias) v0 += bv, v1 += bv;
+                    v0 = mr_dev_act(p->act, v0);
+                    v1 = mr_dev_act(p->act, v1);
+                }
+                float *o = dst + oy * p->OW + ox;
+                if (pair) { /* OW even: ox + 1 < OW too */
+                    *(float2 *)o = make_float2(v0, v1);
+                } else {
+                    o[0] = v0;
+                    if (ox + 1 < p->OW) o[1] = v1;
+                }
             }
         }
-    }
 }
 
-template <int NT, int TM, int TW, int NS>
+template <int NT, int FM, int FN, int TW, int NS>
 static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long long blk) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     if (a->phase == 0)
-        conv_tcp_tile<NT, TM, TW, NS>(p, a, blk);
+        conv_tcp_tile<NT, FM, FN, TW, NS>(p, a, blk);
     else
         conv_reduce(p, a, blk);
 }
 
-/* Tiles of 8 x 8 and of 4 x 16 positions (prepare takes the one that wastes fewer on the
- * output's edges), each with 256 threads and with 64 (see CONV_TCP_STAGES). */
+/* Per tile width (prepare takes the one that covers fewest positions outside the output): the
+ * kernel critical launches and full-width launches run (variant 0) and a smaller one (variant
+ * 1). 128-position tiles: 256 threads (8 warps of 32 x 32 outputs), and 128 (4 warps of 64 x
+ * 32: fewer shared-memory loads per mma, but at 168 registers three blocks of 4 warps per SM;
+ * 4-12% slower per VGG-16 layer on 16 SMs of an H200). 64-position tiles: 256 threads (8 warps
+ * of 32 x 16), and 64 (2 of 64 x 32). */
+#if CONV_TCP_WIDE
+#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 4, TW, CONV_TCP_STAGES>(a, blk)
+#define CONV_TCP_V1(TW) conv_tcp_body<128, 4, 4, TW, 2>(a, blk)
+#define CONV_TCP_T0     256
+#define CONV_TCP_T1     128
+#else
+#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 2, TW, CONV_TCP_STAGES>(a, blk)
+#define CONV_TCP_V1(TW) conv_tcp_body<64, 4, 4, TW, 2>(a, blk)
+#define CONV_TCP_T0     256
+#define CONV_TCP_T1     64
+#endif
 static __device__ void conv_tcp8_v0(const mr_cuda_args *a, long long blk) {
-    conv_tcp_body<256, 4, 8, CONV_TCP_STAGES>(a, blk);
+    CONV_TCP_V0(8);
 }
 static __device__ void conv_tcp8_v1(const mr_cuda_args *a, long long blk) {
-    conv_tcp_body<64, 8, 8, 2>(a, blk);
+    CONV_TCP_V1(8);
 }
 static __device__ void conv_tcp16_v0(const mr_cuda_args *a, long long blk) {
-    conv_tcp_body<256, 4, 16, CONV_TCP_STAGES>(a, blk);
+    CONV_TCP_V0(16);
 }
 static __device__ void conv_tcp16_v1(const mr_cuda_args *a, long long blk) {
-    conv_tcp_body<64, 8, 16, 2>(a, blk);
+    CONV_TCP_V1(16);
+}
+static __device__ void conv_tcp32_v0(const mr_cuda_args *a, long long blk) {
+    CONV_TCP_V0(32);
+}
+static __device__ void conv_tcp32_v1(const mr_cuda_args *a, long long blk) {
+    CONV_TCP_V1(32);
 }
 
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
@@ -961,13 +1012,20 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
 MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
-/* The patch kernels' 256-thread forms: as many blocks per SM as their shared memory allows
- * (four at two stages: 64 registers; three at three: 80) */
-#define CONV_TCP_BLOCKS (CONV_TCP_STAGES >= 4 ? 2 : CONV_TCP_STAGES == 3 ? 3 : 4)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_t256, 256, CONV_TCP_BLOCKS, conv_tcp8_v0)
-MR_ELASTIC_KERNEL(mr_conv_tcp8_t64, 64, conv_tcp8_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_t256, 256, CONV_TCP_BLOCKS, conv_tcp16_v0)
-MR_ELASTIC_KERNEL(mr_conv_tcp16_t64, 64, conv_tcp16_v1)
+/* The patch kernels' blocks per SM (registers capped in both forms to fit them). 64 x 128
+ * tiles: variant 0, two of 256 threads (up to 128 registers); variant 1, three of 128 (up to
+ * 168: at four, 128, its 64 accumulators, fragments and patch offsets spilled). 64 x 64 tiles:
+ * variant 0, as many as shared memory allows (four of 256 threads at two stages: 64
+ * registers; three at three: 80). */
+#define CONV_TCP_BLOCKS                                                                            \
+    (CONV_TCP_WIDE ? 2 : CONV_TCP_STAGES >= 4 ? 2 : CONV_TCP_STAGES == 3 ? 3 : 4)
+#define CONV_TCP_BLOCKS1 (CONV_TCP_WIDE ? 3 : 1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp8_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp8_v1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp16_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp16_v1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp32_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp32_v1)
 /* DIRECT, variant 0: eight blocks per SM in both forms (32 registers, no spills with the 3x3
  * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
  * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
@@ -993,18 +1051,21 @@ static const mr_cuda_variant conv_tc1x1_full = {"tf32_1x1_64x64_t256",
 static const mr_cuda_variant conv_tc1x1_small = {"tf32_1x1_64x64_t64",
                                                  (const void *)mr_conv_tc1x1_t64_elastic,
                                                  (const void *)mr_conv_tc1x1_t64_plain, 64, 0};
-static const mr_cuda_variant conv_tcp8_full = {
-    "tf32_3x3_8x8_t256", (const void *)mr_conv_tcp8_t256_elastic,
-    (const void *)mr_conv_tcp8_t256_plain, 256, conv_p_smem(8, CONV_TCP_STAGES)};
-static const mr_cuda_variant conv_tcp8_small = {
-    "tf32_3x3_8x8_t64", (const void *)mr_conv_tcp8_t64_elastic,
-    (const void *)mr_conv_tcp8_t64_plain, 64, conv_p_smem(8, 2)};
-static const mr_cuda_variant conv_tcp16_full = {
-    "tf32_3x3_4x16_t256", (const void *)mr_conv_tcp16_t256_elastic,
-    (const void *)mr_conv_tcp16_t256_plain, 256, conv_p_smem(16, CONV_TCP_STAGES)};
-static const mr_cuda_variant conv_tcp16_small = {
-    "tf32_3x3_4x16_t64", (const void *)mr_conv_tcp16_t64_elastic,
-    (const void *)mr_conv_tcp16_t64_plain, 64, conv_p_smem(16, 2)};
+/* The patch kernels, [tile width 8, 16, 32][variant] */
+static const mr_cuda_variant conv_tcp[3][2] = {
+    {{"tf32_3x3_tw8_v0", (const void *)mr_conv_tcp8_v0k_elastic,
+      (const void *)mr_conv_tcp8_v0k_plain, CONV_TCP_T0, conv_p_smem(8, CONV_TCP_STAGES)},
+     {"tf32_3x3_tw8_v1", (const void *)mr_conv_tcp8_v1k_elastic,
+      (const void *)mr_conv_tcp8_v1k_plain, CONV_TCP_T1, conv_p_smem(8, 2)}},
+    {{"tf32_3x3_tw16_v0", (const void *)mr_conv_tcp16_v0k_elastic,
+      (const void *)mr_conv_tcp16_v0k_plain, CONV_TCP_T0, conv_p_smem(16, CONV_TCP_STAGES)},
+     {"tf32_3x3_tw16_v1", (const void *)mr_conv_tcp16_v1k_elastic,
+      (const void *)mr_conv_tcp16_v1k_plain, CONV_TCP_T1, conv_p_smem(16, 2)}},
+    {{"tf32_3x3_tw32_v0", (const void *)mr_conv_tcp32_v0k_elastic,
+      (const void *)mr_conv_tcp32_v0k_plain, CONV_TCP_T0, conv_p_smem(32, CONV_TCP_STAGES)},
+     {"tf32_3x3_tw32_v1", (const void *)mr_conv_tcp32_v1k_elastic,
+      (const void *)mr_conv_tcp32_v1k_plain, CONV_TCP_T1, conv_p_smem(32, 2)}},
+};
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
                                                  (const void *)mr_conv_direct_t256_plain, 256, 0};
@@ -1213,9 +1274,11 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
             /* the patch kernel: whole chunks of CONV_PC channels (K % CONV_PK == 0); tiles
              * of 8 x 8 or 4 x 16 positions, whichever covers fewer outside the output */
             p.b_mode = CONV_B_PATCH;
-            const long long c8 = div_up_ll(OH, conv_p_th(8)) * div_up_ll(OW, 8);
-            const long long c16 = div_up_ll(OH, conv_p_th(16)) * div_up_ll(OW, 16);
-            p.tw = c16 < c8 ? 16 : 8;
+            long long best = LLONG_MAX;
+            for (int tw = 8; tw <= 32; tw *= 2) {
+                const long long c = div_up_ll(OH, conv_p_th(tw)) * div_up_ll(OW, tw);
+                if (c * CONV_TPP < best) best = c * CONV_TPP, p.tw = tw;
+            }
         } else {
             /* conv_tc_ktab's offsets (<= kx) plus a position's (|.| <= px), and the -2^30
              * sentinels must stay out of bounds */
@@ -1279,8 +1342,9 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         plan->variants[0] = &conv_tc1x1_full;
         plan->variants[1] = &conv_tc1x1_small;
     } else if (p.b_mode == CONV_B_PATCH) {
-        plan->variants[0] = p.tw == 16 ? &conv_tcp16_full : &conv_tcp8_full;
-        plan->variants[1] = p.tw == 16 ? &conv_tcp16_small : &conv_tcp8_small;
+        const int twi = p.tw == 8 ? 0 : p.tw == 16 ? 1 : 2;
+        plan->variants[0] = &conv_tcp[twi][0];
+        plan->variants[1] = &conv_tcp[twi][1];
         cudaError_t e = cudaSuccess;
         for (int v = 0; v < 2 && e == cudaSuccess; v++) {
             e = mr_cuda_smem_attr(plan->variants[v]->elastic, plan->variants[v]->smem);
