@@ -35,6 +35,7 @@ enum { POOL_MAX, POOL_AVG, POOL_GLOBAL_AVG };
 
 typedef struct pool_cu_params {
     int kind, count_include_pad;
+    int small_max; /* 1: pool_max_small's kernels (a 2-D MaxPool of <= 3 x 3 undilated taps) */
     int in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
     long long in_plane; /* in[0]*in[1]*in[2] */
     int out_plane;      /* out[0]*out[1]*out[2] */
@@ -60,6 +61,52 @@ static __device__ __forceinline__ void pool_taps(int start, int k, int d, int li
     if (l > h) l = h;
     *lo = l;
     *hi = h;
+}
+
+/* A 2-D MaxPool of at most 3 x 3 undilated taps (every max pool of the zoo), outputs [e0, e1)
+ * of fewer than 2^31: a thread takes four outputs at a time and issues all their taps' loads
+ * before the first maximum, where the general loop below has one output's taps in flight at a
+ * time, behind a dozen divisions (VGG-16's first max pool on a whole H200 ran at ~1 TB/s).
+ * The same taps in the same order (column by column; taps outside the window or the image
+ * count as -inf, which `t > m` never takes), so the same result. */
+static __device__ __forceinline__ void pool_max_small(const pool_cu_params *p, const float *x,
+                                                      float *y, long long e0, long long e1) {
+    const int OH = p->out[1], OW = p->out[2], IH = p->in[1], IW = p->in[2];
+    const int KH = p->k[1], KW = p->k[2];
+    const int step = (int)blockDim.x;
+    for (int eb = (int)e0 + (int)threadIdx.x; eb < (int)e1; eb += 4 * step) {
+        float v[4][9];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int e = min(eb + j * step, (int)e1 - 1);
+            const int ow = e % OW, t = e / OW, oh = t % OH, nc = t / OH;
+            const int sh = oh * p->s[1] - p->pb[1], sw = ow * p->s[2] - p->pb[2];
+            const float *xp = x + (long long)nc * p->in_plane;
+#pragma unroll
+            for (int tw = 0; tw < 3; tw++)
+#pragma unroll
+                for (int th = 0; th < 3; th++) {
+                    const int ih = sh + th, iw = sw + tw;
+                    const bool in = tw < KW && th < KH && (unsigned)ih < (unsigned)IH &&
+                                    (unsigned)iw < (unsigned)IW;
+                    v[j][tw * 3 + th] = in ? __ldg(xp + ih * IW + iw) : -INFINITY;
+                }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float m = -INFINITY;
+#pragma unroll
+            for (int q = 0; q < 9; q++) m = v[j][q] > m ? v[j][q] : m;
+            if (eb + j * step < (int)e1) y[eb + j * step] = m;
+        }
+    }
+}
+
+static __device__ __forceinline__ void pool_max_small_body(const mr_cuda_args *a, long long blk) {
+    const pool_cu_params *p = MR_PARAMS(pool_cu_params, a);
+    const long long e0 = blk * p->chunk;
+    pool_max_small(p, (const float *)a->in[0], (float *)a->out[0], e0,
+                   e0 + p->chunk < p->total ? e0 + p->chunk : p->total);
 }
 
 static __device__ __forceinline__ void pool_body(const mr_cuda_args *a, long long blk) {
@@ -146,6 +193,9 @@ static __device__ __forceinline__ void gap_body(const mr_cuda_args *a, long long
 
 MR_ELASTIC_KERNEL(mr_pool_t256, 256, pool_body)
 MR_ELASTIC_KERNEL(mr_pool_t64, 64, pool_body)
+/* (kernels of their own: the small max pool's 36 loads in flight take 80 registers) */
+MR_ELASTIC_KERNEL(mr_pool_max_small_t256, 256, pool_max_small_body)
+MR_ELASTIC_KERNEL(mr_pool_max_small_t64, 64, pool_max_small_body)
 MR_ELASTIC_KERNEL(mr_gap_t256, 256, gap_body)
 MR_ELASTIC_KERNEL(mr_gap_t64, 64, gap_body)
 
@@ -153,6 +203,12 @@ static const mr_cuda_variant pool_full = {"t256", (const void *)mr_pool_t256_ela
                                           (const void *)mr_pool_t256_plain, 256, 0};
 static const mr_cuda_variant pool_small = {"t64", (const void *)mr_pool_t64_elastic,
                                            (const void *)mr_pool_t64_plain, 64, 0};
+static const mr_cuda_variant pool_max_small_full = {
+    "max3x3_t256", (const void *)mr_pool_max_small_t256_elastic,
+    (const void *)mr_pool_max_small_t256_plain, 256, 0};
+static const mr_cuda_variant pool_max_small_small = {
+    "max3x3_t64", (const void *)mr_pool_max_small_t64_elastic,
+    (const void *)mr_pool_max_small_t64_plain, 64, 0};
 static const mr_cuda_variant gap_full = {"t256", (const void *)mr_gap_t256_elastic,
                                          (const void *)mr_gap_t256_plain, 256, 0};
 static const mr_cuda_variant gap_small = {"t64", (const void *)mr_gap_t64_elastic,
@@ -311,14 +367,16 @@ static mr_status pool_prepare_kind(const mr_graph *g, const mr_node *n, const mr
     if (NC != 0 && out_plane > LLONG_MAX / NC)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "the pooling is too large");
     p.total = NC * out_plane;
+    p.small_max = kind == POOL_MAX && p.in[0] == 1 && p.k[0] == 1 && p.out[0] == 1 && p.k[1] <= 3 &&
+                  p.k[2] <= 3 && p.d[1] == 1 && p.d[2] == 1 && p.total + 4 * 256 < INT_MAX;
     p.chunk = POOL_BLOCK_TAPS / taps;
     p.chunk = (p.chunk / POOL_CHUNK_MIN) * POOL_CHUNK_MIN;
     if (p.chunk < POOL_CHUNK_MIN) p.chunk = POOL_CHUNK_MIN;
     if (p.chunk > POOL_CHUNK_MAX) p.chunk = POOL_CHUNK_MAX;
     p.chunk = mr_cuda_spread_chunk(p.total, p.chunk, POOL_CHUNK_MIN, cfg->sms);
     plan->n_blocks = (p.total + p.chunk - 1) / p.chunk;
-    plan->variants[0] = &pool_full;
-    plan->variants[1] = &pool_small;
+    plan->variants[0] = p.small_max ? &pool_max_small_full : &pool_full;
+    plan->variants[1] = p.small_max ? &pool_max_small_small : &pool_small;
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
