@@ -689,20 +689,25 @@ static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
 static __host__ __device__ constexpr int conv_p_th(int tw) {
     return CONV_TPP / tw;
 }
-static __host__ __device__ constexpr int conv_p_rs(int tw) { /* patch row */
-    return tw + 2;
+/* A patch row: the TW + 2 input columns the taps read, and 2 more that nothing reads, so that
+ * a channel's rectangle (TH + 2 rows) is 8 (mod 16) floats for every tile shape (conflict-free
+ * fragment reads) with the rectangles packed: the copies of a chunk then go to consecutive
+ * floats, element e of the chunk to float e of the stage. */
+static __host__ __device__ constexpr int conv_p_rs(int tw) {
+    return tw + 4;
 }
 static __host__ __device__ constexpr int conv_p_ps(int tw) { /* one channel's rectangle */
     return (conv_p_th(tw) + 2) * conv_p_rs(tw);
 }
-static __host__ __device__ constexpr int conv_p_cs(int tw) { /* its stride: 8 (mod 16) */
-    return (conv_p_ps(tw) - 8 + 15) / 16 * 16 + 8;
+/* Patch floats of a stage: the chunk's CONV_PC rectangles, rounded up to whole passes of NT
+ * threads (the copies past them are zero-filled and read by nothing). */
+static __host__ __device__ constexpr int conv_p_bfl(int tw, int nt) {
+    return (CONV_PC * conv_p_ps(tw) + nt - 1) / nt * nt;
 }
 
-/* Dynamic shared memory of NS stages: weights NS x CONV_TM x CONV_PLDA, then the patches
- * NS x CONV_PC x CS floats. */
-static __host__ __device__ constexpr int conv_p_smem(int tw, int ns) {
-    return ns * (CONV_TM * CONV_PLDA + CONV_PC * conv_p_cs(tw)) * (int)sizeof(float);
+/* Dynamic shared memory of NS stages: weights NS x CONV_TM x CONV_PLDA, then the patches. */
+static __host__ __device__ constexpr int conv_p_smem(int tw, int ns, int nt) {
+    return ns * (CONV_TM * CONV_PLDA + conv_p_bfl(tw, nt)) * (int)sizeof(float);
 }
 /* Stages of the 256-thread kernels: the copies of a chunk are issued NS - 1 chunks ahead of
  * its mma. Two (46 KiB: four blocks per SM); three (67-69 KiB, three blocks per SM) measured
@@ -712,33 +717,32 @@ static __host__ __device__ constexpr int conv_p_smem(int tw, int ns) {
 #define CONV_TCP_STAGES 2
 #endif
 
-/* Issues the copies of chunk c of a patch tile (conv_tcp_tile) into stage c % NS: the weight
- * tile (thread (am, aq): 16-byte quads aq, aq + TPR, ... of row am, from wrow) and the input
- * patch (element tid + i NT, at poff[i] from the chunk's first plane or zero-filled). One
- * commit group per chunk, an empty one past the last, so that wait_group counts chunks. */
+/* Issues the copies of chunk c of a patch tile (conv_tcp_tile) into stage c % NS, without a
+ * branch: the weight tile (thread (am, aq): 16-byte quads aq, aq + TPR, ... of row am, from
+ * wrow, a valid row also where am is past the tile's rows, then zero-filled: aok; a quad past
+ * the row's 18 goes, zero-filled, to the row's padding) and the input patch (element
+ * tid + i NT, from poff[i] past the chunk's first plane where bit i of pmask is set, else
+ * zero-filled). One commit group per chunk, an empty one past the last, so that wait_group
+ * counts chunks. */
 template <int NT, int TW, int NS>
 static __device__ __forceinline__ void
 conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
-               float (*Bs)[CONV_PC * conv_p_cs(TW)], int c, int chunks, int kbeg, int am, int aq,
-               int rows, const float *wrow, const float *wsafe, const float *x, const float *xsafe,
-               const int *poff) {
-    constexpr int PS = conv_p_ps(TW), CS = conv_p_cs(TW), TPR = NT / CONV_TM;
-    constexpr int PE = (CONV_PC * PS + NT - 1) / NT;
+               float (*Bs)[conv_p_bfl(TW, NT)], int c, int chunks, int kbeg, int am, int aq,
+               bool aok, const float *wrow, const float *x, const int *poff, unsigned pmask) {
+    constexpr int TPR = NT / CONV_TM, PE = conv_p_bfl(TW, NT) / NT;
     if (c < chunks) {
         const int st = c % NS, k0 = kbeg + c * CONV_PK, tid = threadIdx.x;
 #pragma unroll
-        for (int i = 0; i < (CONV_PK / 4 + TPR - 1) / TPR; i++)
-            if ((CONV_PK / 4) % TPR == 0 || aq + TPR * i < CONV_PK / 4)
-                mr_cp_async16(&As[st][am][4 * (aq + TPR * i)],
-                              am < rows ? wrow + k0 + 4 * TPR * i : wsafe, am < rows);
+        for (int i = 0; i < (CONV_PK / 4 + TPR - 1) / TPR; i++) {
+            const int q = aq + TPR * i;
+            const bool full = (CONV_PK / 4) % TPR == 0 || q < CONV_PK / 4;
+            mr_cp_async16(&As[st][am][4 * min(q, CONV_PK / 4)], wrow + k0 + 4 * TPR * i,
+                          aok && full);
+        }
         const float *xc = x + (long long)(k0 / 9) * p->HW;
 #pragma unroll
-        for (int i = 0; i < PE; i++) {
-            const int e = tid + i * NT;
-            if ((CONV_PC * PS) % NT == 0 || e < CONV_PC * PS)
-                mr_cp_async4(&Bs[st][e + (e / PS) * (CS - PS)], poff[i] >= 0 ? xc + poff[i] : xsafe,
-                             poff[i] >= 0);
-        }
+        for (int i = 0; i < PE; i++)
+            mr_cp_async4(&Bs[st][tid + i * NT], xc + poff[i], (pmask >> i) & 1u);
     }
     mr_cp_async_commit();
 }
@@ -748,17 +752,19 @@ conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
 template <int NT, int FM, int FN, int TW, int NS>
 static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, const mr_cuda_args *a,
                                                      long long blk) {
-    constexpr int TH = conv_p_th(TW), RS = conv_p_rs(TW), PS = conv_p_ps(TW), CS = conv_p_cs(TW);
-    constexpr int PE = (CONV_PC * PS + NT - 1) / NT; /* patch copies per thread */
-    constexpr int TPR = NT / CONV_TM;                /* threads per weight row */
-    constexpr int WMW = CONV_TM / (16 * FM);         /* warps along the channels */
+    constexpr int TH = conv_p_th(TW), RS = conv_p_rs(TW), PS = conv_p_ps(TW), CS = PS;
+    constexpr int PE = conv_p_bfl(TW, NT) / NT; /* patch copies per thread */
+    static_assert(PS % 16 == 8 && PE <= 32, "conflict-free rectangles; pmask's bits");
+    constexpr int TPR = NT / CONV_TM;        /* threads per weight row */
+    constexpr int WMW = CONV_TM / (16 * FM); /* warps along the channels */
     static_assert(CONV_TM % (16 * FM) == 0 && (NT / 32) % WMW == 0 &&
                       (NT / 32 / WMW) * 8 * FN == CONV_TPP,
                   "the warps do not cover the tile");
     static_assert(TW % 8 == 0 && CONV_TPP % TW == 0, "a fragment's 8 columns lie in one tile row");
     extern __shared__ __align__(16) float conv_pdyn[];
     float(*As)[CONV_TM][CONV_PLDA] = (float(*)[CONV_TM][CONV_PLDA])conv_pdyn;
-    float(*Bs)[CONV_PC * CS] = (float(*)[CONV_PC * CS])(conv_pdyn + NS * CONV_TM * CONV_PLDA);
+    float(*Bs)[conv_p_bfl(TW, NT)] =
+        (float(*)[conv_p_bfl(TW, NT)])(conv_pdyn + NS * CONV_TM * CONV_PLDA);
 
     const int tid = threadIdx.x;
     long long t = blk;
@@ -784,13 +790,14 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
      * sectors); thread (am, aq) copies quads aq, aq + TPR, ... of row am: one base pointer,
      * constant offsets. */
     const int am = tid / TPR, aq = tid % TPR;
-    const float *wrow = w + (long long)am * p->K + 4 * aq;
+    const bool aok = am < rows; /* (rows >= 1: the row read otherwise is the tile's first) */
+    const float *wrow = w + (long long)(aok ? am : 0) * p->K + 4 * aq;
     /* This thread's patch copies, the same in every chunk: element e = tid + i NT is channel
      * e / PS of the chunk, rectangle element e % PS; its offset from the chunk's first input
-     * plane, or -1 outside the image (zero-filled). (Its place in shared memory is
-     * recomputed per chunk: a register array of those took the 256-thread elastic kernel past
-     * its 64 registers.) */
+     * plane, and bit i of pmask where it lies inside the image (else zero-filled, from the
+     * plane's first element). */
     int poff[PE];
+    unsigned pmask = 0;
     const int iy0 = oy0 - p->pt, ix0 = ox0 - p->pl;
 #pragma unroll
     for (int i = 0; i < PE; i++) {
@@ -798,7 +805,8 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
         const int iy = iy0 + py, ix = ix0 + px;
         const bool in =
             e < CONV_PC * PS && (unsigned)iy < (unsigned)p->H && (unsigned)ix < (unsigned)p->W;
-        poff[i] = in ? c * p->HW + iy * p->W + ix : -1;
+        poff[i] = in ? c * p->HW + iy * p->W + ix : 0;
+        pmask |= (unsigned)in << i;
     }
 
     /* acc[i][j]: fragment (i, j) of the warp, c[0..3] of the mma (rows g and g + 8, columns
@@ -827,15 +835,14 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
     const int chunks = (kend - kbeg) / CONV_PK; /* whole chunks (prepare) */
 #pragma unroll
     for (int c = 0; c < NS - 1; c++)
-        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c, chunks, kbeg, am, aq, rows, wrow, wsafe, x, xsafe,
-                                   poff);
+        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c, chunks, kbeg, am, aq, aok, wrow, x, poff, pmask);
     for (int c = 0; c < chunks; c++) {
         /* chunk c has landed (own copies: the wait; everyone's: the barrier), and every thread
          * is done with chunk c - 1, whose stage the copies of chunk c + NS - 1 overwrite */
         MR_CP_ASYNC_WAIT_GROUP(NS - 2);
         __syncthreads();
-        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c + NS - 1, chunks, kbeg, am, aq, rows, wrow, wsafe,
-                                   x, xsafe, poff);
+        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c + NS - 1, chunks, kbeg, am, aq, aok, wrow, x, poff,
+                                   pmask);
         const int st = c % NS;
         const float *as = &As[st][0][0], *bs = Bs[st];
         /* the taps unrolled where the warp's fragments are few; with 4 x 4 fragments the
@@ -1054,17 +1061,20 @@ static const mr_cuda_variant conv_tc1x1_small = {"tf32_1x1_64x64_t64",
 /* The patch kernels, [tile width 8, 16, 32][variant] */
 static const mr_cuda_variant conv_tcp[3][2] = {
     {{"tf32_3x3_tw8_v0", (const void *)mr_conv_tcp8_v0k_elastic,
-      (const void *)mr_conv_tcp8_v0k_plain, CONV_TCP_T0, conv_p_smem(8, CONV_TCP_STAGES)},
+      (const void *)mr_conv_tcp8_v0k_plain, CONV_TCP_T0,
+      conv_p_smem(8, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw8_v1", (const void *)mr_conv_tcp8_v1k_elastic,
-      (const void *)mr_conv_tcp8_v1k_plain, CONV_TCP_T1, conv_p_smem(8, 2)}},
+      (const void *)mr_conv_tcp8_v1k_plain, CONV_TCP_T1, conv_p_smem(8, 2, CONV_TCP_T1)}},
     {{"tf32_3x3_tw16_v0", (const void *)mr_conv_tcp16_v0k_elastic,
-      (const void *)mr_conv_tcp16_v0k_plain, CONV_TCP_T0, conv_p_smem(16, CONV_TCP_STAGES)},
+      (const void *)mr_conv_tcp16_v0k_plain, CONV_TCP_T0,
+      conv_p_smem(16, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw16_v1", (const void *)mr_conv_tcp16_v1k_elastic,
-      (const void *)mr_conv_tcp16_v1k_plain, CONV_TCP_T1, conv_p_smem(16, 2)}},
+      (const void *)mr_conv_tcp16_v1k_plain, CONV_TCP_T1, conv_p_smem(16, 2, CONV_TCP_T1)}},
     {{"tf32_3x3_tw32_v0", (const void *)mr_conv_tcp32_v0k_elastic,
-      (const void *)mr_conv_tcp32_v0k_plain, CONV_TCP_T0, conv_p_smem(32, CONV_TCP_STAGES)},
+      (const void *)mr_conv_tcp32_v0k_plain, CONV_TCP_T0,
+      conv_p_smem(32, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw32_v1", (const void *)mr_conv_tcp32_v1k_elastic,
-      (const void *)mr_conv_tcp32_v1k_plain, CONV_TCP_T1, conv_p_smem(32, 2)}},
+      (const void *)mr_conv_tcp32_v1k_plain, CONV_TCP_T1, conv_p_smem(32, 2, CONV_TCP_T1)}},
 };
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
