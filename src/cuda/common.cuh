@@ -77,6 +77,16 @@ static __device__ __forceinline__ void mr_cp_async16(float *dst, const float *sr
                  "r"(ok ? 16 : 0)
                  : "memory");
 }
+/* mr_cp_async16 where `issue` holds, as a predicated instruction (no branch); nothing
+ * happens otherwise (dst is not touched). */
+static __device__ __forceinline__ void mr_cp_async16_if(float *dst, const float *src, bool ok,
+                                                        bool issue) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %3, 0;\n\t"
+                 "@p cp.async.cg.shared.global [%0], [%1], 16, %2;\n\t}" ::"r"(d),
+                 "l"(src), "r"(ok ? 16 : 0), "r"((int)issue)
+                 : "memory");
+}
 static __device__ __forceinline__ void mr_cp_async_commit(void) {
     asm volatile("cp.async.commit_group;" ::: "memory");
 }

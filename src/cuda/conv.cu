@@ -719,8 +719,8 @@ static __host__ __device__ constexpr int conv_p_smem(int tw, int ns, int nt) {
 
 /* Issues the copies of chunk c of a patch tile (conv_tcp_tile) into stage c % NS, without a
  * branch: the weight tile (thread (am, aq): 16-byte quads aq, aq + TPR, ... of row am, from
- * wrow, a valid row also where am is past the tile's rows, then zero-filled: aok; a quad past
- * the row's 18 goes, zero-filled, to the row's padding) and the input patch (element
+ * wrow, a valid row also where am is past the tile's rows, then zero-filled: aok; the quads
+ * past the row's 18 in the last pass are predicated off) and the input patch (element
  * tid + i NT, from poff[i] past the chunk's first plane where bit i of pmask is set, else
  * zero-filled). One commit group per chunk, an empty one past the last, so that wait_group
  * counts chunks. */
@@ -735,9 +735,10 @@ conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
 #pragma unroll
         for (int i = 0; i < (CONV_PK / 4 + TPR - 1) / TPR; i++) {
             const int q = aq + TPR * i;
-            const bool full = (CONV_PK / 4) % TPR == 0 || q < CONV_PK / 4;
-            mr_cp_async16(&As[st][am][4 * min(q, CONV_PK / 4)], wrow + k0 + 4 * TPR * i,
-                          aok && full);
+            if ((CONV_PK / 4) % TPR == 0 || (i + 1) * TPR <= CONV_PK / 4)
+                mr_cp_async16(&As[st][am][4 * q], wrow + k0 + 4 * TPR * i, aok);
+            else /* the last pass: only the quads of the row, predicated */
+                mr_cp_async16_if(&As[st][am][4 * q], wrow + k0 + 4 * TPR * i, aok, q < CONV_PK / 4);
         }
         const float *xc = x + (long long)(k0 / 9) * p->HW;
 #pragma unroll
