@@ -35,6 +35,9 @@
  *    give bitwise the same result. Two kernel pairs by the patch gather: 1x1 stride-1
  *    unpadded convolutions copy input rows directly (16-byte copies when HW % 4 == 0); the
  *    generic gather reads a per-chunk table of (channel, kh, kw) offsets from shared memory.
+ *    3x3 stride-1 convolutions (input channels per group a multiple of 8) take the patch
+ *    kernels instead (CONV_B_PATCH, below): 64 x 128 tiles whose column matrix is read from
+ *    the input rectangles the tile's taps cover, copied once per chunk of 8 channels.
  *  - DIRECT (one input channel per group: depthwise, or a channel multiplier): K = KH*KW is
  *    far too short for a GEMM tile. A logical block is (image, channel tile, output-row
  *    tile); every thread computes whole outputs from the taps (input read through the cache).
@@ -153,6 +156,27 @@ typedef struct conv_cu_params {
 
 /* ---------------------------------------------------------------- device code ---- */
 
+/* The tile of GEMM-phase logical block blk: position tile pti (fastest), K slice si, channel
+ * tile mti, group gi, image nb (slowest); the same order in every GEMM-form kernel, so that
+ * the split-K partial tiles of one slice are written by neighbouring blocks. */
+typedef struct conv_tile_t {
+    int pti, si, mti, gi;
+    long long nb;
+} conv_tile_t;
+static __device__ __forceinline__ conv_tile_t conv_tile_of(const conv_cu_params *p, long long blk) {
+    conv_tile_t r;
+    long long t = blk;
+    r.pti = (int)(t % p->n_pt);
+    t /= p->n_pt;
+    r.si = (int)(t % p->splits);
+    t /= p->splits;
+    r.mti = (int)(t % p->n_mt);
+    const long long u = t / p->n_mt; /* image * group + group index */
+    r.gi = (int)(u % p->group);
+    r.nb = u / p->group;
+    return r;
+}
+
 /* Loads the weight chunk [k0, k0+BK) of the tile's rows into registers: thread element i is
  * row a_mm0 + i*(NT/BK), column a_kk (consecutive threads read consecutive k of a row). */
 template <int NT, int BK>
@@ -218,15 +242,9 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
     __shared__ __align__(16) float Bs[BK][CONV_TP];
 
     const int tid = threadIdx.x;
-    long long t = blk;
-    const int pti = (int)(t % p->n_pt);
-    t /= p->n_pt;
-    const int si = (int)(t % p->splits);
-    t /= p->splits;
-    const int mti = (int)(t % p->n_mt);
-    const long long u = t / p->n_mt; /* image * group + group index */
-    const int gi = (int)(u % p->group);
-    const long long nb = u / p->group;
+    const conv_tile_t tl = conv_tile_of(p, blk);
+    const int pti = tl.pti, si = tl.si, mti = tl.mti, gi = tl.gi;
+    const long long nb = tl.nb;
     const int m0 = mti * CONV_TM; /* first channel of the tile, within the group */
     const int p0 = pti * CONV_TP;
     const int kbeg = si * p->kslice;
@@ -523,15 +541,9 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
     __shared__ int4 Kt[2][BK];
 
     const int tid = threadIdx.x;
-    long long t = blk;
-    const int pti = (int)(t % p->n_pt);
-    t /= p->n_pt;
-    const int si = (int)(t % p->splits);
-    t /= p->splits;
-    const int mti = (int)(t % p->n_mt);
-    const long long u = t / p->n_mt; /* image * group + group index */
-    const int gi = (int)(u % p->group);
-    const long long nb = u / p->group;
+    const conv_tile_t tl = conv_tile_of(p, blk);
+    const int pti = tl.pti, si = tl.si, mti = tl.mti, gi = tl.gi;
+    const long long nb = tl.nb;
     const int m0 = mti * CONV_TM, p0 = pti * CONV_TP;
     const int kbeg = si * p->kslice;
     const int kend = min(p->K, kbeg + p->kslice);
@@ -768,15 +780,9 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
         (float(*)[conv_p_bfl(TW, NT)])(conv_pdyn + NS * CONV_TM * CONV_PLDA);
 
     const int tid = threadIdx.x;
-    long long t = blk;
-    const int pti = (int)(t % p->n_pt);
-    t /= p->n_pt;
-    const int si = (int)(t % p->splits);
-    t /= p->splits;
-    const int mti = (int)(t % p->n_mt);
-    const long long u = t / p->n_mt; /* image * group + group index */
-    const int gi = (int)(u % p->group);
-    const long long nb = u / p->group;
+    const conv_tile_t tl = conv_tile_of(p, blk);
+    const int pti = tl.pti, si = tl.si, mti = tl.mti, gi = tl.gi;
+    const long long nb = tl.nb;
     const int m0 = mti * CONV_TM;
     const int oy0 = (pti / p->n_px) * TH, ox0 = (pti % p->n_px) * TW;
     const int kbeg = si * p->kslice;
