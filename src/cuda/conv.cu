@@ -147,7 +147,7 @@ typedef struct conv_cu_params {
     /* TC: input-patch gather (CONV_B_*); 16-byte copies of weights (K % 4 == 0) and of 1x1
      * input rows (HW % 4 == 0) */
     int b_mode, a_vec, b_vec;
-    /* PATCH: tile width (positions; the tile is CONV_TP / tw rows of tw) and tiles per row */
+    /* PATCH: tile width (positions; the tile is CONV_TPP / tw rows of tw) and tiles per row */
     int tw, n_px;
     /* Split-K reduction: float4 sums (P % 4 == 0, so four outputs share a channel) and 32-bit
      * output indices (total < 2^31) */
@@ -789,12 +789,13 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
     const int kend = min(p->K, kbeg + p->kslice);
     const int rows = p->Mg - m0;
 
-    const float *xsafe = (const float *)a->in[0], *wsafe = (const float *)a->in[1];
-    const float *x = xsafe + ((long long)nb * p->C + (long long)gi * p->Cg) * (long long)p->HW;
-    const float *w = wsafe + (long long)(gi * p->Mg + m0) * p->K;
+    const float *x =
+        (const float *)a->in[0] + ((long long)nb * p->C + (long long)gi * p->Cg) * (long long)p->HW;
+    const float *w = (const float *)a->in[1] + (long long)(gi * p->Mg + m0) * p->K;
 
-    /* Weight copies: TPR threads per row, neighbours on neighbouring 16-byte quads (whole
-     * sectors); thread (am, aq) copies quads aq, aq + TPR, ... of row am: one base pointer,
+    /* Weight copies (16 bytes: K is a multiple of 72 and the TF32 weights have an allocation of
+     * their own, cuda_backend.c), TPR threads per row, neighbours on neighbouring 16-byte quads
+     * (whole sectors); thread (am, aq) copies quads aq, aq + TPR, ... of row am: one base pointer,
      * constant offsets. */
     const int am = tid / TPR, aq = tid % TPR;
     const bool aok = am < rows; /* (rows >= 1: the row read otherwise is the tile's first) */
@@ -1363,11 +1364,7 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         plan->variants[0] = &conv_tcp[twi][0];
         plan->variants[1] = &conv_tcp[twi][1];
         cudaError_t e = cudaSuccess;
-        for (int v = 0; v < 2 && e == cudaSuccess; v++) {
-            e = mr_cuda_smem_attr(plan->variants[v]->elastic, plan->variants[v]->smem);
-            if (e == cudaSuccess)
-                e = mr_cuda_smem_attr(plan->variants[v]->plain, plan->variants[v]->smem);
-        }
+        for (int v = 0; v < 2 && e == cudaSuccess; v++) e = mr_cuda_smem_attr(plan->variants[v]);
         if (e != cudaSuccess) {
             cudaGetLastError();
             return mr_err_node(err, MR_ERR_BACKEND, n,

@@ -994,8 +994,7 @@ static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long f
  * per SM as the kernel without shared memory, at most 2). */
 static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
     const mr_cuda_variant *f = &rnn_persist_full[fam][0];
-    cudaError_t e = mr_cuda_smem_attr(f->elastic, f->smem);
-    if (e == cudaSuccess) e = mr_cuda_smem_attr(f->plain, f->smem);
+    cudaError_t e = mr_cuda_smem_attr(f);
     int want = 0, per_sm = 0;
     if (e == cudaSuccess)
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&want, f->elastic, 256, 0);
@@ -1131,8 +1130,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
      * largest shared-memory carveout for two blocks per SM. It is used only where as many of
      * its blocks fit an SM as of the unstaged kernel's (the plan's tiles assume as many). */
     if (B == 1 && H % 4 == 0 && H * 4 <= RNN_STAGE_BYTES) {
-        cudaError_t e = mr_cuda_smem_attr(rnn_staged.elastic, RNN_STAGE_BYTES);
-        if (e == cudaSuccess) e = mr_cuda_smem_attr(rnn_staged.plain, RNN_STAGE_BYTES);
+        cudaError_t e = mr_cuda_smem_attr(&rnn_staged); /* RNN_STAGE_BYTES */
         int staged_per_sm = 0, full_per_sm = 0;
         if (e == cudaSuccess)
             e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&staged_per_sm, rnn_staged.elastic,
