@@ -731,28 +731,28 @@ static __host__ __device__ constexpr int conv_p_smem(int tw, int ns, int nt) {
 
 /* Issues the copies of chunk c of a patch tile (conv_tcp_tile) into stage c % NS, without a
  * branch: the weight tile (thread (am, aq): 16-byte quads aq, aq + TPR, ... of row am, from
- * wrow, a valid row also where am is past the tile's rows, then zero-filled: aok; the quads
- * past the row's 18 in the last pass are predicated off) and the input patch (element
- * tid + i NT, from poff[i] past the chunk's first plane where bit i of pmask is set, else
- * zero-filled). One commit group per chunk, an empty one past the last, so that wait_group
- * counts chunks. */
+ * wk, the chunk's first quad of a valid row also where am is past the tile's rows, then
+ * zero-filled: aok; the quads past the row's 18 in the last pass are predicated off) and the
+ * input patch (element tid + i NT, from poff[i] past xc, the chunk's first input plane, where
+ * bit i of pmask is set, else zero-filled). One commit group per chunk, an empty one past the
+ * last, so that wait_group counts chunks. The caller advances wk and xc by a chunk per call
+ * (from the chunk index, the addresses took 64-bit multiplies per chunk). */
 template <int NT, int TW, int NS>
 static __device__ __forceinline__ void
-conv_tcp_issue(const conv_cu_params *p, float (*As)[CONV_TM][CONV_PLDA],
-               float (*Bs)[conv_p_bfl(TW, NT)], int c, int chunks, int kbeg, int am, int aq,
-               bool aok, const float *wrow, const float *x, const int *poff, unsigned pmask) {
+conv_tcp_issue(float (*As)[CONV_TM][CONV_PLDA], float (*Bs)[conv_p_bfl(TW, NT)], int c, int chunks,
+               int am, int aq, bool aok, const float *wk, const float *xc, const int *poff,
+               unsigned pmask) {
     constexpr int TPR = NT / CONV_TM, PE = conv_p_bfl(TW, NT) / NT;
     if (c < chunks) {
-        const int st = c % NS, k0 = kbeg + c * CONV_PK, tid = threadIdx.x;
+        const int st = c % NS, tid = threadIdx.x;
 #pragma unroll
         for (int i = 0; i < (CONV_PK / 4 + TPR - 1) / TPR; i++) {
             const int q = aq + TPR * i;
             if ((CONV_PK / 4) % TPR == 0 || (i + 1) * TPR <= CONV_PK / 4)
-                mr_cp_async16(&As[st][am][4 * q], wrow + k0 + 4 * TPR * i, aok);
+                mr_cp_async16(&As[st][am][4 * q], wk + 4 * TPR * i, aok);
             else /* the last pass: only the quads of the row, predicated */
-                mr_cp_async16_if(&As[st][am][4 * q], wrow + k0 + 4 * TPR * i, aok, q < CONV_PK / 4);
+                mr_cp_async16_if(&As[st][am][4 * q], wk + 4 * TPR * i, aok, q < CONV_PK / 4);
         }
-        const float *xc = x + (long long)(k0 / 9) * p->HW;
 #pragma unroll
         for (int i = 0; i < PE; i++)
             mr_cp_async4(&Bs[st][tid + i * NT], xc + poff[i], (pmask >> i) & 1u);
@@ -841,16 +841,18 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
     }
 
     const int chunks = (kend - kbeg) / CONV_PK; /* whole chunks (prepare) */
+    /* the next chunk to copy: its weights (k kbeg + 72 c) and first input plane (8 c) */
+    const float *wk = wrow + kbeg, *xc = x + (long long)(kbeg / 9) * p->HW;
+    const long long xstep = (long long)CONV_PC * p->HW;
 #pragma unroll
-    for (int c = 0; c < NS - 1; c++)
-        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c, chunks, kbeg, am, aq, aok, wrow, x, poff, pmask);
-    for (int c = 0; c < chunks; c++) {
+    for (int c = 0; c < NS - 1; c++, wk += CONV_PK, xc += xstep)
+        conv_tcp_issue<NT, TW, NS>(As, Bs, c, chunks, am, aq, aok, wk, xc, poff, pmask);
+    for (int c = 0; c < chunks; c++, wk += CONV_PK, xc += xstep) {
         /* chunk c has landed (own copies: the wait; everyone's: the barrier), and every thread
          * is done with chunk c - 1, whose stage the copies of chunk c + NS - 1 overwrite */
         MR_CP_ASYNC_WAIT_GROUP(NS - 2);
         __syncthreads();
-        conv_tcp_issue<NT, TW, NS>(p, As, Bs, c + NS - 1, chunks, kbeg, am, aq, aok, wrow, x, poff,
-                                   pmask);
+        conv_tcp_issue<NT, TW, NS>(As, Bs, c + NS - 1, chunks, am, aq, aok, wk, xc, poff, pmask);
         const int st = c % NS;
         const float *as = &As[st][0][0], *bs = Bs[st];
         /* the taps unrolled where the warp's fragments are few; with 4 x 4 fragments the
