@@ -2,7 +2,8 @@
 # Kernel parity on the GPU machine, over a build from scripts/build-gpu.sh: the whole zoo
 # against PyTorch with scripts/bench_gpu.py (wall-clock and GPU-time tables, fp32 and TF32,
 # the whole GPU and 16 SMs: PARITY_SMS, PARITY_MODELS, PARITY_ARGS), then `miriam steps` over
-# the models named in PARITY_STEPS (default zoo:vgg16) in TF32 on the same partitions.
+# the models named in PARITY_STEPS (default zoo:vgg16) on the same partitions, in TF32 or in
+# PARITY_STEPS_PRECISION.
 # Logs: $OUT/parity.md, $OUT/parity.csv, $OUT/parity-bench.log, $OUT/steps.md.
 #
 #   bash scripts/gpu-parity.sh    (on the GPU machine, build-gpu-pack/ copied along)
@@ -22,9 +23,10 @@ grep -E "^verdict|^parity" "$OUT/parity.md" 2>/dev/null || tail -n 20 "$OUT/pari
 : >"$OUT/steps.md"
 for sms in $(echo "${PARITY_SMS:-0,16}" | tr ',' ' '); do
     for m in ${PARITY_STEPS:-zoo:vgg16}; do
-        echo "## build-gpu/miriam steps $m --sms $sms --precision tf32 --repeat 20" >>"$OUT/steps.md"
+        prec=${PARITY_STEPS_PRECISION:-tf32}
+        echo "## build-gpu/miriam steps $m --sms $sms --precision $prec --repeat 20" >>"$OUT/steps.md"
         timeout "${T_PARITY_STEPS:-60}" build-gpu/miriam steps "$m" --sms "$sms" \
-            --precision tf32 --repeat 20 >>"$OUT/steps.md" 2>&1
+            --precision "$prec" --repeat 20 >>"$OUT/steps.md" 2>&1
     done
 done
 grep -E "^\| all" "$OUT/steps.md"
