@@ -15,6 +15,8 @@
 # step's weights come from DRAM instead of L2).
 # SASS=1: instead of the sections, the source page at SASS level (every instruction with its
 # executions and warp-stall samples), for finding the instructions a kernel waits on.
+# DETAILS=1: every metric of the sections (--print-details all), e.g. WarpStateStats' cycles
+# per issued instruction split by stall reason.
 # Output: $OUT/ncu.txt (ncu's details page). One run of the model without CUDA graphs, so
 # that every kernel is a separate launch ncu can see.
 set -u
@@ -30,6 +32,7 @@ else for s in ${SECTIONS:-SpeedOfLight WarpStateStats SchedulerStats Occupancy M
   sections+=(--section "$s")
 done; fi
 # shellcheck disable=SC2086
+[ "${DETAILS:-0}" = 1 ] && sections+=(--print-details all)
 timeout 300 ncu --clock-control none --cache-control "${CACHE:-none}" -k "regex:${KERNEL:-mr_conv_tc_t256}" -s "${SKIP:-2}" \
   -c "${COUNT:-4}" "${sections[@]}" build-gpu/miriam bench "zoo:${MODEL:-vgg16}" --device cuda \
   --repeat 1 --warmup 0 --no-graphs ${ARGS---sms 16 --precision tf32} >"$OUT/ncu.txt" 2>&1
