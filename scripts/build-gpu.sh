@@ -5,7 +5,7 @@
 #   scripts/build-gpu.sh            build into build-gpu/, pack into build-gpu-pack/
 #
 # Steps:
-#   1. cmake Release build with CUDA into build-gpu/ (sm_90: H100/H200), every target;
+#   1. cmake Release build with CUDA into build-gpu/ (sm_90a: H100/H200), every target;
 #   2. scripts/bundle-libs.sh copies the Debian shared libraries the programs link
 #      (protobuf-c, cJSON, BLIS, ...), which the GPU machine lacks, into build-gpu/devlibs;
 #   3. packs into build-gpu-pack/ (what is copied to the GPU machine with the source tree;
@@ -22,7 +22,7 @@
 #   bash scripts/gpu-check.sh
 #
 # Environment: JOBS (parallel build jobs, default 1: this machine is shared), CUDA_ARCH
-# (default 90), BUILD_TYPE (default Release).
+# (default 90a), BUILD_TYPE (default Release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,7 +30,7 @@ build="build-gpu"
 pack="build-gpu-pack"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DMIRIAM_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}"
+  -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90a}"
 if ! grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*nvcc' "$build/CMakeCache.txt"; then
   echo "build-gpu.sh: CMake found no CUDA compiler (nvcc): the build would have no CUDA backend" >&2
   exit 1

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "cuda/gemm_tile.cuh"
+#include "cuda/wgmma.cuh"
 
 enum { CONV_PAD_NOTSET, CONV_PAD_SAME_UPPER, CONV_PAD_SAME_LOWER, CONV_PAD_VALID };
 enum { CONV_K_GEMM, CONV_K_DIRECT, CONV_K_TC };
@@ -122,6 +123,11 @@ enum { CONV_B_GENERIC, CONV_B_1X1, CONV_B_PATCH };
  * be idle), at most 360 k for 64 x 64 tiles (as CONV_TC_KSLICE_MAX by the same cost model) and
  * 288 for 64 x 128 ones (twice the FLOP per k, at ~1.6x the rate per SM). */
 #define CONV_TCP_KSLICE_MAX (CONV_TCP_WIDE ? 288 : 360)
+/* The warpgroup-MMA patch kernel (below) multiplies a chunk several times faster, and a tile's
+ * setup and epilogue are as many instructions as 10 of its chunks: longer slices. */
+#ifndef CONV_WG_KSLICE_MAX /* may be set at build time to study the trade-off */
+#define CONV_WG_KSLICE_MAX 1152
+#endif
 /* Split-K reduction (phase 1): a block loads about this many partial sums (64 KiB, plus up to
  * 16 KiB of outputs written), i.e. red_chunk = CONV_RED_LOADS / splits outputs, rounded down to
  * a multiple of 64 and kept in [64, 4096] (so more only past 256 slices). At ~36 GB/s of HBM
@@ -964,6 +970,276 @@ static __device__ void conv_tcp32_v1(const mr_cuda_args *a, long long blk) {
     CONV_TCP_V1(32);
 }
 
+/* ---- TF32 3x3 patch tiles on Hopper's warpgroup MMA (CONV_B_PATCH where mr_cuda_cfg.wgmma) ----
+ *
+ * The tiles, K slices, chunks and epilogue of the patch kernel above, computed by one warpgroup
+ * (128 threads) with wgmma (wgmma.cuh) instead of eight warps with mma.sync: the tensor cores
+ * read both operands from shared memory, so the fragment loads that bound the mma.sync form
+ * (two shared-memory loads per mma, docs/KERNEL_NOTES.md 16) are gone, and one instruction
+ * multiplies the whole 64 x 128 tile by a tap's 8 k.
+ *
+ * Layouts (both operands K-major, in core matrices of 8 rows x 4 k = 16 bytes per row):
+ *  - Weights: the backend uploads them repacked (conv_wg_pack) so that a chunk's 64 x 72 tile
+ *    is CONV_WG_AFL consecutive floats in the order its stage holds them: (tap s, channel half
+ *    h) blocks of 64 rows x 4 channels, row m at byte 16 m of block 2 s + h. A chunk is copied
+ *    with 9 linear 16-byte copies per thread; tap s's descriptor starts at block 2 s (LBO: the
+ *    1024 bytes to the other half; SBO: 128, the next 8 rows).
+ *  - Input patch: the chunk's 8 channels as two planes of 4 (channels 4 h .. 4 h + 3), each the
+ *    (TH + 2) x (TW + 2) rectangle of positions the tile's taps read, 16 bytes per position
+ *    (its 4 channels). Element e of a chunk's copies is channel 4 (e / 4 / PS) + e % 4 at
+ *    rectangle position e / 4 % PS, and lands at float e of the stage: four lanes copy one
+ *    position's four channels, eight positions a warp. The B operand of tap (kh, kw) for the 8
+ *    positions of a tile row is then one core matrix (8 consecutive positions of a rectangle
+ *    row, 16 bytes each), the next tile row's RS positions further (SBO = 16 RS bytes), the
+ *    other channel half a plane further (LBO): a tap's operand is a descriptor whose start
+ *    moves by (kh RS + kw) positions, with nothing copied per tap. A wgmma covers 8 tile
+ *    columns (a core matrix) by all TH rows, so a tile TW wide takes TW / 8 of them per tap
+ *    (N = 128, 64 or 32).
+ * wgmma reads float32 bits as TF32 by dropping the low mantissa bits; the weights are rounded
+ * on the host and each thread rounds the patch elements it copied (mr_tf32, round to
+ * nearest) before the barrier that hands the stage over, so products match the mma.sync form's
+ * operands. The per-output sums are the tensor cores' own (both variants issue the same wgmmas
+ * in the same order: bit-identical to each other, not to the mma.sync kernels).
+ *
+ * Pipeline: NS stages; chunk c + D is copied while chunk c is multiplied, and WGW batches of
+ * wgmmas stay in flight across the barrier (D = NS - 1 - WGW: a stage is overwritten only after
+ * the batch that read it completed). */
+#define CONV_WG_T   128                                       /* threads: one warpgroup */
+#define CONV_WG_AFL (CONV_TM * CONV_PK)                       /* weight floats of a chunk */
+static __host__ __device__ constexpr int conv_wg_ps(int tw) { /* positions of a rectangle */
+    return (conv_p_th(tw) + 2) * (tw + 2);
+}
+/* Patch floats of a stage, rounded up to whole passes of the threads. */
+static __host__ __device__ constexpr int conv_wg_pfl(int tw) {
+    return (CONV_PC * conv_wg_ps(tw) + CONV_WG_T - 1) / CONV_WG_T * CONV_WG_T;
+}
+static __host__ __device__ constexpr int conv_wg_smem(int tw, int ns) {
+    return ns * (CONV_WG_AFL + conv_wg_pfl(tw)) * (int)sizeof(float);
+}
+
+template <int TW>
+static __device__ __forceinline__ void conv_wg_mma(float (*acc)[4 * conv_p_th(TW)],
+                                                   unsigned long long da, unsigned long long db) {
+#pragma unroll
+    for (int h = 0; h < TW / 8; h++) {
+        /* the core matrices of tile columns 8 h .. 8 h + 7 start 8 h positions further */
+        const unsigned long long d = db + (unsigned long long)(8 * h);
+        if (conv_p_th(TW) == 16)
+            mr_wgmma_tf32_n128(acc[h], da, d);
+        else if (conv_p_th(TW) == 8)
+            mr_wgmma_tf32_n64(acc[h], da, d);
+        else
+            mr_wgmma_tf32_n32(acc[h], da, d);
+    }
+}
+
+/* Copies chunk c into stage c % NS (see conv_tcp_issue: one commit group per call). */
+template <int TW, int NS>
+static __device__ __forceinline__ void conv_wg_issue(float *smem, int c, int chunks,
+                                                     const float *wk, const float *xc,
+                                                     const int *poff, unsigned pmask) {
+    constexpr int SF = CONV_WG_AFL + conv_wg_pfl(TW), PE = conv_wg_pfl(TW) / CONV_WG_T;
+    if (c < chunks) {
+        float *st = smem + (c % NS) * SF;
+        const int tid = threadIdx.x;
+#pragma unroll
+        for (int j = 0; j < CONV_WG_AFL / 4 / CONV_WG_T; j++)
+            mr_cp_async16(st + 4 * (tid + CONV_WG_T * j), wk + 4 * CONV_WG_T * j, true);
+#pragma unroll
+        for (int i = 0; i < PE; i++)
+            mr_cp_async4(st + CONV_WG_AFL + tid + i * CONV_WG_T, xc + poff[i], (pmask >> i) & 1u);
+    }
+    mr_cp_async_commit();
+}
+
+template <int TW, int NS, int WGW>
+static __device__ __forceinline__ void conv_wg_tile(const conv_cu_params *p, const mr_cuda_args *a,
+                                                    long long blk) {
+#if MR_WGMMA
+    constexpr int NT = CONV_WG_T, TH = conv_p_th(TW), RS = TW + 2, PS = conv_wg_ps(TW);
+    constexpr int PF = conv_wg_pfl(TW), PE = PF / NT, SF = CONV_WG_AFL + PF;
+    constexpr int NW = TW / 8, NA = 4 * TH; /* wgmmas per tap; accumulators of each */
+    constexpr int D = NS - 1 - WGW;         /* chunks copied ahead */
+    static_assert(D >= 1 && WGW >= 0 && PE <= 32, "pipeline; pmask's bits");
+    static_assert(TW % 8 == 0, "a wgmma covers 8 tile columns");
+    extern __shared__ __align__(16) float conv_pdyn[];
+
+    const int tid = threadIdx.x;
+    const conv_tile_t tl = conv_tile_of(p, blk);
+    const int m0 = tl.mti * CONV_TM;
+    const int oy0 = (tl.pti / p->n_px) * TH, ox0 = (tl.pti % p->n_px) * TW;
+    const int kbeg = tl.si * p->kslice;
+    const int chunks = (min(p->K, kbeg + p->kslice) - kbeg) / CONV_PK; /* whole (prepare) */
+    const float *x = (const float *)a->in[0] +
+                     ((long long)tl.nb * p->C + (long long)tl.gi * p->Cg) * (long long)p->HW;
+    /* the packed weights: one block of CONV_WG_AFL floats per (group, channel tile, chunk) */
+    const float *wk =
+        (const float *)a->in[1] +
+        ((long long)(tl.gi * p->n_mt + tl.mti) * (p->K / CONV_PK) + kbeg / CONV_PK) * CONV_WG_AFL +
+        4 * tid;
+    const float *xc = x + (long long)(kbeg / 9) * p->HW;
+    const long long xstep = (long long)CONV_PC * p->HW;
+
+    /* This thread's patch copies (as in conv_tcp_tile, in the two-plane order above). */
+    int poff[PE];
+    unsigned pmask = 0;
+    const int iy0 = oy0 - p->pt, ix0 = ox0 - p->pl;
+#pragma unroll
+    for (int i = 0; i < PE; i++) {
+        const int e = tid + i * NT, q = e & 3, pos = (e >> 2) % PS, h = (e >> 2) / PS;
+        const int iy = iy0 + pos / RS, ix = ix0 + pos % RS;
+        const bool in =
+            e < CONV_PC * PS && (unsigned)iy < (unsigned)p->H && (unsigned)ix < (unsigned)p->W;
+        poff[i] = in ? (4 * h + q) * p->HW + iy * p->W + ix : 0;
+        pmask |= (unsigned)in << i;
+    }
+
+    float acc[NW][NA];
+#pragma unroll
+    for (int h = 0; h < NW; h++)
+#pragma unroll
+        for (int r = 0; r < NA; r++) acc[h][r] = 0.0f;
+
+    /* Descriptors of stage 0's tap (0, 0); stages, taps and column groups move their start
+     * address (the low field, in 16-byte units; shared memory is far below its 2^18 bytes). */
+    const unsigned sb = (unsigned)__cvta_generic_to_shared(conv_pdyn);
+    const unsigned long long da0 = mr_wgmma_desc(sb, 1024, 128);
+    const unsigned long long db0 = mr_wgmma_desc(sb + 4 * CONV_WG_AFL, 16 * PS, 16 * RS);
+
+#pragma unroll
+    for (int c = 0; c < D; c++, wk += CONV_WG_AFL, xc += xstep)
+        conv_wg_issue<TW, NS>(conv_pdyn, c, chunks, wk, xc, poff, pmask);
+    /* wk and xc: the chunk to copy next (c + D) */
+    for (int c = 0; c < chunks; c++, wk += CONV_WG_AFL, xc += xstep) {
+        const int st = c % NS;
+        /* chunk c's own copies have landed: round its patch elements to TF32 in place, and
+         * hand them (and the weights) to the async proxy */
+        MR_CP_ASYNC_WAIT_GROUP(D - 1);
+        float *bs = conv_pdyn + st * SF + CONV_WG_AFL;
+#pragma unroll
+        for (int i = 0; i < PE; i++) bs[tid + i * NT] = __uint_as_float(mr_tf32(bs[tid + i * NT]));
+        mr_fence_proxy_async();
+        /* the batch of chunk c - 1 - WGW is done: its stage is free for chunk c + D */
+        mr_wgmma_wait<WGW>();
+        __syncthreads();
+        conv_wg_issue<TW, NS>(conv_pdyn, c + D, chunks, wk, xc, poff, pmask);
+        const unsigned so = (unsigned)(st * SF * 4) >> 4;
+        mr_wgmma_fence();
+#pragma unroll
+        for (int s = 0; s < 9; s++) {
+            const int kh = s / 3, kw = s % 3;
+            conv_wg_mma<TW>(acc, da0 + so + 128u * s, db0 + so + (unsigned)(kh * RS + kw));
+        }
+        mr_wgmma_commit();
+    }
+    mr_wgmma_wait<0>();
+#pragma unroll
+    for (int h = 0; h < NW; h++)
+#pragma unroll
+        for (int r = 0; r < NA; r++) mr_wgmma_hold(acc[h][r]);
+
+    /* The epilogue of conv_tcp_tile, rearranged for code size: bias and activation over all
+     * accumulators first, the activation's switch outside the loop (inside it, 64 inlined
+     * copies of every activation, sigmoid's and tanh's among them, made the kernel ~8,000
+     * instructions, and the instruction cache missed), then the stores with their bounds
+     * hoisted. */
+    const int split = p->splits > 1;
+    const int lane = tid & 31, g = lane >> 2, tq = lane & 3;
+    const int mr0 = m0 + 16 * (tid >> 5) + g; /* rows mr0 (hh = 0) and mr0 + 8 (hh = 1) */
+    if (!split) {
+        const float *bias = (const float *)a->in[2];
+        if (bias) {
+            const float b0 = mr0 < p->Mg ? bias[tl.gi * p->Mg + mr0] : 0.0f;
+            const float b1 = mr0 + 8 < p->Mg ? bias[tl.gi * p->Mg + mr0 + 8] : 0.0f;
+#pragma unroll
+            for (int h = 0; h < NW; h++)
+#pragma unroll
+                for (int r = 0; r < NA; r++) acc[h][r] += (r & 2) ? b1 : b0;
+        }
+        const mr_act act = p->act;
+#define CONV_WG_MAP(EXPR)                                                                          \
+    _Pragma("unroll") for (int h = 0; h < NW; h++)                                                 \
+        _Pragma("unroll") for (int r = 0; r < NA; r++) {                                           \
+        const float v = acc[h][r];                                                                 \
+        acc[h][r] = (EXPR);                                                                        \
+    }
+        switch (act.kind) {
+        case MR_ACT_NONE:
+            break;
+        case MR_ACT_RELU:
+            CONV_WG_MAP(v > 0.f ? v : 0.f);
+            break;
+        default:
+            CONV_WG_MAP(mr_dev_act(act, v));
+            break;
+        }
+#undef CONV_WG_MAP
+    }
+    float *base = split ? (float *)a->workspace + (long long)tl.si * p->total : (float *)a->out[0];
+    const int pair = (p->OW & 1) == 0 && ((uintptr_t)base & 7) == 0;
+    const int OW = p->OW, jn = min(TH, p->OH - oy0); /* tile rows inside the output */
+#pragma unroll
+    for (int hh = 0; hh < 2; hh++) {
+        const int ml = mr0 + 8 * hh;
+        if (ml >= p->Mg) continue;
+        float *dst = base + ((long long)tl.nb * p->M + tl.gi * p->Mg + ml) * (long long)p->P +
+                     (long long)oy0 * OW + ox0 + 2 * tq;
+#pragma unroll
+        for (int h = 0; h < NW; h++) {
+            const int ox = ox0 + 8 * h + 2 * tq;
+            if (ox >= OW) continue;
+            const bool two = ox + 1 < OW;
+#pragma unroll
+            for (int j = 0; j < TH; j++) {
+                if (j >= jn) break;
+                const float v0 = acc[h][4 * j + 2 * hh], v1 = acc[h][4 * j + 2 * hh + 1];
+                float *o = dst + j * OW + 8 * h;
+                if (pair) { /* OW even: ox + 1 < OW too */
+                    *(float2 *)o = make_float2(v0, v1);
+                } else {
+                    o[0] = v0;
+                    if (two) o[1] = v1;
+                }
+            }
+        }
+    }
+#else
+    (void)p, (void)a, (void)blk;
+#endif
+}
+
+template <int TW, int NS, int WGW>
+static __device__ __forceinline__ void conv_wg_body(const mr_cuda_args *a, long long blk) {
+    const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
+    if (a->phase == 0)
+        conv_wg_tile<TW, NS, WGW>(p, a, blk);
+    else
+        conv_reduce(p, a, blk);
+}
+
+/* Variant 0: three stages, one batch in flight (72-74 KiB); variant 1: two stages, none in
+ * flight (48-50 KiB). */
+#define CONV_WG_V0(TW) conv_wg_body<TW, 3, 1>(a, blk)
+#define CONV_WG_V1(TW) conv_wg_body<TW, 2, 0>(a, blk)
+static __device__ void conv_wg8_v0(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V0(8);
+}
+static __device__ void conv_wg8_v1(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V1(8);
+}
+static __device__ void conv_wg16_v0(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V0(16);
+}
+static __device__ void conv_wg16_v1(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V1(16);
+}
+static __device__ void conv_wg32_v0(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V0(32);
+}
+static __device__ void conv_wg32_v1(const mr_cuda_args *a, long long blk) {
+    CONV_WG_V1(32);
+}
+
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
  * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
 /* One output of the DIRECT kernel: its taps in (kh, kw) order, padding skipped. Inlined with
@@ -1043,6 +1319,14 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_t
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp16_v1)
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp32_v0)
 MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp32_v1)
+/* The warpgroup-MMA patch kernels: three blocks per SM (at four, 128 registers, the elastic
+ * form spilled around the 64 accumulators). */
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg8_v0k, CONV_WG_T, 3, conv_wg8_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg8_v1k, CONV_WG_T, 3, conv_wg8_v1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg16_v0k, CONV_WG_T, 3, conv_wg16_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg16_v1k, CONV_WG_T, 3, conv_wg16_v1)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v0k, CONV_WG_T, 3, conv_wg32_v0)
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v1k, CONV_WG_T, 3, conv_wg32_v1)
 /* DIRECT, variant 0: eight blocks per SM in both forms (32 registers, no spills with the 3x3
  * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
  * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
@@ -1086,6 +1370,15 @@ static const mr_cuda_variant conv_tcp[3][2] = {
      {"tf32_3x3_tw32_v1", (const void *)mr_conv_tcp32_v1k_elastic,
       (const void *)mr_conv_tcp32_v1k_plain, CONV_TCP_T1, conv_p_smem(32, 2, CONV_TCP_T1)}},
 };
+#define CONV_WG_VARIANT(TW, V, NS)                                                                 \
+    {                                                                                              \
+        "tf32_3x3_wgmma_tw" #TW "_v" #V, (const void *)mr_conv_wg##TW##_v##V##k_elastic,           \
+            (const void *)mr_conv_wg##TW##_v##V##k_plain, CONV_WG_T, conv_wg_smem(TW, NS)          \
+    }
+static const mr_cuda_variant conv_wg[3][2] = {
+    {CONV_WG_VARIANT(8, 0, 3), CONV_WG_VARIANT(8, 1, 2)},
+    {CONV_WG_VARIANT(16, 0, 3), CONV_WG_VARIANT(16, 1, 2)},
+    {CONV_WG_VARIANT(32, 0, 3), CONV_WG_VARIANT(32, 1, 2)}};
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
                                                  (const void *)mr_conv_direct_t256_plain, 256, 0};
@@ -1094,6 +1387,30 @@ static const mr_cuda_variant conv_direct_small = {"direct_t64",
                                                   (const void *)mr_conv_direct_t64_plain, 64, 0};
 
 /* ------------------------------------------------------------------ host code ---- */
+
+/* The weights [M x K] of a patch convolution (K = Cg * 9, Cg a multiple of CONV_PC) in the order
+ * the warpgroup-MMA kernels copy them (conv_wg_tile): per group, channel tile and chunk of
+ * CONV_PC input channels, CONV_WG_AFL floats, (tap s, channel half h) blocks of 64 rows x 4
+ * channels; rows past the group's Mg are zeros. */
+static void conv_wg_pack(const mr_cuda_plan *plan, const float *w, float *out) {
+    const conv_cu_params *p = (const conv_cu_params *)(const void *)plan->params;
+    const int nch = p->K / CONV_PK;
+    float *o = out;
+    for (int gi = 0; gi < p->group; gi++)
+        for (int mt = 0; mt < p->n_mt; mt++)
+            for (int c = 0; c < nch; c++)
+                for (int r = 0; r < 18; r++) /* r = 2 s + h */
+                    for (int m = 0; m < CONV_TM; m++) {
+                        const int row = mt * CONV_TM + m;
+                        if (row >= p->Mg) {
+                            for (int q = 0; q < 4; q++) *o++ = 0.0f;
+                            continue;
+                        }
+                        const float *src = w + (size_t)(gi * p->Mg + row) * p->K +
+                                           (c * CONV_PC + 4 * (r % 2)) * 9 + r / 2;
+                        for (int q = 0; q < 4; q++) *o++ = src[9 * q];
+                    }
+}
 
 static long long conv_phase_blocks(const mr_cuda_plan *plan, int phase) {
     const conv_cu_params *p = (const conv_cu_params *)(const void *)plan->params;
@@ -1308,9 +1625,12 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         }
     }
     const int patch = tc && p.b_mode == CONV_B_PATCH;
-    const long long ks_max = patch ? CONV_TCP_KSLICE_MAX
-                             : tc  ? CONV_TC_KSLICE_MAX
-                                   : CONV_KSLICE_MAX;
+    /* the warpgroup-MMA form where the device runs it (its tiles are the 128-position ones) */
+    const int wg = patch && cfg->wgmma && CONV_TPP == 128;
+    const long long ks_max = wg      ? CONV_WG_KSLICE_MAX
+                             : patch ? CONV_TCP_KSLICE_MAX
+                             : tc    ? CONV_TC_KSLICE_MAX
+                                     : CONV_KSLICE_MAX;
     long long min_blocks = CONV_MIN_BLOCKS;
     if (cfg->sms > 0 && (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms < min_blocks)
         min_blocks = (long long)CONV_MIN_BLOCKS_PER_SM * cfg->sms;
@@ -1363,8 +1683,14 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
         plan->variants[1] = &conv_tc1x1_small;
     } else if (p.b_mode == CONV_B_PATCH) {
         const int twi = p.tw == 8 ? 0 : p.tw == 16 ? 1 : 2;
-        plan->variants[0] = &conv_tcp[twi][0];
-        plan->variants[1] = &conv_tcp[twi][1];
+        /* the warpgroup-MMA form reads the weights repacked by conv_wg_pack */
+        plan->variants[0] = wg ? &conv_wg[twi][0] : &conv_tcp[twi][0];
+        plan->variants[1] = wg ? &conv_wg[twi][1] : &conv_tcp[twi][1];
+        if (wg) {
+            plan->pack = conv_wg_pack;
+            plan->pack_input = 1;
+            plan->pack_floats = (size_t)group * (size_t)p.n_mt * CONV_TM * (size_t)K;
+        }
         cudaError_t e = cudaSuccess;
         for (int v = 0; v < 2 && e == cudaSuccess; v++) e = mr_cuda_smem_attr(plan->variants[v]);
         if (e != cudaSuccess) {

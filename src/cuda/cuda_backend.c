@@ -55,6 +55,7 @@ typedef struct step_state {
     mr_cuda_args args;      /* bound pointers; n_blocks/phase set per launch */
     long long counter_base; /* index of phase 0's counter */
     void *workspace;
+    void *packed; /* device: input plan.pack_input in the kernels' own layout (plan.pack) */
     int full_blocks[MR_CUDA_MAX_VARIANTS]; /* P that fills the partition (occupancy API) */
 } step_state;
 
@@ -292,6 +293,10 @@ static mr_status cuda_create(const mr_runtime_params *params, mr_backend **out, 
     be->sms = prop.multiProcessorCount;
     /* griddepcontrol (elastic.cuh) exists from compute capability 9.0. */
     be->pdl = params->dependent_launch != 0 && prop.major >= 9;
+    /* sm_90a code runs on compute capability 9.0 only; MIRIAM_CUDA_WGMMA: the build has it */
+#ifdef MIRIAM_CUDA_WGMMA
+    be->cfg.wgmma = prop.major == 9 && prop.minor == 0;
+#endif
     mr_status st = MR_OK;
     if ((e = cudaSetDevice(be->device)) != cudaSuccess) {
         st = cuda_fail(err, e, "cudaSetDevice");
@@ -342,7 +347,10 @@ static void cuda_exec_destroy(mr_exec *ex) {
     if (ex->dconst)
         for (int t = 0; t < ex->g->n_tensors; t++) dev_free(ex->dconst[t]);
     if (ex->steps)
-        for (int s = 0; s < ex->plan->n_steps; s++) dev_free(ex->steps[s].workspace);
+        for (int s = 0; s < ex->plan->n_steps; s++) {
+            dev_free(ex->steps[s].workspace);
+            dev_free(ex->steps[s].packed);
+        }
     dev_free(ex->arena);
     dev_free(ex->counters);
     dev_free(ex->ctr_prefill);
@@ -388,6 +396,43 @@ static mr_status upload_one(mr_exec *ex, int t, int tf32, void **dst, mr_err *er
     return MR_OK;
 }
 
+/* Input k of step s: a constant its kernels read in a layout of their own (plan.pack). */
+static int packed_input(const mr_exec *ex, int s, int k) {
+    const mr_cuda_plan *p = &ex->steps[s].plan;
+    return !p->skip && p->pack && k == p->pack_input &&
+           ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
+}
+
+/* Uploads input k of step s, rounded to TF32 where it is one of tf32_inputs and then
+ * rearranged by plan.pack, into the step's own allocation. */
+static mr_status upload_packed(mr_exec *ex, int s, int k, mr_err *err) {
+    step_state *ss = &ex->steps[s];
+    const mr_tensor_desc *d = &ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]];
+    if (d->dtype != MR_DTYPE_F32)
+        return mr_errf(err, MR_ERR_INTERNAL, "tensor '%s': a packed operand must be float32",
+                       d->name);
+    const size_t n = mr_desc_bytes(d) / sizeof(float), bytes = ss->plan.pack_floats * sizeof(float);
+    const float *src = (const float *)d->data;
+    float *rounded = NULL, *packed = mr_malloc(bytes ? bytes : 1, "packed weights", err);
+    if (!packed) return err->status;
+    if (tf32_input(ex, s, k)) {
+        if (!(rounded = mr_malloc(n ? n * sizeof(float) : 1, "TF32 weights", err))) {
+            free(packed);
+            return err->status;
+        }
+        mr_round_tf32(src, rounded, n);
+        src = rounded;
+    }
+    ss->plan.pack(&ss->plan, src, packed);
+    free(rounded);
+    cudaError_t e = dev_malloc(&ss->packed, bytes ? bytes : 1);
+    if (e == cudaSuccess) e = cudaMemcpy(ss->packed, packed, bytes, cudaMemcpyHostToDevice);
+    free(packed);
+    if (e != cudaSuccess) return cuda_fail(err, e, "uploading the packed weights");
+    ex->device_bytes += bytes;
+    return MR_OK;
+}
+
 /* Every constant a step reads, once, as it is and/or rounded to TF32 (a weight shared by a
  * TF32 convolution and a float32 op is kept both ways). */
 static mr_status upload_constants(mr_exec *ex, mr_err *err) {
@@ -397,6 +442,10 @@ static mr_status upload_constants(mr_exec *ex, mr_err *err) {
         for (int k = 0; k < n->n_in; k++) {
             int t = n->in[k];
             if (t < 0 || !g->tensors[t].data) continue;
+            if (packed_input(ex, s, k)) {
+                MR_TRY(upload_packed(ex, s, k, err));
+                continue;
+            }
             if (!tf32_input(ex, s, k)) {
                 if (!ex->dconst[t]) MR_TRY(upload_one(ex, t, 0, &ex->dconst[t], err));
                 continue;
@@ -515,7 +564,9 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
         }
         memset(&ss->args, 0, sizeof ss->args);
         for (int k = 0; k < n->n_in && k < MR_CUDA_MAX_PTRS; k++)
-            ss->args.in[k] = tf32_input(ex, s, k) ? ex->dconst_tf32[n->in[k]] : dptr(ex, n->in[k]);
+            ss->args.in[k] = packed_input(ex, s, k) ? ss->packed
+                             : tf32_input(ex, s, k) ? ex->dconst_tf32[n->in[k]]
+                                                    : dptr(ex, n->in[k]);
         for (int k = 0; k < n->n_out && k < MR_CUDA_MAX_PTRS; k++)
             ss->args.out[k] = dptr(ex, n->out[k]);
         ss->args.workspace = ss->workspace;

@@ -61,6 +61,13 @@ typedef struct mr_cuda_plan {
      * rounding it; the backend binds it to a copy rounded to TF32 (cuda/tf32.h). Only for
      * inputs that are constants (g->tensors[].data). */
     unsigned tf32_inputs;
+    /* Where pack is set: input pack_input is a constant the kernels read in a layout of their
+     * own. The backend gives the step a device copy of its own, of pack_floats floats, that
+     * pack writes from the constant's data (rounded to TF32 first when the input is one of
+     * tf32_inputs); pack only rearranges values (and fills with zeros). */
+    void (*pack)(const struct mr_cuda_plan *p, const float *in, float *out);
+    int pack_input;
+    size_t pack_floats;
 } mr_cuda_plan;
 
 /* Backend-wide settings that planning may depend on, from the runtime's parameters. */
@@ -74,6 +81,9 @@ typedef struct mr_cuda_cfg {
     int sms;
     /* mr_runtime_params.persistent_recurrence: -1 auto, 0 off, 1 wherever possible */
     int persistent_recurrence;
+    /* 1: the device runs the kernels built for sm_90a (compute capability 9.0, and a build
+     * with CMAKE_CUDA_ARCHITECTURES 90a), so plans may take warpgroup-MMA kernels (wgmma.cuh) */
+    int wgmma;
 } mr_cuda_cfg;
 
 typedef struct mr_cuda_op {
