@@ -1017,6 +1017,8 @@ static __host__ __device__ constexpr int conv_wg_smem(int tw, int ns) {
     return ns * (CONV_WG_AFL + conv_wg_pfl(tw)) * (int)sizeof(float);
 }
 
+/* One tap's wgmmas (prepare plans this kernel only with the 128-position tiles, CONV_TPP = 128:
+ * TH = 16, 8 or 4 rows). */
 template <int TW>
 static __device__ __forceinline__ void conv_wg_mma(float (*acc)[4 * conv_p_th(TW)],
                                                    unsigned long long da, unsigned long long db) {
