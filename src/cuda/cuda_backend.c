@@ -373,27 +373,30 @@ static int tf32_input(const mr_exec *ex, int s, int k) {
            ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
 }
 
+/* Copies `bytes` of host memory into a new device allocation *dst (counted in device_bytes). */
+static mr_status upload_host(mr_exec *ex, const void *src, size_t bytes, void **dst,
+                             const char *what, mr_err *err) {
+    cudaError_t e = dev_malloc(dst, bytes ? bytes : 1);
+    if (e == cudaSuccess) e = cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice);
+    if (e != cudaSuccess) return cuda_fail(err, e, what);
+    ex->device_bytes += bytes;
+    return MR_OK;
+}
+
 /* Uploads t (rounded to TF32 when `tf32`) into *dst. */
 static mr_status upload_one(mr_exec *ex, int t, int tf32, void **dst, mr_err *err) {
     const mr_tensor_desc *d = &ex->g->tensors[t];
     size_t bytes = mr_desc_bytes(d);
-    const void *src = d->data;
-    float *rounded = NULL;
-    if (tf32) {
-        if (d->dtype != MR_DTYPE_F32)
-            return mr_errf(err, MR_ERR_INTERNAL, "tensor '%s': a TF32 operand must be float32",
-                           d->name);
-        rounded = mr_malloc(bytes ? bytes : 1, "TF32 weights", err);
-        if (!rounded) return err->status;
-        mr_round_tf32((const float *)d->data, rounded, bytes / sizeof(float));
-        src = rounded;
-    }
-    cudaError_t e = dev_malloc(dst, bytes ? bytes : 1);
-    if (e == cudaSuccess) e = cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice);
+    if (!tf32) return upload_host(ex, d->data, bytes, dst, "uploading the weights", err);
+    if (d->dtype != MR_DTYPE_F32)
+        return mr_errf(err, MR_ERR_INTERNAL, "tensor '%s': a TF32 operand must be float32",
+                       d->name);
+    float *rounded = mr_malloc(bytes ? bytes : 1, "TF32 weights", err);
+    if (!rounded) return err->status;
+    mr_round_tf32((const float *)d->data, rounded, bytes / sizeof(float));
+    mr_status st = upload_host(ex, rounded, bytes, dst, "uploading the weights", err);
     free(rounded);
-    if (e != cudaSuccess) return cuda_fail(err, e, "uploading the weights");
-    ex->device_bytes += bytes;
-    return MR_OK;
+    return st;
 }
 
 /* Input k of step s: a constant its kernels read in a layout of their own (plan.pack). */
@@ -403,34 +406,23 @@ static int packed_input(const mr_exec *ex, int s, int k) {
            ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]].data;
 }
 
-/* Uploads input k of step s, rounded to TF32 where it is one of tf32_inputs and then
- * rearranged by plan.pack, into the step's own allocation. */
+/* Uploads input k of step s rearranged by plan.pack (and rounded to TF32 where it is one of
+ * tf32_inputs: rounding is per element and packing only moves values and adds zeros, so the
+ * packed copy is rounded in place) into the step's own allocation. */
 static mr_status upload_packed(mr_exec *ex, int s, int k, mr_err *err) {
     step_state *ss = &ex->steps[s];
     const mr_tensor_desc *d = &ex->g->tensors[ex->g->nodes[ex->plan->steps[s]].in[k]];
     if (d->dtype != MR_DTYPE_F32)
         return mr_errf(err, MR_ERR_INTERNAL, "tensor '%s': a packed operand must be float32",
                        d->name);
-    const size_t n = mr_desc_bytes(d) / sizeof(float), bytes = ss->plan.pack_floats * sizeof(float);
-    const float *src = (const float *)d->data;
-    float *rounded = NULL, *packed = mr_malloc(bytes ? bytes : 1, "packed weights", err);
+    const size_t n = ss->plan.pack_floats, bytes = n * sizeof(float);
+    float *packed = mr_malloc(bytes ? bytes : 1, "packed weights", err);
     if (!packed) return err->status;
-    if (tf32_input(ex, s, k)) {
-        if (!(rounded = mr_malloc(n ? n * sizeof(float) : 1, "TF32 weights", err))) {
-            free(packed);
-            return err->status;
-        }
-        mr_round_tf32(src, rounded, n);
-        src = rounded;
-    }
-    ss->plan.pack(&ss->plan, src, packed);
-    free(rounded);
-    cudaError_t e = dev_malloc(&ss->packed, bytes ? bytes : 1);
-    if (e == cudaSuccess) e = cudaMemcpy(ss->packed, packed, bytes, cudaMemcpyHostToDevice);
+    ss->plan.pack(&ss->plan, (const float *)d->data, packed);
+    if (tf32_input(ex, s, k)) mr_round_tf32(packed, packed, n);
+    mr_status st = upload_host(ex, packed, bytes, &ss->packed, "uploading the packed weights", err);
     free(packed);
-    if (e != cudaSuccess) return cuda_fail(err, e, "uploading the packed weights");
-    ex->device_bytes += bytes;
-    return MR_OK;
+    return st;
 }
 
 /* Every constant a step reads, once, as it is and/or rounded to TF32 (a weight shared by a
