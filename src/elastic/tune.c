@@ -9,13 +9,12 @@
  * gives the launch overhead.
  *
  *   CUDA: a timing event before and after the launch on a queue of the runtime's SMs; the
- *         request's begin (input copies, every step counter zeroed) runs before each
- *         repetition, outside the timed interval. Time per logical block = (shard - empty
- *         launch) / waves, with waves = ceil(S / P).
- *   CPU:  P threads of our own, each with its own worker slot, take the shard's logical
- *         blocks from a shared counter as the engine's workers do; the wall time from waking
- *         them to the last one reporting back, and the time each spends inside blocks (time
- *         per logical block = busy time / S).
+ *         request's begin (input copies, every step counter zeroed) and the step's earlier
+ *         phases run before each repetition, outside the timed interval. Time per logical block =
+ * (shard - empty launch) / waves, with waves = ceil(S / P). CPU:  P threads of our own, each with
+ * its own worker slot, take the shard's logical blocks from a shared counter as the engine's
+ * workers do; the wall time from waking them to the last one reporting back, and the time each
+ * spends inside blocks (time per logical block = busy time / S).
  *
  * The values of the inputs do not change timing: they are random. A whole inference runs
  * first, so every activation holds a finite value before blocks run out of order. */
@@ -437,9 +436,19 @@ static mr_status measure(tuner *t, int step, int phase, int v, int P, int64_t S,
     l.mode = MR_LAUNCH_ELASTIC;
     l.end = S; /* the counter is 0 after begin: the shard [0, S); S = 0 takes no block */
     l.blocks = P;
+    /* The phases before this one run first, untimed, at full width: a phase may depend on
+     * them for more than its data (the persistent recurrence's sync words are zeroed by its
+     * projection phase; measured alone its blocks would wait on counts no phase set). */
+    mr_launch before;
+    memset(&before, 0, sizeof before);
+    before.step = step;
+    before.mode = MR_LAUNCH_ELASTIC;
+    before.end = -1;
     for (int r = -1; r < R; r++) {
         float ms = 0;
         MR_TRY(mr_cuda_exec_begin_on(t->ex, t->q, t->err));
+        for (before.phase = 0; before.phase < phase; before.phase++)
+            MR_TRY(mr_cuda_exec_launch_on(t->ex, t->q, &before, NULL, t->err));
         MR_TRY(mr_cuda_event_record(t->ev0, t->q, t->err));
         MR_TRY(mr_cuda_exec_launch_on(t->ex, t->q, &l, NULL, t->err));
         MR_TRY(mr_cuda_event_record(t->ev1, t->q, t->err));
