@@ -2541,8 +2541,8 @@ static void run_rnn_cases(ctx *cx, mr_runtime *rt, const char *prefix) {
     cx->n_modes = g.n_modes;
 }
 
-/* One launch per time step (persistent_recurrence 0), the whole GPU's default for the zoo's
- * recurrent models: the recurrent op cases and those models. */
+/* One launch per time step (persistent_recurrence 0; the default for batches over 1): the
+ * recurrent op cases and the zoo's lstm. */
 static void test_rnn_per_step(ctx *cx) {
     if (!selected("perstep/op/rnn/") && !selected("perstep/lstm")) return;
     char eb[512] = "";
@@ -2569,8 +2569,8 @@ static void test_green(ctx *cx) {
         p.sms = 16;
         p.precision = tf32 ? MR_PRECISION_TF32 : MR_PRECISION_FP32;
         /* float32: the persistent recurrence wherever it can run; on 16 SMs the batch-1
-         * cases of H <= 512 take its fused step (tiles of 16 units), which the whole GPU's
-         * smaller tiles never do */
+         * cases of H <= 512 take its fused step with tiles of 16 units (the whole GPU's
+         * are 8: fewer blocks, twice the rows each) */
         if (!tf32) p.persistent_recurrence = 1;
         mr_runtime *rt = NULL;
         mr_status st = mr_runtime_create(&p, &rt, eb, sizeof eb);
@@ -2855,11 +2855,11 @@ int main(void) {
      * to the float32 tolerances above (TOL_GEMM ...), as before TF32 existed. */
     p.precision = MR_PRECISION_FP32;
     /* The persistent recurrence (mr_runtime_params.persistent_recurrence) by default runs
-     * only where each resident block gets a tile (SM partitions); this runtime asks for it
-     * wherever the shapes allow, so that every launch mode (shards, P = 1, 7, preemption,
-     * mixed variants, plain) covers its generic step over the LSTM/GRU cases and the zoo's
-     * recurrent models (test_green covers its fused step on 16 SMs, test_rnn_per_step one
-     * launch per time step, as do the two cases the persistent form cannot run). */
+     * at batch 1; this runtime asks for it wherever the shapes allow, so that every launch
+     * mode (shards, P = 1, 7, preemption, mixed variants, plain) covers its fused step (batch
+     * 1) and its generic one (larger batches) over the LSTM/GRU cases and the zoo's
+     * recurrent models (test_green covers the fused step's 16-SM tiles, test_rnn_per_step
+     * one launch per time step, as do the two cases the persistent form cannot run). */
     p.persistent_recurrence = 1;
     st = mr_runtime_create(&p, &cx.dev, eb, sizeof eb);
     CHECK_STATUS(st, MR_OK, eb, NULL);

@@ -266,12 +266,12 @@ void cli_cuda_options_help(int width) {
                 "model's next kernel is dispatched while the previous one\n"
                 "finishes); for measuring what it saves");
     help_option(width, "--no-persistent-rnn",
-                "CUDA: one launch per LSTM/GRU time step; by default a layer's\n"
-                "time steps run in one persistent launch (R kept on chip) where\n"
-                "every resident block gets a tile of its own (SM partitions)");
+                "CUDA: one launch per LSTM/GRU time step; by default, at batch\n"
+                "1, a layer's time steps run in one persistent launch, one block\n"
+                "per tile of units, each keeping its rows of R on chip");
     help_option(width, "--persistent-rnn",
                 "CUDA: the persistent LSTM/GRU launch wherever the shapes\n"
-                "allow, the whole GPU included (slower there; for study)");
+                "allow, batches over 1 included (for study)");
 }
 
 void cli_op_library_help(int width) {

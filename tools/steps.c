@@ -47,9 +47,11 @@ static void steps_usage(void) {
     printf("  %-15s%s\n", "--gpu N", "CUDA: the device to use (default 0)");
     printf("  %-15s%s\n", "--precision P", "CUDA: fp32 (default) or tf32 kernels");
     printf("  %-15s%s\n", "--no-pdl", "CUDA: no programmatic dependent launch");
-    printf("  %-15s%s\n", "--persistent-rnn",
+    /* names of 15 characters or more on a line of their own */
+    printf("  %s\n  %-15s%s\n", "--persistent-rnn", "",
            "CUDA: LSTM/GRU time steps in one persistent launch wherever possible");
-    printf("  %-15s%s\n", "--no-persistent-rnn", "CUDA: one launch per LSTM/GRU time step");
+    printf("  %s\n  %-15s%s\n", "--no-persistent-rnn", "",
+           "CUDA: one launch per LSTM/GRU time step");
     cli_op_library_help(15);
 }
 

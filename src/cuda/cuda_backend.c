@@ -333,6 +333,17 @@ static long long phase_blocks(const mr_cuda_plan *p, int phase) {
     return p->phase_blocks ? p->phase_blocks(p, phase) : p->n_blocks;
 }
 
+/* `full` (the blocks of a variant that fit the runtime's SMs) capped by the phase's width:
+ * the physical blocks a full-width launch of the phase gets. */
+static long long phase_full(const mr_cuda_plan *p, int phase, long long full) {
+    long long w = phase_blocks(p, phase);
+    if (p->phase_width) {
+        const long long pw = p->phase_width(p, phase);
+        if (pw >= 1 && pw < w) w = pw;
+    }
+    return full < w ? full : w;
+}
+
 static void *dptr(const mr_exec *ex, int t) {
     if (t < 0) return NULL;
     const mr_tensor_desc *d = &ex->g->tensors[t];
@@ -465,7 +476,8 @@ static mr_status make_prefill(mr_exec *ex, mr_err *err) {
         if (ss->plan.skip) continue;
         for (int ph = 0; ph < ss->plan.n_phases; ph++) {
             long long nb = phase_blocks(&ss->plan, ph), full = ss->full_blocks[0];
-            h[ss->counter_base + ph] = (unsigned long long)(nb < 0 ? 0 : full < nb ? full : nb);
+            const long long P = phase_full(&ss->plan, ph, full);
+            h[ss->counter_base + ph] = (unsigned long long)(nb < 0 || P < 0 ? 0 : P);
             if (nb > full || ss->plan.plain_grid) ex->prefill_needed = 1;
         }
     }
@@ -686,7 +698,8 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     if (l->mode == MR_LAUNCH_PLAIN) {
         long long grid_blocks = nb;
         if (ss->plan.plain_grid) {
-            grid_blocks = ss->plan.plain_grid(&ss->plan, l->phase, ss->full_blocks[l->variant]);
+            grid_blocks = ss->plan.plain_grid(
+                &ss->plan, l->phase, phase_full(&ss->plan, l->phase, ss->full_blocks[l->variant]));
             if (grid_blocks < 1) grid_blocks = 1;
         }
         /* gridDim.x is limited to 2^31-1: split huge grids. */
@@ -704,11 +717,10 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     ctl.yield = l->preemptible ? yield : NULL;
     ctl.end = l->end < 0 || l->end > nb ? nb : l->end;
     ctl.first = -1;
-    int P = l->blocks;
-    if (P <= 0) {
-        long long full = ss->full_blocks[l->variant];
-        P = (int)(full < nb ? full : nb);
-    }
+    /* The coordinator's width, or the full width; either capped by the phase's blocks and
+     * width (more blocks would only find none left, or wait). */
+    const int P = (int)phase_full(&ss->plan, l->phase,
+                                  l->blocks > 0 ? l->blocks : ss->full_blocks[l->variant]);
     /* More than one wave if the shard starts at 0 (a resumed one may have less left: then its
      * blocks only take once more than they need). */
     ctl.spread = ctl.end > P;

@@ -52,6 +52,11 @@ typedef struct mr_cuda_plan {
      * the runtime's SMs at once. NULL: one block per logical block. For a kernel whose plain
      * form takes its logical blocks itself (the persistent recurrence, cuda/rnn.cu). */
     long long (*plain_grid)(const struct mr_cuda_plan *p, int phase, long long full);
+    /* The most physical blocks worth running `phase` with at once. NULL: as many as its
+     * logical blocks. Every launch of the phase is capped to it (elastic P, the prefill, the
+     * plain grid). For a phase whose logical blocks wait on one another, where a block past
+     * that width would only wait (the persistent recurrence: one per tile of a step). */
+    long long (*phase_width)(const struct mr_cuda_plan *p, int phase);
     size_t workspace_bytes; /* device memory kept across blocks/phases of one execution */
     int n_variants;
     const mr_cuda_variant *variants[MR_CUDA_MAX_VARIANTS];

@@ -565,6 +565,91 @@ static __device__ __forceinline__ void rnn_pdot(const rnn_ctx *c, const float *v
     }
 }
 
+/* ---- the fused step's gate state ----
+ * What the gate math of one unit needs besides the sums: its inputs (xw, c_{t-1} or h_{t-1},
+ * constants) and where its results go. Prepared before the wait for the previous step (the
+ * inputs too where this block ran the unit's previous step, so that they are its own
+ * writes), kept in shared memory rather than registers (the step's registers are taken by
+ * the rows of R), and read back by the same thread after the dot products: the chain from
+ * the wait to the release then holds the loads of h_{t-1}, the dot products and the gate
+ * arithmetic, not the address arithmetic (~550 of a warp's ~1,100 instructions a step
+ * before, docs/KERNEL_NOTES.md entry 18). */
+typedef struct rnn_fgate {
+    float x[4];         /* xw of the unit's gates */
+    float cprev, hprev; /* LSTM c_{t-1}; GRU h_{t-1} */
+    float rbh;          /* GRU linear_before_reset: Rb_h of the unit */
+    float pi, po, pf;   /* LSTM peepholes (has_p) */
+    int has_p, pad_;
+    float *hn, *cn, *y, *yh, *yc; /* where h_t, c_t, Y, Y_h, Y_c go; NULL: not written */
+} rnn_fgate;
+
+/* Batch 1: unit `it` of the tile in c. */
+static __device__ __forceinline__ void rnn_fgate_prep(const rnn_ctx *c, const mr_cuda_args *a,
+                                                      const rnn_k_params *p, int it, rnn_fgate *f) {
+    const long long S = p->S, H = p->H, D = p->dirs, d = c->d, u = c->u0 + it, t = c->t;
+    const long long io = d * H + u; /* Y_h, Y_c, initial_c of batch entry 0, either layout */
+    float *Y = (float *)a->out[OUT_Y];
+    f->hn = c->hn + u;
+    f->cn = p->gru ? NULL : c->aux_cur + u;
+    f->y = Y ? Y + (t * D + d) * H + u : NULL; /* [S][D][1][H] or [1][S][D][H] */
+    const int last = c->k == S - 1;
+    f->yh = last && a->out[OUT_YH] ? (float *)a->out[OUT_YH] + io : NULL;
+    f->yc = last && !p->gru && a->out[OUT_YC] ? (float *)a->out[OUT_YC] + io : NULL;
+    const float *P = p->gru ? NULL : (const float *)a->in[IN_P];
+    f->has_p = P != NULL;
+    if (P) {
+        P += d * 3 * H;
+        f->pi = P[u], f->po = P[H + u], f->pf = P[2 * H + u];
+    }
+    const float *Bv = (const float *)a->in[IN_B];
+    f->rbh = p->gru && Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f;
+}
+
+/* The unit's step inputs (after the wait, unless this thread wrote them itself). */
+static __device__ __forceinline__ void rnn_fgate_load(const rnn_ctx *c, const mr_cuda_args *a,
+                                                      const rnn_k_params *p, int it, rnn_fgate *f) {
+    const long long H = p->H, u = c->u0 + it;
+    const float *x = c->xw + c->xrow0 * p->G * H + u;
+#pragma unroll
+    for (int gg = 0; gg < 4; gg++) f->x[gg] = gg < p->G ? x[gg * H] : 0.0f;
+    f->hprev = c->hp ? __ldcg(c->hp + u) : 0.0f;
+    f->cprev = 0.0f;
+    if (!p->gru) {
+        const float *C0 = (const float *)a->in[IN_C0];
+        f->cprev = c->k > 0 ? __ldcg(c->aux_prev + u) : (C0 ? C0[c->d * H + u] : 0.0f);
+    }
+}
+
+/* The gate math of one unit from its state and its G sums (sg[g * GS]); the arithmetic of
+ * rnn_gate_apply, so the same bits. */
+static __device__ __forceinline__ void rnn_fgate_apply(const rnn_fgate *f, int gru, const float *sg,
+                                                       int GS) {
+    const float *x = f->x;
+    float h, cn = 0.0f;
+    if (!gru) {
+        const float cp = f->cprev;
+        float gi = x[0] + sg[0], go = x[1] + sg[GS], gf = x[2] + sg[2 * GS];
+        float gc = x[3] + sg[3 * GS];
+        if (f->has_p) {
+            gi += f->pi * cp;
+            gf += f->pf * cp;
+        }
+        cn = sigm(gf) * cp + sigm(gi) * tanhf(gc);
+        if (f->has_p) go += f->po * cn;
+        h = sigm(go) * tanhf(cn);
+        *f->cn = cn;
+    } else {
+        float z = sigm(x[0] + sg[0]), r = sigm(x[1] + sg[GS]);
+        float lin = sg[2 * GS] + f->rbh;
+        float hh = tanhf(x[2] + r * lin);
+        h = (1.0f - z) * hh + z * f->hprev;
+    }
+    *f->hn = h;
+    if (f->y) *f->y = h;
+    if (f->yh) *f->yh = h;
+    if (f->yc) *f->yc = cn;
+}
+
 /* ---- the fused step ----
  * Batch 1, one sub-phase per step (LSTM, GRU with linear_before_reset), unit tiles of a
  * multiple of the warps (nu % nw == 0) and H <= 128 * RNN_RQ: warp w owns units i = w + u nw
@@ -671,6 +756,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     __shared__ long long ps_fix_slot;
     __shared__ int ps_fix_tile;
     __shared__ rnn_gate_in gin[RNN_HT_MAX * RNN_BC]; /* the gate inputs of threads' first pairs */
+    __shared__ rnn_fgate fgs[RNN_HT_MAX];            /* the fused step's units */
     extern __shared__ __align__(16) float rnn_dyn[];
     unsigned *sync = (unsigned *)((float *)a->workspace + p->off_sync);
     unsigned *cl = sync + RNN_SYNC_CLAIMS;
@@ -687,7 +773,8 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     }
     __syncthreads();
     if (ps_slot[0] < 0) return;
-    int held = -1; /* the tile whose rows shared memory (and registers) hold */
+    int held = -1;                 /* the tile whose rows shared memory (and registers) hold */
+    unsigned held_v = 0xffffffffu; /* the virtual step this block last ran (of tile `held`) */
     /* Dynamic shared memory: the vector chunk ([nbc][H], not in the fused step), then rows of
      * the tile, as many as fit: tile rows 0.. (row ra: gate ra / nu, unit ra % nu), or the
      * fused step's slots. */
@@ -702,16 +789,23 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
 #pragma unroll
         for (int i = 0; i < RNN_RQ; i++) rreg[k][i] = make_float4(0.f, 0.f, 0.f, 0.f);
 #ifdef RNN_TRACE
-    /* Build with -DRNN_TRACE to print, for two blocks and a few steps of a layer with 256
-     * inputs (the zoo's first), the SM clock spent in each stage of a step (device printf: a
-     * study build, never a release one; docs/KERNEL_NOTES.md entry 12). */
-    long long tr[7];
-#define RNN_TR(i) (tr[i] = clock64())
+    /* Build with -DRNN_TRACE to print, for two blocks of a layer with 256 inputs (the zoo's
+     * first), the SM clock spent in each stage of a step and the step's nanoseconds
+     * (%globaltimer), averaged over steps 5 to 44 (device printf at the end: a study build,
+     * never a release one; docs/KERNEL_NOTES.md entries 12 and 18). The stamps are registers,
+     * not an array: an array goes to local memory, which the wait's acquire sends to L2. */
+    long long tr0 = 0, tr1 = 0, tr2 = 0, tr3 = 0, tr4 = 0, tr5 = 0, tr6 = 0, ns0 = 0, ns1 = 0;
+    long long nsp = 0, ts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int tn = 0;
+#define RNN_TR(i) (tr##i = clock64())
 #else
 #define RNN_TR(i) ((void)0)
 #endif
     for (int j = 0;; j ^= 1) {
         RNN_TR(0);
+#ifdef RNN_TRACE
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns0));
+#endif
         slot = ps_slot[j];
         int tile = ps_tile[j];
         if (tile < 0) {
@@ -734,6 +828,10 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         const int reload = tile != held;
         held = tile;
         const unsigned v = (unsigned)slot / (unsigned)n; /* slots fit 31 bits (rnn_prepare) */
+        /* this block ran the tile's previous step: what that step wrote of the tile's units,
+         * this block's threads wrote */
+        const int own_prev = !reload && held_v + 1u == v;
+        held_v = v;
         rnn_ctx c;
         rnn_ctx_init(&c, a, p, v / p->pps, (int)(v % p->pps), tile);
         const int nu = c.nu;
@@ -753,6 +851,14 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         if (FUSED && reload) rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
         /* Thread 0 waits for the previous virtual step (acquire: with the barrier below, its
          * writes are visible to the whole block); the last warp takes the next slot. */
+        /* The fused step: warp w's lanes l < nu / nw own unit w + l nw; their gate state
+         * (rnn_fgate), inputs too where they are this block's own writes (or inputs). */
+        const int upw = FUSED ? nu / nw : 0, fu = warp + lane * nw;
+        const int early = own_prev || c.k == 0;
+        if (lane < upw) {
+            rnn_fgate_prep(&c, a, p, fu, &fgs[fu]);
+            if (early) rnn_fgate_load(&c, a, p, fu, &fgs[fu]);
+        }
         if (threadIdx.x == 0 && v > 0)
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
@@ -780,10 +886,8 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
 
         const int do_dot = c.vec != NULL;
         if (FUSED) {
-            /* the gate inputs of this lane's unit (lanes < nu / nw), h_{t-1} into registers */
-            const int upw = nu / nw, it = warp + lane * nw;
-            rnn_gate_in gi;
-            if (lane < upw) rnn_gate_load(&c, a, p, 0, it, &gi);
+            /* the gate inputs of this lane's unit, if not loaded yet; h_{t-1} into registers */
+            if (!early && lane < upw) rnn_fgate_load(&c, a, p, fu, &fgs[fu]);
             float4 x[RNN_RQ];
             const float *hv = c.vec;
             const int al = ((unsigned long long)hv & 15) == 0;
@@ -813,10 +917,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
             __syncwarp();
             RNN_TR(5);
-            unsigned vt = v, tt = (unsigned)tile;
-            asm volatile("" : "+r"(vt), "+r"(tt)); /* see below */
-            rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt);
-            if (lane < upw) rnn_gate_apply(&c, a, p, 0, it, &gi, gs);
+            if (lane < upw) rnn_fgate_apply(&fgs[fu], p->gru, gs + fu * RNN_BC, nu * RNN_BC);
             __syncthreads(); /* every warp's writes before the release */
         } else {
             const int rows = c.ng * nu;
@@ -863,12 +964,19 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         RNN_TR(6);
         if (threadIdx.x == 0) red_release_add_u32(sync + RNN_SYNC_DONE, 1u);
 #ifdef RNN_TRACE
-        if (threadIdx.x == 0 && (blockIdx.x == 0 || blockIdx.x == 17) && v >= 20 && v < 26 &&
-            p->NI == 256)
-            printf("trace blk %d v %u tile %d: claim %lld wait %lld bar %lld load %lld dot %lld "
-                   "gates %lld (cycles)\n",
-                   (int)blockIdx.x, v, tile, tr[1] - tr[0], tr[2] - tr[1], tr[3] - tr[2],
-                   tr[4] - tr[3], tr[5] - tr[4], tr[6] - tr[5]);
+        if (v >= 5 && v < 45) {
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns1));
+            ts[0] += tr1 - tr0, ts[1] += tr2 - tr1, ts[2] += tr3 - tr2, ts[3] += tr4 - tr3;
+            ts[4] += tr5 - tr4, ts[5] += tr6 - tr5, ts[6] += ns1 - ns0, ts[7] += ns0 - nsp;
+            tn++;
+        }
+        nsp = ns0;
+        if (ps_slot[j ^ 1] < 0 && threadIdx.x == 0 && (blockIdx.x == 0 || blockIdx.x == 17) &&
+            p->NI == 256 && tn > 0)
+            printf("trace blk %d steps %d: claim %lld wait %lld bar %lld load %lld dot %lld "
+                   "gates %lld cycles; step body %lld ns, period %lld ns\n",
+                   (int)blockIdx.x, tn, ts[0] / tn, ts[1] / tn, ts[2] / tn, ts[3] / tn, ts[4] / tn,
+                   ts[5] / tn, ts[6] / tn, ts[7] / tn);
 #endif
         if (ps_slot[j ^ 1] < 0) return;
     }
@@ -990,6 +1098,15 @@ static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long f
     return phase == 0 || !p->persist || full >= nb ? nb : full;
 }
 
+/* The persistent recurrence's width: one block per tile of a step. A block past it would take
+ * a slot of a later step and wait, and blocks would trade tiles (and reload their rows of R)
+ * instead of each keeping its own: on an H200's whole GPU (128 tiles, 264 blocks) that made a
+ * 2-layer LSTM twice as slow as one launch per step (docs/KERNEL_NOTES.md, 12 and 18). */
+static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
+    const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
+    return phase > 0 && p->persist ? p->dirs * p->n_ht : rnn_phase_blocks(plan, phase);
+}
+
 /* The persistent recurrence's variants (rnn_persist_full: the first that fits as many blocks
  * per SM as the kernel without shared memory, at most 2). */
 static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
@@ -1058,11 +1175,39 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     while (ht > 1 && (D * ((H + ht - 1) / ht) < min_blocks || (double)(G * ht) * B * H > 1048576.0))
         ht /= 2;
     if (ht > H) ht = H;
+    p.pps = gru && !p.lbr ? 2 : 1;
+
+    /* The persistent recurrence (rnn_pstep) where its vector chunk fits the small variant's
+     * shared memory (and, below, its counts fit 32 bits); else one phase per step. Its
+     * automatic choice (-1) takes it for batch 1, on any width: with one block per tile
+     * (rnn_phase_width) each block keeps its rows of R on chip through the steps, and the
+     * step loses a launch. Measured on an H200 (docs/KERNEL_NOTES.md, 13 and 18). */
+#ifndef RNN_PERSIST /* may be set to 0 at build time to measure the per-step phases */
+#define RNN_PERSIST 1
+#endif
+    const long long nbc = B < RNN_BC ? B : RNN_BC;
+    const int want = cfg->persistent_recurrence < 0 ? B == 1 : cfg->persistent_recurrence;
+    int persist = RNN_PERSIST && want && H % 4 == 0 && nbc * H * 4 <= RNN_PSMALL_BYTES;
+    /* Persistent, batch 1: tiles for the fused step (rnn_fdot: a multiple of its 8 warps'
+     * units) and no more of them than the blocks that fit (RNN_BLOCKS_PER_SM per SM), the
+     * smallest such: the most SMs share a step, and every block holds a tile. */
+#ifndef RNN_PERSIST_HT /* may be set at build time to study the tile size (0: chosen here) */
+#define RNN_PERSIST_HT 0
+#endif
+    if (persist && B == 1 && cfg->sms > 0) {
+        for (long long h2 = 8; h2 <= RNN_HT_MAX; h2 *= 2)
+            if (H % h2 == 0 && D * (H / h2) <= RNN_BLOCKS_PER_SM * (long long)cfg->sms) {
+                ht = h2;
+                break;
+            }
+        if (RNN_PERSIST_HT > 0 && RNN_PERSIST_HT <= H) ht = RNN_PERSIST_HT;
+    }
     p.ht = ht;
     p.n_ht = (H + ht - 1) / ht;
     p.n_pr = (S * B + MR_GT_TILE - 1) / MR_GT_TILE;
     p.n_pc = (GH + MR_GT_TILE - 1) / MR_GT_TILE;
-    p.pps = gru && !p.lbr ? 2 : 1;
+    const long long tiles = D * p.n_ht;
+    p.persist = persist && (double)S * p.pps * tiles < 2147483647.0;
 
     /* Workspace: xw, h[2], aux[2] (LSTM c; GRU lbr=0 z and r (.) h; unused for GRU lbr=1). */
     int64_t dsb, xw, hb;
@@ -1075,24 +1220,6 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     p.off_a[1] = (long long)(off + 3 * hbr);
     size_t total = off + (gru && p.lbr ? 2 : 4) * hbr;
 
-    /* The persistent recurrence (rnn_pstep) where its vector chunk fits the small variant's
-     * shared memory and its counts fit 32 bits; else one phase per step. */
-#ifndef RNN_PERSIST /* may be set to 0 at build time to measure the per-step phases */
-#define RNN_PERSIST 1
-#endif
-    const long long tiles = D * p.n_ht, nbc = B < RNN_BC ? B : RNN_BC;
-    /* Opt-in (cfg->persistent_recurrence). Its automatic choice (-1) takes it only where the
-     * full-width launch has no more blocks than a step has tiles (RNN_BLOCKS_PER_SM per SM), so
-     * that each block keeps one tile's rows: on an H200 a 2-layer LSTM (H 512) on 16 SMs (32
-     * tiles, 32 blocks) took 0.88 ms elastic against 0.94 with one phase per step, but on the
-     * whole GPU (128 tiles, 264 blocks) 1.04 against 0.50. Plain launches of it, whose blocks
-     * run one slot each (critical tasks, the baselines), took 1.07 ms on those 16 SMs: hence
-     * not by default (docs/KERNEL_NOTES.md, 12). */
-    const int want = cfg->persistent_recurrence < 0
-                         ? cfg->sms > 0 && tiles >= RNN_BLOCKS_PER_SM * (long long)cfg->sms
-                         : cfg->persistent_recurrence;
-    p.persist = RNN_PERSIST && want && H % 4 == 0 && nbc * H * 4 <= RNN_PSMALL_BYTES &&
-                (double)S * p.pps * tiles < 2147483647.0;
     if (p.persist) {
         p.off_sync = (long long)total;
         total += round_up32((size_t)(RNN_SYNC_CLAIMS + tiles));
@@ -1108,6 +1235,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     plan->n_blocks = proj > step ? proj : step;
     plan->phase_blocks = rnn_phase_blocks;
     plan->plain_grid = rnn_plain_grid;
+    plan->phase_width = rnn_phase_width;
     plan->n_variants = 2;
     plan->variants[0] = &rnn_full;
     plan->variants[1] = &rnn_small;
