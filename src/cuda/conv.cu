@@ -951,24 +951,18 @@ static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long
 #define CONV_TCP_T0     256
 #define CONV_TCP_T1     64
 #endif
-static __device__ void conv_tcp8_v0(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V0(8);
-}
-static __device__ void conv_tcp8_v1(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V1(8);
-}
-static __device__ void conv_tcp16_v0(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V0(16);
-}
-static __device__ void conv_tcp16_v1(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V1(16);
-}
-static __device__ void conv_tcp32_v0(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V0(32);
-}
-static __device__ void conv_tcp32_v1(const mr_cuda_args *a, long long blk) {
-    CONV_TCP_V1(32);
-}
+/* The two variants' bodies of one tile width TW of a patch kernel family: NAME<TW>_v0 and
+ * _v1, running V0(TW) and V1(TW) (the elastic kernels below take a body by name). */
+#define CONV_PATCH_BODIES(NAME, TW, V0, V1)                                                        \
+    static __device__ void NAME##TW##_v0(const mr_cuda_args *a, long long blk) {                   \
+        V0(TW);                                                                                    \
+    }                                                                                              \
+    static __device__ void NAME##TW##_v1(const mr_cuda_args *a, long long blk) {                   \
+        V1(TW);                                                                                    \
+    }
+CONV_PATCH_BODIES(conv_tcp, 8, CONV_TCP_V0, CONV_TCP_V1)
+CONV_PATCH_BODIES(conv_tcp, 16, CONV_TCP_V0, CONV_TCP_V1)
+CONV_PATCH_BODIES(conv_tcp, 32, CONV_TCP_V0, CONV_TCP_V1)
 
 /* ---- TF32 3x3 patch tiles on Hopper's warpgroup MMA (CONV_B_PATCH where mr_cuda_cfg.wgmma) ----
  *
@@ -1223,24 +1217,9 @@ static __device__ __forceinline__ void conv_wg_body(const mr_cuda_args *a, long 
  * flight (48-50 KiB). */
 #define CONV_WG_V0(TW) conv_wg_body<TW, 3, 1>(a, blk)
 #define CONV_WG_V1(TW) conv_wg_body<TW, 2, 0>(a, blk)
-static __device__ void conv_wg8_v0(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V0(8);
-}
-static __device__ void conv_wg8_v1(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V1(8);
-}
-static __device__ void conv_wg16_v0(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V0(16);
-}
-static __device__ void conv_wg16_v1(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V1(16);
-}
-static __device__ void conv_wg32_v0(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V0(32);
-}
-static __device__ void conv_wg32_v1(const mr_cuda_args *a, long long blk) {
-    CONV_WG_V1(32);
-}
+CONV_PATCH_BODIES(conv_wg, 8, CONV_WG_V0, CONV_WG_V1)
+CONV_PATCH_BODIES(conv_wg, 16, CONV_WG_V0, CONV_WG_V1)
+CONV_PATCH_BODIES(conv_wg, 32, CONV_WG_V0, CONV_WG_V1)
 
 /* DIRECT: block = (image, channel tile, output-row tile); outputs of the block are spread
  * over the threads, row-major, so neighbouring threads read neighbouring input columns. */
