@@ -192,9 +192,13 @@ typedef struct mr_runtime_params {
     int persistent_recurrence; /* CUDA, LSTM/GRU: run every time step of a layer in one
                                 persistent launch, one block per tile of units, each keeping
                                 its rows of R on chip. -1 (default): at batch 1 (on an H200
-                                the zoo's lstm took 0.41 ms on the whole GPU and 0.57 on 16
-                                SMs, against 0.46 and 0.79 with one launch per step); 0: one
-                                launch per time step; 1: wherever the layer's shapes allow */
+                                the zoo's lstm, as two single layers, took 0.41 ms on the whole GPU
+                                and 0.57 on 16 SMs, against 0.46 and 0.79 with one launch per step);
+                                0: one launch per time step; 1: wherever the layer's shapes allow.
+                                Two layers the optimizer stacked (a 2-layer LSTM or GRU at
+                                batch 1, as PyTorch exports it) always run persistent,
+                                their time steps overlapped where the SMs hold both
+                                layers' tiles (an H200's whole GPU) */
     mr_precision precision;    /* CUDA: see mr_precision (default MR_PRECISION_FP32) */
     mr_policy policy;          /* how tasks share the device (default MR_POLICY_ELASTIC) */
     int partition_critical;    /* MR_POLICY_PARTITION: SMs (CUDA, a multiple of the GPU's SM

@@ -1295,6 +1295,49 @@ static void c_rnn(cb *b, int v) {
         if (outs[k] >= 0) out(b, outs[k]);
 }
 
+/* ---- two stacked layers (LSTM/GRU, Squeeze, LSTM/GRU, as PyTorch exports num_layers = 2):
+ * the graph pass makes them one node, whose CUDA kernel runs layer 1's step t beside layer 0's
+ * step t + 1 (cuda/rnn.cu, stack_prepare) ---- */
+static void c_rnn_stack(cb *b, int v) {
+    static const struct {
+        int gru, S, I, H, init, peep;
+    } cfgs[] = {
+        {0, 12, 64, 512, 0, 0}, /* the zoo's layers, shorter */
+        {1, 9, 24, 136, 0, 0},  /* GRU: H / 4 = 34 float4 columns */
+        {0, 7, 16, 64, 1, 1},   /* initial states and peepholes in both layers */
+    };
+    const int gru = cfgs[v].gru, S = cfgs[v].S, H = cfgs[v].H;
+    const int64_t G = gru ? 3 : 4;
+    int x = in_f(b, D(S, 1, cfgs[v].I), -1, 1);
+    int outs[3];
+    for (int l = 0; l < 2; l++) {
+        int64_t ni = l ? H : cfgs[v].I;
+        int in[8] = {x,
+                     k_f(b, D(1, G * H, ni), -0.3f, 0.3f),
+                     k_f(b, D(1, G * H, H), -0.3f, 0.3f),
+                     k_f(b, D(1, 2 * G * H), -0.5f, 0.5f),
+                     -1,
+                     -1,
+                     -1,
+                     -1};
+        if (cfgs[v].init) {
+            in[5] = in_f(b, D(1, 1, H), -1, 1);
+            in[6] = in_f(b, D(1, 1, H), -1, 1);
+        }
+        if (cfgs[v].peep) in[7] = k_f(b, D(1, 3 * H), -0.5f, 0.5f);
+        int n_in = gru ? 4 : cfgs[v].peep ? 8 : cfgs[v].init ? 7 : 4;
+        opn(b, gru ? "GRU" : "LSTM", n_in, in, gru ? 2 : 3, outs, l ? 0 : 6u);
+        attr_int(b, "hidden_size", H);
+        if (gru) attr_int(b, "linear_before_reset", 1);
+        if (l == 0) {
+            int64_t axis = 1;
+            int sq_in[2] = {outs[0], k_ints(b, 1, &axis)};
+            x = op1(b, "Squeeze", 2, sq_in);
+        }
+    }
+    for (int k = 0; k < (gru ? 2 : 3); k++) out(b, outs[k]);
+}
+
 /* ---- a small multi-step network: Conv+BN(folded)+Relu, MaxPool, Flatten, Gemm, Softmax ---- */
 static void c_chain(cb *b, int v) {
     int x = in_f(b, D(1, 3, 16, 16), -1, 1);
@@ -1496,6 +1539,9 @@ static const op_case CASES[] = {
     {"op/rnn/gru_rev_lbr1_b1_h512", c_rnn, 21, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/lstm_bidir_b1_h256_layout1", c_rnn, 22, &TOL_RNN, 0, 0, TF32_NO},
     {"op/rnn/gru_bidir_lbr1_b1_h136", c_rnn, 23, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/stack_lstm_h512", c_rnn_stack, 0, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/stack_gru_h136", c_rnn_stack, 1, &TOL_RNN, 0, 0, TF32_NO},
+    {"op/rnn/stack_lstm_init_peep", c_rnn_stack, 2, &TOL_RNN, 0, 0, TF32_NO},
     {"op/chain/cnn", c_chain, 0, &TOL_GEMM, 0, 0, TF32_NO},
     {"op/chain/cnn_softmax_2out", c_chain, 1, &TOL_GEMM, 0, 0, TF32_NO},
     {NULL, NULL, 0, NULL, 0, 0, 0},

@@ -1157,6 +1157,105 @@ static void test_n_params(mr_runtime *rt) {
     result_free(&r1);
 }
 
+/* ---- stacked recurrent layers (mr_pass_stack_rnn) ----
+ * Layers built as PyTorch exports nn.LSTM/nn.GRU(num_layers > 1): LSTM/GRU, Squeeze of Y's
+ * num_directions axis (opset 13: axes as an input), next layer. */
+typedef struct stack_cfg {
+    int gru, batch, layers;
+    int yh0_out; /* layer 0's Y_h is a graph output too: the layers must not be stacked */
+} stack_cfg;
+
+enum { ST_S = 6, ST_I = 12, ST_H = 16 };
+
+static void build_rnn_layers(mr_graph *g, mr_err *err, const stack_cfg *c) {
+    mr_rng r;
+    mr_rng_seed(&r, 40 + (uint64_t)c->gru);
+    const int64_t G = c->gru ? 3 : 4;
+    const float k = 0.25f; /* 1/sqrt(H), PyTorch's init range */
+    int64_t xd[3] = {ST_S, c->batch, ST_I}, one = 1;
+    int x = mr_test_add_input(g, "x", 3, xd, err);
+    for (int l = 0; l < c->layers; l++) {
+        char name[64];
+        int64_t in = l ? ST_H : ST_I, wd[3] = {1, G * ST_H, in}, rd[3] = {1, G * ST_H, ST_H};
+        int64_t bd[2] = {1, 2 * G * ST_H};
+        snprintf(name, sizeof name, "w%d", l);
+        int w = mr_test_rand_const(g, &r, name, 3, wd, -k, k, err);
+        snprintf(name, sizeof name, "r%d", l);
+        int rr = mr_test_rand_const(g, &r, name, 3, rd, -k, k, err);
+        snprintf(name, sizeof name, "b%d", l);
+        int b = mr_test_rand_const(g, &r, name, 2, bd, -k, k, err);
+        int outs[2];
+        for (int o = 0; o < 2; o++) {
+            snprintf(name, sizeof name, "rnn%d.%s", l, o ? "y_h" : "y");
+            outs[o] = mr_graph_add_tensor(g, name, err);
+        }
+        snprintf(name, sizeof name, "rnn%d", l);
+        int nd = mr_graph_add_node(g, name, c->gru ? "GRU" : "LSTM", 4, (int[]){x, w, rr, b}, 2,
+                                   outs, err);
+        MUST(mr_node_set_int(g, nd, "hidden_size", ST_H, err) == MR_OK ? 0 : -1);
+        if (c->gru) MUST(mr_node_set_int(g, nd, "linear_before_reset", 1, err) == MR_OK ? 0 : -1);
+        if (l == c->layers - 1 || (l == 0 && c->yh0_out)) mr_test_mark_output(g, outs[1]);
+        if (l == c->layers - 1) {
+            mr_test_mark_output(g, outs[0]);
+            break;
+        }
+        snprintf(name, sizeof name, "axes%d", l);
+        int ax = mr_test_add_const(g, name, MR_DTYPE_I64, 1, &one, &one);
+        snprintf(name, sizeof name, "squeeze%d", l);
+        mr_test_add_node1(g, name, "Squeeze", 2, (int[]){outs[0], ax}, &x, err);
+    }
+}
+
+#define STACK_BUILD(NAME, GRU, BATCH, LAYERS, YH0)                                                 \
+    static void NAME(mr_graph *g, mr_err *err) {                                                   \
+        const stack_cfg c = {GRU, BATCH, LAYERS, YH0};                                             \
+        build_rnn_layers(g, err, &c);                                                              \
+    }
+STACK_BUILD(build_lstm2, 0, 1, 2, 0)
+STACK_BUILD(build_gru2, 1, 1, 2, 0)
+STACK_BUILD(build_lstm3, 0, 1, 3, 0)
+STACK_BUILD(build_lstm2_b2, 0, 2, 2, 0)
+STACK_BUILD(build_lstm2_yh0, 0, 1, 2, 1)
+
+/* The stacked node computes each layer as the single-layer op does (checked against a
+ * double-precision reference in test_ops_rnn), so its outputs are those of the unstacked
+ * graph bit for bit. Where a condition of the pass fails, the layers stay apart. */
+static void test_stack_rnn(mr_runtime *rt) {
+    static const struct {
+        build_fn build;
+        const char *what;
+        int n_labels;
+        const char *labels[3];
+    } cases[] = {
+        {build_lstm2, "2-layer LSTM", 1, {"LSTM+LSTM"}},
+        {build_gru2, "2-layer GRU", 1, {"GRU+GRU"}},
+        {build_lstm3, "3-layer LSTM", 2, {"LSTM+LSTM", "LSTM"}},
+        {build_lstm2_b2, "2-layer LSTM, batch 2", 2, {"LSTM", "LSTM"}},
+        {build_lstm2_yh0, "2-layer LSTM, layer 0's Y_h used", 2, {"LSTM", "LSTM"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r0, r1;
+        run_both(rt, cases[i].build, cases[i].what, &r0, &r1);
+        if (r0.st == MR_OK && r1.st == MR_OK) {
+            for (int o = 0; o < r0.n_out && o < r1.n_out; o++)
+                CHECK_MSG(memcmp(r0.out[o], r1.out[o], sizeof(float) * (size_t)r0.out_numel[o]) ==
+                              0,
+                          "%s: output %d differs from the unstacked graph's", cases[i].what, o);
+            int n = 0;
+            for (int k = 0; k < 16 && r1.labels[k][0]; k++) {
+                if (strcmp(r1.labels[k], "Squeeze") == 0) continue;
+                CHECK_MSG(n < cases[i].n_labels && strcmp(r1.labels[k], cases[i].labels[n]) == 0,
+                          "%s: step %d is %s", cases[i].what, k, r1.labels[k]);
+                n++;
+            }
+            CHECK_MSG(n == cases[i].n_labels, "%s: %d recurrent steps, want %d", cases[i].what, n,
+                      cases[i].n_labels);
+        }
+        result_free(&r0);
+        result_free(&r1);
+    }
+}
+
 int main(void) {
     mr_runtime_params rp = mr_runtime_default_params();
     rp.backend = MR_BACKEND_CPU;
@@ -1174,6 +1273,7 @@ int main(void) {
     test_const_fold(rt);
     test_fold_batchnorm(rt);
     test_fuse_activation(rt);
+    test_stack_rnn(rt);
     test_runtime_bounds_and_const_outputs(rt);
     test_identity(rt);
     test_n_params(rt);

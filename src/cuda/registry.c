@@ -8,6 +8,7 @@ extern const mr_cuda_op mr_cuda_op_conv;
 extern const mr_cuda_op mr_cuda_op_maxpool, mr_cuda_op_averagepool, mr_cuda_op_globalaveragepool;
 extern const mr_cuda_op mr_cuda_op_gemm, mr_cuda_op_matmul;
 extern const mr_cuda_op mr_cuda_op_lstm, mr_cuda_op_gru;
+extern const mr_cuda_op mr_cuda_op_lstm_stack, mr_cuda_op_gru_stack;
 extern const mr_cuda_op mr_cuda_op_relu, mr_cuda_op_clip, mr_cuda_op_leakyrelu, mr_cuda_op_sigmoid,
     mr_cuda_op_tanh;
 extern const mr_cuda_op mr_cuda_op_add, mr_cuda_op_sub, mr_cuda_op_mul, mr_cuda_op_div;
@@ -27,6 +28,8 @@ static const mr_cuda_op *const all_ops[] = {
     &mr_cuda_op_matmul,
     &mr_cuda_op_lstm,
     &mr_cuda_op_gru,
+    &mr_cuda_op_lstm_stack,
+    &mr_cuda_op_gru_stack,
     &mr_cuda_op_relu,
     &mr_cuda_op_clip,
     &mr_cuda_op_leakyrelu,

@@ -63,7 +63,18 @@ typedef struct rnn_k_params {
     long long n_pr, n_pc;         /* projection tiles per direction: rows, gate columns */
     long long off_h[2], off_a[2]; /* workspace offsets (floats); xw is at 0 */
     long long off_sync;           /* persistent recurrence: its sync words (rnn_pstep) */
-    int persist;                  /* 1: phase 1 is the persistent recurrence of every step */
+    long long n_tiles;            /* persistent recurrence: tiles of a (virtual) step */
+    long long vsteps;             /* persistent recurrence: virtual steps */
+    /* two stacked layers (ops/rnn.h; rnn_pstep): layer 1's h and c buffers (layer 0's are
+     * off_h, off_a); its inputs are in slots MR_RNN_STACK_IN.. */
+    long long off_h1[2], off_a1[2];
+    long long off_y0;    /* layer 0's Y ([S][H]), layer 1's x */
+    long long off_xw1;   /* not pipelined: layer 1's xw, from phase 2 */
+    long long off_sync1; /* not pipelined: phase 3's sync words */
+    int persist;         /* 1: phase 1 is the persistent recurrence of every step */
+    int stack;           /* 1: two stacked layers */
+    int pipe; /* stack: 1: both layers in phase 1 (rnn_pstep); 0: phases 2 and 3 are layer
+                 1's projection and recurrence */
     int pad_;
 } rnn_k_params;
 
@@ -73,21 +84,23 @@ static __device__ __forceinline__ float sigm(float v) {
 
 /* Phase 0 */
 static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn_k_params *p,
-                                                long long j, int TM, int T, mr_gt_smem *s) {
-    const long long H = p->H, GH = p->G * H, NI = p->NI, SB = p->S * p->B;
+                                                long long j, int TM, int T, mr_gt_smem *s,
+                                                int layer) {
+    const long long H = p->H, GH = p->G * H, NI = layer ? H : p->NI, SB = p->S * p->B;
     const long long per_dir = p->n_pr * p->n_pc;
     const long long d = j / per_dir, rt = (j % per_dir) / p->n_pc, ct = j % p->n_pc;
-    const float *X = (const float *)a->in[IN_X];
-    const float *W = (const float *)a->in[IN_W] + d * GH * NI;
-    const float *Bv = (const float *)a->in[IN_B];
-    float *xw = (float *)a->workspace + d * SB * GH;
+    const int in0 = layer * MR_RNN_STACK_IN;
+    const float *X = layer ? (const float *)a->workspace + p->off_y0 : (const float *)a->in[IN_X];
+    const float *W = (const float *)a->in[in0 + IN_W] + d * GH * NI;
+    const float *Bv = (const float *)a->in[in0 + IN_B];
+    float *xw = (float *)a->workspace + (layer ? p->off_xw1 : 0) + d * SB * GH;
     const long long m0 = rt * MR_GT_TILE, n0 = ct * MR_GT_TILE;
     float acc[MR_GT_MAXM][MR_GT_MAXM];
     /* The persistent recurrence's sync words start at zero in every run: this phase runs
      * before it, and its block 0 exactly once. */
     if (p->persist && j == 0)
-        for (long long i = threadIdx.x; i < 2 + p->dirs * p->n_ht; i += T)
-            ((unsigned *)a->workspace + p->off_sync)[i] = 0u;
+        for (long long i = threadIdx.x; i < 2 + p->n_tiles; i += T)
+            ((unsigned *)a->workspace + (layer ? p->off_sync1 : p->off_sync))[i] = 0u;
     /* xw = X [SB][NI] times W[d]^T: element (k, col) of the right operand is W[d][col][k]. */
     mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, s, acc);
 #pragma unroll
@@ -114,6 +127,9 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
 typedef struct rnn_ctx {
     long long d, u0, k, t, ldh, ldv, xrow0, xrow_b;
     int nu, sub, ng, g0;
+    int layer;        /* 1: layer 1 of a stack (its inputs in slots MR_RNN_STACK_IN..) */
+    const float *Wd;  /* layer 1 of a stack: its W, whose rows multiply xv */
+    const float *xv;  /* layer 1 of a stack: x_t, layer 0's h_t */
     const float *hp;  /* h_{t-1}, [B][ldh]; NULL = zeros (step 0 without initial_h) */
     const float *vec; /* what R's rows multiply: hp, or (GRU lbr=0 phase B) r (.) h_{t-1} */
     const float *xw, *Rd, *aux_prev;
@@ -122,8 +138,10 @@ typedef struct rnn_ctx {
 
 static __device__ __forceinline__ void rnn_ctx_init(rnn_ctx *c, const mr_cuda_args *a,
                                                     const rnn_k_params *p, long long k, int sub,
-                                                    long long j) {
+                                                    long long j, int layer) {
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, GH = p->G * H;
+    const int in0 = layer * MR_RNN_STACK_IN;
+    const long long *oh = layer ? p->off_h1 : p->off_h, *oa = layer ? p->off_a1 : p->off_a;
     const int d = (int)j / (int)p->n_ht; /* tile counts fit int (rnn_prepare) */
     float *ws = (float *)a->workspace;
     c->d = d;
@@ -134,23 +152,26 @@ static __device__ __forceinline__ void rnn_ctx_init(rnn_ctx *c, const mr_cuda_ar
     c->t = (p->dirs == 2 ? d == 1 : p->first_rev) ? S - 1 - k : k;
     /* h_{t-1}: initial_h ([D][B][H] or, layout 1, [B][D][H]) at step 0, NULL = zeros */
     if (k == 0) {
-        const float *h0 = (const float *)a->in[IN_H0];
+        const float *h0 = (const float *)a->in[in0 + IN_H0];
         c->hp = h0 ? h0 + (p->layout ? d * H : d * B * H) : NULL;
         c->ldh = p->layout ? D * H : H;
     } else {
-        c->hp = ws + p->off_h[(k - 1) & 1] + d * B * H;
+        c->hp = ws + oh[(k - 1) & 1] + d * B * H;
         c->ldh = H;
     }
-    c->hn = ws + p->off_h[k & 1] + d * B * H;
+    c->hn = ws + oh[k & 1] + d * B * H;
+    c->layer = layer;
+    c->Wd = layer ? (const float *)a->in[in0 + IN_W] : NULL;
+    c->xv = layer ? ws + p->off_y0 + k * H : NULL;
     /* xw row of (t, batch b): X's row order, [S][B] or (layout 1) [B][S] */
-    c->xw = ws + d * S * B * GH;
+    c->xw = ws + (layer ? p->off_xw1 : 0) + d * S * B * GH;
     c->xrow0 = p->layout ? c->t : c->t * B;
     c->xrow_b = p->layout ? S : 1;
-    c->Rd = (const float *)a->in[IN_R] + d * GH * H;
-    c->aux_prev = k > 0 ? ws + p->off_a[(k - 1) & 1] + d * B * H : NULL;
-    c->aux_cur = ws + p->off_a[k & 1] + d * B * H;
-    c->aux0 = ws + p->off_a[0] + d * B * H;
-    c->aux1 = ws + p->off_a[1] + d * B * H;
+    c->Rd = (const float *)a->in[in0 + IN_R] + d * GH * H;
+    c->aux_prev = k > 0 ? ws + oa[(k - 1) & 1] + d * B * H : NULL;
+    c->aux_cur = ws + oa[k & 1] + d * B * H;
+    c->aux0 = ws + oa[0] + d * B * H;
+    c->aux1 = ws + oa[1] + d * B * H;
     /* Rows of R this phase multiplies, and by what. */
     c->ng = p->G;
     c->g0 = 0;
@@ -291,7 +312,7 @@ static __device__ __forceinline__ void rnn_step(const mr_cuda_args *a, const rnn
                                                 int STAGED, float *gs) {
     const long long B = p->B, H = p->H;
     rnn_ctx c;
-    rnn_ctx_init(&c, a, p, k, sub, j);
+    rnn_ctx_init(&c, a, p, k, sub, j, 0);
     const int nu = c.nu, ng = c.ng, g0 = c.g0;
     const long long u0 = c.u0, ldv = c.ldv;
     const float *vec = c.vec, *Rd = c.Rd;
@@ -583,39 +604,59 @@ typedef struct rnn_fgate {
     float *hn, *cn, *y, *yh, *yc; /* where h_t, c_t, Y, Y_h, Y_c go; NULL: not written */
 } rnn_fgate;
 
-/* Batch 1: unit `it` of the tile in c. */
+/* Batch 1: unit `it` of the tile in c. STACK (a literal): a stacked node's kernel, where
+ * layer 0 writes no outputs (layer 1 reads its h buffers) and layer 1's gate inputs start
+ * from its biases (its W * x_t is a dot product of the step, rnn_fdot_w). */
 static __device__ __forceinline__ void rnn_fgate_prep(const rnn_ctx *c, const mr_cuda_args *a,
-                                                      const rnn_k_params *p, int it, rnn_fgate *f) {
+                                                      const rnn_k_params *p, int it, rnn_fgate *f,
+                                                      int STACK) {
     const long long S = p->S, H = p->H, D = p->dirs, d = c->d, u = c->u0 + it, t = c->t;
     const long long io = d * H + u; /* Y_h, Y_c, initial_c of batch entry 0, either layout */
-    float *Y = (float *)a->out[OUT_Y];
+    const int in0 = c->layer * MR_RNN_STACK_IN, outs = !STACK || c->layer;
+    float *Y = outs ? (float *)a->out[OUT_Y] : (float *)a->workspace + p->off_y0;
     f->hn = c->hn + u;
     f->cn = p->gru ? NULL : c->aux_cur + u;
     f->y = Y ? Y + (t * D + d) * H + u : NULL; /* [S][D][1][H] or [1][S][D][H] */
-    const int last = c->k == S - 1;
+    const int last = outs && c->k == S - 1;
     f->yh = last && a->out[OUT_YH] ? (float *)a->out[OUT_YH] + io : NULL;
     f->yc = last && !p->gru && a->out[OUT_YC] ? (float *)a->out[OUT_YC] + io : NULL;
-    const float *P = p->gru ? NULL : (const float *)a->in[IN_P];
+    const float *P = p->gru ? NULL : (const float *)a->in[in0 + IN_P];
     f->has_p = P != NULL;
     if (P) {
         P += d * 3 * H;
         f->pi = P[u], f->po = P[H + u], f->pf = P[2 * H + u];
     }
-    const float *Bv = (const float *)a->in[IN_B];
+    const float *Bv = (const float *)a->in[in0 + IN_B];
     f->rbh = p->gru && Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f;
+    if (STACK && c->layer && p->pipe) {
+        /* the biases rnn_proj folds into xw: Wb, and Rb but GRU's Rb_h */
+        const long long GH = p->G * H;
+#pragma unroll
+        for (int gg = 0; gg < 4; gg++) {
+            float b = 0.0f;
+            if (Bv && gg < p->G) {
+                b = Bv[gg * H + u];
+                if (!(p->gru && gg == 2)) b += Bv[GH + gg * H + u];
+            }
+            f->x[gg] = b;
+        }
+    }
 }
 
 /* The unit's step inputs (after the wait, unless this thread wrote them itself). */
 static __device__ __forceinline__ void rnn_fgate_load(const rnn_ctx *c, const mr_cuda_args *a,
-                                                      const rnn_k_params *p, int it, rnn_fgate *f) {
+                                                      const rnn_k_params *p, int it, rnn_fgate *f,
+                                                      int STACK) {
     const long long H = p->H, u = c->u0 + it;
-    const float *x = c->xw + c->xrow0 * p->G * H + u;
+    if (!(STACK && c->layer && p->pipe)) {
+        const float *x = c->xw + c->xrow0 * p->G * H + u;
 #pragma unroll
-    for (int gg = 0; gg < 4; gg++) f->x[gg] = gg < p->G ? x[gg * H] : 0.0f;
+        for (int gg = 0; gg < 4; gg++) f->x[gg] = gg < p->G ? x[gg * H] : 0.0f;
+    }
     f->hprev = c->hp ? __ldcg(c->hp + u) : 0.0f;
     f->cprev = 0.0f;
     if (!p->gru) {
-        const float *C0 = (const float *)a->in[IN_C0];
+        const float *C0 = (const float *)a->in[c->layer * MR_RNN_STACK_IN + IN_C0];
         f->cprev = c->k > 0 ? __ldcg(c->aux_prev + u) : (C0 ? C0[c->d * H + u] : 0.0f);
     }
 }
@@ -739,6 +780,56 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
     }
 }
 
+/* Row ra of the tile in c in layer 1's W (its input size is H). */
+static __device__ __forceinline__ const float *rnn_tile_wrow(const rnn_ctx *c, int ra,
+                                                             long long H) {
+    return c->Wd + ((ra / c->nu) * H + c->u0 + ra % c->nu) * H;
+}
+
+/* Layer 1 of a stack: W * x_t (x_t = layer 0's h_t, c->xv) for every row of this warp, rows
+ * from shared memory slots wbase + warp * rows per warp + local row (those below srows) or
+ * L2, sums into gs[tile row * RNN_BC + 1] (the R sums are at + 0). */
+static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float *rc, int wbase,
+                                                  int srows, int G, int H, float *gs, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+    const int rpw = G * (nu / nw);
+    const float4 *x4 = (const float4 *)c->xv; /* 128-byte aligned workspace section */
+    float4 x[RNN_RQ];
+#pragma unroll
+    for (int i = 0; i < RNN_RQ; i++) {
+        const int q = lane + 32 * i;
+        x[i] = q < H / 4 ? __ldcg(x4 + q) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    for (int r0 = 0; r0 < rpw; r0 += RNN_ROWS) {
+        const float4 *r4[RNN_ROWS];
+        float acc[RNN_ROWS];
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++) {
+            const int r = r0 + k, sl = wbase + warp * rpw + r;
+            acc[k] = 0.0f;
+            r4[k] = (const float4 *)rc;
+            if (r < rpw)
+                r4[k] = sl < srows
+                            ? (const float4 *)(rc + sl * H)
+                            : (const float4 *)rnn_tile_wrow(c, rnn_frow(r, G, warp, nw, nu), H);
+        }
+#pragma unroll
+        for (int i = 0; i < RNN_RQ; i++) {
+            const int q = lane + 32 * i;
+            if (q < H / 4)
+#pragma unroll
+                for (int k = 0; k < RNN_ROWS; k++)
+                    if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
+        }
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++)
+            if (r0 + k < rpw) {
+                const float sum = warp_sum(acc[k]);
+                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC + 1] = sum;
+            }
+    }
+}
+
 /* The persistent recurrence, from logical block `slot` on: the elastic form goes on through
  * the blocks it takes itself (ctl); the plain form (ctl NULL) takes its slots, the first one
  * included, from its own counter (RNN_SYNC_PLAIN) in the order its blocks ask, so that its
@@ -748,7 +839,7 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
  * one, so neither round trip is on the chain from one step to the next. */
 static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rnn_k_params *p,
                                                  long long slot, int how, const mr_elastic_ctl *ctl,
-                                                 int T, int FUSED, float *gs) {
+                                                 int T, int FUSED, int STACK, float *gs) {
     /* [j & 1]: iteration j's slot and tile, written during iteration j - 1 (before a barrier
      * that follows every read of the other entry) */
     __shared__ long long ps_slot[2];
@@ -758,10 +849,11 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     __shared__ rnn_gate_in gin[RNN_HT_MAX * RNN_BC]; /* the gate inputs of threads' first pairs */
     __shared__ rnn_fgate fgs[RNN_HT_MAX];            /* the fused step's units */
     extern __shared__ __align__(16) float rnn_dyn[];
-    unsigned *sync = (unsigned *)((float *)a->workspace + p->off_sync);
+    const int ph3 = STACK && a->phase == 3; /* a stack's layer 1, not pipelined */
+    unsigned *sync = (unsigned *)((float *)a->workspace + (ph3 ? p->off_sync1 : p->off_sync));
     unsigned *cl = sync + RNN_SYNC_CLAIMS;
-    const int n = (int)(p->dirs * p->n_ht);
-    const long long B = p->B, H = p->H, total = p->S * p->pps * n;
+    const int n = (int)p->n_tiles, nht = (int)p->n_ht;
+    const long long B = p->B, H = p->H, total = p->vsteps * n;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32;
     if (threadIdx.x == 0) {
         if (how & MR_BLK_PLAIN) {
@@ -832,17 +924,29 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
          * this block's threads wrote */
         const int own_prev = !reload && held_v + 1u == v;
         held_v = v;
+        /* A stack's virtual step v: layer 0's step v on tiles 0..nht-1, layer 1's step v - 1 on
+         * the others (each waits only for virtual step v - 1); the first and last virtual
+         * steps have one layer's tiles idle. */
+        const int pipe = STACK && p->pipe, layer = pipe ? tile >= nht : ph3;
+        const long long vk = pipe ? (long long)v - layer : (long long)(v / p->pps);
+        const int idle = pipe && (vk < 0 || vk >= p->S);
         rnn_ctx c;
-        rnn_ctx_init(&c, a, p, v / p->pps, (int)(v % p->pps), tile);
+        rnn_ctx_init(&c, a, p, idle ? 0 : vk, STACK ? 0 : (int)(v % p->pps),
+                     pipe ? tile - layer * nht : tile, layer);
         const int nu = c.nu;
-        /* rows (generic) or slots (fused) the tile has beyond the register rows */
-        const int want = FUSED ? p->G * nu - nw * RNN_RROWS : p->G * nu;
+        /* rows (generic) or slots (fused) the tile has beyond the register rows: layer 1 of a
+         * stack has its rows of W after those of R */
+        const int rslots = FUSED ? p->G * nu - nw * RNN_RROWS : p->G * nu;
+        const int want = rslots + (pipe && layer ? p->G * nu : 0);
         const int srows = want < fit ? want : fit;
         if (reload && srows > 0) {
             const int spw = FUSED ? p->G * (nu / nw) - RNN_RROWS : 1;
             for (int r = warp; r < srows; r += nw) {
-                const int ra = FUSED ? rnn_frow(RNN_RROWS + r % spw, FUSED, r / spw, nw, nu) : r;
-                const float *src = rnn_tile_row(&c, ra, H);
+                const int rw = r - rslots, rpw = p->G * (nu / nw);
+                const int ra = r >= rslots ? rnn_frow(rw % rpw, FUSED, rw / rpw, nw, nu)
+                               : FUSED     ? rnn_frow(RNN_RROWS + r % spw, FUSED, r / spw, nw, nu)
+                                           : r;
+                const float *src = r >= rslots ? rnn_tile_wrow(&c, ra, H) : rnn_tile_row(&c, ra, H);
                 for (long long q = 4 * lane; q < H; q += 128)
                     mr_cp_async16(rc + (long long)r * H + q, src + q, true);
             }
@@ -855,9 +959,9 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
          * (rnn_fgate), inputs too where they are this block's own writes (or inputs). */
         const int upw = FUSED ? nu / nw : 0, fu = warp + lane * nw;
         const int early = own_prev || c.k == 0;
-        if (lane < upw) {
-            rnn_fgate_prep(&c, a, p, fu, &fgs[fu]);
-            if (early) rnn_fgate_load(&c, a, p, fu, &fgs[fu]);
+        if (lane < upw && !idle) {
+            rnn_fgate_prep(&c, a, p, fu, &fgs[fu], STACK);
+            if (early) rnn_fgate_load(&c, a, p, fu, &fgs[fu], STACK);
         }
         if (threadIdx.x == 0 && v > 0)
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
@@ -885,9 +989,23 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         RNN_TR(3);
 
         const int do_dot = c.vec != NULL;
-        if (FUSED) {
+        if (idle) {
+            if (reload) {
+                mr_cp_async_wait(); /* the rows are read by the tile's next step */
+                __syncthreads();
+            }
+        } else if (FUSED) {
             /* the gate inputs of this lane's unit, if not loaded yet; h_{t-1} into registers */
-            if (!early && lane < upw) rnn_fgate_load(&c, a, p, fu, &fgs[fu]);
+            if (!early && lane < upw) rnn_fgate_load(&c, a, p, fu, &fgs[fu], STACK);
+            if (pipe && layer) {
+                /* W * x_t first, before h_{t-1} takes registers (with both vectors held, the
+                 * kernel spilled) */
+                if (reload) {
+                    mr_cp_async_wait();
+                    __syncthreads();
+                }
+                rnn_fdot_w(&c, rc, rslots, srows, FUSED, (int)H, gs, T);
+            }
             float4 x[RNN_RQ];
             const float *hv = c.vec;
             const int al = ((unsigned long long)hv & 15) == 0;
@@ -900,7 +1018,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                               : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
                                             __ldcg(hv + 4 * q + 2), __ldcg(hv + 4 * q + 3));
             }
-            if (reload) {
+            if (reload && !(pipe && layer)) {
                 mr_cp_async_wait();
                 __syncthreads(); /* block-uniform: every warp reads every warp's copies */
             }
@@ -917,6 +1035,12 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
             __syncwarp();
             RNN_TR(5);
+            if (pipe && layer && lane < upw) {
+                /* x = biases + W * x_t, the xw of a layer with a projection phase */
+#pragma unroll
+                for (int gg = 0; gg < 4; gg++)
+                    if (gg < p->G) fgs[fu].x[gg] += gs[(gg * nu + fu) * RNN_BC + 1];
+            }
             if (lane < upw) rnn_fgate_apply(&fgs[fu], p->gru, gs + fu * RNN_BC, nu * RNN_BC);
             __syncthreads(); /* every warp's writes before the release */
         } else {
@@ -953,7 +1077,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                  * invalidated L1. */
                 unsigned vt = v, tt = (unsigned)tile;
                 asm volatile("" : "+r"(vt), "+r"(tt));
-                rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt);
+                rnn_ctx_init(&c, a, p, vt / p->pps, (int)(vt % p->pps), (long long)tt, 0);
                 rnn_gates(&c, a, p, b0, nbt,
                           &gin[threadIdx.x < RNN_HT_MAX * RNN_BC ? threadIdx.x : 0], gs, T);
                 __syncthreads(); /* gs, gin and the vector chunk are reused by the next chunk */
@@ -989,7 +1113,7 @@ static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long
     __shared__ __align__(16) mr_gt_smem gts;
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
     if (a->phase == 0) {
-        rnn_proj(a, p, blk, TM, T, &gts);
+        rnn_proj(a, p, blk, TM, T, &gts, 0);
     } else {
         long long k = (a->phase - 1) / p->pps;
         int sub = (a->phase - 1) % p->pps;
@@ -1017,26 +1141,30 @@ static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk, int how
  * FUSED: 0, or G for the fused step. */
 static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long long blk, int how,
                                                  const mr_elastic_ctl *ctl, int TM, int T,
-                                                 int FUSED) {
+                                                 int FUSED, int STACK) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC];
     extern __shared__ __align__(16) float rnn_pdyn[];
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
-    if (a->phase == 0)
-        rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn);
+    if (a->phase == 0 || (STACK && a->phase == 2))
+        rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn, a->phase == 2);
     else
-        rnn_pstep(a, p, blk, how, ctl, T, FUSED, gs);
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, gs);
 }
-#define RNN_PBODY(NAME, TM, T, FUSED)                                                              \
+#define RNN_PBODY(NAME, TM, T, FUSED, STACK)                                                       \
     static __device__ void NAME(const mr_cuda_args *a, long long blk, int how,                     \
                                 const mr_elastic_ctl *ctl) {                                       \
-        rnn_pbody(a, blk, how, ctl, TM, T, FUSED);                                                 \
+        rnn_pbody(a, blk, how, ctl, TM, T, FUSED, STACK);                                          \
     }
-RNN_PBODY(rnn_pbody_256, 4, 256, 0)
-RNN_PBODY(rnn_pbody_64, 8, 64, 0)
-RNN_PBODY(rnn_pbody_f4_256, 4, 256, 4)
-RNN_PBODY(rnn_pbody_f4_64, 8, 64, 4)
-RNN_PBODY(rnn_pbody_f3_256, 4, 256, 3)
-RNN_PBODY(rnn_pbody_f3_64, 8, 64, 3)
+RNN_PBODY(rnn_pbody_256, 4, 256, 0, 0)
+RNN_PBODY(rnn_pbody_64, 8, 64, 0, 0)
+RNN_PBODY(rnn_pbody_f4_256, 4, 256, 4, 0)
+RNN_PBODY(rnn_pbody_f4_64, 8, 64, 4, 0)
+RNN_PBODY(rnn_pbody_f3_256, 4, 256, 3, 0)
+RNN_PBODY(rnn_pbody_f3_64, 8, 64, 3, 0)
+RNN_PBODY(rnn_pbody_sf4_256, 4, 256, 4, 1) /* two stacked layers (ops/rnn.h) */
+RNN_PBODY(rnn_pbody_sf4_64, 8, 64, 4, 1)
+RNN_PBODY(rnn_pbody_sf3_256, 4, 256, 3, 1)
+RNN_PBODY(rnn_pbody_sf3_64, 8, 64, 3, 1)
 
 /* Two 256-thread blocks per SM (at most 128 registers): a step spreads over as many blocks
  * as fit (rnn_prepare's tiles assume 2 per SM). */
@@ -1049,6 +1177,10 @@ MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_256, 256, 2, rnn_pbody_f4_256)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_64, 64, 1, rnn_pbody_f4_64)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_256, 256, 2, rnn_pbody_f3_256)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_64, 64, 1, rnn_pbody_f3_64)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_sf4_256, 256, 2, rnn_pbody_sf4_256)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_sf4_64, 64, 1, rnn_pbody_sf4_64)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_sf3_256, 256, 2, rnn_pbody_sf3_256)
+MR_ELASTIC_KERNEL_HOW(mr_rnn_sf3_64, 64, 1, rnn_pbody_sf3_64)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -1064,7 +1196,7 @@ static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t
 #define RNN_PSMALL_BYTES (16 * 1024)
 #define RNN_PV(LABEL, K, T, SMEM)                                                                  \
     { LABEL, (const void *)K##_elastic, (const void *)K##_plain, T, SMEM }
-enum { RNN_FAM_GENERIC, RNN_FAM_LSTM, RNN_FAM_GRU, RNN_FAMS };
+enum { RNN_FAM_GENERIC, RNN_FAM_LSTM, RNN_FAM_GRU, RNN_FAM_SLSTM, RNN_FAM_SGRU, RNN_FAMS };
 static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     {RNN_PV("t256_r104k", mr_rnn_p256, 256, 104 * 1024),
      RNN_PV("t256_r48k", mr_rnn_p256, 256, 48 * 1024),
@@ -1075,19 +1207,32 @@ static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     {RNN_PV("t256_fused_r104k", mr_rnn_f3_256, 256, 104 * 1024),
      RNN_PV("t256_fused_r48k", mr_rnn_f3_256, 256, 48 * 1024),
      RNN_PV("t256_fused_r16k", mr_rnn_f3_256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_stacked_r104k", mr_rnn_sf4_256, 256, 104 * 1024),
+     RNN_PV("t256_stacked_r48k", mr_rnn_sf4_256, 256, 48 * 1024),
+     RNN_PV("t256_stacked_r16k", mr_rnn_sf4_256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_stacked_r104k", mr_rnn_sf3_256, 256, 104 * 1024),
+     RNN_PV("t256_stacked_r48k", mr_rnn_sf3_256, 256, 48 * 1024),
+     RNN_PV("t256_stacked_r16k", mr_rnn_sf3_256, 256, RNN_PSMALL_BYTES)},
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_r16k", mr_rnn_p64, 64, RNN_PSMALL_BYTES),
     RNN_PV("t64_fused_r16k", mr_rnn_f4_64, 64, RNN_PSMALL_BYTES),
     RNN_PV("t64_fused_r16k", mr_rnn_f3_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_stacked_r16k", mr_rnn_sf4_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_stacked_r16k", mr_rnn_sf3_64, 64, RNN_PSMALL_BYTES),
 };
 
 /* ---- host side ---- */
 
+/* The input projection's phases: 0, and a stack's 2 when not pipelined. */
+static int rnn_is_proj(const rnn_k_params *p, int phase) {
+    return phase == 0 || (p->stack && !p->pipe && phase == 2);
+}
+
 static long long rnn_phase_blocks(const mr_cuda_plan *plan, int phase) {
     const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
-    if (phase == 0) return p->dirs * p->n_pr * p->n_pc;
-    return p->dirs * p->n_ht * (p->persist ? p->S * p->pps : 1);
+    if (rnn_is_proj(p, phase)) return p->dirs * p->n_pr * p->n_pc;
+    return p->persist ? p->n_tiles * p->vsteps : p->dirs * p->n_ht;
 }
 
 /* The persistent recurrence's plain form takes its slots itself (rnn_pstep): a grid of the
@@ -1095,7 +1240,7 @@ static long long rnn_phase_blocks(const mr_cuda_plan *plan, int phase) {
 static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long full) {
     const long long nb = rnn_phase_blocks(plan, phase);
     const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
-    return phase == 0 || !p->persist || full >= nb ? nb : full;
+    return rnn_is_proj(p, phase) || !p->persist || full >= nb ? nb : full;
 }
 
 /* The persistent recurrence's width: one block per tile of a step. A block past it would take
@@ -1104,7 +1249,7 @@ static long long rnn_plain_grid(const mr_cuda_plan *plan, int phase, long long f
  * 2-layer LSTM twice as slow as one launch per step (docs/KERNEL_NOTES.md, 12 and 18). */
 static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
     const rnn_k_params *p = (const rnn_k_params *)(const void *)plan->params;
-    return phase > 0 && p->persist ? p->dirs * p->n_ht : rnn_phase_blocks(plan, phase);
+    return !rnn_is_proj(p, phase) && p->persist ? p->n_tiles : rnn_phase_blocks(plan, phase);
 }
 
 /* The persistent recurrence's variants (rnn_persist_full: the first that fits as many blocks
@@ -1208,6 +1353,8 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     p.n_pc = (GH + MR_GT_TILE - 1) / MR_GT_TILE;
     const long long tiles = D * p.n_ht;
     p.persist = persist && (double)S * p.pps * tiles < 2147483647.0;
+    p.n_tiles = tiles;
+    p.vsteps = S * p.pps;
 
     /* Workspace: xw, h[2], aux[2] (LSTM c; GRU lbr=0 z and r (.) h; unused for GRU lbr=1). */
     int64_t dsb, xw, hb;
@@ -1286,5 +1433,103 @@ static mr_status gru_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     return rnn_prepare(g, n, cfg, plan, err, 1);
 }
 
+/* Two stacked layers (ops/rnn.h), in the shapes the pass stacks (batch 1, forward, layout 0,
+ * one phase per step, equal H, a multiple of 8 up to MR_RNN_STACK_MAX_H), always persistent
+ * (persistent_recurrence applies to single layers). Tiles as a single layer's (rnn_prepare).
+ * Pipelined where both layers' tiles fit the blocks that fit at once (RNN_BLOCKS_PER_SM per
+ * SM; an H200's whole GPU): phase 0 is layer 0's projection, phase 1 both layers' recurrences
+ * in one persistent launch (rnn_pstep), S + 1 virtual steps of 2 x n_ht tiles, layer 1's step
+ * t (its W * x_t in the step) beside layer 0's step t + 1. Else (16 SMs: the rows of R and W
+ * of both layers do not fit on chip, and the pipelined form measured 1.9x slower) the layers
+ * run one after the other: phases 0 and 1 layer 0's, 2 and 3 layer 1's. */
+static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                               mr_cuda_plan *plan, mr_err *err, int gru) {
+    const mr_rnn_stack *st = (const mr_rnn_stack *)n->params;
+    if (!st) return mr_err_node(err, MR_ERR_INTERNAL, n, "not prepared by the CPU op");
+    const mr_rnn_params *l0 = &st->l[0], *l1 = &st->l[1];
+    if (l0->B != 1 || l0->dirs != 1 || l1->dirs != 1 || l0->layout || l1->layout || l0->first_rev ||
+        l1->first_rev || l1->H != l0->H || l1->NI != l0->H || l0->H % 8 ||
+        l0->H > MR_RNN_STACK_MAX_H || (gru && (!l0->lbr || !l1->lbr)))
+        return mr_err_node(err, MR_ERR_INTERNAL, n, "stacked layers of a shape not stacked");
+    rnn_k_params p;
+    memset(&p, 0, sizeof p);
+    p.gru = gru;
+    p.G = gru ? 3 : 4;
+    p.dirs = 1;
+    p.lbr = l0->lbr;
+    p.pps = 1;
+    p.S = l0->S;
+    p.B = 1;
+    p.NI = l0->NI;
+    p.H = l0->H;
+    const long long S = p.S, H = p.H, GH = p.G * H;
+    const long long width = cfg->sms > 0 ? RNN_BLOCKS_PER_SM * (long long)cfg->sms : 1LL << 30;
+    long long ht = 0;
+    for (long long h2 = 8; h2 <= RNN_HT_MAX && !ht; h2 *= 2)
+        if (H % h2 == 0 && H / h2 <= width) ht = h2;
+    if (!ht) /* fewer blocks than tiles: they take turns (slower, still correct) */
+        ht = H % 32 == 0 ? 32 : H % 16 == 0 ? 16 : 8;
+    p.ht = ht;
+    p.n_ht = H / ht;
+    p.pipe = 2 * p.n_ht <= width;
+    p.n_tiles = p.pipe ? 2 * p.n_ht : p.n_ht;
+    p.vsteps = p.pipe ? S + 1 : S;
+    p.n_pr = (S + MR_GT_TILE - 1) / MR_GT_TILE;
+    p.n_pc = (GH + MR_GT_TILE - 1) / MR_GT_TILE;
+    p.persist = 1;
+    p.stack = 1;
+    if ((double)p.vsteps * p.n_tiles >= 2147483647.0)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "sequence too long");
+
+    /* Workspace: layer 0's xw (then layer 1's, not pipelined), h[2], c[2], layer 1's h[2],
+     * c[2], layer 0's Y, the sync words (and phase 3's). */
+    int64_t xw, y0;
+    if (!mr_mul_i64(S, GH, &xw) || !mr_mul_i64(S, H, &y0))
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
+    size_t off = round_up32((size_t)xw), hbr = round_up32((size_t)H);
+    p.off_xw1 = (long long)off;
+    if (!p.pipe) off += round_up32((size_t)xw);
+    for (int i = 0; i < 2; i++) {
+        p.off_h[i] = (long long)(off + i * hbr);
+        p.off_a[i] = (long long)(off + (2 + i) * hbr);
+        p.off_h1[i] = (long long)(off + (4 + i) * hbr);
+        p.off_a1[i] = (long long)(off + (6 + i) * hbr);
+    }
+    p.off_y0 = (long long)(off + 8 * hbr);
+    const size_t nsync = round_up32((size_t)(RNN_SYNC_CLAIMS + p.n_tiles));
+    p.off_sync = p.off_y0 + (long long)round_up32((size_t)y0);
+    p.off_sync1 = p.off_sync + (long long)nsync;
+    size_t total = (size_t)p.off_sync1 + (p.pipe ? 0 : nsync);
+    if (!mr_mul_size(total, sizeof(float), &plan->workspace_bytes) ||
+        plan->workspace_bytes > MR_MAX_ALLOC)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
+    const long long proj = p.n_pr * p.n_pc, steps = p.n_tiles * p.vsteps;
+    plan->n_phases = p.pipe ? 2 : 4;
+    plan->n_blocks = proj > steps ? proj : steps;
+    plan->phase_blocks = rnn_phase_blocks;
+    plan->plain_grid = rnn_plain_grid;
+    plan->phase_width = rnn_phase_width;
+    plan->n_variants = 2;
+    cudaError_t e = rnn_persist_variants(plan, gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return mr_err_node(err, MR_ERR_BACKEND, n,
+                           "setting up the recurrent kernel's shared memory: %s",
+                           cudaGetErrorString(e));
+    }
+    return mr_cuda_set_params(plan, &p, sizeof p, n, err);
+}
+
+static mr_status lstm_stack_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                    mr_cuda_plan *plan, mr_err *err) {
+    return stack_prepare(g, n, cfg, plan, err, 0);
+}
+static mr_status gru_stack_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
+                                   mr_cuda_plan *plan, mr_err *err) {
+    return stack_prepare(g, n, cfg, plan, err, 1);
+}
+
 MR_CUDA_OP(mr_cuda_op_lstm, "LSTM", lstm_prepare);
+MR_CUDA_OP(mr_cuda_op_lstm_stack, "StackedLSTM", lstm_stack_prepare);
+MR_CUDA_OP(mr_cuda_op_gru_stack, "StackedGRU", gru_stack_prepare);
 MR_CUDA_OP(mr_cuda_op_gru, "GRU", gru_prepare);

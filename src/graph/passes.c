@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "ops/op.h"
+#include "ops/rnn.h"
 
 static int is_op(const mr_node *n, const char *type) {
     return !n->dead && n->op && strcmp(n->op->name, type) == 0;
@@ -195,6 +196,89 @@ mr_status mr_pass_fuse_activation(mr_graph *g, mr_err *err) {
         p->out[0] = a->out[0];
         MR_TRY(add_label(p, a->op_type, err));
         kill(a);
+        mr_graph_link(g);
+    }
+    return MR_OK;
+}
+
+/* 1: no live node reads output k.. of n, and none is a graph output. */
+static int outputs_unused_from(const mr_graph *g, const mr_node *n, int k) {
+    for (; k < n->n_out; k++) {
+        int t = n->out[k];
+        if (t >= 0 && (g->tensors[t].is_output || g->tensors[t].n_consumers > 0)) return 0;
+    }
+    return 1;
+}
+
+static int dims_are(const mr_tensor_desc *t, int ndim, const int64_t *dims) {
+    return t->ndim == ndim && memcmp(t->dims, dims, sizeof(int64_t) * (size_t)ndim) == 0;
+}
+
+/* The conditions of mr_pass_stack_rnn on the layers lo (below) and up. */
+static int stackable(const mr_graph *g, const mr_node *lo, const mr_node *up) {
+    const mr_rnn_params *a = lo->params, *b = up->params;
+    if (!a || !b || a->gru != b->gru || (a->gru && (!a->lbr || !b->lbr))) return 0;
+    if (a->dirs != 1 || b->dirs != 1 || a->first_rev || b->first_rev || a->layout || b->layout)
+        return 0;
+    const mr_tensor_desc *x = &g->tensors[lo->in[0]];
+    if (lo->n_in < 3 || up->n_in < 3 || lo->in[2] < 0 || up->in[2] < 0 || x->ndim != 3) return 0;
+    const mr_tensor_desc *r0 = &g->tensors[lo->in[2]], *r1 = &g->tensors[up->in[2]];
+    int64_t S = x->dims[0], H = r0->ndim == 3 ? r0->dims[2] : 0;
+    if (x->dims[1] != 1 || H % 8 || H <= 0 || H > MR_RNN_STACK_MAX_H) return 0;
+    if (r1->ndim != 3 || r1->dims[2] != H) return 0;
+    int64_t y[4] = {S, 1, 1, H}, xs[3] = {S, 1, H};
+    return dims_are(&g->tensors[lo->out[0]], 4, y) && dims_are(&g->tensors[up->in[0]], 3, xs);
+}
+
+/* up becomes the stacked node of lo and up (ops/rnn.h); lo and the Squeeze sq are removed. */
+static mr_status stack_one(mr_graph *g, int lo_i, int sq_i, int up_i, mr_err *err) {
+    mr_node *lo = &g->nodes[lo_i], *up = &g->nodes[up_i];
+    mr_rnn_stack *st = mr_malloc(sizeof *st, "stacked RNN parameters", err);
+    if (!st) return err->status;
+    memset(st, 0, sizeof *st);
+    st->l[0] = *(const mr_rnn_params *)lo->params;
+    st->l[1] = *(const mr_rnn_params *)up->params;
+    int *in = mr_malloc(sizeof(int) * 2 * MR_RNN_STACK_IN, "node inputs", err);
+    if (!in) {
+        free(st);
+        return err->status;
+    }
+    for (int k = 0; k < MR_RNN_STACK_IN; k++) {
+        in[k] = k < lo->n_in ? lo->in[k] : -1;
+        in[MR_RNN_STACK_IN + k] = k > 0 && k < up->n_in ? up->in[k] : -1;
+    }
+    mr_status st_label = add_label(up, up->op_type, err);
+    if (st_label != MR_OK) {
+        free(st);
+        free(in);
+        return st_label;
+    }
+    free(up->in);
+    up->in = in;
+    up->n_in = 2 * MR_RNN_STACK_IN;
+    free(up->params);
+    up->params = st;
+    up->op = st->l[0].gru ? &mr_op_gru_stack : &mr_op_lstm_stack;
+    kill(lo);
+    kill(&g->nodes[sq_i]);
+    return MR_OK;
+}
+
+mr_status mr_pass_stack_rnn(mr_graph *g, mr_err *err) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        mr_node *up = &g->nodes[i];
+        if ((!is_op(up, "LSTM") && !is_op(up, "GRU")) || up->n_in < 1 || up->in[0] < 0) continue;
+        int sq = g->tensors[up->in[0]].producer;
+        if (sq < 0 || !is_op(&g->nodes[sq], "Squeeze") || sole_consumer(g, up->in[0]) != i)
+            continue;
+        int y0 = g->nodes[sq].in[0];
+        if (y0 < 0 || sole_consumer(g, y0) != sq) continue;
+        int lo = g->tensors[y0].producer;
+        if (lo < 0 || !is_op(&g->nodes[lo], up->op->name) || g->nodes[lo].n_out < 1 ||
+            g->nodes[lo].out[0] != y0 || !outputs_unused_from(g, &g->nodes[lo], 1) ||
+            !stackable(g, &g->nodes[lo], up))
+            continue;
+        MR_TRY(stack_one(g, lo, sq, i, err));
         mr_graph_link(g);
     }
     return MR_OK;

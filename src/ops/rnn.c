@@ -155,10 +155,11 @@ static mr_status check_shape(mr_graph *g, const mr_node *n, int i, const char *w
     return MR_OK;
 }
 
-static mr_status rnn_infer(mr_graph *g, mr_node *n, mr_err *err) {
+/* x: the node's X, or (the upper layer of a stack) the layer below's Y without its
+ * num_directions axis. */
+static mr_status rnn_infer_x(mr_graph *g, mr_node *n, const mr_tensor_desc *x, mr_err *err) {
     rnn_params *p = n->params;
     if (!p) return mr_err_node(err, MR_ERR_INTERNAL, n, "not initialised");
-    const mr_tensor_desc *x = mr_node_input(g, n, IN_X);
     if (!x) return mr_err_node(err, MR_ERR_GRAPH, n, "the input X is missing");
     if (x->ndim != 3)
         return mr_err_node(err, MR_ERR_SHAPE, n, "X ('%s') must have rank 3, not %d", x->name,
@@ -249,13 +250,17 @@ static mr_status rnn_infer(mr_graph *g, mr_node *n, mr_err *err) {
     return MR_OK;
 }
 
+static mr_status rnn_infer(mr_graph *g, mr_node *n, mr_err *err) {
+    return rnn_infer_x(g, n, mr_node_input(g, n, IN_X), err);
+}
+
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static mr_status rnn_prepare(mr_graph *g, mr_node *n, mr_err *err) {
+static mr_status rnn_prepare_x(mr_graph *g, mr_node *n, const mr_tensor_desc *x, mr_err *err) {
     rnn_params *p = n->params;
-    const mr_tensor_desc *x = mr_node_input(g, n, IN_X), *r = mr_node_input(g, n, IN_R);
+    const mr_tensor_desc *r = mr_node_input(g, n, IN_R);
     if (!p || !x || !r || x->ndim != 3 || r->ndim != 3)
         return mr_err_node(err, MR_ERR_INTERNAL, n, "prepare before shape inference");
     int64_t D = p->dirs, G = p->G;
@@ -310,6 +315,10 @@ static mr_status rnn_prepare(mr_graph *g, mr_node *n, mr_err *err) {
     n->scratch_bytes = p->gru && p->lbr ? (size_t)(B * ht) * sizeof(float) : 0;
     if (!mr_mul_i64(2 * xw64, NI + H, &n->flops)) n->flops = INT64_MAX;
     return MR_OK;
+}
+
+static mr_status rnn_prepare(mr_graph *g, mr_node *n, mr_err *err) {
+    return rnn_prepare_x(g, n, mr_node_input(g, n, IN_X), err);
 }
 
 static inline float sigm(float v) {
@@ -509,9 +518,10 @@ static void gru_step_b(const mr_step *s, const rnn_params *p, const step_ctx *c)
     }
 }
 
-static void rnn_run_block(const mr_step *s, int64_t block, void *scratch) {
-    const rnn_params *p = s->node->params;
-    int64_t nb = s->node->n_blocks, phase = block / nb, j = block % nb;
+/* Logical block `block` of a node of parameters p and nb blocks per phase. */
+static void rnn_run(const mr_step *s, const rnn_params *p, int64_t nb, int64_t block,
+                    void *scratch) {
+    int64_t phase = block / nb, j = block % nb;
     if (phase == 0) {
         run_proj(s, p, j);
         return;
@@ -529,6 +539,137 @@ static void rnn_run_block(const mr_step *s, int64_t block, void *scratch) {
     else
         gru_step_b(s, p, &c);
 }
+
+static void rnn_run_block(const mr_step *s, int64_t block, void *scratch) {
+    rnn_run(s, s->node->params, s->node->n_blocks, block, scratch);
+}
+
+/* ---- two stacked layers (ops/rnn.h) ---- */
+
+/* Layer l of a stacked node as a node of its own: its 8 input slots, and layer 1's outputs
+ * (layer 0 has none: its Y is in the workspace). */
+static mr_node stack_layer(const mr_node *n, int l) {
+    mr_rnn_stack *st = n->params;
+    mr_node v = *n;
+    v.in = n->in + l * MR_RNN_STACK_IN;
+    v.n_in = MR_RNN_STACK_IN;
+    v.out = l ? n->out : NULL;
+    v.n_out = l ? n->n_out : 0;
+    v.params = &st->l[l];
+    return v;
+}
+
+/* Layer 1's X: layer 0's Y without its num_directions axis, [S][B][H]. */
+static mr_tensor_desc stack_x1(mr_graph *g, const mr_node *n) {
+    mr_tensor_desc x;
+    memset(&x, 0, sizeof x);
+    x.dtype = MR_DTYPE_F32;
+    x.ndim = -1;
+    const mr_tensor_desc *x0 = mr_node_input(g, n, IN_X), *r0 = mr_node_input(g, n, IN_R);
+    if (x0 && r0 && x0->ndim == 3 && r0->ndim == 3) {
+        x.ndim = 3;
+        x.dims[0] = x0->dims[0];
+        x.dims[1] = x0->dims[1];
+        x.dims[2] = r0->dims[2];
+    }
+    x.producer = -1;
+    x.alias_of = -1;
+    return x;
+}
+
+static mr_status stack_infer(mr_graph *g, mr_node *n, mr_err *err) {
+    if (!n->params || n->n_in != 2 * MR_RNN_STACK_IN)
+        return mr_err_node(err, MR_ERR_INTERNAL, n, "not a stacked node");
+    mr_node v0 = stack_layer(n, 0), v1 = stack_layer(n, 1);
+    MR_TRY(rnn_infer(g, &v0, err));
+    mr_tensor_desc x1 = stack_x1(g, n);
+    return rnn_infer_x(g, &v1, &x1, err);
+}
+
+static mr_status stack_prepare(mr_graph *g, mr_node *n, mr_err *err) {
+    mr_rnn_stack *st = n->params;
+    if (!st || n->n_in != 2 * MR_RNN_STACK_IN)
+        return mr_err_node(err, MR_ERR_INTERNAL, n, "not a stacked node");
+    mr_node v[2] = {stack_layer(n, 0), stack_layer(n, 1)};
+    mr_tensor_desc x1 = stack_x1(g, n);
+    MR_TRY(rnn_prepare_x(g, &v[0], mr_node_input(g, n, IN_X), err));
+    MR_TRY(rnn_prepare_x(g, &v[1], &x1, err));
+    const mr_rnn_params *p0 = &st->l[0];
+    size_t rnd = 16, ws0 = (v[0].workspace_bytes / sizeof(float) + rnd - 1) / rnd * rnd;
+    size_t ws1 = (v[1].workspace_bytes / sizeof(float) + rnd - 1) / rnd * rnd;
+    int64_t y0;
+    size_t total;
+    if (!mr_mul_i64(p0->S * p0->B, p0->H, &y0) || !mr_add_size(ws0 + ws1, (size_t)y0, &total) ||
+        !mr_mul_size(total, sizeof(float), &n->workspace_bytes) ||
+        n->workspace_bytes > MR_MAX_ALLOC)
+        return mr_err_node(err, MR_ERR_SHAPE, n, "workspace too large");
+    st->off_ws1 = ws0;
+    st->off_y0 = ws0 + ws1;
+    if ((int64_t)v[0].n_phases + v[1].n_phases > 0x7fffffff)
+        return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "sequence too long");
+    for (int l = 0; l < 2; l++) {
+        st->phases[l] = v[l].n_phases;
+        st->blocks[l] = v[l].n_blocks;
+    }
+    n->n_phases = v[0].n_phases + v[1].n_phases;
+    n->n_blocks = v[0].n_blocks > v[1].n_blocks ? v[0].n_blocks : v[1].n_blocks;
+    n->scratch_bytes =
+        v[0].scratch_bytes > v[1].scratch_bytes ? v[0].scratch_bytes : v[1].scratch_bytes;
+    n->flops = v[0].flops > INT64_MAX - v[1].flops ? INT64_MAX : v[0].flops + v[1].flops;
+    return MR_OK;
+}
+
+/* Layer 0's phases, then layer 1's; each layer sees a step of its own inputs and outputs. */
+static void stack_run_block(const mr_step *s, int64_t block, void *scratch) {
+    const mr_rnn_stack *st = s->node->params;
+    int64_t nb = s->node->n_blocks, phase = block / nb, j = block % nb;
+    int l = phase >= st->phases[0];
+    if (j >= st->blocks[l]) return;
+    float *ws = s->workspace;
+    mr_tview y0 = {ws + st->off_y0, MR_DTYPE_F32, 0, NULL, 0};
+    mr_step sub = *s;
+    sub.n_in = MR_RNN_STACK_IN;
+    for (int k = 0; k < MR_RNN_STACK_IN; k++) sub.in[k] = s->in[l * MR_RNN_STACK_IN + k];
+    if (l == 0) {
+        sub.n_out = 1;
+        sub.out[OUT_Y] = y0;
+    } else {
+        sub.in[IN_X] = y0;
+        sub.workspace = ws + st->off_ws1;
+        phase -= st->phases[0];
+    }
+    rnn_run(&sub, &st->l[l], st->blocks[l], phase * st->blocks[l] + j, scratch);
+}
+
+const mr_op_def mr_op_lstm_stack = {
+    .name = "StackedLSTM",
+    .min_in = 2 * MR_RNN_STACK_IN,
+    .max_in = 2 * MR_RNN_STACK_IN,
+    .min_out = 0,
+    .max_out = 3,
+    .flags = 0,
+    .attrs = lstm_attrs,
+    .init = NULL,
+    .infer = stack_infer,
+    .prepare = stack_prepare,
+    .run_block = stack_run_block,
+    .free_params = NULL,
+};
+
+const mr_op_def mr_op_gru_stack = {
+    .name = "StackedGRU",
+    .min_in = 2 * MR_RNN_STACK_IN,
+    .max_in = 2 * MR_RNN_STACK_IN,
+    .min_out = 0,
+    .max_out = 2,
+    .flags = 0,
+    .attrs = gru_attrs,
+    .init = NULL,
+    .infer = stack_infer,
+    .prepare = stack_prepare,
+    .run_block = stack_run_block,
+    .free_params = NULL,
+};
 
 const mr_op_def mr_op_lstm = {
     .name = "LSTM",
