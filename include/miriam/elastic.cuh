@@ -118,6 +118,22 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
     return -1;
 }
 
+/* After logical block i (first: 1 for the physical block's first), the next logical block of
+ * this physical block, or -1 (the shard is done, or the launch yields). Every thread of the
+ * block calls it. The last-wave rule: where the physical blocks that are still on their first
+ * logical block cover the rest of the shard, a block whose block was not its first leaves
+ * without taking, unless the launch spreads (ctl.spread: then the last wave goes to the blocks
+ * that finish first). Thread 0 takes and hands the result to the block through *slot (shared
+ * memory); alternate two slots from one call to the next, so that a take never overwrites
+ * what a thread may not have read yet. */
+static __device__ __forceinline__ long long mr_elastic_next(const mr_elastic_ctl *c, long long i,
+                                                            int first, long long *slot) {
+    if (i + (long long)gridDim.x >= c->end && !(first && c->spread)) return -1;
+    if (threadIdx.x == 0) *slot = mr_elastic_take(c);
+    __syncthreads();
+    return *slot;
+}
+
 /* The start of every elastic and plain kernel (see "Programmatic dependent launch" above):
  * wait for the previous kernel of the stream (a no-op when this kernel was launched without
  * programmatic serialization). There is no early trigger (griddepcontrol.launch_dependents):
@@ -161,7 +177,7 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
     MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
 
 #define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
-    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, BODY(&a, mr_i_))
+    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_))
 
 /* What a body defined with MR_ELASTIC_KERNEL_HOW learns about the logical block it runs (the
  * library's own multi-step kernels use it; custom operators need not): MR_BLK_FIRST, the
@@ -179,12 +195,23 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
  * word first), and must run every block it took; the loop around it then finds the shard
  * done, or the yield. */
 #define MR_ELASTIC_KERNEL_HOW(NAME, THREADS, MIN_BLOCKS, BODY)                                     \
-    MR_ELASTIC_KERNEL_CALL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS),                          \
+    MR_ELASTIC_KERNEL_CALL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), 0,                       \
+                            BODY(&a, mr_i_, mr_f_, mr_ctl_))
+
+/* As MR_ELASTIC_KERNEL_HOW, for a body that goes on to its further logical blocks itself in
+ * the elastic form too (with mr_elastic_next, or mr_elastic_take as the persistent recurrence
+ * does) and returns when none is left for it: the elastic kernel calls it once, on its
+ * physical block's first logical block, outside any loop. A body inlined in the generic loop
+ * was compiled into a larger kernel that ran slower than its plain form (the stacked
+ * recurrence on 16 SMs: +5%; docs/KERNEL_NOTES.md, 20). */
+#define MR_ELASTIC_KERNEL_ONCE(NAME, THREADS, MIN_BLOCKS, BODY)                                    \
+    MR_ELASTIC_KERNEL_CALL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), 1,                       \
                             BODY(&a, mr_i_, mr_f_, mr_ctl_))
 
 /* The two kernels around CALL, an expression that runs logical block mr_i_; mr_f_ holds its
- * MR_BLK_ flags (MR_BLK_FIRST is 1, so the elastic loop's "first" flag is one of them). */
-#define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, CALL)                                                \
+ * MR_BLK_ flags (MR_BLK_FIRST is 1, so the elastic loop's "first" flag is one of them). ONCE
+ * (a literal): 1, the elastic kernel runs CALL once (MR_ELASTIC_KERNEL_ONCE). */
+#define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, ONCE, CALL)                                          \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         __shared__ long long mr_blk_[2];                                                           \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = &ctl;                              \
@@ -201,7 +228,9 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
         }                                                                                          \
         for (int mr_s_ = 1, mr_f_ = 1;; mr_s_ ^= 1, mr_f_ = 0) {                                   \
             CALL;                                                                                  \
-            if (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread)) return;         \
+            /* mr_elastic_next's steps, written out: through it, kernels compiled differently */   \
+            if (ONCE || (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread)))       \
+                return;                                                                            \
             if (threadIdx.x == 0) mr_blk_[mr_s_] = mr_elastic_take(&ctl);                          \
             __syncthreads();                                                                       \
             mr_i_ = mr_blk_[mr_s_];                                                                \

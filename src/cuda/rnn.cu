@@ -604,9 +604,10 @@ typedef struct rnn_fgate {
     float *hn, *cn, *y, *yh, *yc; /* where h_t, c_t, Y, Y_h, Y_c go; NULL: not written */
 } rnn_fgate;
 
-/* Batch 1: unit `it` of the tile in c. STACK (a literal): a stacked node's kernel, where
- * layer 0 writes no outputs (layer 1 reads its h buffers) and layer 1's gate inputs start
- * from its biases (its W * x_t is a dot product of the step, rnn_fdot_w). */
+/* Batch 1: unit `it` of the tile in c. STACK (a literal, rnn_pstep): a stacked node's
+ * kernel, where layer 0 writes no outputs (layer 1 reads its h buffers) and, pipelined
+ * (STACK 1), layer 1's gate inputs start from its biases (its W * x_t is a dot product of
+ * the step, rnn_fdot_w). */
 static __device__ __forceinline__ void rnn_fgate_prep(const rnn_ctx *c, const mr_cuda_args *a,
                                                       const rnn_k_params *p, int it, rnn_fgate *f,
                                                       int STACK) {
@@ -628,7 +629,7 @@ static __device__ __forceinline__ void rnn_fgate_prep(const rnn_ctx *c, const mr
     }
     const float *Bv = (const float *)a->in[in0 + IN_B];
     f->rbh = p->gru && Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f;
-    if (STACK && c->layer && p->pipe) {
+    if (STACK == 1 && c->layer) {
         /* the biases rnn_proj folds into xw: Wb, and Rb but GRU's Rb_h */
         const long long GH = p->G * H;
 #pragma unroll
@@ -648,7 +649,7 @@ static __device__ __forceinline__ void rnn_fgate_load(const rnn_ctx *c, const mr
                                                       const rnn_k_params *p, int it, rnn_fgate *f,
                                                       int STACK) {
     const long long H = p->H, u = c->u0 + it;
-    if (!(STACK && c->layer && p->pipe)) {
+    if (!(STACK == 1 && c->layer)) {
         const float *x = c->xw + c->xrow0 * p->G * H + u;
 #pragma unroll
         for (int gg = 0; gg < 4; gg++) f->x[gg] = gg < p->G ? x[gg * H] : 0.0f;
@@ -836,10 +837,17 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
  * grid may be just the blocks that fit (rnn_plain_grid) and they keep their tiles as the
  * elastic form's do; the in-order argument above holds for it too. The next slot is taken
  * and its tile claimed by the last warp while thread 0 waits for the step before the current
- * one, so neither round trip is on the chain from one step to the next. */
+ * one, so neither round trip is on the chain from one step to the next.
+ * STACK and LAYER (literals): 0, a single layer; 1, two stacked layers pipelined (both in
+ * one launch, the layer from the tile); 2, two stacked layers one after the other, LAYER
+ * the one this phase runs (1: phase 3). Each form is a kernel of its own, so that the one
+ * a 16-SM stack runs has the single layer's literal layer and no pipelined paths: with the
+ * layer read at run time it measured 9% (LSTM) and 11% (GRU) slower than single layers
+ * (docs/KERNEL_NOTES.md, 19 and 20). */
 static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rnn_k_params *p,
                                                  long long slot, int how, const mr_elastic_ctl *ctl,
-                                                 int T, int FUSED, int STACK, float *gs) {
+                                                 int T, int FUSED, int STACK, int LAYER,
+                                                 float *gs) {
     /* [j & 1]: iteration j's slot and tile, written during iteration j - 1 (before a barrier
      * that follows every read of the other entry) */
     __shared__ long long ps_slot[2];
@@ -849,7 +857,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     __shared__ rnn_gate_in gin[RNN_HT_MAX * RNN_BC]; /* the gate inputs of threads' first pairs */
     __shared__ rnn_fgate fgs[RNN_HT_MAX];            /* the fused step's units */
     extern __shared__ __align__(16) float rnn_dyn[];
-    const int ph3 = STACK && a->phase == 3; /* a stack's layer 1, not pipelined */
+    const int ph3 = STACK == 2 && LAYER == 1; /* a stack's layer 1, not pipelined */
     unsigned *sync = (unsigned *)((float *)a->workspace + (ph3 ? p->off_sync1 : p->off_sync));
     unsigned *cl = sync + RNN_SYNC_CLAIMS;
     const int n = (int)p->n_tiles, nht = (int)p->n_ht;
@@ -927,7 +935,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         /* A stack's virtual step v: layer 0's step v on tiles 0..nht-1, layer 1's step v - 1 on
          * the others (each waits only for virtual step v - 1); the first and last virtual
          * steps have one layer's tiles idle. */
-        const int pipe = STACK && p->pipe, layer = pipe ? tile >= nht : ph3;
+        const int pipe = STACK == 1, layer = pipe ? tile >= nht : ph3;
         const long long vk = pipe ? (long long)v - layer : (long long)(v / p->pps);
         const int idle = pipe && (vk < 0 || vk >= p->S);
         rnn_ctx c;
@@ -1143,12 +1151,22 @@ static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long lon
                                                  const mr_elastic_ctl *ctl, int TM, int T,
                                                  int FUSED, int STACK) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC];
+    __shared__ long long next_blk[2];
     extern __shared__ __align__(16) float rnn_pdyn[];
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
-    if (a->phase == 0 || (STACK && a->phase == 2))
-        rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn, a->phase == 2);
+    if (a->phase == 0 || (STACK == 2 && a->phase == 2)) {
+        /* The kernels are MR_ELASTIC_KERNEL_ONCE: the elastic form takes the projection's
+         * further logical blocks here. */
+        for (int s = 1, first = 1;; s ^= 1, first = 0) {
+            rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn, a->phase == 2);
+            if (!ctl) return;
+            blk = mr_elastic_next(ctl, blk, first, &next_blk[s]);
+            if (blk < 0) return;
+        }
+    } else if (STACK == 2 && a->phase == 3)
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 1, gs);
     else
-        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, gs);
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 0, gs);
 }
 #define RNN_PBODY(NAME, TM, T, FUSED, STACK)                                                       \
     static __device__ void NAME(const mr_cuda_args *a, long long blk, int how,                     \
@@ -1161,26 +1179,34 @@ RNN_PBODY(rnn_pbody_f4_256, 4, 256, 4, 0)
 RNN_PBODY(rnn_pbody_f4_64, 8, 64, 4, 0)
 RNN_PBODY(rnn_pbody_f3_256, 4, 256, 3, 0)
 RNN_PBODY(rnn_pbody_f3_64, 8, 64, 3, 0)
-RNN_PBODY(rnn_pbody_sf4_256, 4, 256, 4, 1) /* two stacked layers (ops/rnn.h) */
+RNN_PBODY(rnn_pbody_sf4_256, 4, 256, 4, 1) /* two stacked layers (ops/rnn.h), pipelined */
 RNN_PBODY(rnn_pbody_sf4_64, 8, 64, 4, 1)
 RNN_PBODY(rnn_pbody_sf3_256, 4, 256, 3, 1)
 RNN_PBODY(rnn_pbody_sf3_64, 8, 64, 3, 1)
+RNN_PBODY(rnn_pbody_qf4_256, 4, 256, 4, 2) /* two stacked layers, one after the other */
+RNN_PBODY(rnn_pbody_qf4_64, 8, 64, 4, 2)
+RNN_PBODY(rnn_pbody_qf3_256, 4, 256, 3, 2)
+RNN_PBODY(rnn_pbody_qf3_64, 8, 64, 3, 2)
 
 /* Two 256-thread blocks per SM (at most 128 registers): a step spreads over as many blocks
  * as fit (rnn_prepare's tiles assume 2 per SM). */
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t256, 256, 2, rnn_body_256)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t256s, 256, 2, rnn_body_256s)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t64, 64, 1, rnn_body_64)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_p256, 256, 2, rnn_pbody_256)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_p64, 64, 1, rnn_pbody_64)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_256, 256, 2, rnn_pbody_f4_256)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_f4_64, 64, 1, rnn_pbody_f4_64)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_256, 256, 2, rnn_pbody_f3_256)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_f3_64, 64, 1, rnn_pbody_f3_64)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_sf4_256, 256, 2, rnn_pbody_sf4_256)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_sf4_64, 64, 1, rnn_pbody_sf4_64)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_sf3_256, 256, 2, rnn_pbody_sf3_256)
-MR_ELASTIC_KERNEL_HOW(mr_rnn_sf3_64, 64, 1, rnn_pbody_sf3_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_p256, 256, 2, rnn_pbody_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_p64, 64, 1, rnn_pbody_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_f4_256, 256, 2, rnn_pbody_f4_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_f4_64, 64, 1, rnn_pbody_f4_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_f3_256, 256, 2, rnn_pbody_f3_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_f3_64, 64, 1, rnn_pbody_f3_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf4_256, 256, 2, rnn_pbody_sf4_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf4_64, 64, 1, rnn_pbody_sf4_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf3_256, 256, 2, rnn_pbody_sf3_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf3_64, 64, 1, rnn_pbody_sf3_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4_256, 256, 2, rnn_pbody_qf4_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4_64, 64, 1, rnn_pbody_qf4_64)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf3_256, 256, 2, rnn_pbody_qf3_256)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf3_64, 64, 1, rnn_pbody_qf3_64)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -1196,7 +1222,16 @@ static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t
 #define RNN_PSMALL_BYTES (16 * 1024)
 #define RNN_PV(LABEL, K, T, SMEM)                                                                  \
     { LABEL, (const void *)K##_elastic, (const void *)K##_plain, T, SMEM }
-enum { RNN_FAM_GENERIC, RNN_FAM_LSTM, RNN_FAM_GRU, RNN_FAM_SLSTM, RNN_FAM_SGRU, RNN_FAMS };
+enum {
+    RNN_FAM_GENERIC,
+    RNN_FAM_LSTM,
+    RNN_FAM_GRU,
+    RNN_FAM_SLSTM, /* stacked, pipelined */
+    RNN_FAM_SGRU,
+    RNN_FAM_QLSTM, /* stacked, one layer after the other */
+    RNN_FAM_QGRU,
+    RNN_FAMS
+};
 static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     {RNN_PV("t256_r104k", mr_rnn_p256, 256, 104 * 1024),
      RNN_PV("t256_r48k", mr_rnn_p256, 256, 48 * 1024),
@@ -1213,6 +1248,12 @@ static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     {RNN_PV("t256_stacked_r104k", mr_rnn_sf3_256, 256, 104 * 1024),
      RNN_PV("t256_stacked_r48k", mr_rnn_sf3_256, 256, 48 * 1024),
      RNN_PV("t256_stacked_r16k", mr_rnn_sf3_256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_layered_r104k", mr_rnn_qf4_256, 256, 104 * 1024),
+     RNN_PV("t256_layered_r48k", mr_rnn_qf4_256, 256, 48 * 1024),
+     RNN_PV("t256_layered_r16k", mr_rnn_qf4_256, 256, RNN_PSMALL_BYTES)},
+    {RNN_PV("t256_layered_r104k", mr_rnn_qf3_256, 256, 104 * 1024),
+     RNN_PV("t256_layered_r48k", mr_rnn_qf3_256, 256, 48 * 1024),
+     RNN_PV("t256_layered_r16k", mr_rnn_qf3_256, 256, RNN_PSMALL_BYTES)},
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_r16k", mr_rnn_p64, 64, RNN_PSMALL_BYTES),
@@ -1220,6 +1261,8 @@ static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_fused_r16k", mr_rnn_f3_64, 64, RNN_PSMALL_BYTES),
     RNN_PV("t64_stacked_r16k", mr_rnn_sf4_64, 64, RNN_PSMALL_BYTES),
     RNN_PV("t64_stacked_r16k", mr_rnn_sf3_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_layered_r16k", mr_rnn_qf4_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_layered_r16k", mr_rnn_qf3_64, 64, RNN_PSMALL_BYTES),
 };
 
 /* ---- host side ---- */
@@ -1441,7 +1484,8 @@ static mr_status gru_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
  * in one persistent launch (rnn_pstep), S + 1 virtual steps of 2 x n_ht tiles, layer 1's step
  * t (its W * x_t in the step) beside layer 0's step t + 1. Else (16 SMs: the rows of R and W
  * of both layers do not fit on chip, and the pipelined form measured 1.9x slower) the layers
- * run one after the other: phases 0 and 1 layer 0's, 2 and 3 layer 1's. */
+ * run one after the other: phases 0 and 1 layer 0's, 2 and 3 layer 1's, with kernels of
+ * their own (RNN_FAM_QLSTM, RNN_FAM_QGRU; rnn_pstep). */
 static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                mr_cuda_plan *plan, mr_err *err, int gru) {
     const mr_rnn_stack *st = (const mr_rnn_stack *)n->params;
@@ -1510,7 +1554,8 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     plan->plain_grid = rnn_plain_grid;
     plan->phase_width = rnn_phase_width;
     plan->n_variants = 2;
-    cudaError_t e = rnn_persist_variants(plan, gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM);
+    cudaError_t e = rnn_persist_variants(plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM)
+                                                      : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM));
     if (e != cudaSuccess) {
         cudaGetLastError();
         return mr_err_node(err, MR_ERR_BACKEND, n,
