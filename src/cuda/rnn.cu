@@ -216,6 +216,30 @@ static __device__ __forceinline__ void rnn_gate_load(const rnn_ctx *c, const mr_
     }
 }
 
+/* The cells' arithmetic, shared by every step (so every path gives the same bits). LSTM:
+ * h_t from the gates' pre-activations (input, output, forget, cell; peepholes pi, po, pf
+ * where has_p) and c_{t-1}; c_t in *cn. */
+static __device__ __forceinline__ float rnn_lstm_cell(float gi, float go, float gf, float gc,
+                                                      float cp, int has_p, float pi, float po,
+                                                      float pf, float *cn) {
+    if (has_p) {
+        gi += pi * cp;
+        gf += pf * cp;
+    }
+    const float c = sigm(gf) * cp + sigm(gi) * tanhf(gc);
+    if (has_p) go += po * c;
+    *cn = c;
+    return sigm(go) * tanhf(c);
+}
+/* GRU with linear_before_reset: h_t from the gates' pre-activations (z, r), the hidden gate's
+ * input projection xh and its R_h * h_{t-1} + Rb_h (lin). */
+static __device__ __forceinline__ float rnn_gru_lbr_cell(float gz, float gr, float xh, float lin,
+                                                         float hprev) {
+    const float z = sigm(gz), r = sigm(gr);
+    const float hh = tanhf(xh + r * lin);
+    return (1.0f - z) * hh + z * hprev;
+}
+
 /* The gate math of pair `it` of batch chunk b0, from its inputs and the R * vec sums in gs
  * ([gate * nu + unit][batch]): writes h_t (and c_t, Y, Y_h, Y_c), or GRU lbr=0 phase A's z and
  * r (.) h_{t-1}. */
@@ -235,22 +259,13 @@ static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr
     if (!p->gru) {
         const float *P = (const float *)a->in[IN_P];
         if (P) P += d * 3 * H;
-        const float cp = in->cprev;
-        float gi = x[0] + sg[0], go = x[1] + sg[GS], gf = x[2] + sg[2 * GS];
-        float gc = x[3] + sg[3 * GS];
-        if (P) {
-            gi += P[u] * cp;
-            gf += P[2 * H + u] * cp;
-        }
-        cn = sigm(gf) * cp + sigm(gi) * tanhf(gc);
-        if (P) go += P[H + u] * cn;
-        h = sigm(go) * tanhf(cn);
+        h = rnn_lstm_cell(x[0] + sg[0], x[1] + sg[GS], x[2] + sg[2 * GS], x[3] + sg[3 * GS],
+                          in->cprev, P != NULL, P ? P[u] : 0.0f, P ? P[H + u] : 0.0f,
+                          P ? P[2 * H + u] : 0.0f, &cn);
         c->aux_cur[b * H + u] = cn;
     } else if (p->lbr) {
-        float z = sigm(x[0] + sg[0]), r = sigm(x[1] + sg[GS]);
-        float lin = sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f);
-        float hh = tanhf(x[2] + r * lin);
-        h = (1.0f - z) * hh + z * hprev;
+        h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2],
+                             sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f), hprev);
     } else if (c->sub == 0) {
         c->aux0[b * H + u] = sigm(x[0] + sg[0]);
         c->aux1[b * H + u] = sigm(x[1] + sg[GS]) * hprev;
@@ -532,9 +547,15 @@ static __device__ __forceinline__ void rnn_pdot_q(float acc[RNN_ROWS][RNN_BC],
         }
 }
 
-/* Row ra of the tile in c (gate ra / nu, unit ra % nu) in R. */
+/* Row ra of the tile in c (gate ra / nu, unit ra % nu) in M, a layer's R or (layer 1 of a
+ * stack, whose input size is H) W: G H rows of H. */
+static __device__ __forceinline__ const float *rnn_tile_mrow(const rnn_ctx *c, const float *M,
+                                                             int ra, long long H) {
+    return M + ((ra / c->nu) * H + c->u0 + ra % c->nu) * H;
+}
+/* Row ra of the tile in c in R. */
 static __device__ __forceinline__ const float *rnn_tile_row(const rnn_ctx *c, int ra, long long H) {
-    return c->Rd + ((ra / c->nu) * H + c->u0 + ra % c->nu) * H;
+    return rnn_tile_mrow(c, c->Rd, ra, H);
 }
 
 /* The generic persistent step's dot products for a chunk of NB (a literal: 1 or RNN_BC)
@@ -662,29 +683,18 @@ static __device__ __forceinline__ void rnn_fgate_load(const rnn_ctx *c, const mr
     }
 }
 
-/* The gate math of one unit from its state and its G sums (sg[g * GS]); the arithmetic of
- * rnn_gate_apply, so the same bits. */
+/* The gate math of one unit from its state and its G sums (sg[g * GS]) (rnn_lstm_cell,
+ * rnn_gru_lbr_cell). */
 static __device__ __forceinline__ void rnn_fgate_apply(const rnn_fgate *f, int gru, const float *sg,
                                                        int GS) {
     const float *x = f->x;
     float h, cn = 0.0f;
     if (!gru) {
-        const float cp = f->cprev;
-        float gi = x[0] + sg[0], go = x[1] + sg[GS], gf = x[2] + sg[2 * GS];
-        float gc = x[3] + sg[3 * GS];
-        if (f->has_p) {
-            gi += f->pi * cp;
-            gf += f->pf * cp;
-        }
-        cn = sigm(gf) * cp + sigm(gi) * tanhf(gc);
-        if (f->has_p) go += f->po * cn;
-        h = sigm(go) * tanhf(cn);
+        h = rnn_lstm_cell(x[0] + sg[0], x[1] + sg[GS], x[2] + sg[2 * GS], x[3] + sg[3 * GS],
+                          f->cprev, f->has_p, f->pi, f->po, f->pf, &cn);
         *f->cn = cn;
     } else {
-        float z = sigm(x[0] + sg[0]), r = sigm(x[1] + sg[GS]);
-        float lin = sg[2 * GS] + f->rbh;
-        float hh = tanhf(x[2] + r * lin);
-        h = (1.0f - z) * hh + z * f->hprev;
+        h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2], sg[2 * GS] + f->rbh, f->hprev);
     }
     *f->hn = h;
     if (f->y) *f->y = h;
@@ -730,6 +740,47 @@ static __device__ __forceinline__ void rnn_fregs_load(const rnn_ctx *c, int G, i
     }
 }
 
+/* The fused step's dot products with rows of M (R, or layer 1's W) from shared memory or L2:
+ * this warp's local rows r from r_first on (of G (nu / nw)), row r from shared memory slot
+ * sl0 + r (rc; those below srows, or all where ALLSM, a literal: read with LDS) or else from
+ * M, times x; each sum into gs[tile row * RNN_BC] (gs offset by the caller for W's column). */
+static __device__ __forceinline__ void rnn_fdot_rows(const rnn_ctx *c, const float4 x[RNN_RQ],
+                                                     const float *M, const float *rc, int r_first,
+                                                     int sl0, int srows, int ALLSM, int G, int H,
+                                                     float *gs, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+    const int rpw = G * (nu / nw);
+    for (int r0 = r_first; r0 < rpw; r0 += RNN_ROWS) {
+        const float4 *r4[RNN_ROWS];
+        float acc[RNN_ROWS];
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++) {
+            const int r = r0 + k, sl = sl0 + r;
+            acc[k] = 0.0f;
+            r4[k] = (const float4 *)rc;
+            if (r < rpw) {
+                const int ra = rnn_frow(r, G, warp, nw, nu);
+                r4[k] = ALLSM || sl < srows ? (const float4 *)(rc + sl * H)
+                                            : (const float4 *)rnn_tile_mrow(c, M, ra, H);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < RNN_RQ; i++) {
+            const int q = lane + 32 * i;
+            if (q < H / 4)
+#pragma unroll
+                for (int k = 0; k < RNN_ROWS; k++)
+                    if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
+        }
+#pragma unroll
+        for (int k = 0; k < RNN_ROWS; k++)
+            if (r0 + k < rpw) {
+                const float sum = warp_sum(acc[k]);
+                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC] = sum;
+            }
+    }
+}
+
 /* The fused step's dot products (h_{t-1} in x): every row of this warp, sums into gs[tile
  * row]. ALLSM (a literal): every slot is in shared memory (rc), read with LDS. */
 static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x[RNN_RQ],
@@ -751,40 +802,7 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
         const float sum = warp_sum(acc[k]);
         if (lane == 0) gs[rnn_frow(k, G, warp, nw, nu) * RNN_BC] = sum;
     }
-    for (int r0 = RNN_RROWS; r0 < rpw; r0 += RNN_ROWS) {
-        const float4 *r4[RNN_ROWS];
-#pragma unroll
-        for (int k = 0; k < RNN_ROWS; k++) {
-            const int r = r0 + k, sl = warp * spw + r - RNN_RROWS;
-            acc[k] = 0.0f;
-            r4[k] = (const float4 *)rc;
-            if (r < rpw) {
-                const int ra = rnn_frow(r, G, warp, nw, nu);
-                r4[k] = ALLSM || sl < srows ? (const float4 *)(rc + sl * H)
-                                            : (const float4 *)rnn_tile_row(c, ra, H);
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < RNN_RQ; i++) {
-            const int q = lane + 32 * i;
-            if (q < H / 4)
-#pragma unroll
-                for (int k = 0; k < RNN_ROWS; k++)
-                    if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
-        }
-#pragma unroll
-        for (int k = 0; k < RNN_ROWS; k++)
-            if (r0 + k < rpw) {
-                const float sum = warp_sum(acc[k]);
-                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC] = sum;
-            }
-    }
-}
-
-/* Row ra of the tile in c in layer 1's W (its input size is H). */
-static __device__ __forceinline__ const float *rnn_tile_wrow(const rnn_ctx *c, int ra,
-                                                             long long H) {
-    return c->Wd + ((ra / c->nu) * H + c->u0 + ra % c->nu) * H;
+    rnn_fdot_rows(c, x, c->Rd, rc, RNN_RROWS, warp * spw - RNN_RROWS, srows, ALLSM, G, H, gs, T);
 }
 
 /* Layer 1 of a stack: W * x_t (x_t = layer 0's h_t, c->xv) for every row of this warp, rows
@@ -801,34 +819,7 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
         const int q = lane + 32 * i;
         x[i] = q < H / 4 ? __ldcg(x4 + q) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
-    for (int r0 = 0; r0 < rpw; r0 += RNN_ROWS) {
-        const float4 *r4[RNN_ROWS];
-        float acc[RNN_ROWS];
-#pragma unroll
-        for (int k = 0; k < RNN_ROWS; k++) {
-            const int r = r0 + k, sl = wbase + warp * rpw + r;
-            acc[k] = 0.0f;
-            r4[k] = (const float4 *)rc;
-            if (r < rpw)
-                r4[k] = sl < srows
-                            ? (const float4 *)(rc + sl * H)
-                            : (const float4 *)rnn_tile_wrow(c, rnn_frow(r, G, warp, nw, nu), H);
-        }
-#pragma unroll
-        for (int i = 0; i < RNN_RQ; i++) {
-            const int q = lane + 32 * i;
-            if (q < H / 4)
-#pragma unroll
-                for (int k = 0; k < RNN_ROWS; k++)
-                    if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
-        }
-#pragma unroll
-        for (int k = 0; k < RNN_ROWS; k++)
-            if (r0 + k < rpw) {
-                const float sum = warp_sum(acc[k]);
-                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC + 1] = sum;
-            }
-    }
+    rnn_fdot_rows(c, x, c->Wd, rc, 0, wbase + warp * rpw, srows, 0, G, H, gs + 1, T);
 }
 
 /* The persistent recurrence, from logical block `slot` on: the elastic form goes on through
@@ -954,7 +945,8 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 const int ra = r >= rslots ? rnn_frow(rw % rpw, FUSED, rw / rpw, nw, nu)
                                : FUSED     ? rnn_frow(RNN_RROWS + r % spw, FUSED, r / spw, nw, nu)
                                            : r;
-                const float *src = r >= rslots ? rnn_tile_wrow(&c, ra, H) : rnn_tile_row(&c, ra, H);
+                const float *src =
+                    r >= rslots ? rnn_tile_mrow(&c, c.Wd, ra, H) : rnn_tile_row(&c, ra, H);
                 for (long long q = 4 * lane; q < H; q += 128)
                     mr_cp_async16(rc + (long long)r * H + q, src + q, true);
             }
