@@ -2234,8 +2234,52 @@ static int make_inputs(const mr_model *m, mr_tensor *ins, uint64_t seed) {
  * the range leaves a margin of several times and still fails on a real mistake (a wrong tap,
  * slice or bias moves logits by a sizeable part of their range). */
 #define ZOO_TF32_RANGE_TOL 1e-2
-static const char *const ZOO_TF32[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1",
-                                       NULL};
+/* The recurrent models' TF32 products are their input projections (one per layer; the
+ * recurrence stays float32): ~5e-4 of the gates' scale per layer, which the cell does not
+ * amplify (sigmoid's slope is at most 1/4, tanh's 1; c_t's error is damped by the forget
+ * gate), so the same 1e-2 of the range holds with a wider margin. */
+static const char *const ZOO_TF32[] = {
+    "cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "lstm", "gru", NULL};
+
+/* The recurrent models on the TF32 runtime run their projections on tensor cores: their
+ * output must differ from the float32 runtime's (within ZOO_TF32_RANGE_TOL of the CPU, the
+ * zoo cases above), or the TF32 tile was not used. */
+static void rnn_tf32_differs(ctx *cx, mr_runtime *f32, mr_runtime *tf32, const char *name,
+                             const char *label) {
+    if (!selected(label)) return;
+    cx->n_cases++;
+    mr_model *mf = NULL, *mt = NULL;
+    int ok = mr_model_load_zoo(f32, name, NULL, &mf) == MR_OK &&
+             mr_model_load_zoo(tf32, name, NULL, &mt) == MR_OK;
+    CHECK_MSG(ok, "%s: load: %s / %s", label, mr_runtime_last_error(f32),
+              mr_runtime_last_error(tf32));
+    int n_in = ok ? mr_model_n_inputs(mf) : 0, n_out = ok ? mr_model_n_outputs(mf) : 0;
+    mr_tensor ins[MAX_IO], a[MAX_IO], b[MAX_IO];
+    memset(ins, 0, sizeof ins);
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    ok = ok && n_in <= MAX_IO && n_out <= MAX_IO && make_inputs(mf, ins, 4321) &&
+         alloc_outputs(mf, a) && alloc_outputs(mf, b);
+    if (ok) {
+        ok = mr_model_run(mf, n_in, ins, n_out, a) == MR_OK &&
+             mr_model_run(mt, n_in, ins, n_out, b) == MR_OK;
+        CHECK_MSG(ok, "%s: run: %s / %s", label, mr_runtime_last_error(f32),
+                  mr_runtime_last_error(tf32));
+    }
+    if (ok) {
+        int differ = 0;
+        for (int o = 0; o < n_out; o++)
+            differ |= memcmp(a[o].data, b[o].data,
+                             (size_t)mr_tensor_numel(&a[o]) * mr_dtype_size(a[o].dtype)) != 0;
+        CHECK_MSG(differ, "%s: the TF32 runtime's output is the float32 runtime's bit for bit",
+                  label);
+    }
+    for (int i = 0; i < n_in && i < MAX_IO; i++) free(ins[i].data);
+    free_outputs(a, n_out);
+    free_outputs(b, n_out);
+    mr_model_destroy(mf);
+    mr_model_destroy(mt);
+}
 
 static const char *const ZOO[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "lstm",
                                   "gru",      NULL};
@@ -2590,7 +2634,8 @@ static void run_rnn_cases(ctx *cx, mr_runtime *rt, const char *prefix) {
 /* One launch per time step (persistent_recurrence 0; the default for batches over 1): the
  * recurrent op cases and the zoo's lstm. */
 static void test_rnn_per_step(ctx *cx) {
-    if (!selected("perstep/op/rnn/") && !selected("perstep/lstm")) return;
+    if (!selected("perstep/op/rnn/") && !selected("perstep/lstm") && !selected("tf32/perstep/lstm"))
+        return;
     char eb[512] = "";
     mr_runtime_params p = mr_runtime_default_params();
     p.backend = MR_BACKEND_CUDA;
@@ -2601,6 +2646,14 @@ static void test_rnn_per_step(ctx *cx) {
     if (st != MR_OK) return;
     run_rnn_cases(cx, rt, "perstep/");
     zoo_case(cx, rt, "lstm", "perstep/lstm", 0);
+    mr_runtime_destroy(rt);
+    /* the per-step kernels' projection in TF32 */
+    p.precision = MR_PRECISION_TF32;
+    rt = NULL;
+    st = mr_runtime_create(&p, &rt, eb, sizeof eb);
+    CHECK_STATUS(st, MR_OK, eb, NULL);
+    if (st != MR_OK) return;
+    zoo_case_tol(cx, rt, "lstm", "tf32/perstep/lstm", 0, ZOO_TF32_RANGE_TOL);
     mr_runtime_destroy(rt);
 }
 
@@ -2624,6 +2677,9 @@ static void test_green(ctx *cx) {
         if (st != MR_OK) continue;
         if (tf32) {
             zoo_case_tol(cx, rt, "resnet18", "tf32/green/sms16/resnet18", 0, ZOO_TF32_RANGE_TOL);
+            /* the stacked layers one after the other: both projections in TF32 */
+            zoo_case_tol(cx, rt, "lstm", "tf32/green/sms16/lstm", 1, ZOO_TF32_RANGE_TOL);
+            zoo_case_tol(cx, rt, "gru", "tf32/green/sms16/gru", 1, ZOO_TF32_RANGE_TOL);
         } else {
             zoo_case(cx, rt, "resnet18", "green/sms16/resnet18", 0);
             zoo_case(cx, rt, "lstm", "green/sms16/lstm", 0);
@@ -2951,6 +3007,10 @@ int main(void) {
         char label[64];
         snprintf(label, sizeof label, "tf32/zoo/%s", ZOO_TF32[i]);
         zoo_case_tol(&cx, cx.tf32, ZOO_TF32[i], label, 1, ZOO_TF32_RANGE_TOL);
+    }
+    if (cx.tf32) {
+        rnn_tf32_differs(&cx, cx.dev, cx.tf32, "lstm", "tf32/differs/lstm");
+        rnn_tf32_differs(&cx, cx.dev, cx.tf32, "gru", "tf32/differs/gru");
     }
 #ifdef MIRIAM_HAVE_CUDA
     test_errors(&cx);

@@ -22,9 +22,10 @@
  * reads what earlier phases wrote and never updates in place, and step 0 reads initial_h /
  * initial_c (or zeros) instead of the buffers, so the workspace needs no initialisation.
  *
- * Float32 under either precision: the input projection is a small part of a recurrent
- * model's time (the recurrence phases are latency and bandwidth bound), so TF32 would add error
- * through the time steps for no measurable gain.
+ * Under MR_PRECISION_TF32 the input projections (phase 0, and a stack's phase 2) run
+ * gemm_tile.cuh's TF32 tensor-core tile, as Gemm and MatMul do: with the persistent
+ * recurrence they were 15% of a 2-layer LSTM's time on 16 SMs in float32 (docs/KERNEL_NOTES.md,
+ * 20). The recurrence (a batch-1 GEMV per step, latency bound) stays float32 in both.
  *
  * The persistent recurrence (rnn_pstep, below) replaces phases 1.. with one phase for every
  * step, in kernels of its own: a generic step, and a fused one for batch 1 (rnn_fdot).
@@ -75,7 +76,7 @@ typedef struct rnn_k_params {
     int stack;           /* 1: two stacked layers */
     int pipe; /* stack: 1: both layers in phase 1 (rnn_pstep); 0: phases 2 and 3 are layer
                  1's projection and recurrence */
-    int pad_;
+    int tf32; /* 1: the projections on TF32 tensor cores (MR_PRECISION_TF32) */
 } rnn_k_params;
 
 static __device__ __forceinline__ float sigm(float v) {
@@ -83,8 +84,14 @@ static __device__ __forceinline__ float sigm(float v) {
 }
 
 /* Phase 0 */
+/* Shared memory of the projection's tile: float32 or TF32 (rnn_k_params.tf32). */
+typedef union rnn_proj_smem {
+    mr_gt_smem f;
+    mr_gtc_smem c;
+} rnn_proj_smem;
+
 static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn_k_params *p,
-                                                long long j, int TM, int T, mr_gt_smem *s,
+                                                long long j, int TM, int T, rnn_proj_smem *s,
                                                 int layer) {
     const long long H = p->H, GH = p->G * H, NI = layer ? H : p->NI, SB = p->S * p->B;
     const long long per_dir = p->n_pr * p->n_pc;
@@ -102,10 +109,15 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
         for (long long i = threadIdx.x; i < 2 + p->n_tiles; i += T)
             ((unsigned *)a->workspace + (layer ? p->off_sync1 : p->off_sync))[i] = 0u;
     /* xw = X [SB][NI] times W[d]^T: element (k, col) of the right operand is W[d][col][k]. */
-    mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, s, acc);
+    const int tc = p->tf32;
+    if (tc)
+        mr_gt_tile_tf32(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, &s->c, acc);
+    else
+        mr_gt_tile(X, NI, 1, W, 1, NI, SB, GH, NI, m0, n0, TM, T, &s->f, acc);
 #pragma unroll
     for (int jj = 0; jj < TM; jj++) {
-        long long col = n0 + mr_gt_col(jj, threadIdx.x, TM);
+        const int tcol = tc ? mr_gtc_col(jj, threadIdx.x, TM) : mr_gt_col(jj, threadIdx.x, TM);
+        long long col = n0 + tcol;
         if (col >= GH) continue;
         /* Wb and Rb folded in, except GRU's Rb_h with linear_before_reset, which is applied
          * inside r (.) (...) at each step. */
@@ -116,7 +128,8 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
         }
 #pragma unroll
         for (int i = 0; i < TM; i++) {
-            long long row = m0 + mr_gt_row(i, threadIdx.x, TM);
+            const int trow = tc ? mr_gtc_row(i, threadIdx.x, TM) : mr_gt_row(i, threadIdx.x, TM);
+            long long row = m0 + trow;
             if (row < SB) xw[row * GH + col] = acc[i][jj] + bias;
         }
     }
@@ -1110,7 +1123,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
 static __device__ __forceinline__ void rnn_body(const mr_cuda_args *a, long long blk, int TM, int T,
                                                 int STAGED) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC]; /* R*vec sums: [row][batch] */
-    __shared__ __align__(16) mr_gt_smem gts;
+    __shared__ __align__(16) rnn_proj_smem gts;
     const rnn_k_params *p = MR_PARAMS(rnn_k_params, a);
     if (a->phase == 0) {
         rnn_proj(a, p, blk, TM, T, &gts, 0);
@@ -1150,7 +1163,7 @@ static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long lon
         /* The kernels are MR_ELASTIC_KERNEL_ONCE: the elastic form takes the projection's
          * further logical blocks here. */
         for (int s = 1, first = 1;; s ^= 1, first = 0) {
-            rnn_proj(a, p, blk, TM, T, (mr_gt_smem *)(void *)rnn_pdyn, a->phase == 2);
+            rnn_proj(a, p, blk, TM, T, (rnn_proj_smem *)(void *)rnn_pdyn, a->phase == 2);
             if (!ctl) return;
             blk = mr_elastic_next(ctl, blk, first, &next_blk[s]);
             if (blk < 0) return;
@@ -1212,6 +1225,12 @@ static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t
  * to 2), so that the whole of R is on chip where the SMs can hold it; the small one holds the
  * vector and a few rows. */
 #define RNN_PSMALL_BYTES (16 * 1024)
+/* The small variants' dynamic shared memory: the vector chunk the persistent recurrence
+ * allows (RNN_PSMALL_BYTES), and the TF32 projection's tile, which the projection phases of
+ * the same kernels keep there. */
+#define RNN_PSMALL_SMEM (20 * 1024)
+static_assert(sizeof(rnn_proj_smem) <= RNN_PSMALL_SMEM && RNN_PSMALL_BYTES <= RNN_PSMALL_SMEM,
+              "the small variants' shared memory");
 #define RNN_PV(LABEL, K, T, SMEM)                                                                  \
     { LABEL, (const void *)K##_elastic, (const void *)K##_plain, T, SMEM }
 enum {
@@ -1227,34 +1246,34 @@ enum {
 static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     {RNN_PV("t256_r104k", mr_rnn_p256, 256, 104 * 1024),
      RNN_PV("t256_r48k", mr_rnn_p256, 256, 48 * 1024),
-     RNN_PV("t256_r16k", mr_rnn_p256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_r20k", mr_rnn_p256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_fused_r104k", mr_rnn_f4_256, 256, 104 * 1024),
      RNN_PV("t256_fused_r48k", mr_rnn_f4_256, 256, 48 * 1024),
-     RNN_PV("t256_fused_r16k", mr_rnn_f4_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_fused_r20k", mr_rnn_f4_256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_fused_r104k", mr_rnn_f3_256, 256, 104 * 1024),
      RNN_PV("t256_fused_r48k", mr_rnn_f3_256, 256, 48 * 1024),
-     RNN_PV("t256_fused_r16k", mr_rnn_f3_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_fused_r20k", mr_rnn_f3_256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_stacked_r104k", mr_rnn_sf4_256, 256, 104 * 1024),
      RNN_PV("t256_stacked_r48k", mr_rnn_sf4_256, 256, 48 * 1024),
-     RNN_PV("t256_stacked_r16k", mr_rnn_sf4_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_stacked_r20k", mr_rnn_sf4_256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_stacked_r104k", mr_rnn_sf3_256, 256, 104 * 1024),
      RNN_PV("t256_stacked_r48k", mr_rnn_sf3_256, 256, 48 * 1024),
-     RNN_PV("t256_stacked_r16k", mr_rnn_sf3_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_stacked_r20k", mr_rnn_sf3_256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_layered_r104k", mr_rnn_qf4_256, 256, 104 * 1024),
      RNN_PV("t256_layered_r48k", mr_rnn_qf4_256, 256, 48 * 1024),
-     RNN_PV("t256_layered_r16k", mr_rnn_qf4_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_layered_r20k", mr_rnn_qf4_256, 256, RNN_PSMALL_SMEM)},
     {RNN_PV("t256_layered_r104k", mr_rnn_qf3_256, 256, 104 * 1024),
      RNN_PV("t256_layered_r48k", mr_rnn_qf3_256, 256, 48 * 1024),
-     RNN_PV("t256_layered_r16k", mr_rnn_qf3_256, 256, RNN_PSMALL_BYTES)},
+     RNN_PV("t256_layered_r20k", mr_rnn_qf3_256, 256, RNN_PSMALL_SMEM)},
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
-    RNN_PV("t64_r16k", mr_rnn_p64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_fused_r16k", mr_rnn_f4_64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_fused_r16k", mr_rnn_f3_64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_stacked_r16k", mr_rnn_sf4_64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_stacked_r16k", mr_rnn_sf3_64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_layered_r16k", mr_rnn_qf4_64, 64, RNN_PSMALL_BYTES),
-    RNN_PV("t64_layered_r16k", mr_rnn_qf3_64, 64, RNN_PSMALL_BYTES),
+    RNN_PV("t64_r20k", mr_rnn_p64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_fused_r20k", mr_rnn_f4_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_fused_r20k", mr_rnn_f3_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_stacked_r20k", mr_rnn_sf4_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_stacked_r20k", mr_rnn_sf3_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_layered_r20k", mr_rnn_qf4_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_layered_r20k", mr_rnn_qf3_64, 64, RNN_PSMALL_SMEM),
 };
 
 /* ---- host side ---- */
@@ -1319,6 +1338,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     memset(&p, 0, sizeof p);
     p.gru = gru;
     p.G = gru ? 3 : 4;
+    p.tf32 = cfg->precision == MR_PRECISION_TF32;
 
     /* The CPU op's init parsed the attributes (refusing clip, input_forget and non-default
      * activations) and its infer checked every input's shape and float32 type and the sizes'
@@ -1491,6 +1511,7 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     memset(&p, 0, sizeof p);
     p.gru = gru;
     p.G = gru ? 3 : 4;
+    p.tf32 = cfg->precision == MR_PRECISION_TF32;
     p.dirs = 1;
     p.lbr = l0->lbr;
     p.pps = 1;
