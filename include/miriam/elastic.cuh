@@ -118,14 +118,12 @@ static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl
     return -1;
 }
 
-/* After logical block i (first: 1 for the physical block's first), the next logical block of
- * this physical block, or -1 (the shard is done, or the launch yields). Every thread of the
- * block calls it. The last-wave rule: where the physical blocks that are still on their first
- * logical block cover the rest of the shard, a block whose block was not its first leaves
- * without taking, unless the launch spreads (ctl.spread: then the last wave goes to the blocks
- * that finish first). Thread 0 takes and hands the result to the block through *slot (shared
- * memory); alternate two slots from one call to the next, so that a take never overwrites
- * what a thread may not have read yet. */
+/* After logical block i (first: 1 when it was the physical block's first), the next logical
+ * block of this physical block, or -1 (the shard is done, or the launch yields). Every thread
+ * of the block calls it. It is the elastic loop's step (below, "The elastic loop", where the
+ * last-wave rule, i + gridDim.x >= end, and ctl.spread are explained). Thread 0 takes and
+ * hands the result to the block through *slot (shared memory); alternate two slots from one
+ * call to the next, so that a take never overwrites what a thread may not have read yet. */
 static __device__ __forceinline__ long long mr_elastic_next(const mr_elastic_ctl *c, long long i,
                                                             int first, long long *slot) {
     if (i + (long long)gridDim.x >= c->end && !(first && c->spread)) return -1;
