@@ -1306,9 +1306,9 @@ static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
     return !rnn_is_proj(p, phase) && p->persist ? p->n_tiles : rnn_phase_blocks(plan, phase);
 }
 
-/* The persistent recurrence's variants (rnn_persist_full: the first that fits as many blocks
- * per SM as the kernel without shared memory, at most 2). */
-static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
+/* The persistent recurrence's variants of family fam (rnn_persist_full: the first that fits as
+ * many blocks per SM as the kernel without shared memory, at most 2), for node n. */
+static mr_status rnn_persist_variants(mr_cuda_plan *plan, int fam, const mr_node *n, mr_err *err) {
     const mr_cuda_variant *f = &rnn_persist_full[fam][0];
     cudaError_t e = mr_cuda_smem_attr(f);
     int want = 0, per_sm = 0;
@@ -1325,7 +1325,13 @@ static cudaError_t rnn_persist_variants(mr_cuda_plan *plan, int fam) {
         }
     }
     plan->variants[1] = &rnn_persist_small[fam];
-    return e;
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return mr_err_node(err, MR_ERR_BACKEND, n,
+                           "setting up the recurrent kernel's shared memory: %s",
+                           cudaGetErrorString(e));
+    }
+    return MR_OK;
 }
 
 static size_t round_up32(size_t v) {
@@ -1444,15 +1450,11 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     if (p.persist) {
         /* the fused step (rnn_fdot) where its conditions hold for every tile */
         const int fused = B == 1 && p.pps == 1 && H <= 128 * RNN_RQ && ht % 8 == 0 && H % ht == 0;
-        cudaError_t e = rnn_persist_variants(plan, !fused ? RNN_FAM_GENERIC
-                                                   : gru  ? RNN_FAM_GRU
-                                                          : RNN_FAM_LSTM);
-        if (e != cudaSuccess) {
-            cudaGetLastError();
-            return mr_err_node(err, MR_ERR_BACKEND, n,
-                               "setting up the recurrent kernel's shared memory: %s",
-                               cudaGetErrorString(e));
-        }
+        MR_TRY(rnn_persist_variants(plan,
+                                    !fused ? RNN_FAM_GENERIC
+                                    : gru  ? RNN_FAM_GRU
+                                           : RNN_FAM_LSTM,
+                                    n, err));
         return mr_cuda_set_params(plan, &p, sizeof p, n, err);
     }
     /* Batch 1 with 16-byte rows: the staged variant (rnn_step), whose 64 KiB of dynamic shared
@@ -1567,14 +1569,9 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     plan->plain_grid = rnn_plain_grid;
     plan->phase_width = rnn_phase_width;
     plan->n_variants = 2;
-    cudaError_t e = rnn_persist_variants(plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM)
-                                                      : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM));
-    if (e != cudaSuccess) {
-        cudaGetLastError();
-        return mr_err_node(err, MR_ERR_BACKEND, n,
-                           "setting up the recurrent kernel's shared memory: %s",
-                           cudaGetErrorString(e));
-    }
+    MR_TRY(rnn_persist_variants(
+        plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM) : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM),
+        n, err));
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
