@@ -21,6 +21,8 @@
  * [D][B][H]: LSTM's c, also double-buffered, or GRU lbr=0's z and r (.) h_{t-1}. A phase only
  * reads what earlier phases wrote and never updates in place, and step 0 reads initial_h /
  * initial_c (or zeros) instead of the buffers, so the workspace needs no initialisation.
+ * The persistent recurrence adds its sync words and the fused step's tagged h_t, which its
+ * projection phase zeroes (rnn_pstep).
  *
  * Under MR_PRECISION_TF32 the input projections (phase 0, and a stack's phase 2) run
  * gemm_tile.cuh's TF32 tensor-core tile, as Gemm and MatMul do: with the persistent
@@ -56,6 +58,11 @@ enum { OUT_Y, OUT_YH, OUT_YC };
  * copied there with cp.async (see rnn_step). 64 KiB: two 256-thread blocks per SM still fit
  * (the registers allow two). */
 #define RNN_STAGE_BYTES (64 * 1024)
+/* The fused persistent step reads h_{t-1} by its tags (rnn_tagged_wait); may be set to 0 at
+ * build time to measure the count and h_{t-1} from L2 instead. */
+#ifndef RNN_TAGGED
+#define RNN_TAGGED 1
+#endif
 
 typedef struct rnn_k_params {
     int gru, G, dirs, first_rev, layout, lbr, pps;
@@ -77,6 +84,10 @@ typedef struct rnn_k_params {
     int pipe; /* stack: 1: both layers in phase 1 (rnn_pstep); 0: phases 2 and 3 are layer
                  1's projection and recurrence */
     int tf32; /* 1: the projections on TF32 tensor cores (MR_PRECISION_TF32) */
+    int pad_;
+    /* The fused persistent step, not pipelined (rnn_pstep): per layer, h_t of every unit
+     * with its step's tag, [2][D][H] 64-bit words (0: none). */
+    long long off_ht[2];
 } rnn_k_params;
 
 static __device__ __forceinline__ float sigm(float v) {
@@ -105,9 +116,14 @@ static __device__ __forceinline__ void rnn_proj(const mr_cuda_args *a, const rnn
     float acc[MR_GT_MAXM][MR_GT_MAXM];
     /* The persistent recurrence's sync words start at zero in every run: this phase runs
      * before it, and its block 0 exactly once. */
-    if (p->persist && j == 0)
+    if (p->persist && j == 0) {
         for (long long i = threadIdx.x; i < 2 + p->n_tiles; i += T)
             ((unsigned *)a->workspace + (layer ? p->off_sync1 : p->off_sync))[i] = 0u;
+        /* tag 0: no step's h_t (the tags of a step are k + 1) */
+        if (p->off_ht[layer])
+            for (long long i = threadIdx.x; i < 2 * p->dirs * p->H; i += T)
+                ((unsigned long long *)((float *)a->workspace + p->off_ht[layer]))[i] = 0ull;
+    }
     /* xw = X [SB][NI] times W[d]^T: element (k, col) of the right operand is W[d][col][k]. */
     const int tc = p->tf32;
     if (tc)
@@ -514,6 +530,18 @@ static __device__ __forceinline__ void red_release_add_u32(unsigned *q, unsigned
     asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(q), "r"(v) : "memory");
 }
 
+/* A value and its step tag in one 64-bit word (tag in the high half): a relaxed 64-bit access
+ * is single-copy atomic, so a reader that sees the tag sees the value with it, without a
+ * fence on either side (the fused step's h_t, rnn_pstep). */
+static __device__ __forceinline__ void st_relaxed_u64(unsigned long long *q, unsigned long long v) {
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(q), "l"(v) : "memory");
+}
+static __device__ __forceinline__ unsigned long long ld_relaxed_u64(const unsigned long long *q) {
+    unsigned long long v;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(q) : "memory");
+    return v;
+}
+
 /* A whole warp: claims a tile of virtual step v (cl[i] == v: tile i is free at step v) and
  * returns it in every lane: pref, the tile in shared memory (-1: none), else the slot's own,
  * else a free one found 32 claims per round trip. Every claim of step v - 1 is made by a
@@ -636,6 +664,8 @@ typedef struct rnn_fgate {
     float pi, po, pf;   /* LSTM peepholes (has_p) */
     int has_p, pad_;
     float *hn, *cn, *y, *yh, *yc; /* where h_t, c_t, Y, Y_h, Y_c go; NULL: not written */
+    unsigned long long *ht;       /* where h_t goes with its tag (NULL: not written) */
+    unsigned long long tag;       /* the tag, shifted to the word's high half */
 } rnn_fgate;
 
 /* Batch 1: unit `it` of the tile in c. STACK (a literal, rnn_pstep): a stacked node's
@@ -650,6 +680,12 @@ static __device__ __forceinline__ void rnn_fgate_prep(const rnn_ctx *c, const mr
     const int in0 = c->layer * MR_RNN_STACK_IN, outs = !STACK || c->layer;
     float *Y = outs ? (float *)a->out[OUT_Y] : (float *)a->workspace + p->off_y0;
     f->hn = c->hn + u;
+    f->ht = NULL;
+    if (RNN_TAGGED && STACK != 1 && p->off_ht[c->layer]) {
+        f->ht = (unsigned long long *)((float *)a->workspace + p->off_ht[c->layer]) +
+                ((c->k & 1) * p->dirs + d) * H + u;
+        f->tag = (unsigned long long)(c->k + 1) << 32;
+    }
     f->cn = p->gru ? NULL : c->aux_cur + u;
     f->y = Y ? Y + (t * D + d) * H + u : NULL; /* [S][D][1][H] or [1][S][D][H] */
     const int last = outs && c->k == S - 1;
@@ -710,6 +746,7 @@ static __device__ __forceinline__ void rnn_fgate_apply(const rnn_fgate *f, int g
         h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2], sg[2 * GS] + f->rbh, f->hprev);
     }
     *f->hn = h;
+    if (f->ht) st_relaxed_u64(f->ht, f->tag | __float_as_uint(h));
     if (f->y) *f->y = h;
     if (f->yh) *f->yh = h;
     if (f->yc) *f->yc = cn;
@@ -835,6 +872,41 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
     rnn_fdot_rows(c, x, c->Wd, rc, 0, wbase + warp * rpw, srows, 0, G, H, gs + 1, T);
 }
 
+/* The fused step's wait for h_{t-1} (c->k > 0), not pipelined: every unit's word of step
+ * k - 1 (tag k; rnn_fgate_apply stores h_t with tag k + 1) into vbuf[H], by every warp but
+ * the last, which takes the next slot meanwhile (rnn_pstep); the caller's barrier publishes
+ * vbuf. With the values in the words that say they are ready, the chain from one step to
+ * the next is the producers' stores and these loads: no release fence, count and poll before
+ * h_{t-1} can be read (~2,400 cycles on an H200, docs/KERNEL_NOTES.md, 18). The words of
+ * step k - 1 are not overwritten before every block has read them: step k + 1, which writes
+ * that buffer again, waits for h_k of every unit, stored after its block read h_{k-1}. Each
+ * thread loads up to four words at once and loads them again until all four are tagged. */
+static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const mr_cuda_args *a,
+                                                       const rnn_k_params *p, float *vbuf, int T) {
+    const int np = T > 32 ? T - 32 : 32, H = (int)p->H; /* pollers */
+    if ((int)threadIdx.x >= np) return;
+    const unsigned want = (unsigned)c->k;
+    const unsigned long long *src =
+        (const unsigned long long *)((const float *)a->workspace + p->off_ht[c->layer]) +
+        (((c->k - 1) & 1) * p->dirs + c->d) * p->H;
+    for (int e0 = threadIdx.x; e0 < H; e0 += 4 * np) {
+        unsigned long long w[4];
+        for (;;) {
+            int ok = 1;
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                if (e0 + i * np < H) w[i] = ld_relaxed_u64(src + e0 + i * np);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                if (e0 + i * np < H && (unsigned)(w[i] >> 32) != want) ok = 0;
+            if (ok) break;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            if (e0 + i * np < H) vbuf[e0 + i * np] = __uint_as_float((unsigned)w[i]);
+    }
+}
+
 /* The persistent recurrence, from logical block `slot` on: the elastic form goes on through
  * the blocks it takes itself (ctl); the plain form (ctl NULL) takes its slots, the first one
  * included, from its own counter (RNN_SYNC_PLAIN) in the order its blocks ask, so that its
@@ -884,7 +956,10 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
      * fused step's slots. */
     unsigned dyn;
     asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
-    const int nbc = FUSED ? 0 : (int)(B < RNN_BC ? B : RNN_BC);
+    /* TAGGED: the fused step, not pipelined, reads h_{t-1} by its tags (below); its vector
+     * chunk is h_{t-1}, one entry */
+    const int TAGGED = RNN_TAGGED && FUSED && STACK != 1;
+    const int nbc = FUSED ? TAGGED : (int)(B < RNN_BC ? B : RNN_BC);
     float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
     const int fit = (int)(((long long)dyn / 4 - nbc * H) / H);
     float4 rreg[RNN_RROWS][RNN_RQ]; /* the fused step's register rows */
@@ -976,9 +1051,12 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             rnn_fgate_prep(&c, a, p, fu, &fgs[fu], STACK);
             if (early) rnn_fgate_load(&c, a, p, fu, &fgs[fu], STACK);
         }
-        if (threadIdx.x == 0 && v > 0)
+        /* Tagged: h_{t-1} comes with its tags, so the count is only waited for where this
+         * block reads a unit's c_{t-1} / h_{t-1} that another block wrote (rnn_fgate_load). */
+        if (threadIdx.x == 0 && v > 0 && !(TAGGED && early))
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
+        if (TAGGED && !idle && c.k > 0) rnn_tagged_wait(&c, a, p, vbuf, T);
         RNN_TR(2);
         if (warp == nw - 1) {
             long long nx = -1;
@@ -1020,13 +1098,16 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 rnn_fdot_w(&c, rc, rslots, srows, FUSED, (int)H, gs, T);
             }
             float4 x[RNN_RQ];
-            const float *hv = c.vec;
+            const int tv = TAGGED && c.k > 0; /* h_{t-1} in vbuf */
+            const float *hv = tv ? vbuf : c.vec;
             const int al = ((unsigned long long)hv & 15) == 0;
 #pragma unroll
             for (int i = 0; i < RNN_RQ; i++) {
                 const int q = lane + 32 * i;
                 x[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-                if (do_dot && q < H / 4)
+                if (do_dot && q < H / 4 && tv)
+                    x[i] = ((const float4 *)hv)[q];
+                else if (do_dot && q < H / 4)
                     x[i] = al ? __ldcg((const float4 *)hv + q)
                               : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
                                             __ldcg(hv + 4 * q + 2), __ldcg(hv + 4 * q + 3));
@@ -1417,7 +1498,8 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     p.n_tiles = tiles;
     p.vsteps = S * p.pps;
 
-    /* Workspace: xw, h[2], aux[2] (LSTM c; GRU lbr=0 z and r (.) h; unused for GRU lbr=1). */
+    /* Workspace: xw, h[2], aux[2] (LSTM c; GRU lbr=0 z and r (.) h; unused for GRU lbr=1), and
+     * the persistent recurrence's sync words and tagged h_t. */
     int64_t dsb, xw, hb;
     if (!mr_mul_i64(D * S, B, &dsb) || !mr_mul_i64(dsb, GH, &xw) || !mr_mul_i64(D * B, H, &hb))
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
@@ -1431,6 +1513,9 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
     if (p.persist) {
         p.off_sync = (long long)total;
         total += round_up32((size_t)(RNN_SYNC_CLAIMS + tiles));
+        /* the fused step's tagged h_t ([2][D][H] 64-bit words; B is 1 where it runs) */
+        p.off_ht[0] = (long long)total;
+        total += round_up32((size_t)(4 * D * H));
     }
     if (!mr_mul_size(total, sizeof(float), &plan->workspace_bytes) ||
         plan->workspace_bytes > MR_MAX_ALLOC)
@@ -1541,7 +1626,8 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "sequence too long");
 
     /* Workspace: layer 0's xw (then layer 1's, not pipelined), h[2], c[2], layer 1's h[2],
-     * c[2], layer 0's Y, the sync words (and phase 3's). */
+     * c[2], layer 0's Y, the sync words (and, not pipelined, phase 3's and both layers' tagged
+     * h_t). */
     int64_t xw, y0;
     if (!mr_mul_i64(S, GH, &xw) || !mr_mul_i64(S, H, &y0))
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
@@ -1559,6 +1645,11 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     p.off_sync = p.off_y0 + (long long)round_up32((size_t)y0);
     p.off_sync1 = p.off_sync + (long long)nsync;
     size_t total = (size_t)p.off_sync1 + (p.pipe ? 0 : nsync);
+    if (!p.pipe) /* each layer's tagged h_t ([2][H] 64-bit words; rnn_pstep) */
+        for (int l = 0; l < 2; l++) {
+            p.off_ht[l] = (long long)total;
+            total += round_up32((size_t)(4 * H));
+        }
     if (!mr_mul_size(total, sizeof(float), &plan->workspace_bytes) ||
         plan->workspace_bytes > MR_MAX_ALLOC)
         return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "workspace too large");
