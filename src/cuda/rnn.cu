@@ -53,7 +53,7 @@ enum { OUT_Y, OUT_YH, OUT_YC };
 
 #define RNN_HT_MAX 32 /* hidden units per recurrent block, at most */
 #define RNN_BC     4  /* batch entries per dot-product pass */
-#define RNN_ROWS   4  /* rows of R per warp pass (one batch entry) */
+#define RNN_ROWS   4  /* rows of R per warp pass (one batch entry; warp_sum4 assumes 4) */
 /* The staged variant's dynamic shared memory: the first rows of a batch-1 step's R tile are
  * copied there with cp.async (see rnn_step). 64 KiB: two 256-thread blocks per SM still fit
  * (the registers allow two). */
@@ -325,6 +325,30 @@ static __device__ __forceinline__ float dot4_acc(float acc, float4 r, float4 x) 
 
 static __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* The sums of several rows' partial sums over a warp, with fewer shuffles than warp_sum per
+ * row (a shuffle goes through the shared-memory pipe, as the rows of R read from shared
+ * memory do): the first steps of the butterfly exchange half of the rows each, so that every
+ * lane adds the rows it keeps; the rest is warp_sum's. Every row's sum is added in warp_sum's
+ * order (lane l: own + partner's, over lane bits 4, 3, ..., 0), so the bits are the same.
+ * warp_sum4: rows a[0..3], 6 shuffles (20 with warp_sum); the lane holds row 2 b4 + b3 (b4,
+ * b3: bits 4 and 3 of its lane). warp_sum2: 5 shuffles (10); the lane holds row b4. */
+static_assert(RNN_ROWS == 4, "rnn_fdot_rows sums its rows with warp_sum4");
+static __device__ __forceinline__ float warp_sum4(const float a[4]) {
+    const int lane = threadIdx.x & 31, h = lane >> 4 & 1, q = lane >> 3 & 1;
+    const float r0 = __shfl_xor_sync(0xffffffffu, h ? a[0] : a[2], 16);
+    const float r1 = __shfl_xor_sync(0xffffffffu, h ? a[1] : a[3], 16);
+    const float b0 = (h ? a[2] : a[0]) + r0, b1 = (h ? a[3] : a[1]) + r1;
+    float v = (q ? b1 : b0) + __shfl_xor_sync(0xffffffffu, q ? b0 : b1, 8);
+    for (int o = 4; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+static __device__ __forceinline__ float warp_sum2(float a0, float a1) {
+    const int h = (threadIdx.x & 31) >> 4 & 1;
+    float v = (h ? a1 : a0) + __shfl_xor_sync(0xffffffffu, h ? a0 : a1, 16);
+    for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
@@ -822,12 +846,10 @@ static __device__ __forceinline__ void rnn_fdot_rows(const rnn_ctx *c, const flo
                 for (int k = 0; k < RNN_ROWS; k++)
                     if (r0 + k < rpw) acc[k] = dot4_acc(acc[k], r4[k][q], x[i]);
         }
-#pragma unroll
-        for (int k = 0; k < RNN_ROWS; k++)
-            if (r0 + k < rpw) {
-                const float sum = warp_sum(acc[k]);
-                if (lane == 0) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC] = sum;
-            }
+        /* rows past rpw have sums of 0, not written */
+        const float sum = warp_sum4(acc);
+        const int k = (lane >> 4 & 1) * 2 + (lane >> 3 & 1);
+        if ((lane & 7) == 0 && r0 + k < rpw) gs[rnn_frow(r0 + k, G, warp, nw, nu) * RNN_BC] = sum;
     }
 }
 
@@ -847,10 +869,15 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
         if (lane + 32 * i < H / 4)
 #pragma unroll
             for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x[i]);
+    if (RNN_RROWS == 2) {
+        const float sum = warp_sum2(acc[0], acc[1]);
+        if ((lane & 15) == 0) gs[rnn_frow(lane >> 4, G, warp, nw, nu) * RNN_BC] = sum;
+    } else {
 #pragma unroll
-    for (int k = 0; k < RNN_RROWS; k++) {
-        const float sum = warp_sum(acc[k]);
-        if (lane == 0) gs[rnn_frow(k, G, warp, nw, nu) * RNN_BC] = sum;
+        for (int k = 0; k < RNN_RROWS; k++) {
+            const float sum = warp_sum(acc[k]);
+            if (lane == 0) gs[rnn_frow(k, G, warp, nw, nu) * RNN_BC] = sum;
+        }
     }
     rnn_fdot_rows(c, x, c->Rd, rc, RNN_RROWS, warp * spw - RNN_RROWS, srows, ALLSM, G, H, gs, T);
 }
