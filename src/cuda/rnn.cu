@@ -329,11 +329,11 @@ static __device__ __forceinline__ float warp_sum(float v) {
 }
 
 /* The sums of several rows' partial sums over a warp, with fewer shuffles than warp_sum per
- * row (a shuffle goes through the shared-memory pipe, as the rows of R read from shared
- * memory do): the first steps of the butterfly exchange half of the rows each, so that every
- * lane adds the rows it keeps; the rest is warp_sum's. Every row's sum is added in warp_sum's
- * order (lane l: own + partner's, over lane bits 4, 3, ..., 0), so the bits are the same.
- * warp_sum4: rows a[0..3], 6 shuffles (20 with warp_sum); the lane holds row 2 b4 + b3 (b4,
+ * row (the fused step is bound by the instructions its warps issue and their dependent
+ * latencies, docs/KERNEL_NOTES.md, 21): the first steps of the butterfly exchange half of the rows
+ * each, so that every lane adds the rows it keeps; the rest is warp_sum's. Every row's sum is added
+ * in warp_sum's order (lane l: own + partner's, over lane bits 4, 3, ..., 0), so the bits are the
+ * same. warp_sum4: rows a[0..3], 6 shuffles (20 with warp_sum); the lane holds row 2 b4 + b3 (b4,
  * b3: bits 4 and 3 of its lane). warp_sum2: 5 shuffles (10); the lane holds row b4. */
 static_assert(RNN_ROWS == 4, "rnn_fdot_rows sums its rows with warp_sum4");
 static __device__ __forceinline__ float warp_sum4(const float a[4]) {
@@ -1125,15 +1125,17 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 rnn_fdot_w(&c, rc, rslots, srows, FUSED, (int)H, gs, T);
             }
             float4 x[RNN_RQ];
-            const int tv = TAGGED && c.k > 0; /* h_{t-1} in vbuf */
-            const float *hv = tv ? vbuf : c.vec;
+            /* h_{t-1} in vbuf (read from it by name, so that the loads are LDS, not generic
+             * loads that may reach shared memory), or at c.vec */
+            const int tv = TAGGED && c.k > 0;
+            const float *hv = c.vec;
             const int al = ((unsigned long long)hv & 15) == 0;
 #pragma unroll
             for (int i = 0; i < RNN_RQ; i++) {
                 const int q = lane + 32 * i;
                 x[i] = make_float4(0.f, 0.f, 0.f, 0.f);
                 if (do_dot && q < H / 4 && tv)
-                    x[i] = ((const float4 *)hv)[q];
+                    x[i] = ((const float4 *)vbuf)[q];
                 else if (do_dot && q < H / 4)
                     x[i] = al ? __ldcg((const float4 *)hv + q)
                               : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
