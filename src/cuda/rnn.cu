@@ -171,10 +171,11 @@ static __device__ __forceinline__ void rnn_ctx_init(rnn_ctx *c, const mr_cuda_ar
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, GH = p->G * H;
     const int in0 = layer * MR_RNN_STACK_IN;
     const long long *oh = layer ? p->off_h1 : p->off_h, *oa = layer ? p->off_a1 : p->off_a;
-    const int d = (int)j / (int)p->n_ht; /* tile counts fit int (rnn_prepare) */
+    /* tile counts fit int (rnn_prepare); one direction needs no division */
+    const int d = p->dirs == 1 ? 0 : (int)j / (int)p->n_ht;
     float *ws = (float *)a->workspace;
     c->d = d;
-    c->u0 = (long long)((int)j % (int)p->n_ht) * p->ht;
+    c->u0 = (long long)((int)j - d * (int)p->n_ht) * p->ht;
     c->nu = (int)(H - c->u0 < p->ht ? H - c->u0 : p->ht);
     c->k = k;
     c->sub = sub;
@@ -1042,10 +1043,13 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
          * the others (each waits only for virtual step v - 1); the first and last virtual
          * steps have one layer's tiles idle. */
         const int pipe = STACK == 1, layer = pipe ? tile >= nht : ph3;
-        const long long vk = pipe ? (long long)v - layer : (long long)(v / p->pps);
+        /* (the fused step has one sub-phase per step: no division by pps) */
+        const long long vk = pipe    ? (long long)v - layer
+                             : FUSED ? (long long)v
+                                     : (long long)(v / p->pps);
         const int idle = pipe && (vk < 0 || vk >= p->S);
         rnn_ctx c;
-        rnn_ctx_init(&c, a, p, idle ? 0 : vk, STACK ? 0 : (int)(v % p->pps),
+        rnn_ctx_init(&c, a, p, idle ? 0 : vk, STACK || FUSED ? 0 : (int)(v % p->pps),
                      pipe ? tile - layer * nht : tile, layer);
         const int nu = c.nu;
         /* rows (generic) or slots (fused) the tile has beyond the register rows: layer 1 of a
