@@ -902,12 +902,12 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
 
 /* The fused step's wait for h_{t-1} (c->k > 0), not pipelined: every unit's word of step
  * k - 1 (tag k; rnn_fgate_apply stores h_t with tag k + 1) into vbuf[H], by every warp but
- * the last, which takes the next slot meanwhile (rnn_pstep); the caller's barrier publishes
- * vbuf. With the values in the words that say they are ready, the chain from one step to
- * the next is the producers' stores and these loads: no release fence, count and poll before
- * h_{t-1} can be read (~2,400 cycles on an H200, docs/KERNEL_NOTES.md, 18). The words of
- * step k - 1 are not overwritten before every block has read them: step k + 1, which writes
- * that buffer again, waits for h_k of every unit, stored after its block read h_{k-1}. Each
+ * the last, which prepares the gate state and takes the next slot meanwhile (rnn_pstep);
+ * the caller's barrier publishes vbuf. With the values in the words that say they are ready, the
+ * chain from one step to the next is the producers' stores and these loads: no release fence, count
+ * and poll before h_{t-1} can be read (~2,400 cycles on an H200, docs/KERNEL_NOTES.md, 18). The
+ * words of step k - 1 are not overwritten before every block has read them: step k + 1, which
+ * writes that buffer again, waits for h_k of every unit, stored after its block read h_{k-1}. Each
  * thread loads up to four words at once and loads them again until all four are tagged. */
 static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const mr_cuda_args *a,
                                                        const rnn_k_params *p, float *vbuf, int T) {
@@ -1074,13 +1074,17 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         if (FUSED && reload) rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
         /* Thread 0 waits for the previous virtual step (acquire: with the barrier below, its
          * writes are visible to the whole block); the last warp takes the next slot. */
-        /* The fused step: warp w's lanes l < nu / nw own unit w + l nw; their gate state
-         * (rnn_fgate), inputs too where they are this block's own writes (or inputs). */
+        /* The fused step: warp w's lanes l < nu / nw own unit w + l nw (its gate math). The
+         * gate state of every unit u (rnn_fgate), inputs too where they are this block's own
+         * writes (or inputs), is prepared by lane u of the last warp, which does not poll
+         * (rnn_tagged_wait): prepared by the owners, every warp issued the ~190 instructions
+         * of it for its one or two units, on a step bound by the instructions its warps
+         * issue (docs/KERNEL_NOTES.md, 21). The barrier after the wait publishes it. */
         const int upw = FUSED ? nu / nw : 0, fu = warp + lane * nw;
         const int early = own_prev || c.k == 0;
-        if (lane < upw && !idle) {
-            rnn_fgate_prep(&c, a, p, fu, &fgs[fu], STACK);
-            if (early) rnn_fgate_load(&c, a, p, fu, &fgs[fu], STACK);
+        if (FUSED && warp == nw - 1 && lane < nu && !idle) {
+            rnn_fgate_prep(&c, a, p, lane, &fgs[lane], STACK);
+            if (early) rnn_fgate_load(&c, a, p, lane, &fgs[lane], STACK);
         }
         /* Tagged: h_{t-1} comes with its tags, so the count is only waited for where this
          * block reads a unit's c_{t-1} / h_{t-1} that another block wrote (rnn_fgate_load). */
