@@ -1072,8 +1072,10 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             mr_cp_async_commit();
         }
         if (FUSED && reload) rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
-        /* Thread 0 waits for the previous virtual step (acquire: with the barrier below, its
-         * writes are visible to the whole block); the last warp takes the next slot. */
+        /* Thread 0 waits for the previous virtual step where it must (acquire: with the
+         * barrier below, its writes are visible to the whole block), the fused step's warps
+         * but the last poll for h_{t-1} (rnn_tagged_wait), and the last warp takes the next
+         * slot. */
         /* The fused step: warp w's lanes l < nu / nw own unit w + l nw (its gate math). The
          * gate state of every unit u (rnn_fgate), inputs too where they are this block's own
          * writes (or inputs), is prepared by lane u of the last warp, which does not poll
@@ -1361,28 +1363,21 @@ enum {
     RNN_FAM_QGRU,
     RNN_FAMS
 };
+/* A family's three 256-thread variants: most rows of R in shared memory, fewer, the fewest. */
+#define RNN_PV3(FORM, K)                                                                           \
+    {                                                                                              \
+        RNN_PV("t256_" FORM "r104k", K, 256, 104 * 1024),                                          \
+            RNN_PV("t256_" FORM "r48k", K, 256, 48 * 1024),                                        \
+            RNN_PV("t256_" FORM "r20k", K, 256, RNN_PSMALL_SMEM)                                   \
+    }
 static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
-    {RNN_PV("t256_r104k", mr_rnn_p256, 256, 104 * 1024),
-     RNN_PV("t256_r48k", mr_rnn_p256, 256, 48 * 1024),
-     RNN_PV("t256_r20k", mr_rnn_p256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_fused_r104k", mr_rnn_f4_256, 256, 104 * 1024),
-     RNN_PV("t256_fused_r48k", mr_rnn_f4_256, 256, 48 * 1024),
-     RNN_PV("t256_fused_r20k", mr_rnn_f4_256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_fused_r104k", mr_rnn_f3_256, 256, 104 * 1024),
-     RNN_PV("t256_fused_r48k", mr_rnn_f3_256, 256, 48 * 1024),
-     RNN_PV("t256_fused_r20k", mr_rnn_f3_256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_stacked_r104k", mr_rnn_sf4_256, 256, 104 * 1024),
-     RNN_PV("t256_stacked_r48k", mr_rnn_sf4_256, 256, 48 * 1024),
-     RNN_PV("t256_stacked_r20k", mr_rnn_sf4_256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_stacked_r104k", mr_rnn_sf3_256, 256, 104 * 1024),
-     RNN_PV("t256_stacked_r48k", mr_rnn_sf3_256, 256, 48 * 1024),
-     RNN_PV("t256_stacked_r20k", mr_rnn_sf3_256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_layered_r104k", mr_rnn_qf4_256, 256, 104 * 1024),
-     RNN_PV("t256_layered_r48k", mr_rnn_qf4_256, 256, 48 * 1024),
-     RNN_PV("t256_layered_r20k", mr_rnn_qf4_256, 256, RNN_PSMALL_SMEM)},
-    {RNN_PV("t256_layered_r104k", mr_rnn_qf3_256, 256, 104 * 1024),
-     RNN_PV("t256_layered_r48k", mr_rnn_qf3_256, 256, 48 * 1024),
-     RNN_PV("t256_layered_r20k", mr_rnn_qf3_256, 256, RNN_PSMALL_SMEM)},
+    RNN_PV3("", mr_rnn_p256),
+    RNN_PV3("fused_", mr_rnn_f4_256),
+    RNN_PV3("fused_", mr_rnn_f3_256),
+    RNN_PV3("stacked_", mr_rnn_sf4_256),
+    RNN_PV3("stacked_", mr_rnn_sf3_256),
+    RNN_PV3("layered_", mr_rnn_qf4_256),
+    RNN_PV3("layered_", mr_rnn_qf3_256),
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_r20k", mr_rnn_p64, 64, RNN_PSMALL_SMEM),
