@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A study variant of the miriam CLI: one CUDA source of an existing scripts/build-gpu.sh build
 # compiled again with extra preprocessor definitions (the study macros a kernel file documents,
-# e.g. RNN_TRACE or RNN_PERSIST_HT in src/cuda/rnn.cu), linked into the `miriam` CLI (target miriam_cli), and
+# e.g. RNN_TRACE, RNN_TIMELINE or RNN_PERSIST_HT in src/cuda/rnn.cu), linked into the `miriam` CLI (target miriam_cli), and
 # packed beside the build as build-gpu-pack/variants/miriam-NAME.xz. The build itself is left as
 # it was (its object is restored and the CLI relinked).
 #

@@ -37,7 +37,7 @@
  * and path, so the results are bit-identical whichever variant runs a block.
  */
 #include <math.h>
-#ifdef RNN_TRACE
+#if defined(RNN_TRACE) || defined(RNN_TIMELINE)
 #include <stdio.h>
 #endif
 
@@ -1008,8 +1008,25 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
 #else
 #define RNN_TR(i) ((void)0)
 #endif
+#ifdef RNN_TIMELINE
+    /* Build with -DRNN_TIMELINE to print, for every block of a layer with 256 inputs, the
+     * %globaltimer nanoseconds of virtual steps 20 to 22 at: the loop's top (0), thread 0's
+     * poll done (1), the barrier after the wait (2) and the step's last barrier (3), one line
+     * per block and step: "tl BLOCK STEP t0 t1 t2 t3". Kept in shared memory and printed as the
+     * block leaves, so that printing does not delay the steps; differences within a block
+     * are on one SM's timer. scripts/rnn_timeline.py summarises them (docs/KERNEL_NOTES.md,
+     * 22). A study build, never a release one. */
+    __shared__ unsigned long long tl_buf[3][4];
+    unsigned long long tl[4] = {0, 0, 0, 0};
+    if (threadIdx.x == 0)
+        for (int q = 0; q < 12; q++) tl_buf[q / 4][q % 4] = 0; /* a step not run: zeros */
+#define RNN_TL(i) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(tl[i]))
+#else
+#define RNN_TL(i) ((void)0)
+#endif
     for (int j = 0;; j ^= 1) {
         RNN_TR(0);
+        RNN_TL(0);
 #ifdef RNN_TRACE
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns0));
 #endif
@@ -1095,6 +1112,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
         if (TAGGED && !idle && c.k > 0) rnn_tagged_wait(&c, a, p, vbuf, T);
         RNN_TR(2);
+        RNN_TL(1);
         if (warp == nw - 1) {
             long long nx = -1;
             int nt = -1;
@@ -1115,6 +1133,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         }
         __syncthreads();
         RNN_TR(3);
+        RNN_TL(2);
 
         const int do_dot = c.vec != NULL;
         if (idle) {
@@ -1219,6 +1238,16 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         /* Step done: every thread's writes are before the barrier above; the release orders
          * them before the count that lets the next step start. */
         RNN_TR(6);
+        RNN_TL(3);
+#ifdef RNN_TIMELINE
+        if (v >= 20 && v < 23 && threadIdx.x == 0)
+#pragma unroll
+            for (int q = 0; q < 4; q++) tl_buf[v - 20][q] = tl[q];
+        if (ps_slot[j ^ 1] < 0 && p->NI == 256 && threadIdx.x == 0)
+            for (int q = 0; q < 3; q++)
+                printf("tl %d %d %llu %llu %llu %llu\n", (int)blockIdx.x, 20 + q, tl_buf[q][0],
+                       tl_buf[q][1], tl_buf[q][2], tl_buf[q][3]);
+#endif
         if (threadIdx.x == 0) red_release_add_u32(sync + RNN_SYNC_DONE, 1u);
 #ifdef RNN_TRACE
         if (v >= 5 && v < 45) {
