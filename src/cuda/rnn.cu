@@ -908,7 +908,32 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
  * and poll before h_{t-1} can be read (~2,400 cycles on an H200, docs/KERNEL_NOTES.md, 18). The
  * words of step k - 1 are not overwritten before every block has read them: step k + 1, which
  * writes that buffer again, waits for h_k of every unit, stored after its block read h_{k-1}. Each
- * thread loads up to four words at once and loads them again until all four are tagged. */
+ * thread polls up to four words, with two sets of loads in flight RNN_POLL_STAGGER_NS apart
+ * (a set is sent again as soon as its answers are read), so that a word stored while one set
+ * is on its way is seen by the other about half an L2 round trip sooner (docs/KERNEL_NOTES.md,
+ * 22). */
+#ifndef RNN_POLL_STAGGER_NS /* 0: one set of loads in flight, sent again when it is back */
+#define RNN_POLL_STAGGER_NS 160
+#endif
+static __device__ __forceinline__ void rnn_poll_send(unsigned long long w[4],
+                                                     const unsigned long long *src, int e0, int np,
+                                                     unsigned need) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        if (need >> i & 1) w[i] = ld_relaxed_u64(src + e0 + i * np);
+}
+/* The words of `need` that a set's answers w show tagged `want` into v; the words still needed. */
+static __device__ __forceinline__ unsigned rnn_poll_read(const unsigned long long w[4],
+                                                         unsigned long long v[4], unsigned need,
+                                                         unsigned want) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        if ((need >> i & 1) && (unsigned)(w[i] >> 32) == want) {
+            v[i] = w[i];
+            need &= ~(1u << i);
+        }
+    return need;
+}
 static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const mr_cuda_args *a,
                                                        const rnn_k_params *p, float *vbuf, int T) {
     const int np = T > 32 ? T - 32 : 32, H = (int)p->H; /* pollers */
@@ -918,20 +943,29 @@ static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const m
         (const unsigned long long *)((const float *)a->workspace + p->off_ht[c->layer]) +
         (((c->k - 1) & 1) * p->dirs + c->d) * p->H;
     for (int e0 = threadIdx.x; e0 < H; e0 += 4 * np) {
-        unsigned long long w[4];
+        unsigned long long wa[4], wb[4], v[4] = {0, 0, 0, 0};
+        unsigned need = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            if (e0 + i * np < H) need |= 1u << i;
+        rnn_poll_send(wa, src, e0, np, need);
+        if (RNN_POLL_STAGGER_NS) {
+            __nanosleep(RNN_POLL_STAGGER_NS);
+            rnn_poll_send(wb, src, e0, np, need);
+        }
         for (;;) {
-            int ok = 1;
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-                if (e0 + i * np < H) w[i] = ld_relaxed_u64(src + e0 + i * np);
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-                if (e0 + i * np < H && (unsigned)(w[i] >> 32) != want) ok = 0;
-            if (ok) break;
+            need = rnn_poll_read(wa, v, need, want);
+            if (!need) break;
+            rnn_poll_send(wa, src, e0, np, need);
+            if (RNN_POLL_STAGGER_NS) {
+                need = rnn_poll_read(wb, v, need, want);
+                if (!need) break;
+                rnn_poll_send(wb, src, e0, np, need);
+            }
         }
 #pragma unroll
         for (int i = 0; i < 4; i++)
-            if (e0 + i * np < H) vbuf[e0 + i * np] = __uint_as_float((unsigned)w[i]);
+            if (e0 + i * np < H) vbuf[e0 + i * np] = __uint_as_float((unsigned)v[i]);
     }
 }
 
