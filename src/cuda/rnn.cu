@@ -330,8 +330,8 @@ static __device__ __forceinline__ float warp_sum(float v) {
 }
 
 /* The sums of several rows' partial sums over a warp, with fewer shuffles than warp_sum per
- * row (the fused step is bound by the instructions its warps issue and their dependent
- * latencies, docs/KERNEL_NOTES.md, 21): the first steps of the butterfly exchange half of the rows
+ * row (the shuffles and their dependent latencies are on the fused step's chain from h_{t-1}
+ * to h_t; docs/KERNEL_NOTES.md, 21): the first steps of the butterfly exchange half of the rows
  * each, so that every lane adds the rows it keeps; the rest is warp_sum's. Every row's sum is added
  * in warp_sum's order (lane l: own + partner's, over lane bits 4, 3, ..., 0), so the bits are the
  * same. warp_sum4: rows a[0..3], 6 shuffles (20 with warp_sum); the lane holds row 2 b4 + b3 (b4,
@@ -1130,9 +1130,9 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         /* The fused step: warp w's lanes l < nu / nw own unit w + l nw (its gate math). The
          * gate state of every unit u (rnn_fgate), inputs too where they are this block's own
          * writes (or inputs), is prepared by lane u of the last warp, which does not poll
-         * (rnn_tagged_wait): prepared by the owners, every warp issued the ~190 instructions
-         * of it for its one or two units, on a step bound by the instructions its warps
-         * issue (docs/KERNEL_NOTES.md, 21). The barrier after the wait publishes it. */
+         * (rnn_tagged_wait), while the others wait for h_{t-1}: prepared by the owners, every
+         * warp issued the ~190 instructions of it for its one or two units, and the 16-SM step
+         * was ~2.5% slower (docs/KERNEL_NOTES.md, 21). The barrier after the wait publishes it. */
         const int upw = FUSED ? nu / nw : 0, fu = warp + lane * nw;
         const int early = own_prev || c.k == 0;
         if (FUSED && warp == nw - 1 && lane < nu && !idle) {
