@@ -83,7 +83,7 @@ typedef struct rnn_k_params {
     int stack;           /* 1: two stacked layers */
     int pipe; /* stack: 1: both layers in phase 1 (rnn_pstep); 0: phases 2 and 3 are layer
                  1's projection and recurrence */
-    int tf32; /* 1: the projections on TF32 tensor cores (MR_PRECISION_TF32) */
+    int tf32; /* 1: the projections on TF32 tensor cores, the activations approximated (act_sigm) */
     int pad_;
     /* The fused persistent step, not pipelined (rnn_pstep): per layer, h_t of every unit
      * with its step's tag, [2][D][H] 64-bit words (0: none). */
@@ -92,6 +92,34 @@ typedef struct rnn_k_params {
 
 static __device__ __forceinline__ float sigm(float v) {
     return 1.0f / (1.0f + expf(-v));
+}
+/* The gate activations. Under TF32 (rnn_k_params.tf32) from the special function unit's
+ * approximations: sigmoid as 1 / (1 + 2^(-v log2 e)) and tanh as 2 sigmoid(2 v) - 1, each a
+ * chain of four dependent instructions (ex2.approx and rcp.approx, ~2 ulp each: ~1e-7 absolute
+ * error, far below the 2^-11 relative error TF32 puts into the projections' sums), instead of
+ * expf's range reduction and an IEEE division (sigmoid) or tanhf's ~20 instructions. They are
+ * on the recurrence's chain from h_{t-1} to h_t (docs/KERNEL_NOTES.md, 23). Float32 keeps
+ * expf and tanhf, within TOL_RNN of the CPU's libm. RNN_FAST_ACT 0 (a study build) keeps them
+ * under TF32 too. */
+#ifndef RNN_FAST_ACT
+#define RNN_FAST_ACT 1
+#endif
+static __device__ __forceinline__ float ex2_approx(float v) {
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+    return r;
+}
+static __device__ __forceinline__ float rcp_approx(float v) {
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+    return r;
+}
+static __device__ __forceinline__ float act_sigm(float v, int fast) {
+    return RNN_FAST_ACT && fast ? rcp_approx(1.0f + ex2_approx(v * -1.44269504f)) : sigm(v);
+}
+static __device__ __forceinline__ float act_tanh(float v, int fast) {
+    return RNN_FAST_ACT && fast ? fmaf(2.0f, rcp_approx(1.0f + ex2_approx(v * -2.88539008f)), -1.0f)
+                                : tanhf(v);
 }
 
 /* Phase 0 */
@@ -251,31 +279,33 @@ static __device__ __forceinline__ void rnn_gate_load(const rnn_ctx *c, const mr_
  * where has_p) and c_{t-1}; c_t in *cn. */
 static __device__ __forceinline__ float rnn_lstm_cell(float gi, float go, float gf, float gc,
                                                       float cp, int has_p, float pi, float po,
-                                                      float pf, float *cn) {
+                                                      float pf, float *cn, int fast) {
     if (has_p) {
         gi += pi * cp;
         gf += pf * cp;
     }
-    const float c = sigm(gf) * cp + sigm(gi) * tanhf(gc);
+    const float c = act_sigm(gf, fast) * cp + act_sigm(gi, fast) * act_tanh(gc, fast);
     if (has_p) go += po * c;
     *cn = c;
-    return sigm(go) * tanhf(c);
+    return act_sigm(go, fast) * act_tanh(c, fast);
 }
 /* GRU with linear_before_reset: h_t from the gates' pre-activations (z, r), the hidden gate's
  * input projection xh and its R_h * h_{t-1} + Rb_h (lin). */
 static __device__ __forceinline__ float rnn_gru_lbr_cell(float gz, float gr, float xh, float lin,
-                                                         float hprev) {
-    const float z = sigm(gz), r = sigm(gr);
-    const float hh = tanhf(xh + r * lin);
+                                                         float hprev, int fast) {
+    const float z = act_sigm(gz, fast), r = act_sigm(gr, fast);
+    const float hh = act_tanh(xh + r * lin, fast);
     return (1.0f - z) * hh + z * hprev;
 }
 
 /* The gate math of pair `it` of batch chunk b0, from its inputs and the R * vec sums in gs
  * ([gate * nu + unit][batch]): writes h_t (and c_t, Y, Y_h, Y_c), or GRU lbr=0 phase A's z and
- * r (.) h_{t-1}. */
+ * r (.) h_{t-1}. fast: act_sigm's (rnn_k_params.tf32 here; the fused step has it as a literal,
+ * rnn_pstep). */
 static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr_cuda_args *a,
                                                       const rnn_k_params *p, long long b0, int it,
-                                                      const rnn_gate_in *in, const float *gs) {
+                                                      const rnn_gate_in *in, const float *gs,
+                                                      int fast) {
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, d = c->d;
     const int i = it % c->nu, bb = it / c->nu;
     const long long b = b0 + bb, u = c->u0 + i;
@@ -291,17 +321,17 @@ static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr
         if (P) P += d * 3 * H;
         h = rnn_lstm_cell(x[0] + sg[0], x[1] + sg[GS], x[2] + sg[2 * GS], x[3] + sg[3 * GS],
                           in->cprev, P != NULL, P ? P[u] : 0.0f, P ? P[H + u] : 0.0f,
-                          P ? P[2 * H + u] : 0.0f, &cn);
+                          P ? P[2 * H + u] : 0.0f, &cn, fast);
         c->aux_cur[b * H + u] = cn;
     } else if (p->lbr) {
         h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2],
-                             sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f), hprev);
+                             sg[2 * GS] + (Bv ? Bv[d * 6 * H + 5 * H + u] : 0.0f), hprev, fast);
     } else if (c->sub == 0) {
-        c->aux0[b * H + u] = sigm(x[0] + sg[0]);
-        c->aux1[b * H + u] = sigm(x[1] + sg[GS]) * hprev;
+        c->aux0[b * H + u] = act_sigm(x[0] + sg[0], fast);
+        c->aux1[b * H + u] = act_sigm(x[1] + sg[GS], fast) * hprev;
         return; /* h_t comes in phase B */
     } else {
-        float z = in->cprev, hh = tanhf(x[2] + sg[0]);
+        float z = in->cprev, hh = act_tanh(x[2] + sg[0], fast);
         h = (1.0f - z) * hh + z * hprev;
     }
     c->hn[b * H + u] = h;
@@ -371,7 +401,7 @@ static __device__ __forceinline__ void rnn_gates(const rnn_ctx *c, const mr_cuda
             in = *pre;
         else
             rnn_gate_load(c, a, p, b0, it, &in);
-        rnn_gate_apply(c, a, p, b0, it, &in, gs);
+        rnn_gate_apply(c, a, p, b0, it, &in, gs, p->tf32);
     }
 }
 
@@ -758,17 +788,18 @@ static __device__ __forceinline__ void rnn_fgate_load(const rnn_ctx *c, const mr
 }
 
 /* The gate math of one unit from its state and its G sums (sg[g * GS]) (rnn_lstm_cell,
- * rnn_gru_lbr_cell). */
+ * rnn_gru_lbr_cell); fast as rnn_gate_apply's. */
 static __device__ __forceinline__ void rnn_fgate_apply(const rnn_fgate *f, int gru, const float *sg,
-                                                       int GS) {
+                                                       int GS, int fast) {
     const float *x = f->x;
     float h, cn = 0.0f;
     if (!gru) {
         h = rnn_lstm_cell(x[0] + sg[0], x[1] + sg[GS], x[2] + sg[2 * GS], x[3] + sg[3 * GS],
-                          f->cprev, f->has_p, f->pi, f->po, f->pf, &cn);
+                          f->cprev, f->has_p, f->pi, f->po, f->pf, &cn, fast);
         *f->cn = cn;
     } else {
-        h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2], sg[2 * GS] + f->rbh, f->hprev);
+        h = rnn_gru_lbr_cell(x[0] + sg[0], x[1] + sg[GS], x[2], sg[2 * GS] + f->rbh, f->hprev,
+                             fast);
     }
     *f->hn = h;
     if (f->ht) st_relaxed_u64(f->ht, f->tag | __float_as_uint(h));
@@ -789,7 +820,7 @@ static __device__ __forceinline__ void rnn_fgate_apply(const rnn_fgate *f, int g
  * sums through shared memory within the warp, the gate math by the warp's first lanes. G
  * (3 or 4) is a literal, so that a local row's gate and unit need no division. Each row's
  * sum is accumulated in the order of the other paths (the same bits). */
-#ifndef RNN_RROWS /* may be set at build time to study the trade-off (1 or 2) */
+#ifndef RNN_RROWS /* may be set at build time to study the trade-off (KERNEL_NOTES 23) */
 #define RNN_RROWS 2
 #endif
 #define RNN_RQ 4
@@ -862,7 +893,7 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
                                                 float *gs, int T) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
     const int rpw = G * (nu / nw), spw = rpw - RNN_RROWS;
-    float acc[RNN_ROWS];
+    float acc[RNN_RROWS];
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) acc[k] = 0.0f;
 #pragma unroll
@@ -870,14 +901,23 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
         if (lane + 32 * i < H / 4)
 #pragma unroll
             for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x[i]);
-    if (RNN_RROWS == 2) {
-        const float sum = warp_sum2(acc[0], acc[1]);
-        if ((lane & 15) == 0) gs[rnn_frow(lane >> 4, G, warp, nw, nu) * RNN_BC] = sum;
-    } else {
+                /* the register rows' sums in groups of four, then two, then one (the same bits) */
 #pragma unroll
-        for (int k = 0; k < RNN_RROWS; k++) {
-            const float sum = warp_sum(acc[k]);
-            if (lane == 0) gs[rnn_frow(k, G, warp, nw, nu) * RNN_BC] = sum;
+    for (int k0 = 0; k0 < RNN_RROWS; k0 += 4) {
+        if (k0 + 4 <= RNN_RROWS) {
+            const float sum = warp_sum4(acc + k0);
+            const int k = (lane >> 4 & 1) * 2 + (lane >> 3 & 1);
+            if ((lane & 7) == 0) gs[rnn_frow(k0 + k, G, warp, nw, nu) * RNN_BC] = sum;
+        } else if (k0 + 2 <= RNN_RROWS) {
+            const float sum = warp_sum2(acc[k0], acc[k0 + 1]);
+            if ((lane & 15) == 0) gs[rnn_frow(k0 + (lane >> 4), G, warp, nw, nu) * RNN_BC] = sum;
+            if (k0 + 3 == RNN_RROWS) {
+                const float s1 = warp_sum(acc[k0 + 2]);
+                if (lane == 0) gs[rnn_frow(k0 + 2, G, warp, nw, nu) * RNN_BC] = s1;
+            }
+        } else {
+            const float sum = warp_sum(acc[k0]);
+            if (lane == 0) gs[rnn_frow(k0, G, warp, nw, nu) * RNN_BC] = sum;
         }
     }
     rnn_fdot_rows(c, x, c->Rd, rc, RNN_RROWS, warp * spw - RNN_RROWS, srows, ALLSM, G, H, gs, T);
@@ -984,7 +1024,7 @@ static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const m
  * (docs/KERNEL_NOTES.md, 19 and 20). */
 static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rnn_k_params *p,
                                                  long long slot, int how, const mr_elastic_ctl *ctl,
-                                                 int T, int FUSED, int STACK, int LAYER,
+                                                 int T, int FUSED, int STACK, int LAYER, int FAST,
                                                  float *gs) {
     /* [j & 1]: iteration j's slot and tile, written during iteration j - 1 (before a barrier
      * that follows every read of the other entry) */
@@ -1227,7 +1267,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 for (int gg = 0; gg < 4; gg++)
                     if (gg < p->G) fgs[fu].x[gg] += gs[(gg * nu + fu) * RNN_BC + 1];
             }
-            if (lane < upw) rnn_fgate_apply(&fgs[fu], p->gru, gs + fu * RNN_BC, nu * RNN_BC);
+            if (lane < upw) rnn_fgate_apply(&fgs[fu], p->gru, gs + fu * RNN_BC, nu * RNN_BC, FAST);
             __syncthreads(); /* every warp's writes before the release */
         } else {
             const int rows = c.ng * nu;
@@ -1337,7 +1377,7 @@ static __device__ void rnn_body_64(const mr_cuda_args *a, long long blk, int how
  * FUSED: 0, or G for the fused step. */
 static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long long blk, int how,
                                                  const mr_elastic_ctl *ctl, int TM, int T,
-                                                 int FUSED, int STACK) {
+                                                 int FUSED, int STACK, int FAST) {
     __shared__ float gs[4 * RNN_HT_MAX * RNN_BC];
     __shared__ long long next_blk[2];
     extern __shared__ __align__(16) float rnn_pdyn[];
@@ -1352,29 +1392,17 @@ static __device__ __forceinline__ void rnn_pbody(const mr_cuda_args *a, long lon
             if (blk < 0) return;
         }
     } else if (STACK == 2 && a->phase == 3)
-        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 1, gs);
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 1, FAST, gs);
     else
-        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 0, gs);
+        rnn_pstep(a, p, blk, how, ctl, T, FUSED, STACK, 0, FAST, gs);
 }
-#define RNN_PBODY(NAME, TM, T, FUSED, STACK)                                                       \
+#define RNN_PBODY(NAME, TM, T, FUSED, STACK, FAST)                                                 \
     static __device__ void NAME(const mr_cuda_args *a, long long blk, int how,                     \
                                 const mr_elastic_ctl *ctl) {                                       \
-        rnn_pbody(a, blk, how, ctl, TM, T, FUSED, STACK);                                          \
+        rnn_pbody(a, blk, how, ctl, TM, T, FUSED, STACK, FAST);                                    \
     }
-RNN_PBODY(rnn_pbody_256, 4, 256, 0, 0)
-RNN_PBODY(rnn_pbody_64, 8, 64, 0, 0)
-RNN_PBODY(rnn_pbody_f4_256, 4, 256, 4, 0)
-RNN_PBODY(rnn_pbody_f4_64, 8, 64, 4, 0)
-RNN_PBODY(rnn_pbody_f3_256, 4, 256, 3, 0)
-RNN_PBODY(rnn_pbody_f3_64, 8, 64, 3, 0)
-RNN_PBODY(rnn_pbody_sf4_256, 4, 256, 4, 1) /* two stacked layers (ops/rnn.h), pipelined */
-RNN_PBODY(rnn_pbody_sf4_64, 8, 64, 4, 1)
-RNN_PBODY(rnn_pbody_sf3_256, 4, 256, 3, 1)
-RNN_PBODY(rnn_pbody_sf3_64, 8, 64, 3, 1)
-RNN_PBODY(rnn_pbody_qf4_256, 4, 256, 4, 2) /* two stacked layers, one after the other */
-RNN_PBODY(rnn_pbody_qf4_64, 8, 64, 4, 2)
-RNN_PBODY(rnn_pbody_qf3_256, 4, 256, 3, 2)
-RNN_PBODY(rnn_pbody_qf3_64, 8, 64, 3, 2)
+RNN_PBODY(rnn_pbody_256, 4, 256, 0, 0, 0)
+RNN_PBODY(rnn_pbody_64, 8, 64, 0, 0, 0)
 
 /* Two 256-thread blocks per SM (at most 128 registers): a step spreads over as many blocks
  * as fit (rnn_prepare's tiles assume 2 per SM). */
@@ -1383,18 +1411,28 @@ MR_ELASTIC_KERNEL_HOW(mr_rnn_t256s, 256, 2, rnn_body_256s)
 MR_ELASTIC_KERNEL_HOW(mr_rnn_t64, 64, 1, rnn_body_64)
 MR_ELASTIC_KERNEL_ONCE(mr_rnn_p256, 256, 2, rnn_pbody_256)
 MR_ELASTIC_KERNEL_ONCE(mr_rnn_p64, 64, 1, rnn_pbody_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_f4_256, 256, 2, rnn_pbody_f4_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_f4_64, 64, 1, rnn_pbody_f4_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_f3_256, 256, 2, rnn_pbody_f3_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_f3_64, 64, 1, rnn_pbody_f3_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf4_256, 256, 2, rnn_pbody_sf4_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf4_64, 64, 1, rnn_pbody_sf4_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf3_256, 256, 2, rnn_pbody_sf3_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_sf3_64, 64, 1, rnn_pbody_sf3_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4_256, 256, 2, rnn_pbody_qf4_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4_64, 64, 1, rnn_pbody_qf4_64)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf3_256, 256, 2, rnn_pbody_qf3_256)
-MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf3_64, 64, 1, rnn_pbody_qf3_64)
+
+/* The fused step's kernels, per FORM (f: a single layer; sf: two stacked layers, pipelined; qf:
+ * two stacked layers one after the other) and gate count G: 256 and 64 threads, each with
+ * float32's activations and (NAME x) TF32's approximated ones (act_sigm). The activations are a
+ * literal of the kernel: chosen at run time inside the gate math, the float32 step ran ~1.5%
+ * slower, and branching around two inlined copies of the gate math made the elastic 16-SM
+ * step ~7% slower in either precision (docs/KERNEL_NOTES.md, 23). */
+#define RNN_PFAM(FORM, G, STACK)                                                                   \
+    RNN_PBODY(rnn_pbody_##FORM##G##_256, 4, 256, G, STACK, 0)                                      \
+    RNN_PBODY(rnn_pbody_##FORM##G##_64, 8, 64, G, STACK, 0)                                        \
+    RNN_PBODY(rnn_pbody_##FORM##G##x_256, 4, 256, G, STACK, 1)                                     \
+    RNN_PBODY(rnn_pbody_##FORM##G##x_64, 8, 64, G, STACK, 1)                                       \
+    MR_ELASTIC_KERNEL_ONCE(mr_rnn_##FORM##G##_256, 256, 2, rnn_pbody_##FORM##G##_256)              \
+    MR_ELASTIC_KERNEL_ONCE(mr_rnn_##FORM##G##_64, 64, 1, rnn_pbody_##FORM##G##_64)                 \
+    MR_ELASTIC_KERNEL_ONCE(mr_rnn_##FORM##G##x_256, 256, 2, rnn_pbody_##FORM##G##x_256)            \
+    MR_ELASTIC_KERNEL_ONCE(mr_rnn_##FORM##G##x_64, 64, 1, rnn_pbody_##FORM##G##x_64)
+RNN_PFAM(f, 4, 0)
+RNN_PFAM(f, 3, 0)
+RNN_PFAM(sf, 4, 1) /* two stacked layers (ops/rnn.h), pipelined */
+RNN_PFAM(sf, 3, 1)
+RNN_PFAM(qf, 4, 2) /* two stacked layers, one after the other */
+RNN_PFAM(qf, 3, 2)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -1424,7 +1462,8 @@ enum {
     RNN_FAM_SGRU,
     RNN_FAM_QLSTM, /* stacked, one layer after the other */
     RNN_FAM_QGRU,
-    RNN_FAMS
+    RNN_FAM_TF32, /* + a fused family: its kernels with TF32's activations (RNN_PFAM) */
+    RNN_FAMS = RNN_FAM_TF32 + RNN_FAM_QGRU
 };
 /* A family's three 256-thread variants: most rows of R in shared memory, fewer, the fewest. */
 #define RNN_PV3(FORM, K)                                                                           \
@@ -1441,6 +1480,12 @@ static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     RNN_PV3("stacked_", mr_rnn_sf3_256),
     RNN_PV3("layered_", mr_rnn_qf4_256),
     RNN_PV3("layered_", mr_rnn_qf3_256),
+    RNN_PV3("fused_", mr_rnn_f4x_256),
+    RNN_PV3("fused_", mr_rnn_f3x_256),
+    RNN_PV3("stacked_", mr_rnn_sf4x_256),
+    RNN_PV3("stacked_", mr_rnn_sf3x_256),
+    RNN_PV3("layered_", mr_rnn_qf4x_256),
+    RNN_PV3("layered_", mr_rnn_qf3x_256),
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_r20k", mr_rnn_p64, 64, RNN_PSMALL_SMEM),
@@ -1450,6 +1495,12 @@ static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_stacked_r20k", mr_rnn_sf3_64, 64, RNN_PSMALL_SMEM),
     RNN_PV("t64_layered_r20k", mr_rnn_qf4_64, 64, RNN_PSMALL_SMEM),
     RNN_PV("t64_layered_r20k", mr_rnn_qf3_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_fused_r20k", mr_rnn_f4x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_fused_r20k", mr_rnn_f3x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_stacked_r20k", mr_rnn_sf4x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_stacked_r20k", mr_rnn_sf3x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_layered_r20k", mr_rnn_qf4x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV("t64_layered_r20k", mr_rnn_qf3x_64, 64, RNN_PSMALL_SMEM),
 };
 
 /* ---- host side ---- */
@@ -1483,8 +1534,11 @@ static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
 }
 
 /* The persistent recurrence's variants of family fam (rnn_persist_full: the first that fits as
- * many blocks per SM as the kernel without shared memory, at most 2), for node n. */
-static mr_status rnn_persist_variants(mr_cuda_plan *plan, int fam, const mr_node *n, mr_err *err) {
+ * many blocks per SM as the kernel without shared memory, at most 2), for node n; a fused
+ * family's TF32 kernels where p says TF32. */
+static mr_status rnn_persist_variants(mr_cuda_plan *plan, int fam, const rnn_k_params *p,
+                                      const mr_node *n, mr_err *err) {
+    if (fam != RNN_FAM_GENERIC && p->tf32) fam += RNN_FAM_TF32 - 1;
     const mr_cuda_variant *f = &rnn_persist_full[fam][0];
     cudaError_t e = mr_cuda_smem_attr(f);
     int want = 0, per_sm = 0;
@@ -1634,7 +1688,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
                                     !fused ? RNN_FAM_GENERIC
                                     : gru  ? RNN_FAM_GRU
                                            : RNN_FAM_LSTM,
-                                    n, err));
+                                    &p, n, err));
         return mr_cuda_set_params(plan, &p, sizeof p, n, err);
     }
     /* Batch 1 with 16-byte rows: the staged variant (rnn_step), whose 64 KiB of dynamic shared
@@ -1757,7 +1811,7 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     plan->n_variants = 2;
     MR_TRY(rnn_persist_variants(
         plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM) : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM),
-        n, err));
+        &p, n, err));
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
