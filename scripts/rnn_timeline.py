@@ -2,8 +2,9 @@
 """Summarise the per-block step timeline of a -DRNN_TIMELINE build of src/cuda/rnn.cu.
 
 The build prints, for every block of the persistent recurrence and virtual steps 20 to 22,
-"tl BLOCK STEP t0 t1 t2 t3" (thread 0's %globaltimer ns: loop top, its poll done, the barrier
-after the wait, the step's last barrier). This groups the
+"tl BLOCK STEP t0 t1 t2 t3 [t4 t5]" (thread 0's %globaltimer ns: loop top, its poll done, the
+barrier after the wait, the step's last barrier; the last warp's take and claim done and warp
+0's dot products done, where printed). This groups the
 lines by launch (a gap of more than 50 us between loop tops) and prints, per launch, the
 medians and ranges over blocks and steps 21-22 of intervals measured on one SM's timer:
 
@@ -48,6 +49,11 @@ def summary(group):
             iv["poll done to barrier"].append(cur[2] - cur[1])
             iv["end to barrier after the wait"].append(cur[2] - prev[3])
             iv["barrier after the wait to end"].append(cur[3] - cur[2])
+            if len(cur) >= 6:
+                iv["loop top to take done (last warp)"].append(cur[4] - cur[0])
+                iv["take done to barrier after the wait"].append(cur[2] - cur[4])
+                iv["barrier to warp 0's dots done"].append(cur[5] - cur[2])
+                iv["warp 0's dots done to end"].append(cur[3] - cur[5])
     return iv
 
 

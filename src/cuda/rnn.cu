@@ -1085,18 +1085,27 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
 #ifdef RNN_TIMELINE
     /* Build with -DRNN_TIMELINE to print, for every block of a layer with 256 inputs, the
      * %globaltimer nanoseconds of virtual steps 20 to 22 at: the loop's top (0), thread 0's
-     * poll done (1), the barrier after the wait (2) and the step's last barrier (3), one line
-     * per block and step: "tl BLOCK STEP t0 t1 t2 t3". Kept in shared memory and printed as the
-     * block leaves, so that printing does not delay the steps; differences within a block
-     * are on one SM's timer. scripts/rnn_timeline.py summarises them (docs/KERNEL_NOTES.md,
-     * 22). A study build, never a release one. */
-    __shared__ unsigned long long tl_buf[3][4];
+     * poll done (1), the barrier after the wait (2) and the step's last barrier (3), and, in
+     * the fused step, the last warp's take and claim done (4) and warp 0's dot products done
+     * (5), one line per block and step: "tl BLOCK STEP t0 t1 t2 t3 t4 t5". Kept in shared
+     * memory and printed as the block leaves, so that printing does not delay the steps;
+     * differences within a block are on one SM's timer. scripts/rnn_timeline.py summarises
+     * them (docs/KERNEL_NOTES.md, 22 and 23). A study build, never a release one. */
+    __shared__ unsigned long long tl_buf[3][6];
     unsigned long long tl[4] = {0, 0, 0, 0};
     if (threadIdx.x == 0)
-        for (int q = 0; q < 12; q++) tl_buf[q / 4][q % 4] = 0; /* a step not run: zeros */
-#define RNN_TL(i) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(tl[i]))
+        for (int q = 0; q < 18; q++) tl_buf[q / 6][q % 6] = 0; /* a step not run: zeros */
+#define RNN_TL(i) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(tl[i])::"memory")
+/* stamp i of step v by the calling thread, straight into shared memory */
+#define RNN_TLS(i)                                                                                 \
+    do {                                                                                           \
+        unsigned long long t_;                                                                     \
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_)::"memory");                           \
+        if (v >= 20 && v < 23) tl_buf[v - 20][i] = t_;                                             \
+    } while (0)
 #else
-#define RNN_TL(i) ((void)0)
+#define RNN_TL(i)  ((void)0)
+#define RNN_TLS(i) ((void)0)
 #endif
     for (int j = 0;; j ^= 1) {
         RNN_TR(0);
@@ -1203,6 +1212,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 if (nx >= 0 && atomicCAS(cl + tile, nv, nv + 1) == nv) nt = tile;
                 ps_slot[j ^ 1] = nx; /* -1: none left */
                 ps_tile[j ^ 1] = nt;
+                RNN_TLS(4);
             }
         }
         __syncthreads();
@@ -1261,6 +1271,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
             __syncwarp();
             RNN_TR(5);
+            if (threadIdx.x == 0) RNN_TLS(5);
             if (pipe && layer && lane < upw) {
                 /* x = biases + W * x_t, the xw of a layer with a projection phase */
 #pragma unroll
@@ -1319,8 +1330,9 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             for (int q = 0; q < 4; q++) tl_buf[v - 20][q] = tl[q];
         if (ps_slot[j ^ 1] < 0 && p->NI == 256 && threadIdx.x == 0)
             for (int q = 0; q < 3; q++)
-                printf("tl %d %d %llu %llu %llu %llu\n", (int)blockIdx.x, 20 + q, tl_buf[q][0],
-                       tl_buf[q][1], tl_buf[q][2], tl_buf[q][3]);
+                printf("tl %d %d %llu %llu %llu %llu %llu %llu\n", (int)blockIdx.x, 20 + q,
+                       tl_buf[q][0], tl_buf[q][1], tl_buf[q][2], tl_buf[q][3], tl_buf[q][4],
+                       tl_buf[q][5]);
 #endif
         if (threadIdx.x == 0) red_release_add_u32(sync + RNN_SYNC_DONE, 1u);
 #ifdef RNN_TRACE
