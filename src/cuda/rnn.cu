@@ -1429,7 +1429,7 @@ MR_ELASTIC_KERNEL_ONCE(mr_rnn_p64, 64, 1, rnn_pbody_64)
  * float32's activations and (NAME x) TF32's approximated ones (act_sigm). The activations are a
  * literal of the kernel: chosen at run time inside the gate math, the float32 step ran ~1.5%
  * slower, and branching around two inlined copies of the gate math made the elastic 16-SM
- * step ~7% slower in either precision (docs/KERNEL_NOTES.md, 23). */
+ * step 7-12% slower in either precision (docs/KERNEL_NOTES.md, 23). */
 #define RNN_PFAM(FORM, G, STACK)                                                                   \
     RNN_PBODY(rnn_pbody_##FORM##G##_256, 4, 256, G, STACK, 0)                                      \
     RNN_PBODY(rnn_pbody_##FORM##G##_64, 8, 64, G, STACK, 0)                                        \
