@@ -300,12 +300,12 @@ static __device__ __forceinline__ float rnn_gru_lbr_cell(float gz, float gr, flo
 
 /* The gate math of pair `it` of batch chunk b0, from its inputs and the R * vec sums in gs
  * ([gate * nu + unit][batch]): writes h_t (and c_t, Y, Y_h, Y_c), or GRU lbr=0 phase A's z and
- * r (.) h_{t-1}. fast: act_sigm's (rnn_k_params.tf32 here; the fused step has it as a literal,
- * rnn_pstep). */
+ * r (.) h_{t-1}. The activations are act_sigm's, TF32's where rnn_k_params.tf32 (the fused step
+ * has that as a literal of its kernel, rnn_fgate_apply). */
 static __device__ __forceinline__ void rnn_gate_apply(const rnn_ctx *c, const mr_cuda_args *a,
                                                       const rnn_k_params *p, long long b0, int it,
-                                                      const rnn_gate_in *in, const float *gs,
-                                                      int fast) {
+                                                      const rnn_gate_in *in, const float *gs) {
+    const int fast = p->tf32;
     const long long S = p->S, B = p->B, H = p->H, D = p->dirs, d = c->d;
     const int i = it % c->nu, bb = it / c->nu;
     const long long b = b0 + bb, u = c->u0 + i;
@@ -401,7 +401,7 @@ static __device__ __forceinline__ void rnn_gates(const rnn_ctx *c, const mr_cuda
             in = *pre;
         else
             rnn_gate_load(c, a, p, b0, it, &in);
-        rnn_gate_apply(c, a, p, b0, it, &in, gs, p->tf32);
+        rnn_gate_apply(c, a, p, b0, it, &in, gs);
     }
 }
 
@@ -897,11 +897,12 @@ static __device__ __forceinline__ void rnn_fdot(const rnn_ctx *c, const float4 x
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++) acc[k] = 0.0f;
 #pragma unroll
-    for (int i = 0; i < RNN_RQ; i++)
+    for (int i = 0; i < RNN_RQ; i++) {
         if (lane + 32 * i < H / 4)
 #pragma unroll
             for (int k = 0; k < RNN_RROWS; k++) acc[k] = dot4_acc(acc[k], rreg[k][i], x[i]);
-                /* the register rows' sums in groups of four, then two, then one (the same bits) */
+    }
+    /* the register rows' sums in groups of four, then two, then one (the same bits) */
 #pragma unroll
     for (int k0 = 0; k0 < RNN_RROWS; k0 += 4) {
         if (k0 + 4 <= RNN_RROWS) {
@@ -1484,35 +1485,28 @@ enum {
             RNN_PV("t256_" FORM "r48k", K, 256, 48 * 1024),                                        \
             RNN_PV("t256_" FORM "r20k", K, 256, RNN_PSMALL_SMEM)                                   \
     }
+/* The fused families' variants in RNN_FAM_LSTM's order, their kernels' names ending in X (empty,
+ * or x for TF32's, RNN_PFAM). */
+#define RNN_PV3_FUSED(X)                                                                           \
+    RNN_PV3("fused_", mr_rnn_f4##X##_256), RNN_PV3("fused_", mr_rnn_f3##X##_256),                  \
+        RNN_PV3("stacked_", mr_rnn_sf4##X##_256), RNN_PV3("stacked_", mr_rnn_sf3##X##_256),        \
+        RNN_PV3("layered_", mr_rnn_qf4##X##_256), RNN_PV3("layered_", mr_rnn_qf3##X##_256)
+#define RNN_PV_FUSED(X)                                                                            \
+    RNN_PV("t64_fused_r20k", mr_rnn_f4##X##_64, 64, RNN_PSMALL_SMEM),                              \
+        RNN_PV("t64_fused_r20k", mr_rnn_f3##X##_64, 64, RNN_PSMALL_SMEM),                          \
+        RNN_PV("t64_stacked_r20k", mr_rnn_sf4##X##_64, 64, RNN_PSMALL_SMEM),                       \
+        RNN_PV("t64_stacked_r20k", mr_rnn_sf3##X##_64, 64, RNN_PSMALL_SMEM),                       \
+        RNN_PV("t64_layered_r20k", mr_rnn_qf4##X##_64, 64, RNN_PSMALL_SMEM),                       \
+        RNN_PV("t64_layered_r20k", mr_rnn_qf3##X##_64, 64, RNN_PSMALL_SMEM)
 static const mr_cuda_variant rnn_persist_full[RNN_FAMS][3] = {
     RNN_PV3("", mr_rnn_p256),
-    RNN_PV3("fused_", mr_rnn_f4_256),
-    RNN_PV3("fused_", mr_rnn_f3_256),
-    RNN_PV3("stacked_", mr_rnn_sf4_256),
-    RNN_PV3("stacked_", mr_rnn_sf3_256),
-    RNN_PV3("layered_", mr_rnn_qf4_256),
-    RNN_PV3("layered_", mr_rnn_qf3_256),
-    RNN_PV3("fused_", mr_rnn_f4x_256),
-    RNN_PV3("fused_", mr_rnn_f3x_256),
-    RNN_PV3("stacked_", mr_rnn_sf4x_256),
-    RNN_PV3("stacked_", mr_rnn_sf3x_256),
-    RNN_PV3("layered_", mr_rnn_qf4x_256),
-    RNN_PV3("layered_", mr_rnn_qf3x_256),
+    RNN_PV3_FUSED(),
+    RNN_PV3_FUSED(x),
 };
 static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV("t64_r20k", mr_rnn_p64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_fused_r20k", mr_rnn_f4_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_fused_r20k", mr_rnn_f3_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_stacked_r20k", mr_rnn_sf4_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_stacked_r20k", mr_rnn_sf3_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_layered_r20k", mr_rnn_qf4_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_layered_r20k", mr_rnn_qf3_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_fused_r20k", mr_rnn_f4x_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_fused_r20k", mr_rnn_f3x_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_stacked_r20k", mr_rnn_sf4x_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_stacked_r20k", mr_rnn_sf3x_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_layered_r20k", mr_rnn_qf4x_64, 64, RNN_PSMALL_SMEM),
-    RNN_PV("t64_layered_r20k", mr_rnn_qf3x_64, 64, RNN_PSMALL_SMEM),
+    RNN_PV_FUSED(),
+    RNN_PV_FUSED(x),
 };
 
 /* ---- host side ---- */
