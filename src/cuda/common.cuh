@@ -60,6 +60,38 @@ static __device__ __forceinline__ void mr_mma_tf32(float *d, const unsigned *a, 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+/* ---- half-precision tensor cores (sm_80 and later) ----
+ *
+ * mma.sync m16n8k16 with f16 operands and float32 accumulation. Fragments (PTX ISA, "Matrix
+ * fragments for mma.m16n8k16" with .f16), lane = 4 * g + t; each 32-bit register holds two
+ * halves, the lower k (or column) in the low 16 bits:
+ *   A (16 x 16, row-major)  a[0] = A[g][2t..2t+1]      a[1] = A[g + 8][2t..2t+1]
+ *                           a[2] = A[g][2t+8..2t+9]    a[3] = A[g + 8][2t+8..2t+9]
+ *   B (16 x 8, k x n)       b[0] = B[2t..2t+1][g]      b[1] = B[2t+8..2t+9][g]
+ *   C, D (16 x 8)           as mr_mma_tf32's. */
+
+/* Two floats as two halves rounded to nearest (ties to even), lo in the low 16 bits. */
+static __device__ __forceinline__ unsigned mr_half2(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+/* One float as a half rounded to nearest (ties to even). */
+static __device__ __forceinline__ unsigned short mr_half(float x) {
+    unsigned short r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+}
+
+/* d += A * B for one m16n8k16 fragment triple (see above). */
+static __device__ __forceinline__ void mr_mma_f16(float *d, unsigned a0, unsigned a1, unsigned a2,
+                                                  unsigned a3, unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
 /* ---- asynchronous global -> shared copies (cp.async, sm_80 and later) ----
  * A copy whose `ok` is false reads nothing and fills its destination with zeros (src-size
  * 0); its source address must still be a valid pointer, so callers pass a safe one. The

@@ -941,6 +941,154 @@ static __device__ __forceinline__ void rnn_fdot_w(const rnn_ctx *c, const float 
     rnn_fdot_rows(c, x, c->Wd, rc, 0, wbase + warp * rpw, srows, 0, G, H, gs + 1, T);
 }
 
+/* ---- the fused step's dot products on tensor cores (TF32 only) ----
+ * Under TF32 the fused step of the layered LSTM stack (mr_rnn_qf4t_256; stack_prepare,
+ * rnn_tc_ok) runs a warp's rows of R times h_{t-1} as mma.sync m16n8k16 (common.cuh), two
+ * blocks of 16 columns per mma: A's rows 0..7 are the warp's rows of R (local row r, zero
+ * past its G (nu / nw) rows) in block 2i, rows 8..15 the same rows in block 2i + 1; B's even
+ * columns are h_{t-1}'s block 2i, its odd ones block 2i + 1; so D[r][0] and D[r + 8][1] are
+ * row r's sums over the two blocks (the rest of D is not read). H / 32 mmas in four chains,
+ * each an LDS.128 of A and an LDS.64 of B: ~70 instructions per warp and step where the float32
+ * FMAs took ~400 (two groups of four rows from shared memory, two register rows, the sums'
+ * shuffles; docs/KERNEL_NOTES.md, 24). Batch 1 uses 16 of D's 128 sums, so the
+ * tensor pipe does 8 times the useful work; on 16 SMs it is still busy only ~5.5% of the time.
+ * Halves, not TF32 operands, so that a tile's rows fit shared memory (16 H bytes per warp:
+ * 64 KiB per 16-SM LSTM tile, where float32 rows did not fit) and an mma takes 16 columns:
+ * - row r of R is scaled by 2^e_r (chosen so that its largest |value| is in [2^14, 2^15):
+ *   exact) and rounded to the nearest half, which keeps 11 significant bits, as TF32 rounding
+ *   to nearest does, for every value within 2^28 of the row's largest; the sum is scaled back
+ *   by 2^-e_r (exact);
+ * - h_{t-1} is rounded to the nearest half, unscaled: |h| < 1 (o tanh(c)) after the first step,
+ *   whose h_{t-1} is the initial state (which is why a node with initial_h keeps the float32
+ *   dot products), 11 significant bits down to 2^-14, an absolute error of at most 2^-25
+ *   below.
+ * The products are exact in float32 and the tensor cores accumulate in float32. Columns are
+ * permuted within each block of 16 (the mma's k 2t, 2t+1, 2t+8, 2t+9 are columns 4t..4t+3 of
+ * the block), the same for A and B, so that a lane's B is one 8-byte load of h_{t-1} and its
+ * A four pairs of consecutive columns. */
+
+#ifndef RNN_TC_LROWS /* rows converted at a time (1, 2, 4 or 8) */
+#define RNN_TC_LROWS 4
+#endif
+/* Warp w's rows of the tile in c as A fragments, into fr (16 H bytes: uint4 i * 32 + lane
+ * holds lane's a registers of mma i) where fits, and the scales: *sa, 2^e of the lane's row
+ * (lane / 4; for the loads of the step when the rows are not in shared memory), *so, 2^-e of
+ * the same row (its sum). */
+static __device__ __forceinline__ void rnn_ftc_load(const rnn_ctx *c, int G, int H, int T,
+                                                    unsigned *fr, int fits, float *sa, float *so) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+    const int rpw = G * (nu / nw);
+    /* RNN_TC_LROWS rows at a time, their loads in flight together. One row at a time (eight L2
+     * round trips per warp before a tile's first step), the 16-SM LSTM's steps summed ~19 us
+     * more; eight at a time, ~18 us more (the registers; docs/KERNEL_NOTES.md, 24). */
+#pragma unroll 1
+    for (int r0 = 0; r0 < 8; r0 += RNN_TC_LROWS) {
+        float4 v[RNN_TC_LROWS][RNN_RQ];
+        float m[RNN_TC_LROWS];
+#pragma unroll
+        for (int k = 0; k < RNN_TC_LROWS; k++) {
+            const int r = r0 + k;
+            const float4 *src =
+                r < rpw ? (const float4 *)rnn_tile_row(c, rnn_frow(r, G, warp, nw, nu), H) : NULL;
+#pragma unroll
+            for (int i = 0; i < RNN_RQ; i++) {
+                const int q = lane + 32 * i;
+                v[k][i] = src && q < H / 4 ? __ldg(src + q) : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < RNN_TC_LROWS; k++) {
+            m[k] = 0.0f;
+#pragma unroll
+            for (int i = 0; i < RNN_RQ; i++)
+                m[k] = fmaxf(m[k], fmaxf(fmaxf(fabsf(v[k][i].x), fabsf(v[k][i].y)),
+                                         fmaxf(fabsf(v[k][i].z), fabsf(v[k][i].w))));
+        }
+        for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+            for (int k = 0; k < RNN_TC_LROWS; k++)
+                m[k] = fmaxf(m[k], __shfl_xor_sync(0xffffffffu, m[k], o));
+#pragma unroll
+        for (int k = 0; k < RNN_TC_LROWS; k++) {
+            const int r = r0 + k;
+            /* e = 14 - the exponent of m (0 for a row of zeros), within float32's normal range */
+            int e = m[k] > 0.0f ? 14 - ((int)(__float_as_uint(m[k]) >> 23 & 0xff) - 127) : 0;
+            e = e < -100 ? -100 : e > 100 ? 100 : e;
+            const float s = __uint_as_float((unsigned)(127 + e) << 23);
+            if ((lane >> 2) == r) {
+                *sa = s;
+                *so = __uint_as_float((unsigned)(127 - e) << 23);
+            }
+            if (fits)
+#pragma unroll
+                for (int i = 0; i < RNN_RQ; i++) {
+                    /* columns 4q..4q+3: block b = q / 4 (mma b / 2, its rows r + 8 (b & 1)),
+                     * lane 4 r + q % 4, registers b & 1 (the pair 4t, 4t+1) and 2 + (b & 1) */
+                    const int q = lane + 32 * i, b = q >> 2;
+                    unsigned *d = fr + ((b >> 1) * 32 + 4 * r + (q & 3)) * 4 + (b & 1);
+                    if (q < H / 4) {
+                        d[0] = mr_half2(v[k][i].x * s, v[k][i].y * s);
+                        d[2] = mr_half2(v[k][i].z * s, v[k][i].w * s);
+                    }
+                }
+        }
+    }
+}
+
+/* The dot products of warp w's rows with h_{t-1} (hb: H halves), sums into gs[tile row *
+ * RNN_BC]. The rows from fr where fits (rnn_ftc_load), else from R in L2, scaled by sa and
+ * rounded here (the same halves). H a multiple of 128. */
+static __device__ __forceinline__ void rnn_ftc_dot(const rnn_ctx *c, const unsigned short *hb,
+                                                   const uint4 *fr, int fits, float sa, float so,
+                                                   int G, int H, float *gs, int T) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = T / 32, nu = c->nu;
+    const int rpw = G * (nu / nw), g = lane >> 2, t = lane & 3;
+    /* B: h_{t-1}'s block 2i + (g & 1), columns 4t..4t+3 */
+    const uint2 *h2 = (const uint2 *)hb + 4 * (g & 1) + t;
+    float acc[4][4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = acc[k][2] = acc[k][3] = 0.0f;
+    if (fits) {
+        const uint4 *a4 = fr + lane;
+#pragma unroll 1
+        for (int i = 0; i < H / 32; i += 4) {
+            uint4 a[4];
+            uint2 b[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                a[k] = a4[(i + k) * 32];
+                b[k] = h2[8 * (i + k)];
+            }
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+                mr_mma_f16(acc[k], a[k].x, a[k].y, a[k].z, a[k].w, b[k].x, b[k].y);
+        }
+    } else {
+        const float *src = g < rpw ? rnn_tile_row(c, rnn_frow(g, G, warp, nw, nu), H) : NULL;
+#pragma unroll 1
+        for (int i = 0; i < H / 32; i += 4)
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const int c0 = 32 * (i + k) + 4 * t;
+                float4 v0 = make_float4(0.f, 0.f, 0.f, 0.f), v1 = v0;
+                if (src) {
+                    v0 = __ldg((const float4 *)(src + c0));
+                    v1 = __ldg((const float4 *)(src + c0 + 16));
+                }
+                const uint2 b = h2[8 * (i + k)];
+                mr_mma_f16(acc[k], mr_half2(v0.x * sa, v0.y * sa), mr_half2(v1.x * sa, v1.y * sa),
+                           mr_half2(v0.z * sa, v0.w * sa), mr_half2(v1.z * sa, v1.w * sa), b.x,
+                           b.y);
+            }
+    }
+    /* lane 4 g: D[g][0] (block 2i) and D[g + 8][1] (block 2i + 1), row g's */
+    if (t == 0 && g < rpw) {
+        const float d = ((acc[0][0] + acc[1][0]) + (acc[2][0] + acc[3][0])) +
+                        ((acc[0][3] + acc[1][3]) + (acc[2][3] + acc[3][3]));
+        gs[rnn_frow(g, G, warp, nw, nu) * RNN_BC] = d * so;
+    }
+}
+
 /* The fused step's wait for h_{t-1} (c->k > 0), not pipelined: every unit's word of step
  * k - 1 (tag k; rnn_fgate_apply stores h_t with tag k + 1) into vbuf[H], by every warp but
  * the last, which prepares the gate state and takes the next slot meanwhile (rnn_pstep);
@@ -976,7 +1124,8 @@ static __device__ __forceinline__ unsigned rnn_poll_read(const unsigned long lon
     return need;
 }
 static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const mr_cuda_args *a,
-                                                       const rnn_k_params *p, float *vbuf, int T) {
+                                                       const rnn_k_params *p, float *vbuf, int T,
+                                                       int TC) {
     const int np = T > 32 ? T - 32 : 32, H = (int)p->H; /* pollers */
     if ((int)threadIdx.x >= np) return;
     const unsigned want = (unsigned)c->k;
@@ -1006,7 +1155,10 @@ static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const m
         }
 #pragma unroll
         for (int i = 0; i < 4; i++)
-            if (e0 + i * np < H) vbuf[e0 + i * np] = __uint_as_float((unsigned)v[i]);
+            if (e0 + i * np < H && TC) /* as halves for rnn_ftc_dot */
+                ((unsigned short *)vbuf)[e0 + i * np] = mr_half(__uint_as_float((unsigned)v[i]));
+            else if (e0 + i * np < H)
+                vbuf[e0 + i * np] = __uint_as_float((unsigned)v[i]);
     }
 }
 
@@ -1066,6 +1218,12 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
     float *vbuf = rnn_dyn, *rc = rnn_dyn + nbc * H;
     const int fit = (int)(((long long)dyn / 4 - nbc * H) / H);
     float4 rreg[RNN_RROWS][RNN_RQ]; /* the fused step's register rows */
+    /* TC (FAST 2, TF32): the fused step's dot products on tensor cores (rnn_ftc_dot), each warp's
+     * rows as halves at tc_fr where they fit, with their scales */
+    const int TC = FUSED && FAST == 2;
+    const int tc_fits = TC && (long long)dyn >= (nbc * H + (long long)nw * 4 * H) * 4;
+    uint4 *tc_fr = (uint4 *)rc + warp * H;
+    float tc_sa = 1.0f, tc_so = 1.0f;
 #pragma unroll
     for (int k = 0; k < RNN_RROWS; k++)
 #pragma unroll
@@ -1158,7 +1316,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         const int rslots = FUSED ? p->G * nu - nw * RNN_RROWS : p->G * nu;
         const int want = rslots + (pipe && layer ? p->G * nu : 0);
         const int srows = want < fit ? want : fit;
-        if (reload && srows > 0) {
+        if (!TC && reload && srows > 0) {
             const int spw = FUSED ? p->G * (nu / nw) - RNN_RROWS : 1;
             for (int r = warp; r < srows; r += nw) {
                 const int rw = r - rslots, rpw = p->G * (nu / nw);
@@ -1172,7 +1330,10 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             }
             mr_cp_async_commit();
         }
-        if (FUSED && reload) rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
+        if (TC && reload)
+            rnn_ftc_load(&c, FUSED, (int)H, T, (unsigned *)tc_fr, tc_fits, &tc_sa, &tc_so);
+        else if (FUSED && reload)
+            rnn_fregs_load(&c, FUSED, (int)H, T, rreg);
         /* Thread 0 waits for the previous virtual step where it must (acquire: with the
          * barrier below, its writes are visible to the whole block), the fused step's warps
          * but the last poll for h_{t-1} (rnn_tagged_wait), and the last warp takes the next
@@ -1194,7 +1355,7 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         if (threadIdx.x == 0 && v > 0 && !(TAGGED && early))
             while (ld_acquire_u32(sync + RNN_SYNC_DONE) < v * (unsigned)n) {
             }
-        if (TAGGED && !idle && c.k > 0) rnn_tagged_wait(&c, a, p, vbuf, T);
+        if (TAGGED && !idle && c.k > 0) rnn_tagged_wait(&c, a, p, vbuf, T, TC);
         RNN_TR(2);
         RNN_TL(1);
         if (warp == nw - 1) {
@@ -1238,37 +1399,55 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
                 }
                 rnn_fdot_w(&c, rc, rslots, srows, FUSED, (int)H, gs, T);
             }
-            float4 x[RNN_RQ];
-            /* h_{t-1} in vbuf (read from it by name, so that the loads are LDS, not generic
-             * loads that may reach shared memory), or at c.vec */
             const int tv = TAGGED && c.k > 0;
-            const float *hv = c.vec;
-            const int al = ((unsigned long long)hv & 15) == 0;
-#pragma unroll
-            for (int i = 0; i < RNN_RQ; i++) {
-                const int q = lane + 32 * i;
-                x[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-                if (do_dot && q < H / 4 && tv)
-                    x[i] = ((const float4 *)vbuf)[q];
-                else if (do_dot && q < H / 4)
-                    x[i] = al ? __ldcg((const float4 *)hv + q)
-                              : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
-                                            __ldcg(hv + 4 * q + 2), __ldcg(hv + 4 * q + 3));
-            }
-            if (reload && !(pipe && layer)) {
-                mr_cp_async_wait();
-                __syncthreads(); /* block-uniform: every warp reads every warp's copies */
-            }
-            RNN_TR(4);
-            if (do_dot) {
-                if (srows >= want)
-                    rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 1, gs, T);
+            if (TC) {
+                /* h_{t-1} as halves in vbuf (rnn_tagged_wait), or from c.vec (untagged) */
+                if (do_dot && !tv)
+                    for (int q = threadIdx.x; q < H; q += T)
+                        ((unsigned short *)vbuf)[q] = mr_half(__ldcg(c.vec + q));
+                if (reload || (do_dot && !tv)) { /* block-uniform */
+                    mr_cp_async_wait();
+                    __syncthreads();
+                }
+                RNN_TR(4);
+                if (do_dot)
+                    rnn_ftc_dot(&c, (const unsigned short *)vbuf, tc_fr, tc_fits, tc_sa, tc_so,
+                                FUSED, (int)H, gs, T);
                 else
-                    rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 0, gs, T);
+                    for (int r = lane; r < FUSED * upw; r += 32)
+                        gs[rnn_frow(r, FUSED, warp, nw, nu) * RNN_BC] = 0.0f;
             } else {
-                /* zero initial state: R * 0 = 0, skipped as on the CPU */
-                for (int r = lane; r < FUSED * upw; r += 32)
-                    gs[rnn_frow(r, FUSED, warp, nw, nu) * RNN_BC] = 0.0f;
+                float4 x[RNN_RQ];
+                /* h_{t-1} in vbuf (read from it by name, so that the loads are LDS, not generic
+                 * loads that may reach shared memory), or at c.vec */
+                const float *hv = c.vec;
+                const int al = ((unsigned long long)hv & 15) == 0;
+#pragma unroll
+                for (int i = 0; i < RNN_RQ; i++) {
+                    const int q = lane + 32 * i;
+                    x[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+                    if (do_dot && q < H / 4 && tv)
+                        x[i] = ((const float4 *)vbuf)[q];
+                    else if (do_dot && q < H / 4)
+                        x[i] = al ? __ldcg((const float4 *)hv + q)
+                                  : make_float4(__ldcg(hv + 4 * q), __ldcg(hv + 4 * q + 1),
+                                                __ldcg(hv + 4 * q + 2), __ldcg(hv + 4 * q + 3));
+                }
+                if (reload && !(pipe && layer)) {
+                    mr_cp_async_wait();
+                    __syncthreads(); /* block-uniform: every warp reads every warp's copies */
+                }
+                RNN_TR(4);
+                if (do_dot) {
+                    if (srows >= want)
+                        rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 1, gs, T);
+                    else
+                        rnn_fdot(&c, x, rreg, rc, srows, FUSED, (int)H, 0, gs, T);
+                } else {
+                    /* zero initial state: R * 0 = 0, skipped as on the CPU */
+                    for (int r = lane; r < FUSED * upw; r += 32)
+                        gs[rnn_frow(r, FUSED, warp, nw, nu) * RNN_BC] = 0.0f;
+                }
             }
             __syncwarp();
             RNN_TR(5);
@@ -1446,6 +1625,10 @@ RNN_PFAM(sf, 4, 1) /* two stacked layers (ops/rnn.h), pipelined */
 RNN_PFAM(sf, 3, 1)
 RNN_PFAM(qf, 4, 2) /* two stacked layers, one after the other */
 RNN_PFAM(qf, 3, 2)
+/* The layered LSTM stack's fused step with its dot products on tensor cores (TF32 only,
+ * rnn_ftc_dot; FAST 2: TF32's activations too), 256 threads. */
+RNN_PBODY(rnn_pbody_qf4t_256, 4, 256, 4, 2, 2)
+MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4t_256, 256, 2, rnn_pbody_qf4t_256)
 
 static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
                                          (const void *)mr_rnn_t256_plain, 256, 0};
@@ -1508,6 +1691,12 @@ static const mr_cuda_variant rnn_persist_small[RNN_FAMS] = {
     RNN_PV_FUSED(),
     RNN_PV_FUSED(x),
 };
+/* The tensor-core kernel's variants (rnn_tc_ok). Its small variant is the same 256-thread kernel
+ * (rnn_ftc_dot takes at most 8 rows per warp, which the plan's tiles give 8 warps), its rows
+ * then read from L2 every step. */
+static const mr_cuda_variant rnn_tc_full[3] = RNN_PV3("layered_tc_", mr_rnn_qf4t_256);
+static const mr_cuda_variant rnn_tc_small =
+    RNN_PV("t256_layered_tc_r20k", mr_rnn_qf4t_256, 256, RNN_PSMALL_SMEM);
 
 /* ---- host side ---- */
 
@@ -1539,28 +1728,57 @@ static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
     return !rnn_is_proj(p, phase) && p->persist ? p->n_tiles : rnn_phase_blocks(plan, phase);
 }
 
+/* Whether the layered stack of p (not pipelined) takes its fused step's dot products on tensor
+ * cores (mr_rnn_qf4t_256, rnn_ftc_dot): TF32; an LSTM; at most 8 rows per warp of the 256-thread
+ * kernel (tiles of at most 16 units); H a multiple of 128 that rnn_ftc_load's registers hold; and
+ * no initial_h in either layer, as h_{t-1} goes into halves unscaled. Measured on an H200 (16 SMs,
+ * docs/KERNEL_NOTES.md, 24): the zoo's LSTM 6.3% faster, its GRU ~4% slower (6 rows per warp
+ * cost the float32 FMAs less, the padded mma the same), so the GRU, and single layers (tiles of
+ * 8 units elsewhere: half of each mma padding), keep the float32 dot products. RNN_TC 0 (a study
+ * build): never. */
+#ifndef RNN_TC
+#define RNN_TC 1
+#endif
+static int rnn_tc_ok(const rnn_k_params *p, const mr_node *n) {
+    if (!RNN_TC || !p->tf32 || p->gru || p->H % 128 || p->H > 128 * RNN_RQ || p->ht % 8 ||
+        p->G * (p->ht / 8) > 8)
+        return 0;
+    for (int l = 0; l < 2; l++) {
+        const int i = l * MR_RNN_STACK_IN + IN_H0;
+        if (i < n->n_in && n->in[i] >= 0) return 0;
+    }
+    return 1;
+}
+
 /* The persistent recurrence's variants of family fam (rnn_persist_full: the first that fits as
  * many blocks per SM as the kernel without shared memory, at most 2), for node n; a fused
- * family's TF32 kernels where p says TF32. */
-static mr_status rnn_persist_variants(mr_cuda_plan *plan, int fam, const rnn_k_params *p,
+ * family's TF32 kernels where p says TF32, its tensor-core kernels where tc (rnn_tc_ok). */
+static mr_status rnn_persist_variants(mr_cuda_plan *plan, int fam, int tc, const rnn_k_params *p,
                                       const mr_node *n, mr_err *err) {
-    if (fam != RNN_FAM_GENERIC && p->tf32) fam += RNN_FAM_TF32 - 1;
-    const mr_cuda_variant *f = &rnn_persist_full[fam][0];
+    const mr_cuda_variant *f, *small;
+    if (tc) {
+        f = rnn_tc_full;
+        small = &rnn_tc_small;
+    } else {
+        if (fam != RNN_FAM_GENERIC && p->tf32) fam += RNN_FAM_TF32 - 1;
+        f = rnn_persist_full[fam];
+        small = &rnn_persist_small[fam];
+    }
     cudaError_t e = mr_cuda_smem_attr(f);
     int want = 0, per_sm = 0;
     if (e == cudaSuccess)
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&want, f->elastic, 256, 0);
     if (want > 2) want = 2;
-    plan->variants[0] = &rnn_persist_full[fam][2];
+    plan->variants[0] = &f[2];
     for (int i = 0; i < 2 && e == cudaSuccess; i++) {
         e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f->elastic, 256,
-                                                          (size_t)rnn_persist_full[fam][i].smem);
+                                                          (size_t)f[i].smem);
         if (e == cudaSuccess && per_sm >= want) {
-            plan->variants[0] = &rnn_persist_full[fam][i];
+            plan->variants[0] = &f[i];
             break;
         }
     }
-    plan->variants[1] = &rnn_persist_small[fam];
+    plan->variants[1] = small;
     if (e != cudaSuccess) {
         cudaGetLastError();
         return mr_err_node(err, MR_ERR_BACKEND, n,
@@ -1694,7 +1912,7 @@ static mr_status rnn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_
                                     !fused ? RNN_FAM_GENERIC
                                     : gru  ? RNN_FAM_GRU
                                            : RNN_FAM_LSTM,
-                                    &p, n, err));
+                                    0, &p, n, err));
         return mr_cuda_set_params(plan, &p, sizeof p, n, err);
     }
     /* Batch 1 with 16-byte rows: the staged variant (rnn_step), whose 64 KiB of dynamic shared
@@ -1817,7 +2035,7 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     plan->n_variants = 2;
     MR_TRY(rnn_persist_variants(
         plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM) : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM),
-        &p, n, err));
+        !p.pipe && rnn_tc_ok(&p, n), &p, n, err));
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
