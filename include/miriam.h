@@ -129,7 +129,9 @@ typedef enum mr_precision {
                               inputs (10-bit mantissa) and float32 accumulation, as PyTorch
                               runs cuDNN convolutions by default; ~1e-3 relative error.
                               LSTM/GRU gate activations from hardware approximations
-                              (~1e-7 absolute error) */
+                              (~1e-7 absolute error); a 2-layer LSTM's recurrent dot
+                              products on tensor cores where its layers run one after the
+                              other (small SM partitions), with TF32's rounding */
 } mr_precision;
 
 /* "fp32", "tf32". */

@@ -209,7 +209,7 @@ def export_onnx(model, x, path, opset, mode):
 
 
 def run_miriam(miriam, model, x_path, ref_path, out_path, rtol, atol, threads=None,
-               device=None, precision="fp32"):
+               device=None, precision="fp32", sms=0):
     """Runs miriam run with --compare; returns (passed, output array or None, log text)."""
     device = device or os.environ.get("MIRIAM_DEVICE", "cpu")
     cmd = [miriam, "run", model, "--input", x_path, "--output", out_path, "--compare",
@@ -219,6 +219,8 @@ def run_miriam(miriam, model, x_path, ref_path, out_path, rtol, atol, threads=No
         cmd += ["--threads", str(threads)]
     if precision != "fp32":
         cmd += ["--precision", precision]
+    if sms:
+        cmd += ["--sms", str(sms)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     y = np.load(out_path) if os.path.exists(out_path) else None
     return p.returncode == 0, y, " ".join(cmd) + "\n" + p.stdout
@@ -284,6 +286,9 @@ def main():
                     help="atol = ATOL_SCALE * max|y| (default 1e-4 for fp32, 1e-2 for tf32; "
                     "see the docstring)")
     ap.add_argument("--threads", type=int, help="miriam worker threads (default: all cores)")
+    ap.add_argument("--sms", type=int, default=0,
+                    help="miriam's --sms: run in an SM partition of the GPU (default: the "
+                    "whole GPU), where some kernels differ (e.g. the stacked recurrences)")
     ap.add_argument("--out-dir", help="keep the .onnx/.npy files here (default: a temporary "
                     "directory, removed at the end)")
     ap.add_argument("--verbose", action="store_true", help="print miriam's output")
@@ -343,7 +348,7 @@ def main():
                         else:
                             ok, y, log = run_miriam(args.miriam, onnx_path, x_path, ref_path,
                                                     out_path, args.rtol, atol, args.threads,
-                                                    precision=args.precision)
+                                                    precision=args.precision, sms=args.sms)
                     except Exception as e:  # export failure: report, go on
                         ok, y, log = False, None, f"export failed: {e}"
                     cols = ["-", "-", "-"]

@@ -980,7 +980,7 @@ static __device__ __forceinline__ void rnn_ftc_load(const rnn_ctx *c, int G, int
     const int rpw = G * (nu / nw);
     /* RNN_TC_LROWS rows at a time, their loads in flight together. One row at a time (eight L2
      * round trips per warp before a tile's first step), the 16-SM LSTM's steps summed ~19 us
-     * more; eight at a time, ~18 us more (the registers; docs/KERNEL_NOTES.md, 24). */
+     * more; eight at a time, ~18 us more (docs/KERNEL_NOTES.md, 24). */
 #pragma unroll 1
     for (int r0 = 0; r0 < 8; r0 += RNN_TC_LROWS) {
         float4 v[RNN_TC_LROWS][RNN_RQ];
@@ -1731,7 +1731,8 @@ static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
 /* Whether the layered stack of p (not pipelined) takes its fused step's dot products on tensor
  * cores (mr_rnn_qf4t_256, rnn_ftc_dot): TF32; an LSTM; at most 8 rows per warp of the 256-thread
  * kernel (tiles of at most 16 units); H a multiple of 128 that rnn_ftc_load's registers hold; and
- * no initial_h in either layer, as h_{t-1} goes into halves unscaled. Measured on an H200 (16 SMs,
+ * in either layer no initial_h but a constant one within [-1, 1] (as exporters may write the
+ * zero state), as h_{t-1} goes into halves unscaled. Measured on an H200 (16 SMs,
  * docs/KERNEL_NOTES.md, 24): the zoo's LSTM 6.3% faster, its GRU ~4% slower (6 rows per warp
  * cost the float32 FMAs less, the padded mma the same), so the GRU, and single layers (tiles of
  * 8 units elsewhere: half of each mma padding), keep the float32 dot products. RNN_TC 0 (a study
@@ -1739,13 +1740,18 @@ static long long rnn_phase_width(const mr_cuda_plan *plan, int phase) {
 #ifndef RNN_TC
 #define RNN_TC 1
 #endif
-static int rnn_tc_ok(const rnn_k_params *p, const mr_node *n) {
+static int rnn_tc_ok(const mr_graph *g, const rnn_k_params *p, const mr_node *n) {
     if (!RNN_TC || !p->tf32 || p->gru || p->H % 128 || p->H > 128 * RNN_RQ || p->ht % 8 ||
         p->G * (p->ht / 8) > 8)
         return 0;
     for (int l = 0; l < 2; l++) {
         const int i = l * MR_RNN_STACK_IN + IN_H0;
-        if (i < n->n_in && n->in[i] >= 0) return 0;
+        if (i >= n->n_in || n->in[i] < 0) continue;
+        const mr_tensor_desc *t = &g->tensors[n->in[i]];
+        if (!t->data || t->dtype != MR_DTYPE_F32) return 0;
+        const float *h0 = (const float *)t->data;
+        for (int64_t e = 0, ne = mr_desc_numel(t); e < ne; e++)
+            if (!(fabsf(h0[e]) <= 1.0f)) return 0;
     }
     return 1;
 }
@@ -2035,7 +2041,7 @@ static mr_status stack_prepare(const mr_graph *g, const mr_node *n, const mr_cud
     plan->n_variants = 2;
     MR_TRY(rnn_persist_variants(
         plan, p.pipe ? (gru ? RNN_FAM_SGRU : RNN_FAM_SLSTM) : (gru ? RNN_FAM_QGRU : RNN_FAM_QLSTM),
-        !p.pipe && rnn_tc_ok(&p, n), &p, n, err));
+        !p.pipe && rnn_tc_ok(g, &p, n), &p, n, err));
     return mr_cuda_set_params(plan, &p, sizeof p, n, err);
 }
 
