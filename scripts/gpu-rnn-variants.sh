@@ -7,7 +7,8 @@
 #      repetitions rather than between builds;
 #   3. with RNN_BENCH=1, scripts/bench_gpu.py for the build and each variant (against PyTorch).
 # Environment: RNN_VARIANTS (names; default every packed one), RNN_SMS (default "16"),
-# RNN_PRECISIONS (default "tf32 fp32"), RNN_REPS (default 2). Logs under $OUT.
+# RNN_PRECISIONS (default "tf32 fp32"), RNN_REPS (default 2), RNN_MODELS (zoo models, default
+# "lstm gru"; any zoo model, for variants of other kernel files). Logs under $OUT.
 #
 #   RNN_VARIANTS="a b" bash scripts/gpu-rnn-variants.sh
 cd "$(dirname "$0")/.." || exit 1
@@ -25,8 +26,10 @@ for v in ${RNN_VARIANTS:-$all}; do
   fi
 done
 sms_list=${RNN_SMS:-16}
+models=${RNN_MODELS:-lstm gru}
+zoo=$(for m in $models; do printf 'zoo:%s ' "$m"; done)
 for v in "${vs[@]}"; do
-  for m in lstm gru; do
+  for m in $models; do
     for sms in ${sms_list//,/ }; do
       for prec in ${RNN_PRECISIONS:-tf32 fp32}; do
         build-gpu/miriam run "zoo:$m" --device cuda --sms "$sms" --precision "$prec" --repeat 1 \
@@ -43,7 +46,8 @@ for r in $(seq "${RNN_REPS:-2}"); do
   for b in miriam "${vs[@]/#/miriam-}"; do
     for sms in ${sms_list//,/ }; do
       for prec in ${RNN_PRECISIONS:-tf32 fp32}; do
-        timeout 120 "build-gpu/$b" steps zoo:lstm zoo:gru --sms "$sms" --repeat 30 \
+        # shellcheck disable=SC2086
+        timeout 120 "build-gpu/$b" steps $zoo --sms "$sms" --repeat 30 \
           --precision "$prec" >"$OUT/steps-$b-$sms-$prec-$r.log" 2>&1
         echo "== steps $b sms $sms $prec rep $r: rc=$?"
         grep "sum of the steps" "$OUT/steps-$b-$sms-$prec-$r.log"
@@ -53,11 +57,11 @@ for r in $(seq "${RNN_REPS:-2}"); do
 done
 if [[ -n ${RNN_BENCH-} ]]; then
   for b in miriam "${vs[@]/#/miriam-}"; do
-    timeout 240 python3 scripts/bench_gpu.py --miriam "build-gpu/$b" --models lstm,gru \
+    timeout 240 python3 scripts/bench_gpu.py --miriam "build-gpu/$b" --models "${models// /,}" \
       --sms "$sms_list" --quick --precision "${RNN_PRECISIONS%% *}" --out "$OUT/bench-$b.md" \
       >"$OUT/bench-$b.log" 2>&1
     echo "== bench $b: rc=$?"
-    grep -E "^\| (lstm|gru)" "$OUT/bench-$b.md" 2>/dev/null || tail -n 5 "$OUT/bench-$b.log"
+    grep -E "^\| (${models// /|})" "$OUT/bench-$b.md" 2>/dev/null || tail -n 5 "$OUT/bench-$b.log"
   done
 fi
 exit 0

@@ -1162,13 +1162,16 @@ static __device__ __forceinline__ void rnn_tagged_wait(const rnn_ctx *c, const m
     }
 }
 
+#ifndef RNN_FIXED /* 0 (a study build): every launch takes and claims each step (rnn_pstep) */
+#define RNN_FIXED 1
+#endif
 /* The persistent recurrence, from logical block `slot` on: the elastic form goes on through
  * the blocks it takes itself (ctl); the plain form (ctl NULL) takes its slots, the first one
  * included, from its own counter (RNN_SYNC_PLAIN) in the order its blocks ask, so that its
  * grid may be just the blocks that fit (rnn_plain_grid) and they keep their tiles as the
  * elastic form's do; the in-order argument above holds for it too. The next slot is taken
- * and its tile claimed by the last warp while thread 0 waits for the step before the current
- * one, so neither round trip is on the chain from one step to the next.
+ * and its tile claimed by the last warp while the other warps wait for h_{t-1}; where the
+ * launch has one block per tile and cannot yield (`fixed`), it is computed instead.
  * STACK and LAYER (literals): 0, a single layer; 1, two stacked layers pipelined (both in
  * one launch, the layer from the tile); 2, two stacked layers one after the other, LAYER
  * the one this phase runs (1: phase 3). Each form is a kernel of its own, so that the one
@@ -1246,10 +1249,12 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
      * %globaltimer nanoseconds of virtual steps 20 to 22 at: the loop's top (0), thread 0's
      * poll done (1), the barrier after the wait (2) and the step's last barrier (3), and, in
      * the fused step, the last warp's take and claim done (4) and warp 0's dot products done
-     * (5), one line per block and step: "tl BLOCK STEP t0 t1 t2 t3 t4 t5". Kept in shared
-     * memory and printed as the block leaves, so that printing does not delay the steps;
-     * differences within a block are on one SM's timer. scripts/rnn_timeline.py summarises
-     * them (docs/KERNEL_NOTES.md, 22 and 23). A study build, never a release one. */
+     * (5), one line per block and step: "tl BLOCK STEP t0 t1 t2 t3 t4 t5", after a line
+     * "tlsm BLOCK SM" (the SM the block ran on). Kept in shared memory and printed as the
+     * block leaves, so that printing does not delay the steps. Differences within a block are
+     * on one SM's timer; across SMs the timers differ by up to ~2.5 us, and a stamp may be
+     * read before a barrier it follows (docs/KERNEL_NOTES.md, 25). scripts/rnn_timeline.py
+     * summarises them (docs/KERNEL_NOTES.md, 22 to 25). A study build, never a release one. */
     __shared__ unsigned long long tl_buf[3][6];
     unsigned long long tl[4] = {0, 0, 0, 0};
     if (threadIdx.x == 0)
@@ -1364,14 +1369,42 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             /* Only the held tile is tried here: a claim that had to wait for a free tile
              * would hold up this step (with P > n a tile's next step may not be claimed yet). */
             if (lane == 0) {
-                if (ctl) {
-                    nx = mr_elastic_take(ctl);
+                /* A launch of the whole phase from slot 0 with one physical block per tile
+                 * (the plain form, or a prefilled elastic launch: full width, never
+                 * preemptible): block b's first slot is b (plain: one of 0..n-1), its tile the
+                 * slot's own, claimed from a fresh claim word, and every claim after it would
+                 * succeed on the same tile, one step later. So the next slot is computed
+                 * instead of taken and its tile claimed, two dependent L2 round trips that
+                 * were on the step's chain (16 SMs: ~10% of the LSTM's elastic steps;
+                 * docs/KERNEL_NOTES.md, 25). Other launches (preemptible, shards, other
+                 * widths, resumed phases) take and claim each step: there a tile may move.
+                 * Not the layered stack's float32 kernels (STACK 2, FAST 0, 16 SMs in
+                 * float32): their plain form gained 10% but their elastic form lost 2%, for a
+                 * reason not found, so they keep both round trips. Derived here each step (the
+                 * empty asm keeps it from being hoisted): kept live through the step, it made
+                 * the float32 kernels spill. */
+                unsigned gd = gridDim.x;
+                asm volatile("" : "+r"(gd));
+                const int fixed = RNN_FIXED && (STACK != 2 || FAST != 0) &&
+                                  (ctl ? ctl->first >= 0 : 1) && (int)gd == n;
+                if (fixed) {
+                    /* the block's next slot is its slot's own one step later, on its tile:
+                     * what the take and the claim give where every claim succeeds */
+                    const long long lim = ctl ? ctl->end : total;
+                    nx = slot + n < lim ? slot + n : -1;
+                    nt = nx >= 0 ? tile : -1;
+                    /* the counter where takes would have left it: the phase's end */
+                    if (nx < 0 && ctl) atomicMax(ctl->next, (unsigned long long)ctl->end);
                 } else {
-                    const unsigned s1 = atomicAdd(sync + RNN_SYNC_PLAIN, 1u);
-                    nx = s1 < total ? (long long)s1 : -1;
+                    if (ctl) {
+                        nx = mr_elastic_take(ctl);
+                    } else {
+                        const unsigned s1 = atomicAdd(sync + RNN_SYNC_PLAIN, 1u);
+                        nx = s1 < total ? (long long)s1 : -1;
+                    }
+                    const unsigned nv = (unsigned)nx / (unsigned)n;
+                    if (nx >= 0 && atomicCAS(cl + tile, nv, nv + 1) == nv) nt = tile;
                 }
-                const unsigned nv = (unsigned)nx / (unsigned)n;
-                if (nx >= 0 && atomicCAS(cl + tile, nv, nv + 1) == nv) nt = tile;
                 ps_slot[j ^ 1] = nx; /* -1: none left */
                 ps_tile[j ^ 1] = nt;
                 RNN_TLS(4);
@@ -1508,6 +1541,11 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
         if (v >= 20 && v < 23 && threadIdx.x == 0)
 #pragma unroll
             for (int q = 0; q < 4; q++) tl_buf[v - 20][q] = tl[q];
+        if (ps_slot[j ^ 1] < 0 && p->NI == 256 && threadIdx.x == 0) {
+            unsigned sm_;
+            asm volatile("mov.u32 %0, %%smid;" : "=r"(sm_));
+            printf("tlsm %d %u\n", (int)blockIdx.x, sm_);
+        }
         if (ps_slot[j ^ 1] < 0 && p->NI == 256 && threadIdx.x == 0)
             for (int q = 0; q < 3; q++)
                 printf("tl %d %d %llu %llu %llu %llu %llu %llu\n", (int)blockIdx.x, 20 + q,
