@@ -98,8 +98,8 @@ def across(group):
         for q, name in enumerate(("loop top", "poll done", "barrier", "end")):
             col = sorted(t[q] for t in cur.values() if t[q])
             if col and cur[b_last][q]:
-                out.append(f"    block {b_last}'s {name:9s} {(cur[b_last][q] - col[len(col) // 2]) / 1000:+.2f} us "
-                           f"from the median block's")
+                d = (cur[b_last][q] - col[len(col) // 2]) / 1000
+                out.append(f"    block {b_last}'s {name:9s} {d:+.2f} us from the median block's")
     return out
 
 

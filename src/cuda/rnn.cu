@@ -1545,12 +1545,11 @@ static __device__ __forceinline__ void rnn_pstep(const mr_cuda_args *a, const rn
             unsigned sm_;
             asm volatile("mov.u32 %0, %%smid;" : "=r"(sm_));
             printf("tlsm %d %u\n", (int)blockIdx.x, sm_);
-        }
-        if (ps_slot[j ^ 1] < 0 && p->NI == 256 && threadIdx.x == 0)
             for (int q = 0; q < 3; q++)
                 printf("tl %d %d %llu %llu %llu %llu %llu %llu\n", (int)blockIdx.x, 20 + q,
                        tl_buf[q][0], tl_buf[q][1], tl_buf[q][2], tl_buf[q][3], tl_buf[q][4],
                        tl_buf[q][5]);
+        }
 #endif
         if (threadIdx.x == 0) red_release_add_u32(sync + RNN_SYNC_DONE, 1u);
 #ifdef RNN_TRACE
