@@ -104,6 +104,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/probe.h"
 #include "cuda/tf32.h"
 #endif
 
@@ -1955,7 +1956,8 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
         for (int ph = 0; ok && ph < mr_cuda_exec_n_phases(ex, s); ph++) {
             long long nb = mr_cuda_exec_phase_blocks(ex, s, ph);
             mr_launch l = {
-                s, ph, pick_variant(md, nv, 0), MR_LAUNCH_ELASTIC, -1, md->blocks, 0, md->hi, 0};
+                s, ph, pick_variant(md, nv, 0), MR_LAUNCH_ELASTIC, -1, md->blocks, 0, md->hi, 0,
+                0, 0};
             switch (md->kind) {
             case M_PLAIN:
                 l.mode = MR_LAUNCH_PLAIN;
@@ -1984,12 +1986,30 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
                 break;
             }
             case M_SHARDED: {
+                /* Misuse of a known counter (refused before anything is enqueued). */
+                mr_launch bad[2] = {l, l};
+                bad[0].preemptible = 1;
+                bad[1].from = -1;
+                for (int b = 0; b < 2 && nb > 0; b++) {
+                    bad[b].known = 1;
+                    st = mr_cuda_exec_launch(ex, &bad[b], &err);
+                    CHECK_MSG(st == MR_ERR_INVALID_ARG && strstr(err.msg, "known counter"),
+                              "%s [%s] step %d: bad known-counter launch %d: status %d (%s)", label,
+                              md->name, s, b, (int)st, err.msg);
+                    mr_err_clear(&err);
+                }
+                /* Every other shard as the elastic policy launches its shards: the counter
+                 * known (launch_check has waited for the shard before), the first wave
+                 * started without taking. */
                 long long end = 0, size = 1;
                 for (int j = 0; ok && end < nb; j++, size += 6) {
+                    l.known = j % 2 == 0;
+                    l.from = end;
                     end = end + size < nb ? end + size : nb;
                     l.end = end;
                     l.variant = pick_variant(md, nv, j);
-                    ok = launch_check(ex, &l, end, label, md->name, "shard");
+                    ok = launch_check(ex, &l, end, label, md->name,
+                                      l.known ? "shard (known counter)" : "shard");
                 }
                 break;
             }
@@ -1997,11 +2017,16 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
                 if (nb <= 0) break;
                 long long half = nb / 2;
                 mr_cuda_exec_set_yield(ex, 1);
-                /* Not preemptible: runs to its end whatever the yield word says. */
+                /* Not preemptible: runs to its end whatever the yield word says (with the
+                 * counter known, as the elastic policy's shards: its first wave takes
+                 * nothing, and the yield word is not read at all). */
                 l.end = half;
                 l.preemptible = 0;
+                l.known = 1;
+                l.from = 0;
                 ok = launch_check(ex, &l, half, label, md->name, "non-preemptible half");
                 /* Preemptible with the yield set: takes no logical block at all. */
+                l.known = 0;
                 l.end = -1;
                 l.preemptible = 1;
                 l.variant = pick_variant(md, nv, 1);
@@ -2470,7 +2495,8 @@ static void long_preempt_on(ctx *cx, mr_runtime *rt, const char *label, int v, i
         for (int ph = 0; ph < mr_cuda_exec_n_phases(ex, step); ph++) {
             long long nb = mr_cuda_exec_phase_blocks(ex, step, ph), c0 = -1, c1 = -1;
             mr_launch l = {
-                step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0, 0};
+                step, ph, k % mr_cuda_exec_n_variants(ex, step), MR_LAUNCH_ELASTIC, -1, 1, 1, 0, 0,
+                0,    0};
             mr_status st = mr_cuda_exec_launch(ex, &l, &err);
             CHECK_MSG(st == MR_OK, "%s: launch: %s", label, err.msg);
             /* A launch of tens of ms was just enqueued: the stream cannot be idle yet. */
@@ -3027,6 +3053,18 @@ int main(void) {
     }
 
 #ifdef MIRIAM_HAVE_CUDA
+    {
+        /* Dynamic shared memory on the same 128-byte line in both forms of an elastic kernel:
+         * 16 bytes of the elastic form's own once made 16-byte copies move twice the sectors
+         * (docs/KERNEL_NOTES.md, 26). */
+        int eo = -1, po = -1;
+        cudaError_t e = mr_cuda_probe_dyn_smem(&eo, &po);
+        CHECK_MSG(e == cudaSuccess && eo % 128 == 0 && po % 128 == 0,
+                  "elastic smem probe: %s, dynamic shared memory at %d (elastic) and %d (plain) "
+                  "modulo 1024",
+                  cudaGetErrorString(e), eo, po);
+        if (verbose) printf("  dynamic shared memory at %d (elastic), %d (plain)\n", eo, po);
+    }
     long_preempt(&cx, "long/matmul2048", 0);
     long_preempt(&cx, "long/conv256x56x56", 1);
     long_preempt_on(&cx, cx.tf32, "tf32/long/matmul2048", 0, 1);

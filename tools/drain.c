@@ -80,7 +80,7 @@ static mr_status prelude(drain_ctx *d) {
     for (int s = 0; s < d->step; s++) {
         if (mr_cuda_exec_step_skipped(d->ex, s)) continue;
         for (int ph = 0; ph < mr_cuda_exec_n_phases(d->ex, s); ph++) {
-            mr_launch l = {s, ph, 0, MR_LAUNCH_PLAIN, -1, 0, 0, 0, 0};
+            mr_launch l = {s, ph, 0, MR_LAUNCH_PLAIN, -1, 0, 0, 0, 0, 0, 0};
             MR_TRY(mr_cuda_exec_launch(d->ex, &l, &d->err));
         }
     }
@@ -89,7 +89,7 @@ static mr_status prelude(drain_ctx *d) {
 
 /* The measured launch: phase 0, elastic, preemptible, full width, variant 0, low priority. */
 static mr_status launch(drain_ctx *d) {
-    mr_launch l = {d->step, 0, 0, MR_LAUNCH_ELASTIC, -1, 0, 1, 0, 0};
+    mr_launch l = {d->step, 0, 0, MR_LAUNCH_ELASTIC, -1, 0, 1, 0, 0, 0, 0};
     return mr_cuda_exec_launch(d->ex, &l, &d->err);
 }
 

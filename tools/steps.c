@@ -1,8 +1,9 @@
 /* miriam steps MODEL...: per-step GPU time of each model's kernels, launched five ways —
  * plain grids, elastic at full width (as mr_model_run launches them), elastic preemptible
- * (as the elastic policy launches normal work), elastic with every logical block taken
- * from the counter (as the elastic policy's shards take theirs) and the same with the
- * small-footprint variant where a step has one — and the elastic overhead of every step and
+ * (as the elastic policy launches normal work), elastic as the elastic policy's shards
+ * beside critical kernels (not preemptible, the counter known: the first wave starts without
+ * taking, the rest is taken from the counter; "shard") and the same with the small-footprint
+ * variant where a step has one — and the elastic overhead of every step and
  * of the whole model. Answers "which kernels are slow" and "what does the elastic
  * form cost per operator".
  *
@@ -29,14 +30,18 @@ static void steps_usage(void) {
     printf("usage: miriam steps MODEL... [options]\n\n"
            "Per-step GPU time of each model's kernels, launched as plain grids, as elastic\n"
            "kernels at full width (how `miriam run` launches them), as preemptible elastic\n"
-           "kernels (how the elastic policy launches normal tasks) and as elastic kernels that\n"
-           "take every logical block from the counter (as its shards do), the last also with\n"
-           "the small-footprint variant (\"small\"), with the elastic overhead of every step\n"
+           "kernels (how the elastic policy launches normal tasks) and as the elastic\n"
+           "policy's shards beside critical kernels launch them (\"shard\": not preemptible,\n"
+           "the first wave starts without taking), the last also with the small-footprint\n"
+           "variant (\"small\"), with the elastic overhead of every step\n"
            "and of the whole model. The launches of one inference run\n"
            "back to back behind a gate kernel, a timing event after each step; medians over\n"
            "the repetitions, the cost of an empty event interval subtracted. Needs the CUDA\n"
            "backend.\n\n"
            "  --repeat N     timed repetitions (default 50)\n"
+           "  --profile      for a profiler that serializes launches (Nsight Compute): launch\n"
+           "                 each form of each model once, in the order above, without the gate\n"
+           "                 and the timing events, and print no table\n"
            "  --warmup N     untimed repetitions first (default 5)\n"
            "  --top N        print the N slowest steps of each model (default: every step)\n"
            "  --csv FILE     also write every step of every model as CSV\n"
@@ -59,7 +64,7 @@ static void steps_usage(void) {
 
 enum { N_FORMS = 5 };
 static const mr_step_timing form_mode[N_FORMS] = {
-    MR_TIME_PLAIN, MR_TIME_ELASTIC, MR_TIME_PREEMPTIBLE, MR_TIME_TAKEN, MR_TIME_SMALL};
+    MR_TIME_PLAIN, MR_TIME_ELASTIC, MR_TIME_PREEMPTIBLE, MR_TIME_SHARD, MR_TIME_SMALL};
 
 typedef struct step_row {
     int step, phases;
@@ -87,9 +92,10 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
     mr_err_clear(&err);
     mr_tensor *in = calloc((size_t)ni + 1, sizeof(mr_tensor));
     mr_tensor *out = calloc((size_t)no + 1, sizeof(mr_tensor));
-    double *samples = malloc(sizeof(double) * (size_t)(ns + 1) * N_FORMS * (size_t)repeat);
+    const size_t nr = (size_t)(repeat > 0 ? repeat : 1);
+    double *samples = malloc(sizeof(double) * (size_t)(ns + 1) * N_FORMS * nr);
     double *us = malloc(sizeof(double) * (size_t)(ns + 1));
-    double *ev = malloc(sizeof(double) * (size_t)repeat);
+    double *ev = malloc(sizeof(double) * nr);
     step_row *rows = calloc((size_t)ns + 1, sizeof(step_row));
     if (!in || !out || !samples || !us || !ev || !rows) {
         cli_error("out of memory");
@@ -102,6 +108,13 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
         goto done;
     }
     if (mr_cuda_exec_begin(ex, in, &err) != MR_OK) goto fail;
+    if (repeat == 0) { /* --profile: each form once, nothing timed */
+        for (int f = 0; f < N_FORMS; f++)
+            if (mr_cuda_exec_launch_form(ex, form_mode[f], &err) != MR_OK) goto fail;
+        printf("%s: each of the %d forms launched once (--profile)\n", spec, N_FORMS);
+        rc = 2;
+        goto done;
+    }
     for (long long r = -warmup; r < repeat; r++) {
         for (int f = 0; f < N_FORMS; f++) {
             double e_us = 0;
@@ -159,7 +172,7 @@ static void print_model(const char *spec, step_row *rows, int n, double event_us
            "step (an empty event interval)\n",
            spec, n, repeat, warmup, event_us);
     printf("| step | op | name | phases | blocks | P | plain us | elastic us | elastic +%% | "
-           "preemptible us | preemptible +%% | taken us | taken +%% | small us | small +%% | "
+           "preemptible us | preemptible +%% | shard us | shard +%% | small us | small +%% | "
            "share %% |\n");
     printf("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     step_row *order = malloc(sizeof(step_row) * (size_t)(n ? n : 1));
@@ -219,7 +232,7 @@ static int run_steps(const cli_common *c, const char **specs, int n_specs, long 
             return cli_error("cannot write %s", csv_path);
         }
         fprintf(csv, "model,backend,step,op,name,phases,blocks,P,plain_us,elastic_us,"
-                     "preemptible_us,taken_us,small_us,event_us\n");
+                     "preemptible_us,shard_us,small_us,event_us\n");
     }
     for (int i = 0; i < n_specs; i++) {
         mr_model *m = NULL;
@@ -231,13 +244,14 @@ static int run_steps(const cli_common *c, const char **specs, int n_specs, long 
         step_row *rows = NULL;
         int n = 0;
         double event_us = 0;
-        if (time_model(rt, specs[i], m, repeat, warmup, seed, &rows, &n, &event_us) == 0) {
+        int t = time_model(rt, specs[i], m, repeat, warmup, seed, &rows, &n, &event_us);
+        if (t == 0) {
             print_model(specs[i], rows, n, event_us, top, repeat, warmup);
             if (csv && write_csv(csv, specs[i], be, rows, n, event_us)) {
                 cli_error("writing %s failed", csv_path);
                 rc = 1;
             }
-        } else {
+        } else if (t != 2) { /* 2: --profile, nothing to print */
             rc = 1;
         }
         free(rows);
@@ -257,6 +271,7 @@ int cmd_steps(int argc, char **argv) {
     int n_specs = 0;
     const char *csv_path = NULL;
     long long repeat = 50, warmup = 5, top = 0, seed = 1;
+    int profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -279,6 +294,8 @@ int cmd_steps(int argc, char **argv) {
             bad = cli_parse_int(a, v, 1, 1 << 30, &top), i++;
         else if (strcmp(a, "--seed") == 0)
             bad = cli_parse_int(a, v, 0, (1ll << 62), &seed), i++;
+        else if (strcmp(a, "--profile") == 0)
+            profile = 1;
         else if (strcmp(a, "--csv") == 0) {
             if (!v) return cli_error("--csv expects a file name");
             csv_path = v, i++;
@@ -292,7 +309,7 @@ int cmd_steps(int argc, char **argv) {
     }
     if (!n_specs) return cli_error("steps: no MODEL given (a .onnx path or zoo:NAME)");
 #ifndef MIRIAM_HAVE_CUDA
-    (void)specs, (void)repeat, (void)warmup, (void)top, (void)seed, (void)csv_path;
+    (void)specs, (void)repeat, (void)warmup, (void)top, (void)seed, (void)csv_path, (void)profile;
     return cli_error("steps needs the CUDA backend: this build of miriam has none (no CUDA "
                      "compiler was found when it was built)");
 #else
@@ -300,6 +317,6 @@ int cmd_steps(int argc, char **argv) {
     if (!mr_cuda_available(why, sizeof why))
         return cli_error("steps needs the CUDA backend: %s", why);
     c.backend = MR_BACKEND_CUDA;
-    return run_steps(&c, specs, n_specs, repeat, warmup, top, seed, csv_path);
+    return run_steps(&c, specs, n_specs, profile ? 0 : repeat, warmup, top, seed, csv_path);
 #endif
 }

@@ -34,12 +34,14 @@
  *
  * What a logical block costs beyond its body: taking it is an atomic on the counter, an L2
  * round trip, and a preemptible launch reads the yield word before it, a second one; the
- * physical block waits for both. In a *prefilled* launch (ctl.first >= 0, never
- * preemptible) no physical block takes its first logical block: whoever launches knows the
- * counter's value F (a model run, from the counters it resets itself) and has already written
- * min(F + P, end) into it, in the same copy that resets the counters, so physical block b
- * starts on logical block F + b. (Taking the next block while the current one runs was
- * measured too, and rejected: it made multi-wave launches slower; docs/KERNEL_NOTES.md.)
+ * physical block waits for both. In a *prefilled* launch (ctl.first >= 0, never preemptible) no
+ * physical block takes its first logical block: whoever launches knows the counter's value F (a
+ * model run, from the counters it resets itself) and has already written min(F + P, end) into it,
+ * in the same copy that resets the counters, so physical block b starts on logical block
+ * F + b. A launch with ctl.raise (a shard whose counter the launcher knows, never
+ * preemptible) starts the same way, its blocks raising the counter themselves. (Taking the
+ * next block while the current one runs was measured too, and rejected: it made multi-wave
+ * launches slower; docs/KERNEL_NOTES.md.)
  *
  * Writing one:
  *
@@ -97,7 +99,14 @@ typedef struct mr_elastic_ctl {
      * does not leave after its first logical block by the last-wave rule below but takes
      * again, so that the last wave goes to the blocks that finish first (see there). */
     int spread;
-    int pad_;
+    /* 1 (with first >= 0, never with a yield word): the counter still holds `first`, not
+     * advanced by the launcher (who knows its value because no launch that moves it can be
+     * in flight: a shard of the elastic policy). Physical block b starts on logical block
+     * first + b as in a prefilled launch, and its thread 0 raises the counter to
+     * min(first + P, end) itself as the kernel starts (atomicMax, not waited for: the same
+     * thread's later takes are ordered after it), so that no block waits for a take before
+     * its first block. */
+    int raise;
 } mr_elastic_ctl;
 
 #ifdef __CUDACC__
@@ -108,7 +117,12 @@ typedef struct mr_elastic_ctl {
  * launch must yield. A plain atomicAdd hands out blocks (a compare-and-swap loop would
  * serialise them at one L2 round trip each: measured 0.25 us per block on an H200). A block
  * that overshoots the shard end pulls the counter back with atomicMin, so once the launch has
- * finished the counter is exactly the resume point: min(blocks taken, end). */
+ * finished the counter is exactly the resume point: min(blocks taken, end).
+ *
+ * The yield word is read before the take, not beside it: a block that took and then found
+ * the yield set could give its logical block back only while no other block had taken after
+ * it, so a launch enqueued behind a set yield word would run up to a wave of blocks instead
+ * of leaving (docs/KERNEL_NOTES.md, 26). */
 static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl *c) {
     if (c->yield && *c->yield) return -1;
     unsigned long long end = (unsigned long long)c->end;
@@ -211,9 +225,19 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
  * (a literal): 1, the elastic kernel runs CALL once (MR_ELASTIC_KERNEL_ONCE). */
 #define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, ONCE, CALL)                                          \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
-        __shared__ long long mr_blk_[2];                                                           \
+        /* 128 bytes, 128-aligned, of which 16 are used: dynamic shared memory follows the         \
+         * static, and 16 bytes put every body's buffers 16 bytes off the 128-byte lines they      \
+         * have in the plain form (docs/KERNEL_NOTES.md, 26). */                                   \
+        __shared__ __align__(128) long long mr_blk_[16];                                           \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = &ctl;                              \
         long long mr_i_;                                                                           \
+        /* ctl.raise: the counter is this launch's alone, so thread 0 raises it before the wait    \
+         * (after it, the code cost the 32-register kernels 60 bytes of spills). Not in a ONCE     \
+         * kernel (the persistent recurrence, never so launched: its steps slowed 4-7%). */        \
+        if (!(ONCE) && ctl.raise && threadIdx.x == 0) {                                            \
+            const long long mr_r_ = ctl.first + (long long)gridDim.x;                              \
+            atomicMax(ctl.next, (unsigned long long)(mr_r_ < ctl.end ? mr_r_ : ctl.end));          \
+        }                                                                                          \
         mr_grid_dependency_sync();                                                                 \
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \

@@ -315,6 +315,12 @@ static mr_status issue_launch(gengine *e, mr_task *t, int kind, int variant, int
         l.blocks = blocks;
         break;
     }
+    /* A shard is issued only when none of the task's launches is in flight (issue_shard), so
+     * the phase's counter is where the cursor says: its first wave need not take. */
+    if (kind == K_SHARD) {
+        l.known = 1;
+        l.from = g->next_block;
+    }
     MR_TRY(mr_cuda_exec_launch_on(t->ex, g->q, &l, kind == K_FULL ? e->yield : NULL, err));
     /* An event per kernel where the dispatcher needs to know which kernel runs (elastic and
      * padding: the leftover beside the running critical kernel, the resume points); the

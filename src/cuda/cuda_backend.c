@@ -724,7 +724,24 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     /* More than one wave if the shard starts at 0 (a resumed one may have less left: then its
      * blocks only take once more than they need). */
     ctl.spread = ctl.end > P;
-    ctl.pad_ = 0;
+    ctl.raise = 0;
+    if (l->known) {
+        if (l->prefilled || l->preemptible || l->from < 0)
+            return mr_errf(err, MR_ERR_INVALID_ARG,
+                           "step %d: a launch with a known counter is neither prefilled nor "
+                           "preemptible, and its counter is not negative (%lld)",
+                           l->step, l->from);
+        /* Not for a kernel whose body takes further blocks itself (the persistent
+         * recurrence, MR_ELASTIC_KERNEL_ONCE): it reads ctl.first as a prefilled launch of the
+         * whole phase, and its kernels do not raise. Nor for a custom operator's: built against
+         * an older elastic.cuh, it would start on first + b without raising the counter. */
+        if (!ss->plan.plain_grid && !v->foreign && l->from < ctl.end) {
+            ctl.first = l->from;
+            ctl.raise = 1;
+            /* the last-wave rule needs a shard that starts at `from` */
+            ctl.spread = ctl.end - l->from > P;
+        }
+    }
     if (l->prefilled) {
         /* The prefill (make_prefill) holds exactly this launch's P for the whole phase. */
         if (l->variant != 0 || l->blocks > 0 || ctl.end != nb || l->preemptible)
@@ -844,7 +861,7 @@ static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
     for (int s = 0; s < ex->plan->n_steps; s++) {
         if (ex->steps[s].plan.skip) continue;
         for (int ph = 0; ph < ex->steps[s].plan.n_phases; ph++) {
-            mr_launch l = {s, ph, 0, mode, -1, 0, 0, 0, mode == MR_LAUNCH_ELASTIC};
+            mr_launch l = {s, ph, 0, mode, -1, 0, 0, 0, mode == MR_LAUNCH_ELASTIC, 0, 0};
             MR_TRY(mr_cuda_exec_launch(ex, &l, err));
         }
     }
@@ -855,11 +872,12 @@ static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
  * microseconds each); checked, not assumed (mr_cuda_exec_time_steps). */
 #define GATE_US 10000.0
 
-static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, double *us,
-                            double *event_us, mr_err *err) {
-    cudaStream_t st = ex->be->stream_lo;
+/* Enqueues one inference's launches in `mode` on st, the counters reset (or prefilled) first;
+ * with ev (n_steps + 2 events): ev[0] and ev[1] before the first step (the empty interval),
+ * ev[2 + s] after step s. */
+static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode, cudaEvent_t *ev,
+                              mr_err *err) {
     int ns = ex->plan->n_steps;
-    CU_TRY(mr_cuda_launch_gate(st, GATE_US), "gate kernel");
     if (mode == MR_TIME_ELASTIC) {
         MR_TRY(prefill(ex, err));
     } else {
@@ -868,25 +886,36 @@ static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, d
                    sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1), st),
                "cudaMemsetAsync (counters)");
     }
-    /* ev[0], ev[1]: the empty interval; ev[1 + s + 1]: after step s. */
-    CU_TRY(cudaEventRecord(ev[0], st), "cudaEventRecord");
-    CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
+    if (ev) CU_TRY(cudaEventRecord(ev[0], st), "cudaEventRecord");
+    if (ev) CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
     for (int s = 0; s < ns; s++) {
         const step_state *ss = &ex->steps[s];
         for (int ph = 0; !ss->plan.skip && ph < ss->plan.n_phases; ph++) {
-            mr_launch l = {s,
-                           ph,
-                           mode == MR_TIME_SMALL && ss->plan.n_variants > 1 ? 1 : 0,
-                           mode == MR_TIME_PLAIN ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC,
-                           -1,
-                           0,
-                           mode == MR_TIME_PREEMPTIBLE,
-                           0,
-                           mode == MR_TIME_ELASTIC};
+            mr_launch l;
+            memset(&l, 0, sizeof l);
+            l.step = s;
+            l.phase = ph;
+            l.variant = mode == MR_TIME_SMALL && ss->plan.n_variants > 1 ? 1 : 0;
+            l.mode = mode == MR_TIME_PLAIN ? MR_LAUNCH_PLAIN : MR_LAUNCH_ELASTIC;
+            l.end = -1;
+            l.preemptible = mode == MR_TIME_PREEMPTIBLE;
+            l.prefilled = mode == MR_TIME_ELASTIC;
+            /* as the elastic policy's shards, which know their counter (zeroed above) */
+            l.known = mode == MR_TIME_SHARD || mode == MR_TIME_SMALL;
+            l.from = 0;
             MR_TRY(launch_on(ex, st, ex->yield_dev, &l, err));
         }
-        CU_TRY(cudaEventRecord(ev[2 + s], st), "cudaEventRecord");
+        if (ev) CU_TRY(cudaEventRecord(ev[2 + s], st), "cudaEventRecord");
     }
+    return MR_OK;
+}
+
+static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, double *us,
+                            double *event_us, mr_err *err) {
+    cudaStream_t st = ex->be->stream_lo;
+    int ns = ex->plan->n_steps;
+    CU_TRY(mr_cuda_launch_gate(st, GATE_US), "gate kernel");
+    MR_TRY(enqueue_form(ex, st, mode, ev, err));
     /* Everything is enqueued: if the gate has already let the first event through, some
      * launches may have waited for the host, and the intervals would show it. */
     cudaError_t q = cudaEventQuery(ev[0]);
@@ -912,7 +941,7 @@ mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, 
                                   mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
     if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE &&
-        mode != MR_TIME_TAKEN && mode != MR_TIME_SMALL)
+        mode != MR_TIME_SHARD && mode != MR_TIME_SMALL)
         return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
     int n = ex->plan->n_steps + 2;
     cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);
@@ -935,6 +964,16 @@ mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, 
     for (int i = 0; i < made; i++) cudaEventDestroy(ev[i]);
     free(ev);
     return st;
+}
+
+mr_status mr_cuda_exec_launch_form(mr_exec *ex, mr_step_timing mode, mr_err *err) {
+    MR_TRY(bind_thread(ex->be, err));
+    if (mode < MR_TIME_PLAIN || mode > MR_TIME_SMALL)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
+    cudaStream_t st = ex->be->stream_lo;
+    MR_TRY(enqueue_form(ex, st, mode, NULL, err));
+    CU_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+    return MR_OK;
 }
 
 /* Captures enqueue_model into a CUDA graph: one launch per inference instead of one per

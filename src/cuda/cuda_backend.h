@@ -34,6 +34,13 @@ typedef struct mr_launch {
      * mr_cuda_exec_prefill_counters (no launch of this phase since), so the first wave of
      * physical blocks starts without taking (include/miriam/elastic.cuh). */
     int prefilled;
+    /* elastic, not preemptible, not prefilled: 1 if the caller knows the phase's counter holds
+     * `from` (its shard starts there) and no launch that moves it can still be running (the
+     * counter was reset by mr_cuda_exec_begin, or the caller has seen every earlier launch of
+     * the phase finish). The first wave then starts without taking (mr_elastic_ctl.raise).
+     * 0 is always correct. */
+    int known;
+    long long from;
 } mr_launch;
 
 /* Number of kernel steps / phases / logical blocks of a phase, and variants of a step. */
@@ -70,10 +77,11 @@ typedef enum mr_step_timing {
     MR_TIME_ELASTIC = 1,     /* elastic, full width, prefilled: as mr_model_run launches them */
     MR_TIME_PREEMPTIBLE = 2, /* elastic, full width, preemptible, yield word clear: as the
                                 elastic policy launches normal work */
-    MR_TIME_TAKEN = 3,       /* elastic, full width, not preemptible, counters from zero: every
-                                physical block takes its logical blocks (the elastic policy's
-                                shards beside critical kernels take theirs so) */
-    MR_TIME_SMALL = 4,       /* as MR_TIME_TAKEN with the small-footprint variant (1) where the
+    MR_TIME_SHARD = 3,       /* elastic, full width, not preemptible, counters from zero and
+                                known (mr_launch.known): as the elastic policy launches its
+                                shards beside critical kernels; the first wave starts without
+                                taking, the blocks that finish take the rest */
+    MR_TIME_SMALL = 4,       /* as MR_TIME_SHARD with the small-footprint variant (1) where the
                                 step has one, at its full width (the variant the elastic policy
                                 fits beside critical kernels) */
 } mr_step_timing;
@@ -87,6 +95,10 @@ typedef enum mr_step_timing {
  * enqueued (a host too slow or too busy to time this model). */
 mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
                                   mr_err *err);
+/* One inference's launches in `mode`, as mr_cuda_exec_time_steps enqueues them but without the
+ * gate kernel and the events, then a synchronize: for a profiler that serializes launches
+ * (Nsight Compute), under which the gate would end before the launches are enqueued. */
+mr_status mr_cuda_exec_launch_form(mr_exec *ex, mr_step_timing mode, mr_err *err);
 /* GPU time of one inference's launches exactly as mr_model_run enqueues them (the graph
  * replay, counter reset included), without its input and output copies: a timing event
  * before and one after, then a synchronize, the protocol of timing a CUDA graph's replay
