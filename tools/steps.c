@@ -83,19 +83,20 @@ static int cmp_time_desc(const void *a, const void *b) {
 }
 
 /* Times one model; fills *rows_out (n_steps entries, caller frees). */
+/* 0: *rows_out holds the medians; 2: --profile (each form launched once, nothing timed); 1:
+ * failed (reported). */
 static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long repeat,
-                      long long warmup, long long seed, step_row **rows_out, int *n_out,
-                      double *event_us_out) {
+                      long long warmup, int profile, long long seed, step_row **rows_out,
+                      int *n_out, double *event_us_out) {
     mr_exec *ex = mr_model_exec(m);
     int ns = mr_model_n_steps(m), ni = mr_model_n_inputs(m), no = mr_model_n_outputs(m), rc = 1;
     mr_err err;
     mr_err_clear(&err);
     mr_tensor *in = calloc((size_t)ni + 1, sizeof(mr_tensor));
     mr_tensor *out = calloc((size_t)no + 1, sizeof(mr_tensor));
-    const size_t nr = (size_t)(repeat > 0 ? repeat : 1);
-    double *samples = malloc(sizeof(double) * (size_t)(ns + 1) * N_FORMS * nr);
+    double *samples = malloc(sizeof(double) * (size_t)(ns + 1) * N_FORMS * (size_t)repeat);
     double *us = malloc(sizeof(double) * (size_t)(ns + 1));
-    double *ev = malloc(sizeof(double) * nr);
+    double *ev = malloc(sizeof(double) * (size_t)repeat);
     step_row *rows = calloc((size_t)ns + 1, sizeof(step_row));
     if (!in || !out || !samples || !us || !ev || !rows) {
         cli_error("out of memory");
@@ -108,7 +109,7 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
         goto done;
     }
     if (mr_cuda_exec_begin(ex, in, &err) != MR_OK) goto fail;
-    if (repeat == 0) { /* --profile: each form once, nothing timed */
+    if (profile) {
         for (int f = 0; f < N_FORMS; f++)
             if (mr_cuda_exec_launch_form(ex, form_mode[f], &err) != MR_OK) goto fail;
         printf("%s: each of the %d forms launched once (--profile)\n", spec, N_FORMS);
@@ -209,7 +210,8 @@ static int write_csv(FILE *f, const char *spec, const char *backend, const step_
 }
 
 static int run_steps(const cli_common *c, const char **specs, int n_specs, long long repeat,
-                     long long warmup, long long top, long long seed, const char *csv_path) {
+                     long long warmup, int profile, long long top, long long seed,
+                     const char *csv_path) {
     mr_runtime *rt;
     if (cli_runtime(c, &rt)) return 1;
     char dev_name[256] = "?", be[64];
@@ -244,14 +246,14 @@ static int run_steps(const cli_common *c, const char **specs, int n_specs, long 
         step_row *rows = NULL;
         int n = 0;
         double event_us = 0;
-        int t = time_model(rt, specs[i], m, repeat, warmup, seed, &rows, &n, &event_us);
+        int t = time_model(rt, specs[i], m, repeat, warmup, profile, seed, &rows, &n, &event_us);
         if (t == 0) {
             print_model(specs[i], rows, n, event_us, top, repeat, warmup);
             if (csv && write_csv(csv, specs[i], be, rows, n, event_us)) {
                 cli_error("writing %s failed", csv_path);
                 rc = 1;
             }
-        } else if (t != 2) { /* 2: --profile, nothing to print */
+        } else if (t != 2) {
             rc = 1;
         }
         free(rows);
@@ -317,6 +319,6 @@ int cmd_steps(int argc, char **argv) {
     if (!mr_cuda_available(why, sizeof why))
         return cli_error("steps needs the CUDA backend: %s", why);
     c.backend = MR_BACKEND_CUDA;
-    return run_steps(&c, specs, n_specs, profile ? 0 : repeat, warmup, top, seed, csv_path);
+    return run_steps(&c, specs, n_specs, repeat, warmup, profile, top, seed, csv_path);
 #endif
 }

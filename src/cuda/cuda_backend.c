@@ -872,6 +872,13 @@ static mr_status enqueue_model(mr_exec *ex, mr_err *err) {
  * microseconds each); checked, not assumed (mr_cuda_exec_time_steps). */
 #define GATE_US 10000.0
 
+static mr_status check_timing_mode(mr_step_timing mode, mr_err *err) {
+    if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE &&
+        mode != MR_TIME_SHARD && mode != MR_TIME_SMALL)
+        return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
+    return MR_OK;
+}
+
 /* Enqueues one inference's launches in `mode` on st, the counters reset (or prefilled) first;
  * with ev (n_steps + 2 events): ev[0] and ev[1] before the first step (the empty interval),
  * ev[2 + s] after step s. */
@@ -940,9 +947,7 @@ static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, d
 mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
                                   mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
-    if (mode != MR_TIME_PLAIN && mode != MR_TIME_ELASTIC && mode != MR_TIME_PREEMPTIBLE &&
-        mode != MR_TIME_SHARD && mode != MR_TIME_SMALL)
-        return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
+    MR_TRY(check_timing_mode(mode, err));
     int n = ex->plan->n_steps + 2;
     cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);
     if (!ev) return err->status;
@@ -968,8 +973,7 @@ mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, 
 
 mr_status mr_cuda_exec_launch_form(mr_exec *ex, mr_step_timing mode, mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
-    if (mode < MR_TIME_PLAIN || mode > MR_TIME_SMALL)
-        return mr_errf(err, MR_ERR_INVALID_ARG, "unknown step timing mode %d", (int)mode);
+    MR_TRY(check_timing_mode(mode, err));
     cudaStream_t st = ex->be->stream_lo;
     MR_TRY(enqueue_form(ex, st, mode, NULL, err));
     CU_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize");
