@@ -189,9 +189,10 @@ typedef struct mr_runtime_params {
     int plain_launch;          /* CUDA: run kernels as ordinary (non-elastic) grids; the baseline
                                   for measuring the elastic overhead. Default 0: elastic */
     int cuda_graphs;           /* CUDA: replay a model's launches as a CUDA graph (default 1) */
-    int dependent_launch;      /* CUDA, compute capability 9.0 and later: launch each kernel of a
-                                  model run with programmatic dependent launch, so its blocks are
-                                  dispatched while the kernel before it finishes (default 1; 0 =
+    int dependent_launch;      /* CUDA, compute capability 9.0 and later: launch each of the
+                                  library's kernels (model runs and the coordinator's tasks) with
+                                  programmatic dependent launch, so its blocks are dispatched as
+                                  soon as the kernel before it has finished (default 1; 0 =
                                   ordinary stream order, to measure what it saves) */
     int persistent_recurrence; /* CUDA, LSTM/GRU: run every time step of a layer in one
                                 persistent launch, one block per tile of units, each keeping

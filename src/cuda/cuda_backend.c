@@ -656,8 +656,10 @@ mr_status mr_cuda_exec_footprint(mr_exec *ex, int step, int variant, mr_footprin
 /* One kernel launch. With `pdl` the kernel may be dispatched while the kernel before it in
  * the stream still runs: it waits for it at its start (mr_grid_dependency_sync), so only the
  * launch gap goes. Only for the library's own kernels (a custom operator's may lack the
- * wait), and never for preemptible launches: their blocks would sit on SMs a critical kernel
- * may need, waiting for normal work. */
+ * wait). Preemptible launches too: no kernel triggers its dependents early, so the next
+ * kernel's blocks are dispatched only once every block of the one before has exited, and
+ * wait at their start only for its memory to be flushed, never on SMs that normal work
+ * still holds (docs/KERNEL_NOTES.md, 27). */
 static cudaError_t launch_kernel(const void *fn, dim3 grid, dim3 block, void **kargs, size_t smem,
                                  cudaStream_t stream, int pdl) {
     if (!pdl) return cudaLaunchKernel(fn, grid, block, kargs, smem, stream);
@@ -694,7 +696,7 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     args.n_blocks = nb;
     args.phase = l->phase;
     dim3 block = {(unsigned)v->threads, 1, 1};
-    const int pdl = ex->be->pdl && !v->foreign && !l->preemptible;
+    const int pdl = ex->be->pdl && !v->foreign;
     if (l->mode == MR_LAUNCH_PLAIN) {
         long long grid_blocks = nb;
         if (ss->plan.plain_grid) {
