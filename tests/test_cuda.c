@@ -76,7 +76,8 @@
  * 16 x 12 GiB of live activations do not fit: MR_ERR_NO_MEMORY; the runtime still works
  * afterwards), a 16-SM green-context runtime running resnet18, runtimes with plain_launch = 1 (zoo
  * models vs the CPU), with dependent_launch = 0 (bit-identical to the default programmatic
- * dependent launch) and with cuda_graphs = 0 (bit-identical to graph replay, over changing
+ * dependent launch; also the long/ preemption case, whose preemptible launches then keep
+ * ordinary stream order) and with cuda_graphs = 0 (bit-identical to graph replay, over changing
  * inputs), and the drain of the long/ launches through the non-blocking mr_cuda_exec_poll.
  *
  * Without a CUDA device (or in a build without CUDA) the op cases are still built and run on
@@ -2919,6 +2920,9 @@ static void test_launch_options(ctx *cx) {
         graphs_case(cx, cx->dev, nopdl, NULL, "pdl", "gru");
         graphs_case(cx, nog, nopdl, NULL, "pdl-nographs", "lstm");
         graphs_case(cx, nog, nopdl, NULL, "pdl-nographs", "squeezenet1_1");
+        /* Preemptible launches in ordinary stream order too (GPUs before compute capability
+         * 9.0 have no other): the drain, the counter and the resume. */
+        long_preempt_on(cx, nopdl, "launch-options/nopdl/long/matmul2048", 0, 0);
     }
     mr_runtime_destroy(plain);
     mr_runtime_destroy(plain_nog);
