@@ -68,7 +68,7 @@ fi
 } >"$pack/BUILD_INFO"
 
 size=$(du -sm "$pack" | cut -f1)
-echo "build-gpu.sh: $pack is ${size} MiB ($(ls "$pack" | tr '\n' ' '))"
+echo "build-gpu.sh: $pack is ${size} MiB ($(find "$pack" -mindepth 1 -maxdepth 1 -printf '%f '))"
 cat "$pack/BUILD_INFO"
 if ((size > 56)); then
   echo "build-gpu.sh: warning: $pack is close to 64 MiB (with the source tree)" >&2

@@ -442,7 +442,7 @@ done
     IFS='|' read -r a b c <<<"$r"
     printf '| %-22s | %-7s | %s\n' "$a" "$b" "$c"
   done
-  echo "logs: $(cd "$OUT" && ls | tr '\n' ' ')"
+  echo "logs: $(find "$OUT" -mindepth 1 -maxdepth 1 -printf '%f ')"
 } | tee "$OUT/summary.txt"
 
 for r in "${rows[@]}"; do

@@ -28,7 +28,7 @@ log=$OUT/flag-ab.md
   for sms in ${SMS:-0 16}; do
     for side in A B A B; do
       extra=()
-      [ "$side" = B ] && extra=($FLAG)
+      [ "$side" = B ] && read -r -a extra <<<"$FLAG"
       echo
       echo "## --sms $sms, side $side"
       # shellcheck disable=SC2086

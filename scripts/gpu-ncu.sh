@@ -31,8 +31,9 @@ if [ "${SASS:-0}" = 1 ]; then
 else for s in ${SECTIONS:-SpeedOfLight WarpStateStats SchedulerStats Occupancy MemoryWorkloadAnalysis ComputeWorkloadAnalysis LaunchStats}; do
   sections+=(--section "$s")
 done; fi
-# shellcheck disable=SC2086
 [ "${DETAILS:-0}" = 1 ] && sections+=(--print-details all)
+# ARGS is a list of miriam options
+# shellcheck disable=SC2086
 timeout 300 ncu --clock-control none --cache-control "${CACHE:-none}" -k "regex:${KERNEL:-mr_conv_tc_t256}" -s "${SKIP:-2}" \
   -c "${COUNT:-4}" "${sections[@]}" build-gpu/miriam bench "zoo:${MODEL:-vgg16}" --device cuda \
   --repeat 1 --warmup 0 --no-graphs ${ARGS---sms 16 --precision tf32} >"$OUT/ncu.txt" 2>&1

@@ -19,6 +19,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$PWD/gpu-verify-out}
 mkdir -p "$OUT"
+# STAGES is a list of stage names
+# shellcheck disable=SC2086
 CTEST_ARGS="-R ${CTEST_RE:-^(custom_op|coord_profiles|admission|stress_cuda)$}" \
   MIRIAM_CUDA_FILTER=${MIRIAM_CUDA_FILTER:-op/rnn,lstm,gru} CONF_MODELS=${CONF_MODELS:-lstm,gru} \
   BENCHTORCH_ARGS="--models ${BENCH_MODELS:-lstm,gru} --sms 0,16 --quick" OUT=$OUT \
