@@ -16,6 +16,8 @@
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+# shellcheck source=scripts/gpu-steps-lib.sh
+. scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 xz -dc build-gpu-pack/variants/miriam-before.xz >build-gpu/miriam-before &&
   chmod +x build-gpu/miriam-before
@@ -59,17 +61,11 @@ if on steps; then
       timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
         --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
       echo "== steps $b sms $sms $prec: rc=$?"
-      grep -E "kernel steps|sum of the steps" "$OUT/steps.log" | sed -E 's/: [0-9]+ kernel steps.*//' |
-        paste - - | awk -F'|' '{printf "%-20s plain %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", $1, $8, $9, $10, $11, $12, $13, $14}'
+      steps_sums "$OUT/steps.log"
     done
   done
   rm -f "$OUT/steps.log"
-  # one CSV (at most 8 files come back): the file's build, width and precision before each row
-  for f in "$OUT"/steps-miriam*.csv; do
-    tag=$(basename "$f" .csv)
-    tail -n +2 "$f" | sed "s/^/${tag#steps-},/"
-    rm -f "$f"
-  done >"$OUT/steps-all.csv"
+  steps_merge_csv "$OUT"
 fi
 if on mdtb; then
   for sms in 16 0; do

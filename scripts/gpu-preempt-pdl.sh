@@ -18,6 +18,8 @@
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+# shellcheck source=scripts/gpu-steps-lib.sh
+. scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 builds="miriam-before miriam"
 for v in before ${PDL_VARIANTS:-}; do
@@ -41,16 +43,11 @@ if on steps; then
       timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision tf32 --repeat 20 \
         --csv "$OUT/steps-$b-$sms.csv" >"$OUT/steps.log" 2>&1
       echo "== steps $b sms $sms tf32: rc=$?"
-      grep -E "kernel steps|sum of the steps" "$OUT/steps.log" | sed -E 's/: [0-9]+ kernel steps.*//' |
-        paste - - | awk -F'|' '{printf "%-20s plain %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", $1, $8, $9, $10, $11, $12, $13, $14}'
+      steps_sums "$OUT/steps.log"
     done
   done
   rm -f "$OUT/steps.log"
-  for f in "$OUT"/steps-miriam*.csv; do
-    tag=$(basename "$f" .csv)
-    tail -n +2 "$f" | sed "s/^/${tag#steps-},/"
-    rm -f "$f"
-  done >"$OUT/steps-all.csv"
+  steps_merge_csv "$OUT"
 fi
 if on drain; then
   for cfg in "vgg16 16" "resnet50 16"; do
