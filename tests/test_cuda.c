@@ -1918,6 +1918,20 @@ static int max_variants(mr_exec *ex) {
 
 /* Launches l and, when want >= 0, checks the step counter afterwards. Returns 0 on a failed
  * call (reported). */
+/* Each of the n launches must be refused with MR_ERR_INVALID_ARG and a message naming `what`,
+ * before anything is enqueued. */
+static void expect_refused(mr_exec *ex, const mr_launch *bad, int n, const char *what,
+                           const char *label, const char *mode, int step) {
+    for (int b = 0; b < n; b++) {
+        mr_err err;
+        mr_err_clear(&err);
+        mr_status st = mr_cuda_exec_launch(ex, &bad[b], &err);
+        CHECK_MSG(st == MR_ERR_INVALID_ARG && strstr(err.msg, what),
+                  "%s [%s] step %d: bad %s launch %d: status %d (%s)", label, mode, step, what, b,
+                  (int)st, err.msg);
+    }
+}
+
 static int launch_check(mr_exec *ex, const mr_launch *l, long long want, const char *label,
                         const char *mode, const char *what) {
     mr_err err;
@@ -1974,14 +1988,8 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
                 bad[1].end = nb / 2;
                 bad[2].variant = nv > 1 ? 1 : 0;
                 bad[2].blocks = nv > 1 ? 0 : 1;
-                for (int b = 0; b < 3 && nb > 1; b++) {
-                    bad[b].prefilled = 1;
-                    st = mr_cuda_exec_launch(ex, &bad[b], &err);
-                    CHECK_MSG(st == MR_ERR_INVALID_ARG && strstr(err.msg, "prefilled"),
-                              "%s [%s] step %d: bad prefilled launch %d: status %d (%s)", label,
-                              md->name, s, b, (int)st, err.msg);
-                    mr_err_clear(&err);
-                }
+                for (int b = 0; b < 3; b++) bad[b].prefilled = 1;
+                if (nb > 1) expect_refused(ex, bad, 3, "prefilled", label, md->name, s);
                 l.prefilled = 1;
                 ok = launch_check(ex, &l, nb > 0 ? nb : 0, label, md->name, "prefilled");
                 break;
@@ -1991,14 +1999,8 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
                 mr_launch bad[2] = {l, l};
                 bad[0].preemptible = 1;
                 bad[1].from = -1;
-                for (int b = 0; b < 2 && nb > 0; b++) {
-                    bad[b].known = 1;
-                    st = mr_cuda_exec_launch(ex, &bad[b], &err);
-                    CHECK_MSG(st == MR_ERR_INVALID_ARG && strstr(err.msg, "known counter"),
-                              "%s [%s] step %d: bad known-counter launch %d: status %d (%s)", label,
-                              md->name, s, b, (int)st, err.msg);
-                    mr_err_clear(&err);
-                }
+                for (int b = 0; b < 2; b++) bad[b].known = 1;
+                if (nb > 0) expect_refused(ex, bad, 2, "known counter", label, md->name, s);
                 /* Every other shard as the elastic policy launches its shards: the counter
                  * known (launch_check has waited for the shard before), the first wave
                  * started without taking. */
