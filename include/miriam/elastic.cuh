@@ -223,6 +223,60 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 /* The two kernels around CALL, an expression that runs logical block mr_i_; mr_f_ holds its
  * MR_BLK_ flags (MR_BLK_FIRST is 1, so the elastic loop's "first" flag is one of them). ONCE
  * (a literal): 1, the elastic kernel runs CALL once (MR_ELASTIC_KERNEL_ONCE). */
+/* Study builds only (scripts/build-variant.sh SOURCE -DMR_ELASTIC_TIMELINE; never a release
+ * build): every plain block and every physical block of a prefilled elastic launch prints, as
+ * it leaves, its SM and the %globaltimer nanoseconds of its start, of the end of its
+ * grid-dependency wait and of the start and end of each of its first four logical blocks:
+ * "etl FORM LOGICAL-BLOCKS GRID BLOCK SM T-START T-WAITED N [I T0 T1]...", FORM p (plain) or
+ * e (prefilled elastic). Kept in shared memory until the block leaves, so that printing
+ * delays no logical block. scripts/elastic_timeline.py summarises them. Timers of different
+ * SMs differ by up to ~2.5 us (docs/KERNEL_NOTES.md, 25): compare stamps of one SM. */
+#ifdef MR_ELASTIC_TIMELINE
+#include <stdio.h>
+static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
+    return t;
+}
+#define MR_TL_DECL_                                                                                \
+    __shared__ unsigned long long mr_tl_[16];                                                      \
+    int mr_tn_ = 0;                                                                                \
+    if (threadIdx.x == 0) mr_tl_[0] = mr_tl_now_()
+#define MR_TL_WAITED_                                                                              \
+    if (threadIdx.x == 0) mr_tl_[1] = mr_tl_now_()
+#define MR_TL_START_(I)                                                                            \
+    if (threadIdx.x == 0 && mr_tn_ < 4) {                                                          \
+        mr_tl_[2 + 3 * mr_tn_] = (unsigned long long)(I);                                          \
+        mr_tl_[3 + 3 * mr_tn_] = mr_tl_now_();                                                     \
+    }
+#define MR_TL_END_                                                                                 \
+    if (threadIdx.x == 0 && mr_tn_ < 4) mr_tl_[4 + 3 * mr_tn_] = mr_tl_now_();                     \
+    mr_tn_++
+/* FORM_OK: whether this launch prints */
+#define MR_TL_PRINT_(FORM, FORM_OK)                                                                \
+    do {                                                                                           \
+        if (threadIdx.x == 0 && (FORM_OK)) {                                                       \
+            unsigned sm_;                                                                          \
+            asm volatile("mov.u32 %0, %%smid;" : "=r"(sm_));                                       \
+            const int n_ = mr_tn_ < 4 ? mr_tn_ : 4;                                                \
+            unsigned long long r_[12];                                                             \
+            for (int q_ = 0; q_ < 12; q_++) r_[q_] = q_ < 3 * n_ ? mr_tl_[2 + q_] : 0;             \
+            printf("etl %c %lld %u %u %u %llu %llu %d %llu %llu %llu %llu %llu %llu %llu %llu "    \
+                   "%llu %llu %llu %llu\n",                                                        \
+                   (FORM), a.n_blocks, gridDim.x, blockIdx.x, sm_, mr_tl_[0], mr_tl_[1], mr_tn_,   \
+                   r_[0], r_[1], r_[2], r_[3], r_[4], r_[5], r_[6], r_[7], r_[8], r_[9], r_[10],   \
+                   r_[11]);                                                                        \
+        }                                                                                          \
+    } while (0)
+#define MR_TL_E_OK_ (ctl.first >= 0 && !ctl.raise && !ctl.yield)
+#else
+#define MR_TL_DECL_         (void)0
+#define MR_TL_WAITED_       (void)0
+#define MR_TL_START_(I)     (void)0
+#define MR_TL_END_          (void)0
+#define MR_TL_PRINT_(F, OK) (void)0
+#endif
+
 #define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, ONCE, CALL)                                          \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         /* 128 bytes, 128-aligned, of which 16 are used: dynamic shared memory follows the         \
@@ -231,6 +285,7 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
         __shared__ __align__(128) long long mr_blk_[16];                                           \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = &ctl;                              \
         long long mr_i_;                                                                           \
+        MR_TL_DECL_;                                                                               \
         /* ctl.raise: the counter is this launch's alone, so thread 0 raises it before the wait    \
          * (after it, the code cost the 32-register kernels 60 bytes of spills). Not in a ONCE     \
          * kernel (the persistent recurrence, never so launched: its steps slowed 4-7%). */        \
@@ -239,6 +294,7 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
             atomicMax(ctl.next, (unsigned long long)(mr_r_ < ctl.end ? mr_r_ : ctl.end));          \
         }                                                                                          \
         mr_grid_dependency_sync();                                                                 \
+        MR_TL_WAITED_;                                                                             \
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
             if (mr_i_ >= ctl.end) return;                                                          \
@@ -249,22 +305,34 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
             if (mr_i_ < 0) return;                                                                 \
         }                                                                                          \
         for (int mr_s_ = 1, mr_f_ = 1;; mr_s_ ^= 1, mr_f_ = 0) {                                   \
+            MR_TL_START_(mr_i_);                                                                   \
             CALL;                                                                                  \
+            MR_TL_END_;                                                                            \
             /* mr_elastic_next's steps, written out: through it, kernels compiled differently */   \
-            if (ONCE || (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread)))       \
+            if (ONCE || (mr_i_ + (long long)gridDim.x >= ctl.end && !(mr_f_ && ctl.spread))) {     \
+                MR_TL_PRINT_('e', MR_TL_E_OK_);                                                    \
                 return;                                                                            \
+            }                                                                                      \
             if (threadIdx.x == 0) mr_blk_[mr_s_] = mr_elastic_take(&ctl);                          \
             __syncthreads();                                                                       \
             mr_i_ = mr_blk_[mr_s_];                                                                \
-            if (mr_i_ < 0) return;                                                                 \
+            if (mr_i_ < 0) {                                                                       \
+                MR_TL_PRINT_('e', MR_TL_E_OK_);                                                    \
+                return;                                                                            \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     extern "C" __global__ void BOUNDS NAME##_plain(mr_cuda_args a, long long base) {               \
         const long long mr_i_ = base + (long long)blockIdx.x;                                      \
         const int mr_f_ __attribute__((unused)) = MR_BLK_FIRST | MR_BLK_PLAIN;                     \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = NULL;                              \
+        MR_TL_DECL_;                                                                               \
         mr_grid_dependency_sync();                                                                 \
+        MR_TL_WAITED_;                                                                             \
+        MR_TL_START_(mr_i_);                                                                       \
         CALL;                                                                                      \
+        MR_TL_END_;                                                                                \
+        MR_TL_PRINT_('p', 1);                                                                      \
     }
 
 /* Custom operators (miriam.h, "Custom operators"): fills *OUT, an mr_custom_kernel, with the
