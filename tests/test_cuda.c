@@ -2342,8 +2342,9 @@ static void rnn_tf32_differs(ctx *cx, mr_runtime *f32, mr_runtime *tf32, const c
 static const char *const ZOO[] = {"cifarnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "lstm",
                                   "gru",      NULL};
 
-/* Runs zoo model `name` on rt and on the CPU and compares (and, on the main CUDA runtime,
- * the preempt/full/mixed launch mode too). */
+/* Runs zoo model `name` on rt and on the CPU and compares; modes 1: also three launch modes
+ * (preempt/P7/mixed, plain/v1, sharded/full/mixed); 2: those and the prefilled mode, and
+ * some prefilled launch of the model must hand its later wave out by block index. */
 static void zoo_case_tol(ctx *cx, mr_runtime *rt, const char *name, const char *label, int modes,
                          double range_tol) {
     if (!selected(label)) return;
@@ -2375,11 +2376,24 @@ static void zoo_case_tol(ctx *cx, mr_runtime *rt, const char *name, const char *
         if (r) compare(label, "run", n_out, got, ref, &t, range_tol);
     }
 #ifdef MIRIAM_HAVE_CUDA
+    if (ok && modes == 2) {
+        /* The model's prefilled launches include some that hand the blocks past their first
+         * wave out by block index (the "run" above and the "prefilled" mode below run them),
+         * or this case would not test that path (docs/KERNEL_NOTES.md, 28). */
+        mr_exec *ex = mr_model_exec(mg);
+        int n_by_index = 0;
+        for (int s = 0; s < mr_cuda_exec_n_steps(ex); s++)
+            for (int ph = 0; ph < mr_cuda_exec_n_phases(ex, s); ph++)
+                n_by_index += mr_cuda_exec_prefilled_by_index(ex, s, ph);
+        CHECK_MSG(n_by_index > 0, "%s: no prefilled launch of the model goes by index", label);
+        printf("%s: %d phases launched prefilled, the later wave by index\n", label, n_by_index);
+    }
     if (ok && modes) {
         make_garbage(ins, n_in, garbage, 999);
         for (const mode *md = MODES; md->name; md++) {
             if (strcmp(md->name, "preempt/P7/mixed") != 0 && strcmp(md->name, "plain/v1") != 0 &&
-                strcmp(md->name, "sharded/full/mixed") != 0)
+                strcmp(md->name, "sharded/full/mixed") != 0 &&
+                !(modes == 2 && strcmp(md->name, "prefilled") == 0))
                 continue;
             if (!mode_selected(md->name)) continue;
             poison_outputs(got, n_out);
@@ -2738,7 +2752,9 @@ static void test_green(ctx *cx) {
         CHECK_STATUS(st, MR_OK, eb, NULL);
         if (st != MR_OK) continue;
         if (tf32) {
-            zoo_case_tol(cx, rt, "resnet18", "tf32/green/sms16/resnet18", 0, ZOO_TF32_RANGE_TOL);
+            /* modes 2: also the prefilled launches, of which ResNet-18's 3x3 layers (56-84
+             * blocks on 48 slots) hand their later wave out by block index here */
+            zoo_case_tol(cx, rt, "resnet18", "tf32/green/sms16/resnet18", 2, ZOO_TF32_RANGE_TOL);
             /* the stacked layers one after the other: both projections in TF32 */
             zoo_case_tol(cx, rt, "lstm", "tf32/green/sms16/lstm", 1, ZOO_TF32_RANGE_TOL);
             zoo_case_tol(cx, rt, "gru", "tf32/green/sms16/gru", 1, ZOO_TF32_RANGE_TOL);

@@ -464,6 +464,25 @@ static mr_status upload_constants(mr_exec *ex, mr_err *err) {
     return MR_OK;
 }
 
+/* Whether a prefilled launch of the phase hands the blocks past its first wave to physical
+ * blocks 0..R-1 (mr_elastic_ctl.spread = 0: the others leave after their first logical block
+ * by the last-wave rule) rather than to the blocks that finish first: a launch of more than
+ * one wave and at most two whose R blocks past the first wave would reach at least half of
+ * the `sms` SMs (2R >= sms), not of the persistent recurrence (plan.plain_grid). Chosen by
+ * measurement (docs/KERNEL_NOTES.md, 28; H200, the zoo's CNNs on 16 SMs and the whole GPU).
+ * The GPU dispatches consecutive blocks of a launch onto idle SMs to different SMs, so blocks
+ * 0..R-1 are one to an SM, and only they take, uncontended; taken by the first to finish,
+ * the later wave went to the SMs whose blocks finished first, several to an SM (16 SMs,
+ * TF32: ResNet-18's 3x3 layers of 56-64 blocks on 48 slots, 8 blocks on 3 SMs). With a later
+ * wave of few blocks, the blocks that finish first matter more than where they run
+ * (AlexNet's conv2 in float32 on the whole GPU, 36 blocks past 396: 45 us by index against
+ * 39 us, entry 16); with more waves, the takes' balance wins. */
+static int prefill_by_index(const step_state *ss, int phase, int sms) {
+    const long long nb = phase_blocks(&ss->plan, phase);
+    const long long P = phase_full(&ss->plan, phase, ss->full_blocks[0]);
+    return !ss->plan.plain_grid && nb > P && nb <= 2 * P && 2 * (nb - P) >= sms;
+}
+
 /* The counters' values before a model's prefilled launches (full width of variant 0, capped
  * by the phase's logical blocks, as launch_on sizes them), in device memory, so that one
  * device-to-device copy sets them where a memset used to zero them. */
@@ -618,6 +637,12 @@ int mr_cuda_exec_n_variants(const mr_exec *ex, int step) {
 int mr_cuda_exec_step_skipped(const mr_exec *ex, int step) {
     return ex->steps[step].plan.skip;
 }
+int mr_cuda_exec_prefilled_by_index(const mr_exec *ex, int step, int phase) {
+    if (step < 0 || step >= ex->plan->n_steps) return 0;
+    const step_state *ss = &ex->steps[step];
+    if (ss->plan.skip || phase < 0 || phase >= ss->plan.n_phases) return 0;
+    return prefill_by_index(ss, phase, ex->be->sms);
+}
 size_t mr_cuda_exec_device_bytes(const mr_exec *ex) {
     return ex->device_bytes;
 }
@@ -752,12 +777,13 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
                            "phase and not preemptible",
                            l->step);
         ctl.first = 0;
-        /* ctl.spread stays as above: the blocks that finish their first logical block first
-         * take the last wave. Going on by block index instead (blocks 0..R-1 took the R
-         * blocks past the first wave) put AlexNet's second convolution (fp32, 432 blocks on
-         * 396 slots of an H200) at 45 us against 38 us plain, 39 us this way: the GPU
-         * does not spread consecutive block indices evenly over the SMs
-         * (docs/KERNEL_NOTES.md, 16). */
+        /* Mostly ctl.spread stays as above: the blocks that finish their first logical block
+         * first take the last wave. Going on by block index instead (blocks 0..R-1 took the
+         * R blocks past the first wave) put AlexNet's second convolution (fp32, 432 blocks on
+         * 396 slots of an H200) at 45 us against 38 us plain, 39 us this way
+         * (docs/KERNEL_NOTES.md, 16). Where the later wave reaches half the SMs, by index is
+         * faster (prefill_by_index). */
+        if (prefill_by_index(ss, l->phase, ex->be->sms)) ctl.spread = 0;
         if (P >= nb) {
             /* One wave: every physical block runs exactly logical block blockIdx.x and the
              * prefill already put the counter at the end, which is what the plain kernel

@@ -50,6 +50,10 @@ long long mr_cuda_exec_phase_blocks(const mr_exec *ex, int step, int phase);
 int mr_cuda_exec_n_variants(const mr_exec *ex, int step);
 /* 1 if the step is skipped (an aliased view). */
 int mr_cuda_exec_step_skipped(const mr_exec *ex, int step);
+/* 1 if a prefilled launch of the step's phase hands the blocks past its first wave to physical
+ * blocks 0..R-1 (mr_elastic_ctl.spread = 0) rather than to those that finish first
+ * (docs/KERNEL_NOTES.md 28); 0 otherwise or for a step or phase that does not exist. */
+int mr_cuda_exec_prefilled_by_index(const mr_exec *ex, int step, int phase);
 
 /* Per-SM footprint of a variant from the occupancy API. */
 typedef struct mr_footprint {
