@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The checks and measurements of how prefilled launches hand out the blocks past their first
+# wave (docs/KERNEL_NOTES.md 28), on the GPU machine after `bash scripts/gpu-check.sh __none`
+# unpacked the build, with a build of the commit before packed as the variant "head" (`xz -c
+# build-gpu/miriam > build-gpu-pack/variants/miriam-head.xz` before rebuilding):
+#   tests   test_cuda, every case and launch mode;
+#   bits    the outputs of both builds bit for bit (every zoo model, whole GPU and 16 SMs,
+#           TF32, elastic launches: only which physical block runs a logical block changed);
+#   steps   `miriam steps` over the zoo's CNNs for both builds (whole GPU and 16 SMs, tf32 and
+#           fp32): the sums of the steps per form, and every step in steps-all.csv;
+#   gpu     `miriam bench` GPU time (CUDA graph replay) of the CNNs, elastic launches of both
+#           builds and plain launches, TF32, 16 SMs and the whole GPU, two rounds;
+#   map     with the study variant "tl" (scripts/build-variant.sh tl src/cuda/conv.cu
+#           -DMR_ELASTIC_TIMELINE), which SM each block of the first launches of a full width
+#           ran on, whole GPU and 16 SMs (does the GPU dispatch consecutive blocks to
+#           different SMs?).
+# LAST_WAVE_STAGES picks them (default: all). Logs under $OUT.
+cd "$(dirname "$0")/.." || exit 1
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+# shellcheck source=scripts/gpu-steps-lib.sh
+. scripts/gpu-steps-lib.sh
+export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+for v in head tl; do
+  [[ -f build-gpu-pack/variants/miriam-$v.xz ]] &&
+    xz -dc "build-gpu-pack/variants/miriam-$v.xz" >"build-gpu/miriam-$v" &&
+    chmod +x "build-gpu/miriam-$v"
+done
+cnns="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2"
+zoo="$cnns cifarnet lstm gru"
+stages=" ${LAST_WAVE_STAGES:-tests bits steps gpu map} "
+on() { [[ $stages == *" $1 "* ]]; }
+if on tests; then
+  echo "== test_cuda"
+  timeout 300 build-gpu/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
+  echo "rc=$?"
+  grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
+fi
+if on bits; then
+  bad=0
+  for m in $zoo; do
+    for sms in 0 16; do
+      build-gpu/miriam-head run "zoo:$m" --device cuda --sms "$sms" --precision tf32 \
+        --repeat 1 --output "$OUT/ref.npy" >/dev/null 2>&1
+      if ! timeout 60 build-gpu/miriam run "zoo:$m" --device cuda --sms "$sms" \
+        --precision tf32 --repeat 1 --compare "$OUT/ref.npy" --rtol 0 --atol 0 \
+        >"$OUT/cmp.log" 2>&1; then
+        echo "DIFFERENT: $m sms $sms"
+        bad=$((bad + 1))
+      fi
+    done
+  done
+  echo "== bits: $bad combinations differ"
+  rm -f "$OUT/ref.npy" "$OUT/cmp.log"
+fi
+if on steps; then
+  specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)
+  for cfg in "16 tf32" "0 tf32" "16 fp32" "0 fp32"; do
+    read -r sms prec <<<"$cfg"
+    for b in miriam-head miriam; do
+      # shellcheck disable=SC2086 # the model list is split on purpose
+      timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
+        --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
+      echo "== steps $b sms $sms $prec: rc=$?"
+      steps_sums "$OUT/steps.log"
+    done
+  done
+  rm -f "$OUT/steps.log"
+  steps_merge_csv "$OUT"
+fi
+if on gpu; then
+  specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)
+  for sms in 16 0; do
+    for round in 1 2; do
+      for run in "miriam-head elastic" "miriam elastic" "miriam plain"; do
+        read -r b launch <<<"$run"
+        # shellcheck disable=SC2086 # the model list is split on purpose
+        timeout 200 "build-gpu/$b" bench $specs --device cuda --sms "$sms" --precision tf32 \
+          --launch "$launch" --repeat 300 --warmup 30 --csv "$OUT/b.csv" >"$OUT/b.log" 2>&1
+        echo "== sms $sms round $round $b $launch: rc=$?" >&2
+        tail -n +2 "$OUT/b.csv" | sed "s/^/$sms,$round,$b,/"
+      done
+    done
+  done >"$OUT/gpu.csv"
+  rm -f "$OUT/b.csv" "$OUT/b.log"
+  python3 - "$OUT/gpu.csv" <<'PY'
+import collections, csv, statistics, sys
+gpu = collections.defaultdict(list)
+for row in csv.reader(open(sys.argv[1])):
+    if len(row) < 16:
+        continue
+    sms, b, model, launch, g50 = row[0], row[2], row[3], row[13], row[14]
+    gpu[(sms, model, b if launch == "elastic" else "plain")].append(float(g50))
+print("| SMs | model | plain GPU p50 ms | head elastic | over plain | build elastic | over plain |")
+print("|--:|---|--:|--:|--:|--:|--:|")
+for sms in ("16", "0"):
+    for model in sorted({k[1] for k in gpu if k[0] == sms}):
+        p = gpu.get((sms, model, "plain"))
+        h = gpu.get((sms, model, "miriam-head"))
+        s = gpu.get((sms, model, "miriam"))
+        if not (p and h and s):
+            continue
+        mp, mh, ms = (statistics.mean(x) for x in (p, h, s))
+        f = lambda v: " / ".join(f"{x:.3f}" for x in v)
+        print(f"| {sms} | {model} | {f(p)} | {f(h)} | {(mh / mp - 1) * 100:+.1f}% | {f(s)} | "
+              f"{(ms / mp - 1) * 100:+.1f}% |")
+PY
+fi
+if on map && [[ -x build-gpu/miriam-tl ]]; then
+  for sms in 0 16; do
+    timeout 60 build-gpu/miriam-tl steps zoo:alexnet --sms "$sms" --precision fp32 --repeat 1 \
+      --warmup 0 >"$OUT/map.txt" 2>&1
+    echo "== map, sms $sms: the SMs of blocks 0.. of the first elastic launches of a full width"
+    python3 - "$OUT/map.txt" <<'PY'
+import sys
+launches, cur, seen, key = [], [], set(), None
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 9 or f[0] != "etl" or f[1] != "e":
+        continue
+    k, b = (f[2], f[3]), int(f[4])
+    if k != key or b in seen:
+        if cur:
+            launches.append((key, cur))
+        cur, seen, key = [], set(), k
+    seen.add(b)
+    cur.append((b, int(f[5])))
+if cur:
+    launches.append((key, cur))
+for (nb, grid), blocks in launches[:4]:
+    sm = dict(blocks)
+    g = int(grid)
+    order = [sm.get(b, -1) for b in range(g)]
+    n_sm = len(set(order))
+    # the smallest index distance between two blocks on one SM
+    first = {}
+    dist = g
+    for b, s in enumerate(order):
+        if s in first:
+            dist = min(dist, b - first[s])
+        first[s] = b
+    print(f"logical {nb} grid {g}: {n_sm} SMs; consecutive blocks share an SM from distance "
+          f"{dist}; blocks 0..15 on SMs {order[:16]}")
+PY
+  done
+  rm -f "$OUT/map.txt"
+fi
+exit 0
