@@ -19,17 +19,11 @@ mkdir -p "$OUT"
 # shellcheck source=scripts/gpu-steps-lib.sh
 . scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-xz -dc build-gpu-pack/variants/miriam-before.xz >build-gpu/miriam-before &&
-  chmod +x build-gpu/miriam-before
+unpack_variant before
 zoo="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2 cifarnet lstm gru"
 stages=" ${ALIGN_STAGES:-tests bits steps mdtb} "
 on() { [[ $stages == *" $1 "* ]]; }
-if on tests; then
-  echo "== test_cuda"
-  timeout 300 build-gpu/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
-  echo "rc=$?"
-  grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
-fi
+on tests && run_test_cuda
 if on bits; then
   echo "== bits: before against after"
   bad=0

@@ -9,6 +9,8 @@
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+# shellcheck source=scripts/gpu-steps-lib.sh
+. scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 models=${TL_MODELS:-"zoo:resnet18 zoo:mobilenet_v2"}
 sms=${TL_SMS:-16}
@@ -17,8 +19,7 @@ timeout 120 build-gpu/miriam steps $models --sms "$sms" --precision tf32 --repea
   --csv "$OUT/steps.csv" >"$OUT/steps.log" 2>&1
 echo "steps rc=$?"
 tl=${TL_VARIANT:-tl}
-xz -dc "build-gpu-pack/variants/miriam-$tl.xz" >"build-gpu/miriam-$tl" &&
-  chmod +x "build-gpu/miriam-$tl"
+unpack_variant "$tl"
 for m in $models; do
   name=${m#zoo:}
   timeout 60 "build-gpu/miriam-$tl" steps "$m" --sms "$sms" --precision tf32 --repeat 1 \

@@ -22,20 +22,13 @@ mkdir -p "$OUT"
 . scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for v in head tl; do
-  [[ -f build-gpu-pack/variants/miriam-$v.xz ]] &&
-    xz -dc "build-gpu-pack/variants/miriam-$v.xz" >"build-gpu/miriam-$v" &&
-    chmod +x "build-gpu/miriam-$v"
+  [[ -f build-gpu-pack/variants/miriam-$v.xz ]] && unpack_variant "$v"
 done
 cnns="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2"
 zoo="$cnns cifarnet lstm gru"
 stages=" ${LAST_WAVE_STAGES:-tests bits steps gpu map} "
 on() { [[ $stages == *" $1 "* ]]; }
-if on tests; then
-  echo "== test_cuda"
-  timeout 300 build-gpu/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
-  echo "rc=$?"
-  grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
-fi
+on tests && run_test_cuda
 if on bits; then
   bad=0
   for m in $zoo; do

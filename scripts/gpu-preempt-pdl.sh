@@ -23,18 +23,12 @@ mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 builds="miriam-before miriam"
 for v in before ${PDL_VARIANTS:-}; do
-  xz -dc "build-gpu-pack/variants/miriam-$v.xz" >"build-gpu/miriam-$v" &&
-    chmod +x "build-gpu/miriam-$v"
+  unpack_variant "$v"
   [[ $v == before ]] || builds="$builds miriam-$v"
 done
 stages=" ${PDL_STAGES:-steps drain} "
 on() { [[ $stages == *" $1 "* ]]; }
-if on tests; then
-  echo "== test_cuda"
-  timeout 300 build-gpu/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
-  echo "rc=$?"
-  grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
-fi
+on tests && run_test_cuda
 if on steps; then
   specs="zoo:resnet18 zoo:resnet50 zoo:vgg16 zoo:mobilenet_v2 zoo:squeezenet1_1"
   for sms in 0 16; do

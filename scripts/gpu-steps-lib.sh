@@ -1,5 +1,22 @@
 # shellcheck shell=bash
-# Helpers of the GPU study scripts that run `miriam steps` (sourced, not run).
+# Helpers of the GPU study scripts (sourced, not run): the build variants, test_cuda, and the
+# logs of `miriam steps`.
+
+# build-gpu/miriam-NAME from build-gpu-pack/variants/miriam-NAME.xz (a build packed beside the
+# one under test); fails when the variant is not there.
+unpack_variant() {
+  xz -dc "build-gpu-pack/variants/miriam-$1.xz" >"build-gpu/miriam-$1" &&
+    chmod +x "build-gpu/miriam-$1"
+}
+
+# test_cuda, every case and launch mode, its log in $OUT/test_cuda.log; prints the exit status
+# and the summary lines.
+run_test_cuda() {
+  echo "== test_cuda"
+  timeout 300 build-gpu/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
+  echo "rc=$?"
+  grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
+}
 
 # The sum of the steps per form, one line per model, from a `miriam steps` log.
 steps_sums() {
