@@ -544,6 +544,15 @@ static void c_conv(cb *b, int v) {
         AIS(b, "pads", 1, 1, 1, 1);
         y = OP(b, "Relu", y);
         break;
+    case 22: /* depthwise 3x3 of 3744 logical blocks, 3.5 waves of the whole H200 (132 SMs x 8
+                blocks), the first two of every block's elastic loop taken */
+        x = in_f(b, D(1, 288, 112, 112), -1, 1);
+        w = k_f(b, D(288, 1, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(288), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 288);
+        AIS(b, "pads", 1, 1, 1, 1);
+        break;
     default: /* 3x3, 2 groups of 32 channels (K = 288, split in 2), odd plane, two position
                 tiles */
         x = in_f(b, D(1, 64, 9, 11), -1, 1);
@@ -1430,6 +1439,7 @@ static const op_case CASES[] = {
     {"op/conv/grouped_3x3_splitk", c_conv, 19, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/conv/3x3_patch_asym", c_conv, 20, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/conv/3x3_patch_4x16_relu", c_conv, 21, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/depthwise_waves", c_conv, 22, &TOL_GEMM, 0, 0, TF32_FP},
     {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0, TF32_TC},
@@ -2818,6 +2828,50 @@ static void test_oom(ctx *cx) {
     zoo_case(cx, cx->dev, "cifarnet", "errors/oom/still-works", 0);
 }
 
+/* A depthwise convolution of 2^31 output elements ([2, 16384, 256, 256], the input as large;
+ * each image fits 32-bit indices, which every convolution kernel needs): the DIRECT kernel's
+ * block and element arithmetic is 32-bit over all images too, so the load must fail with
+ * MR_ERR_UNSUPPORTED and a message saying why, leak nothing, and leave the runtime usable.
+ * The input is declared, never allocated on the host. */
+static void test_huge_depthwise(ctx *cx) {
+    if (!selected("errors/huge-depthwise")) return;
+    cb b;
+    memset(&b, 0, sizeof b);
+    mr_err_clear(&b.err);
+    b.g = mr_graph_create(&b.err);
+    CHECK_MSG(b.g != NULL, "huge-depthwise: graph: %s", b.err.msg);
+    if (!b.g) return;
+    b.g->opset = 13;
+    mr_rng_seed(&b.rng, 7);
+    static const int64_t dims[4] = {2, 16384, 256, 256};
+    int x = new_tensor(&b);
+    if (x >= 0 && push(&b.g->inputs, &b.g->n_inputs, x) == 0) {
+        mr_set_shape(&b.g->tensors[x], MR_DTYPE_F32, 4, dims);
+        b.g->tensors[x].is_input = 1;
+    } else {
+        cb_fail(&b, "input");
+    }
+    int w = k_f(&b, D(16384, 1, 3, 3), -0.5f, 0.5f);
+    int y = OP(&b, "Conv", x, w);
+    attr_int(&b, "group", 16384);
+    AIS(&b, "pads", 1, 1, 1, 1);
+    out(&b, y);
+    CHECK_MSG(!b.bad, "huge-depthwise: building the graph: %s", b.err.msg);
+    if (b.bad) {
+        mr_graph_destroy(b.g);
+        return;
+    }
+    cx->n_cases++;
+    mr_model *m = NULL;
+    mr_status st = mr_model_from_graph(cx->dev, b.g, NULL, &m); /* takes the graph */
+    const char *msg = mr_runtime_last_error(cx->dev);
+    CHECK_STATUS(st, MR_ERR_UNSUPPORTED, msg, "2^31");
+    CHECK(m == NULL);
+    printf("errors/huge-depthwise: %s\n", msg);
+    mr_model_destroy(m);
+    zoo_case(cx, cx->dev, "cifarnet", "errors/huge-depthwise/still-works", 0);
+}
+
 /* A CUDA runtime with the given launch options; NULL (reported) on failure. */
 static mr_runtime *cuda_runtime(int plain_launch, int cuda_graphs, int dependent_launch) {
     char eb[512] = "";
@@ -3110,6 +3164,7 @@ int main(void) {
 #ifdef MIRIAM_HAVE_CUDA
     test_errors(&cx);
     test_oom(&cx);
+    test_huge_depthwise(&cx);
     test_green(&cx);
     test_rnn_per_step(&cx);
     test_launch_options(&cx);

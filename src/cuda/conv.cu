@@ -137,7 +137,9 @@ enum { CONV_B_GENERIC, CONV_B_1X1, CONV_B_PATCH };
 #define CONV_RED_CHUNK_MIN 64
 /* DIRECT: outputs per logical block. Small: the kernel is memory-bound and a batch-1 layer
  * needs many blocks to fill the SMs. */
+#ifndef CONV_DIRECT_OUTS /* may be set at build time to study the trade-off */
 #define CONV_DIRECT_OUTS 1024
+#endif
 
 typedef struct conv_cu_params {
     int kernel;
@@ -1246,18 +1248,24 @@ static __device__ __forceinline__ float conv_direct_taps(const float *xp, const 
 
 static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
-    const int rbi = (int)(blk % p->n_rb);
-    long long t = blk / p->n_rb;
-    const int cbi = (int)(t % p->n_cb);
-    const long long nb = t / p->n_cb;
+    /* 32-bit block and element arithmetic (prepare keeps the logical blocks and both tensors
+     * below 2^31): the 64-bit divisions of the block index were a called subroutine and the
+     * image pointers two registers each; at the kernel's cap of 32 registers, MobileNet-V2's
+     * depthwise layers ran 13-15% longer that way (docs/KERNEL_NOTES.md, 29). */
+    const unsigned b32 = (unsigned)blk;
+    const int rbi = (int)(b32 % (unsigned)p->n_rb);
+    const unsigned t = b32 / (unsigned)p->n_rb;
+    const int cbi = (int)(t % (unsigned)p->n_cb);
+    const int nb = (int)(t / (unsigned)p->n_cb);
     const int m0 = cbi * p->cb, m1 = min(p->M, m0 + p->cb);
     const int r0 = rbi * p->rb, r1 = min(p->OH, r0 + p->rb);
     const int nrows = r1 - r0, OW = p->OW, KW = p->KW, KK = p->KH * p->KW;
     const int cnt = (m1 - m0) * nrows * OW;
-    const float *x = (const float *)a->in[0] + (long long)nb * p->C * (long long)p->HW;
+    const int xb = nb * p->C * p->HW, yb = nb * p->M * p->P;
+    const float *x = (const float *)a->in[0];
     const float *w = (const float *)a->in[1];
     const float *bias = (const float *)a->in[2];
-    float *y = (float *)a->out[0] + (long long)nb * p->M * (long long)p->P;
+    float *y = (float *)a->out[0];
     /* 3x3 (every depthwise layer of MobileNet): the taps unrolled, so that all 18 loads of an
      * output are in flight at once instead of a loop's few. Same taps, same order. */
     const int k3 = p->KH == 3 && KW == 3;
@@ -1265,7 +1273,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         const int ow = e % OW, q = e / OW;
         const int oh = r0 + q % nrows, m = m0 + q / nrows;
         /* one input channel per group: output channel m reads channel m / Mg */
-        const float *xp = x + (m / p->Mg) * p->HW;
+        const float *xp = x + (xb + (m / p->Mg) * p->HW);
         const float *wp = w + m * KK;
         const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
         float acc = 0.0f;
@@ -1274,7 +1282,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         else
             acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
         if (bias) acc += bias[m];
-        y[m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
+        y[yb + m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
     }
 }
 
@@ -1560,9 +1568,14 @@ static mr_status conv_prepare(const mr_graph *g, const mr_node *n, const mr_cuda
             if (p.cb > p.M) p.cb = p.M;
             if (p.cb < 1) p.cb = 1;
         }
-        /* a block's outputs are counted in an int */
+        /* a block's outputs are counted in an int, and the kernel's block and element
+         * arithmetic is 32-bit (conv_direct_body) */
         if ((long long)p.cb * p.rb * OW > INT_MAX)
             return mr_err_node(err, MR_ERR_UNSUPPORTED, n, "output rows too long for CUDA");
+        if (p.total > INT_MAX || N * C * HW > INT_MAX) /* C * HW fits, checked above */
+            return mr_err_node(err, MR_ERR_UNSUPPORTED, n,
+                               "a grouped convolution of 2^31 or more input or output elements "
+                               "over all its images is not supported on CUDA");
         p.n_cb = (int)div_up_ll(M, p.cb);
         p.n_rb = (int)div_up_ll(OH, p.rb);
         plan->n_blocks = p.total > 0 ? N * p.n_cb * p.n_rb : 0;
