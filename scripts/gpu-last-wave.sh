@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The checks and measurements of how prefilled launches hand out the blocks past their first
-# wave (docs/KERNEL_NOTES.md 28), on the GPU machine after `bash scripts/gpu-check.sh __none`
+# wave (docs/KERNEL_NOTES.md 28 and 29), on the GPU machine after `bash scripts/gpu-check.sh __none`
 # unpacked the build, with a build of the commit before packed as the variant "head" (`xz -c
 # build-gpu/miriam > build-gpu-pack/variants/miriam-head.xz` before rebuilding):
 #   tests   test_cuda, every case and launch mode;
-#   bits    the outputs of both builds bit for bit (every zoo model, whole GPU and 16 SMs,
+#   bits    the outputs of the builds bit for bit (every zoo model, whole GPU and 16 SMs,
 #           TF32, elastic launches: only which physical block runs a logical block changed);
-#   steps   `miriam steps` over the zoo's CNNs for both builds (whole GPU and 16 SMs, tf32 and
+#   steps   `miriam steps` over the zoo's CNNs for the builds (whole GPU and 16 SMs, tf32 and
 #           fp32): the sums of the steps per form, and every step in steps-all.csv;
-#   gpu     `miriam bench` GPU time (CUDA graph replay) of the CNNs, elastic launches of both
-#           builds and plain launches, TF32, 16 SMs and the whole GPU, two rounds;
+#   gpu     `miriam bench` GPU time (CUDA graph replay) of the CNNs, plain and elastic
+#           launches of both builds (and of the variants LAST_WAVE_VARIANTS names), TF32,
+#           16 SMs and the whole GPU, two rounds;
 #   map     with the study variant "tl" (scripts/build-variant.sh tl src/cuda/conv.cu
 #           -DMR_ELASTIC_TIMELINE), which SM each block of the first launches of a full width
 #           ran on, whole GPU and 16 SMs (does the GPU dispatch consecutive blocks to
@@ -21,9 +22,13 @@ mkdir -p "$OUT"
 # shellcheck source=scripts/gpu-steps-lib.sh
 . scripts/gpu-steps-lib.sh
 export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-for v in head tl; do
+# study variants of this build (scripts/build-variant.sh) whose GPU time the gpu stage adds
+extra=${LAST_WAVE_VARIANTS:-}
+for v in head tl $extra; do
   [[ -f build-gpu-pack/variants/miriam-$v.xz ]] && unpack_variant "$v"
 done
+builds="miriam-head miriam"
+for v in $extra; do builds="$builds miriam-$v"; done
 cnns="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2"
 zoo="$cnns cifarnet lstm gru"
 stages=" ${LAST_WAVE_STAGES:-tests bits steps gpu map} "
@@ -35,12 +40,14 @@ if on bits; then
     for sms in 0 16; do
       build-gpu/miriam-head run "zoo:$m" --device cuda --sms "$sms" --precision tf32 \
         --repeat 1 --output "$OUT/ref.npy" >/dev/null 2>&1
-      if ! timeout 60 build-gpu/miriam run "zoo:$m" --device cuda --sms "$sms" \
-        --precision tf32 --repeat 1 --compare "$OUT/ref.npy" --rtol 0 --atol 0 \
-        >"$OUT/cmp.log" 2>&1; then
-        echo "DIFFERENT: $m sms $sms"
-        bad=$((bad + 1))
-      fi
+      for b in ${builds#miriam-head }; do
+        if ! timeout 60 "build-gpu/$b" run "zoo:$m" --device cuda --sms "$sms" \
+          --precision tf32 --repeat 1 --compare "$OUT/ref.npy" --rtol 0 --atol 0 \
+          >"$OUT/cmp.log" 2>&1; then
+          echo "DIFFERENT: $b $m sms $sms"
+          bad=$((bad + 1))
+        fi
+      done
     done
   done
   echo "== bits: $bad combinations differ"
@@ -50,7 +57,7 @@ if on steps; then
   specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)
   for cfg in "16 tf32" "0 tf32" "16 fp32" "0 fp32"; do
     read -r sms prec <<<"$cfg"
-    for b in miriam-head miriam; do
+    for b in $builds; do
       # shellcheck disable=SC2086 # the model list is split on purpose
       timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
         --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
@@ -65,8 +72,8 @@ if on gpu; then
   specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)
   for sms in 16 0; do
     for round in 1 2; do
-      for run in "miriam-head elastic" "miriam elastic" "miriam plain"; do
-        read -r b launch <<<"$run"
+      for run in $(for b in $builds; do printf '%s:plain %s:elastic ' "$b" "$b"; done); do
+        b=${run%:*} launch=${run#*:}
         # shellcheck disable=SC2086 # the model list is split on purpose
         timeout 200 "build-gpu/$b" bench $specs --device cuda --sms "$sms" --precision tf32 \
           --launch "$launch" --repeat 300 --warmup 30 --csv "$OUT/b.csv" >"$OUT/b.log" 2>&1
@@ -83,20 +90,19 @@ for row in csv.reader(open(sys.argv[1])):
     if len(row) < 16:
         continue
     sms, b, model, launch, g50 = row[0], row[2], row[3], row[13], row[14]
-    gpu[(sms, model, b if launch == "elastic" else "plain")].append(float(g50))
-print("| SMs | model | plain GPU p50 ms | head elastic | over plain | build elastic | over plain |")
-print("|--:|---|--:|--:|--:|--:|--:|")
+    gpu[(sms, model, b, launch)].append(float(g50))
+print("| SMs | model | build | plain ms | elastic ms | over plain |")
+print("|--:|---|---|--:|--:|--:|")
+f = lambda v: " / ".join(f"{x:.3f}" for x in v)
+builds = sorted({k[2] for k in gpu}, key=lambda b: (b != "miriam-head", b != "miriam", b))
 for sms in ("16", "0"):
     for model in sorted({k[1] for k in gpu if k[0] == sms}):
-        p = gpu.get((sms, model, "plain"))
-        h = gpu.get((sms, model, "miriam-head"))
-        s = gpu.get((sms, model, "miriam"))
-        if not (p and h and s):
-            continue
-        mp, mh, ms = (statistics.mean(x) for x in (p, h, s))
-        f = lambda v: " / ".join(f"{x:.3f}" for x in v)
-        print(f"| {sms} | {model} | {f(p)} | {f(h)} | {(mh / mp - 1) * 100:+.1f}% | {f(s)} | "
-              f"{(ms / mp - 1) * 100:+.1f}% |")
+        for b in builds:
+            p, e = gpu.get((sms, model, b, "plain")), gpu.get((sms, model, b, "elastic"))
+            if not (p and e):
+                continue
+            mp, me = statistics.mean(p), statistics.mean(e)
+            print(f"| {sms} | {model} | {b} | {f(p)} | {f(e)} | {(me / mp - 1) * 100:+.1f}% |")
 PY
 fi
 if on map && [[ -x build-gpu/miriam-tl ]]; then
