@@ -1269,6 +1269,36 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
     /* 3x3 (every depthwise layer of MobileNet): the taps unrolled, so that all 18 loads of an
      * output are in flight at once instead of a loop's few. Same taps, same order. */
     const int k3 = p->KH == 3 && KW == 3;
+#ifdef CONV_DIRECT_PAIR
+    /* Study build only: two outputs of a thread in flight at once (e and e + blockDim.x), for
+     * fewer resident blocks (CONV_DIRECT_BLOCKS) of longer logical blocks (CONV_DIRECT_OUTS). */
+    for (int e = threadIdx.x; e < cnt; e += 2 * blockDim.x) {
+        const int n2 = e + (int)blockDim.x < cnt ? 2 : 1;
+        float acc[2] = {0.0f, 0.0f};
+        int yi[2] = {0, 0}, mm[2] = {0, 0};
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            if (u >= n2) break;
+            const int eu = e + u * (int)blockDim.x;
+            const int ow = eu % OW, q = eu / OW;
+            const int oh = r0 + q % nrows, m = m0 + q / nrows;
+            const float *xp = x + (xb + (m / p->Mg) * p->HW);
+            const float *wp = w + m * KK;
+            const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
+            acc[u] = k3 ? conv_direct_taps(xp, wp, ih0, iw0, 3, 3, p)
+                        : conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
+            yi[u] = m * p->P + oh * OW + ow;
+            mm[u] = m;
+        }
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            if (u >= n2) break;
+            float v = acc[u];
+            if (bias) v += bias[mm[u]];
+            y[yb + yi[u]] = mr_dev_act(p->act, v);
+        }
+    }
+#else
     for (int e = threadIdx.x; e < cnt; e += blockDim.x) {
         const int ow = e % OW, q = e / OW;
         const int oh = r0 + q % nrows, m = m0 + q / nrows;
@@ -1284,6 +1314,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         if (bias) acc += bias[m];
         y[yb + m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
     }
+#endif
 }
 
 MR_ELASTIC_KERNEL(mr_conv_gemm_t256, 256, conv_gemm_v0)
@@ -1320,7 +1351,10 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v1k, CONV_WG_T, 3, conv_wg32_v1)
  * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
  * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
  * of MobileNet on 16 SMs. */
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_direct_t256, 256, 8, conv_direct_body)
+#ifndef CONV_DIRECT_BLOCKS /* may be set at build time (with CONV_DIRECT_PAIR) to study it */
+#define CONV_DIRECT_BLOCKS 8
+#endif
+MR_ELASTIC_KERNEL_BOUNDS(mr_conv_direct_t256, 256, CONV_DIRECT_BLOCKS, conv_direct_body)
 MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
 
 static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
