@@ -48,18 +48,7 @@ if on bits; then
 fi
 if on steps; then
   specs=$(for m in $zoo; do printf 'zoo:%s ' "$m"; done)
-  for b in miriam-before miriam; do
-    for cfg in "0 tf32" "16 tf32" "0 fp32" "16 fp32"; do
-      read -r sms prec <<<"$cfg"
-      # shellcheck disable=SC2086
-      timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
-        --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
-      echo "== steps $b sms $sms $prec: rc=$?"
-      steps_sums "$OUT/steps.log"
-    done
-  done
-  rm -f "$OUT/steps.log"
-  steps_merge_csv "$OUT"
+  steps_builds "miriam-before miriam" "$specs" "0:tf32 16:tf32 0:fp32 16:fp32"
 fi
 if on mdtb; then
   for sms in 16 0; do

@@ -55,18 +55,7 @@ if on bits; then
 fi
 if on steps; then
   specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)
-  for cfg in "16 tf32" "0 tf32" "16 fp32" "0 fp32"; do
-    read -r sms prec <<<"$cfg"
-    for b in $builds; do
-      # shellcheck disable=SC2086 # the model list is split on purpose
-      timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
-        --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
-      echo "== steps $b sms $sms $prec: rc=$?"
-      steps_sums "$OUT/steps.log"
-    done
-  done
-  rm -f "$OUT/steps.log"
-  steps_merge_csv "$OUT"
+  steps_builds "$builds" "$specs" "16:tf32 0:tf32 16:fp32 0:fp32"
 fi
 if on gpu; then
   specs=$(for m in $cnns; do printf 'zoo:%s ' "$m"; done)

@@ -30,18 +30,8 @@ stages=" ${PDL_STAGES:-steps drain} "
 on() { [[ $stages == *" $1 "* ]]; }
 on tests && run_test_cuda
 if on steps; then
-  specs="zoo:resnet18 zoo:resnet50 zoo:vgg16 zoo:mobilenet_v2 zoo:squeezenet1_1"
-  for sms in 0 16; do
-    for b in $builds; do
-      # shellcheck disable=SC2086
-      timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision tf32 --repeat 20 \
-        --csv "$OUT/steps-$b-$sms.csv" >"$OUT/steps.log" 2>&1
-      echo "== steps $b sms $sms tf32: rc=$?"
-      steps_sums "$OUT/steps.log"
-    done
-  done
-  rm -f "$OUT/steps.log"
-  steps_merge_csv "$OUT"
+  steps_builds "$builds" "zoo:resnet18 zoo:resnet50 zoo:vgg16 zoo:mobilenet_v2 zoo:squeezenet1_1" \
+    "0:tf32 16:tf32"
 fi
 if on drain; then
   for cfg in "vgg16 16" "resnet50 16"; do

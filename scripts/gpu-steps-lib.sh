@@ -24,6 +24,25 @@ steps_sums() {
     paste - - | awk -F'|' '{printf "%-20s plain %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", $1, $8, $9, $10, $11, $12, $13, $14}'
 }
 
+# `miriam steps` of SPECS (model specs, split on spaces) with each build named in BUILDS
+# (build-gpu/NAME) for each of CONFIGS ("SMS:PRECISION ...", SMS 0 = the whole GPU), 20
+# repeats: the sums per form printed (steps_sums), every step in $OUT/steps-all.csv.
+steps_builds() {
+  local builds=$1 specs=$2 configs=$3 cfg sms prec b
+  for cfg in $configs; do
+    sms=${cfg%:*} prec=${cfg#*:}
+    for b in $builds; do
+      # shellcheck disable=SC2086 # the model list is split on purpose
+      timeout 150 "build-gpu/$b" steps $specs --sms "$sms" --precision "$prec" --repeat 20 \
+        --csv "$OUT/steps-$b-$sms-$prec.csv" >"$OUT/steps.log" 2>&1
+      echo "== steps $b sms $sms $prec: rc=$?"
+      steps_sums "$OUT/steps.log"
+    done
+  done
+  rm -f "$OUT/steps.log"
+  steps_merge_csv "$OUT"
+}
+
 # The CSVs DIR/steps-TAG.csv merged into DIR/steps-all.csv (at most 8 files come back from
 # the GPU machine), each row prefixed with its TAG (build, width, precision); the parts removed.
 steps_merge_csv() {
