@@ -545,7 +545,7 @@ static void c_conv(cb *b, int v) {
         y = OP(b, "Relu", y);
         break;
     case 22: /* depthwise 3x3 of 3744 logical blocks, 3.5 waves of the whole H200 (132 SMs x 8
-                blocks), the first two of every block's elastic loop taken */
+                blocks): the elastic forms' blocks go on taking past the first wave */
         x = in_f(b, D(1, 288, 112, 112), -1, 1);
         w = k_f(b, D(288, 1, 3, 3), -0.5f, 0.5f);
         bias = k_f(b, D(288), -0.5f, 0.5f);
