@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The checks and measurements of how prefilled launches hand out the blocks past their first
-# wave (docs/KERNEL_NOTES.md 28 and 29), on the GPU machine after `bash scripts/gpu-check.sh __none`
-# unpacked the build, with a build of the commit before packed as the variant "head" (`xz -c
+# wave, and of the depthwise kernel (docs/KERNEL_NOTES.md 28-30), on the GPU machine after
+# `bash scripts/gpu-check.sh __none` unpacked the build, with a build of the commit before
+# packed as the variant "head" (`xz -c
 # build-gpu/miriam > build-gpu-pack/variants/miriam-head.xz` before rebuilding):
 #   tests   test_cuda, every case and launch mode;
 #   bits    the outputs of the builds bit for bit (every zoo model, whole GPU and 16 SMs,
-#           TF32, elastic launches: only which physical block runs a logical block changed);
+#           TF32, elastic launches: the changes keep every output's arithmetic);
 #   steps   `miriam steps` over the zoo's CNNs for the builds (whole GPU and 16 SMs, tf32 and
 #           fp32): the sums of the steps per form, and every step in steps-all.csv;
 #   gpu     `miriam bench` GPU time (CUDA graph replay) of the CNNs, plain and elastic
 #           launches of both builds (and of the variants LAST_WAVE_VARIANTS names), TF32,
 #           16 SMs and the whole GPU, two rounds;
+#   mdtb    MDTB workloads (LAST_WAVE_WORKLOADS, default b and c: those with MobileNet-V2)
+#           under elastic, TF32, 16 SMs and the whole GPU, 10 s each, for every build;
 #   map     with the study variant "tl" (scripts/build-variant.sh tl src/cuda/conv.cu
 #           -DMR_ELASTIC_TIMELINE), which SM each block of the first launches of a full width
 #           ran on, whole GPU and 16 SMs (does the GPU dispatch consecutive blocks to
 #           different SMs?).
-# LAST_WAVE_STAGES picks them (default: all). Logs under $OUT.
+# LAST_WAVE_STAGES picks them (default: all); LAST_WAVE_MODELS the CNNs of the steps and gpu
+# stages (default: the six below). Without a "head" variant packed, the build is compared with
+# its study variants only. Logs under $OUT.
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -27,20 +32,21 @@ extra=${LAST_WAVE_VARIANTS:-}
 for v in head tl $extra; do
   [[ -f build-gpu-pack/variants/miriam-$v.xz ]] && unpack_variant "$v"
 done
-builds="miriam-head miriam"
+builds="miriam"
+[[ -x build-gpu/miriam-head ]] && builds="miriam-head miriam"
 for v in $extra; do builds="$builds miriam-$v"; done
-cnns="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2"
-zoo="$cnns cifarnet lstm gru"
-stages=" ${LAST_WAVE_STAGES:-tests bits steps gpu map} "
+cnns=${LAST_WAVE_MODELS:-resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2}
+zoo="resnet18 resnet50 vgg16 alexnet squeezenet1_1 mobilenet_v2 cifarnet lstm gru"
+stages=" ${LAST_WAVE_STAGES:-tests bits steps gpu mdtb map} "
 on() { [[ $stages == *" $1 "* ]]; }
 on tests && run_test_cuda
 if on bits; then
   bad=0
   for m in $zoo; do
     for sms in 0 16; do
-      build-gpu/miriam-head run "zoo:$m" --device cuda --sms "$sms" --precision tf32 \
+      "build-gpu/${builds%% *}" run "zoo:$m" --device cuda --sms "$sms" --precision tf32 \
         --repeat 1 --output "$OUT/ref.npy" >/dev/null 2>&1
-      for b in ${builds#miriam-head }; do
+      for b in ${builds#* }; do
         if ! timeout 60 "build-gpu/$b" run "zoo:$m" --device cuda --sms "$sms" \
           --precision tf32 --repeat 1 --compare "$OUT/ref.npy" --rtol 0 --atol 0 \
           >"$OUT/cmp.log" 2>&1; then
@@ -93,6 +99,20 @@ for sms in ("16", "0"):
             mp, me = statistics.mean(p), statistics.mean(e)
             print(f"| {sms} | {model} | {b} | {f(p)} | {f(e)} | {(me / mp - 1) * 100:+.1f}% |")
 PY
+fi
+if on mdtb; then
+  for w in ${LAST_WAVE_WORKLOADS:-b c}; do
+    for sms in 16 0; do
+      for b in $builds; do
+        echo "== workload $w, $b, sms $sms (policy, task, completed, p50, p90, p99, max, req/s)"
+        timeout 60 "build-gpu/$b" bench "bench/workloads/$w.json" --device cuda --sms "$sms" \
+          --policy elastic --duration 10 --warmup 1 --precision tf32 >"$OUT/w.log" 2>&1
+        echo "rc=$?"
+        grep -E "^\| elastic " "$OUT/w.log" | awk -F'|' '{print $2, $3, $7, $10, $11, $12, $13, $14}'
+      done
+    done
+  done
+  rm -f "$OUT/w.log"
 fi
 if on map && [[ -x build-gpu/miriam-tl ]]; then
   for sms in 0 16; do

@@ -553,6 +553,17 @@ static void c_conv(cb *b, int v) {
         attr_int(b, "group", 288);
         AIS(b, "pads", 1, 1, 1, 1);
         break;
+    case 23: /* depthwise with channel multiplier 2 over three images, odd plane, stride 2 on
+                one axis: a DIRECT block's image, channel and input channel (n C + m / Mg) from
+                its outputs' indices */
+        x = in_f(b, D(3, 6, 13, 11), -1, 1);
+        w = k_f(b, D(12, 1, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(12), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 6);
+        AIS(b, "strides", 1, 2);
+        AIS(b, "pads", 1, 0, 1, 2);
+        break;
     default: /* 3x3, 2 groups of 32 channels (K = 288, split in 2), odd plane, two position
                 tiles */
         x = in_f(b, D(1, 64, 9, 11), -1, 1);
@@ -1440,6 +1451,7 @@ static const op_case CASES[] = {
     {"op/conv/3x3_patch_asym", c_conv, 20, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/conv/3x3_patch_4x16_relu", c_conv, 21, &TOL_GEMM, 0, 1, TF32_TC},
     {"op/conv/depthwise_waves", c_conv, 22, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/conv/depthwise_batch3_mult2", c_conv, 23, &TOL_GEMM, 0, 0, TF32_FP},
     {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0, TF32_TC},

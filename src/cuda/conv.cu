@@ -1261,7 +1261,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
     const int r0 = rbi * p->rb, r1 = min(p->OH, r0 + p->rb);
     const int nrows = r1 - r0, OW = p->OW, KW = p->KW, KK = p->KH * p->KW;
     const int cnt = (m1 - m0) * nrows * OW;
-    const int xb = nb * p->C * p->HW, yb = nb * p->M * p->P;
+    const int yb = nb * p->M * p->P;
     const float *x = (const float *)a->in[0];
     const float *w = (const float *)a->in[1];
     const float *bias = (const float *)a->in[2];
@@ -1272,6 +1272,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
 #ifdef CONV_DIRECT_PAIR
     /* Study build only: two outputs of a thread in flight at once (e and e + blockDim.x), for
      * fewer resident blocks (CONV_DIRECT_BLOCKS) of longer logical blocks (CONV_DIRECT_OUTS). */
+    const int xb = nb * p->C * p->HW;
     for (int e = threadIdx.x; e < cnt; e += 2 * blockDim.x) {
         const int n2 = e + (int)blockDim.x < cnt ? 2 : 1;
         float acc[2] = {0.0f, 0.0f};
@@ -1299,11 +1300,22 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         }
     }
 #else
+    /* A block's outputs are contiguous in y (rows of one channel, or whole planes), so each
+     * output's coordinates come from its index g in y, divided by kernel constants only. The
+     * loop then depends on two values of the block (its first output, its image's first
+     * channel), not on six: the elastic form, whose block index is not known to be uniform,
+     * kept those six in ordinary registers at its cap of 32 and recomputed parts of them for
+     * every output, ~10% more instructions than the plain form, whose compiler puts them in
+     * uniform registers; the kernel is issue-bound (docs/KERNEL_NOTES.md, 30). */
+    const int g0 = yb + m0 * p->P + r0 * OW, nbm = nb * p->M;
     for (int e = threadIdx.x; e < cnt; e += blockDim.x) {
-        const int ow = e % OW, q = e / OW;
-        const int oh = r0 + q % nrows, m = m0 + q / nrows;
-        /* one input channel per group: output channel m reads channel m / Mg */
-        const float *xp = x + (xb + (m / p->Mg) * p->HW);
+        const int g = g0 + e;
+        const int ow = g % OW, t2 = g / OW;
+        const int oh = t2 % p->OH, c = t2 / p->OH;
+        /* image n, channel m = c - n M; one input channel per group: channel m reads input
+         * channel n C + m / Mg = c / Mg (M = C Mg) */
+        const int m = c - nbm;
+        const float *xp = x + (c / p->Mg) * p->HW;
         const float *wp = w + m * KK;
         const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
         float acc = 0.0f;
@@ -1312,7 +1324,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         else
             acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
         if (bias) acc += bias[m];
-        y[yb + m * p->P + oh * OW + ow] = mr_dev_act(p->act, acc);
+        y[g] = mr_dev_act(p->act, acc);
     }
 #endif
 }
