@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A study variant of the miriam CLI: one CUDA source of an existing scripts/build-gpu.sh build
-# compiled again with extra preprocessor definitions (the study macros a kernel file documents,
-# e.g. RNN_TRACE, RNN_TIMELINE or RNN_PERSIST_HT in src/cuda/rnn.cu), linked into the `miriam` CLI (target miriam_cli), and
+# A study variant of the miriam CLI: one CUDA (or host C) source of an existing
+# scripts/build-gpu.sh build compiled again with extra preprocessor definitions (the study
+# macros a source documents, e.g. RNN_TRACE, RNN_TIMELINE or RNN_PERSIST_HT in src/cuda/rnn.cu),
+# linked into the `miriam` CLI (target miriam_cli), and
 # packed beside the build as build-gpu-pack/variants/miriam-NAME.xz. The build itself is left as
 # it was (its object is restored and the CLI relinked).
 #
@@ -35,10 +36,19 @@ restore() {
 trap restore EXIT
 (
   cd "$build"
-  # shellcheck disable=SC2086
-  nvcc -forward-unknown-to-host-compiler $defs "$@" \
-    --options-file CMakeFiles/miriam_objs.dir/includes_CUDA.rsp $flags \
-    -x cu -c "../$src" -o "$obj"
+  if [[ $src == *.c ]]; then
+    # a host source (a launcher's study switch): the C compiler, with the build's C flags
+    cflags=$(sed -n 's/^C_FLAGS = //p' CMakeFiles/miriam_objs.dir/flags.make)
+    cdefs=$(sed -n 's/^C_DEFINES = //p' CMakeFiles/miriam_objs.dir/flags.make)
+    cincs=$(sed -n 's/^C_INCLUDES = //p' CMakeFiles/miriam_objs.dir/flags.make)
+    # shellcheck disable=SC2086
+    cc $cdefs "$@" $cincs $cflags -c "../$src" -o "$obj"
+  else
+    # shellcheck disable=SC2086
+    nvcc -forward-unknown-to-host-compiler $defs "$@" \
+      --options-file CMakeFiles/miriam_objs.dir/includes_CUDA.rsp $flags \
+      -x cu -c "../$src" -o "$obj"
+  fi
 )
 cmake --build "$build" --target miriam_cli >/dev/null
 mkdir -p build-gpu-pack/variants

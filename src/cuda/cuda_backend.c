@@ -937,6 +937,13 @@ static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode,
             l.prefilled = mode == MR_TIME_ELASTIC;
             /* as the elastic policy's shards, which know their counter (zeroed above) */
             l.known = mode == MR_TIME_SHARD || mode == MR_TIME_SMALL;
+#ifdef MR_STUDY_SHARD_TAKES
+            /* Study builds only (scripts/build-variant.sh NAME src/cuda/cuda_backend.c
+             * -DMR_STUDY_SHARD_TAKES): the "shard" form takes its first logical blocks from
+             * the counter, without the yield read; beside "preemptible" (yield read and take)
+             * and a plain build's "shard" (neither), what each costs a launch. */
+            if (mode == MR_TIME_SHARD) l.known = 0;
+#endif
             l.from = 0;
             MR_TRY(launch_on(ex, st, ex->yield_dev, &l, err));
         }
