@@ -105,10 +105,7 @@ if on mdtb; then
     for sms in 16 0; do
       for b in $builds; do
         echo "== workload $w, $b, sms $sms (policy, task, completed, p50, p90, p99, max, req/s)"
-        timeout 60 "build-gpu/$b" bench "bench/workloads/$w.json" --device cuda --sms "$sms" \
-          --policy elastic --duration 10 --warmup 1 --precision tf32 >"$OUT/w.log" 2>&1
-        echo "rc=$?"
-        grep -E "^\| elastic " "$OUT/w.log" | awk -F'|' '{print $2, $3, $7, $10, $11, $12, $13, $14}'
+        bench_elastic_rows "$b" "$w" "$sms" 10 1
       done
     done
   done

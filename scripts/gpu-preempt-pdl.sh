@@ -64,10 +64,7 @@ if on crit; then
     for w in a b; do
       for b in $builds; do
         echo "== workload $w, $b, round $r (policy, task, completed, p50, p90, p99, max, req/s)"
-        timeout 60 "build-gpu/$b" bench "bench/workloads/$w.json" --device cuda --sms 0 \
-          --policy elastic --duration 20 --warmup 2 --precision tf32 >"$OUT/w.log" 2>&1
-        echo "rc=$?"
-        grep -E "^\| elastic " "$OUT/w.log" | awk -F'|' '{print $2, $3, $7, $10, $11, $12, $13, $14}'
+        bench_elastic_rows "$b" "$w" 0 20 2
       done
     done
   done

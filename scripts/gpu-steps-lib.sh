@@ -53,3 +53,15 @@ steps_merge_csv() {
     rm -f "$f"
   done >"$1/steps-all.csv"
 }
+
+# One MDTB run under the elastic policy, TF32: bench/workloads/WORKLOAD.json with build-gpu/BUILD
+# on SMS SMs (0 = the whole GPU) for DURATION seconds after WARMUP; prints the exit status and,
+# per task, policy, task, completed, p50, p90, p99, max and req/s (log in $OUT/w.log).
+bench_elastic_rows() {
+  local build=$1 workload=$2 sms=$3 duration=$4 warmup=$5
+  timeout 60 "build-gpu/$build" bench "bench/workloads/$workload.json" --device cuda \
+    --sms "$sms" --policy elastic --duration "$duration" --warmup "$warmup" --precision tf32 \
+    >"$OUT/w.log" 2>&1
+  echo "rc=$?"
+  grep -E "^\| elastic " "$OUT/w.log" | awk -F'|' '{print $2, $3, $7, $10, $11, $12, $13, $14}'
+}
