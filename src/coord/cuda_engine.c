@@ -36,8 +36,9 @@
  *                registers, shared memory, blocks; footprints from the occupancy API), with
  *                at most two logical blocks per physical block so that a shard ends in
  *                bounded time, one shard in flight per task, not preemptible. When no
- *                critical request is left, the flag is cleared and normal work grows back
- *                to full width.
+ *                critical request is left and every launch that was preempted has left the
+ *                GPU (those queued behind a stopped one must find the flag still set), the
+ *                flag is cleared and normal work grows back to full width.
  */
 #ifdef MIRIAM_HAVE_CUDA
 
@@ -143,6 +144,21 @@ static int is_critical(const mr_task *t) {
 static int critical_in_flight(const mr_coord *c) {
     for (const mr_task *t = c->tasks; t; t = t->next)
         if (is_critical(t) && (t->cur || t->q_head || t->io)) return 1;
+    return 0;
+}
+
+/* 1 while some preemptible launch that was in flight when the yield flag went up has not
+ * finished. The flag stays up until none is left: a launch queued behind one that stopped
+ * part-way must find the flag set too and leave, for it reads what the stopped one had not
+ * yet written. Cleared as soon as the critical work ends, the flag let such a launch run
+ * whole on incomplete inputs, and its counter then said it was done. */
+static int preempted_in_flight(const mr_coord *c) {
+    for (const mr_task *t = c->tasks; t; t = t->next) {
+        const gtask *g = gt_of(t);
+        if (!g || is_critical(t)) continue;
+        for (int k = 0; k < g->count; k++)
+            if (g->fl[(g->head + k) % RING].uncertain) return 1;
+    }
     return 0;
 }
 
@@ -636,9 +652,11 @@ static void service(gengine *e, mr_task *t, int crit_active, int *progress, int 
     mr_status st = MR_OK;
     switch (c->policy) {
     case MR_POLICY_ELASTIC:
+        /* Full-width preemptible launches only while the yield flag is down: one enqueued
+         * while it is up would leave at once, unmarked, and be taken for done. */
         if (is_critical(t))
             st = issue_ahead(e, t, K_PLAIN, AHEAD, progress, &err);
-        else if (!crit_active)
+        else if (!e->yield_on)
             st = g->n_unsure ? MR_OK : issue_ahead(e, t, K_FULL, AHEAD, progress, &err);
         else if (g->n_unsure == 0)
             st = issue_shard(e, t, progress, &err);
@@ -724,9 +742,11 @@ static void *dispatcher(void *arg) {
     while (!c->stopping) {
         int progress = 0, busy = 0;
         int crit_active = critical_in_flight(c);
-        if (c->policy == MR_POLICY_ELASTIC && crit_active != e->yield_on) {
+        if (c->policy == MR_POLICY_ELASTIC) {
+            int want = crit_active || (e->yield_on && preempted_in_flight(c));
             mr_err yerr;
-            if (set_yield(e, crit_active, &yerr) != MR_OK) mr_runtime_fail(c->rt, &yerr);
+            if (want != e->yield_on && set_yield(e, want, &yerr) != MR_OK)
+                mr_runtime_fail(c->rt, &yerr);
         }
         /* Start requests: critical first, oldest first. */
         if (c->policy == MR_POLICY_SEQUENTIAL) {
