@@ -1894,7 +1894,14 @@ static void make_garbage(const mr_tensor *in, int n, mr_tensor *out, uint64_t se
 
 /* ---- launch modes through src/cuda/cuda_backend.h ---- */
 
-typedef enum mode_kind { M_PLAIN, M_ELASTIC, M_PREFILLED, M_SHARDED, M_PREEMPT } mode_kind;
+typedef enum mode_kind {
+    M_PLAIN,
+    M_ELASTIC,
+    M_PREFILLED,
+    M_SHARDED,
+    M_PREEMPT,
+    M_PREEMPT_KNOWN
+} mode_kind;
 
 typedef struct mode {
     const char *name;
@@ -1922,6 +1929,8 @@ static const mode MODES[] = {
     {"sharded/full/mixed", M_SHARDED, 0, -1, 1},
     {"preempt/full/v0", M_PREEMPT, 0, 0, 0},
     {"preempt/P7/mixed", M_PREEMPT, 7, -1, 0},
+    {"preempt/known/full/v0", M_PREEMPT_KNOWN, 0, 0, 0},
+    {"preempt/known/P7/mixed", M_PREEMPT_KNOWN, 7, -1, 0},
     {NULL, M_PLAIN, 0, 0, 0},
 };
 
@@ -1972,6 +1981,88 @@ static int launch_check(mr_exec *ex, const mr_launch *l, long long want, const c
     return st == MR_OK && c == want;
 }
 
+/* A phase as the elastic policy runs it with preemptible launches whose first wave does not
+ * take (mr_launch.known with preemptible): its first half as a shard; then, with the yield
+ * word set, a preemptible launch from there, every block of whose first wave must find the
+ * word set and leave a hole: the counter raised past exactly the holes the record lists,
+ * [half, counter); those re-run as two plain launches over ranges, the record cleared as the
+ * coordinator clears it, and the rest resumed with the word clear. (The outputs are compared
+ * with the CPU's afterwards.) A kernel that takes blocks itself, or a width the record cannot
+ * hold, takes its first blocks instead: no hole, the counter unmoved. */
+static int preempt_known(mr_exec *ex, mr_launch *l, long long nb, int nv, const mode *md,
+                         const char *label) {
+    mr_err err;
+    mr_err_clear(&err);
+    long long half = nb / 2;
+    int ok = 1;
+    if (half > 0) {
+        l->known = 1;
+        l->from = 0;
+        l->end = half;
+        ok = launch_check(ex, l, half, label, md->name, "shard");
+    }
+    mr_cuda_exec_set_yield(ex, 1);
+    l->known = 1;
+    l->from = half;
+    l->end = -1;
+    l->preemptible = 1;
+    l->variant = pick_variant(md, nv, 1);
+    if (ok) ok = launch_check(ex, l, -1, label, md->name, "yielded");
+    mr_status st = ok ? mr_cuda_exec_read_counters(ex, NULL, &err) : MR_OK;
+    CHECK_MSG(st == MR_OK, "%s [%s]: read counters: %s", label, md->name, err.msg);
+    if (!ok || st != MR_OK) {
+        mr_cuda_exec_set_yield(ex, 0);
+        return 0;
+    }
+    long long c = mr_cuda_exec_counter_value(ex, l->step, l->phase), off[4096];
+    long long h = mr_cuda_exec_holes(ex, l->step, l->phase, 4096, off);
+    int exact = h == c - half && h <= nb - half && h <= 4096;
+    for (long long i = 0; exact && i < h; i++) exact = off[i] == i;
+    CHECK_MSG(exact,
+              "%s [%s] step %d phase %d: counter %lld after a launch from %lld with the "
+              "yield set, %lld holes (first %lld)",
+              label, md->name, l->step, l->phase, c, half, h, h > 0 ? off[0] : -1);
+    if (!exact) {
+        mr_cuda_exec_set_yield(ex, 0);
+        return 0;
+    }
+    /* the holes, as two plain launches over ranges (refused: an empty or a negative range) */
+    mr_launch p = *l;
+    p.mode = MR_LAUNCH_PLAIN;
+    p.preemptible = 0;
+    p.known = 1;
+    p.variant = pick_variant(md, nv, 2);
+    mr_launch bad[2] = {p, p};
+    bad[0].from = -1;
+    bad[0].end = half;
+    bad[1].from = nb;
+    bad[1].end = -1;
+    expect_refused(ex, bad, 2, "a plain launch over logical blocks", label, md->name, l->step);
+    long long mid = half + h / 2;
+    if (h > 0 && mid > half) {
+        p.from = half;
+        p.end = mid;
+        ok = launch_check(ex, &p, c, label, md->name, "holes, first run");
+    }
+    if (ok && h > 0) {
+        p.from = mid;
+        p.end = c;
+        ok = launch_check(ex, &p, c, label, md->name, "holes, second run");
+    }
+    mr_cuda_exec_set_counter(ex, l->step, l->phase, c);
+    st = mr_cuda_exec_write_counters(ex, NULL, &err);
+    CHECK_MSG(st == MR_OK, "%s [%s]: write counters: %s", label, md->name, err.msg);
+    mr_cuda_exec_set_yield(ex, 0);
+    l->from = c;
+    l->variant = pick_variant(md, nv, 3);
+    if (ok && st == MR_OK && c < nb) ok = launch_check(ex, l, nb, label, md->name, "resumed");
+    if (ok && mr_cuda_exec_read_counters(ex, NULL, &err) == MR_OK)
+        CHECK_MSG(mr_cuda_exec_holes(ex, l->step, l->phase, 0, NULL) == 0,
+                  "%s [%s] step %d phase %d: holes with the yield word clear", label, md->name,
+                  l->step, l->phase);
+    return ok && st == MR_OK;
+}
+
 /* One inference of model m in launch mode md. Returns 0 when a call failed. */
 static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mode *md,
                     const char *label) {
@@ -2019,7 +2110,7 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
             case M_SHARDED: {
                 /* Misuse of a known counter (refused before anything is enqueued). */
                 mr_launch bad[2] = {l, l};
-                bad[0].preemptible = 1;
+                bad[0].prefilled = 1;
                 bad[1].from = -1;
                 for (int b = 0; b < 2; b++) bad[b].known = 1;
                 if (nb > 0) expect_refused(ex, bad, 2, "known counter", label, md->name, s);
@@ -2062,6 +2153,9 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
                 if (ok) ok = launch_check(ex, &l, nb, label, md->name, "resumed");
                 break;
             }
+            case M_PREEMPT_KNOWN:
+                if (nb > 0) ok = preempt_known(ex, &l, nb, nv, md, label);
+                break;
             }
         }
     }

@@ -19,7 +19,9 @@
  * that ended early, is continued by simply launching again with a later (or the same) end —
  * no work is lost or done twice. Shards of one step must therefore run one after another
  * (never two launches of the same step and phase at once); different steps run concurrently
- * freely.
+ * freely. (One exception, for the library's own launches: a preemptible launch whose first
+ * wave starts without taking, ctl.holes below, leaves a record of the blocks of that wave
+ * that found the yield word set, and whoever resumes it re-runs them.)
  *
  *   - The yield word lives in device memory; the host sets it (a 4-byte copy on a control
  *     stream: the copy engines work beside busy SMs) to make every preemptible launch drain
@@ -38,8 +40,10 @@
  * physical block takes its first logical block: whoever launches knows the counter's value F (a
  * model run, from the counters it resets itself) and has already written min(F + P, end) into it,
  * in the same copy that resets the counters, so physical block b starts on logical block
- * F + b. A launch with ctl.raise (a shard whose counter the launcher knows, never
- * preemptible) starts the same way, its blocks raising the counter themselves. (Taking the
+ * F + b. A launch with ctl.raise (a shard whose counter the launcher knows) starts the same
+ * way, its blocks raising the counter themselves; preemptible, such a launch reads the yield
+ * word before its first logical block and records the blocks that found it set (ctl.holes).
+ * (Taking the
  * next block while the current one runs was measured too, and rejected: it made multi-wave
  * launches slower; docs/KERNEL_NOTES.md.)
  *
@@ -91,22 +95,30 @@ typedef struct mr_elastic_ctl {
     unsigned long long *next;  /* device counter of this step/phase: next logical block */
     const volatile int *yield; /* yield word (device memory); NULL = not preemptible */
     long long end;             /* shard end (exclusive) */
-    /* -1, or (never with a yield word) the counter's value F when the launch was enqueued,
-     * with the counter already advanced to min(F + P, end) by the launcher: physical block b
-     * then starts on logical block F + b without taking it (a prefilled launch, above). */
+    /* -1, or the counter's value F when the launch was enqueued, with the counter already
+     * advanced to min(F + P, end) by the launcher (or by the blocks: raise): physical block b
+     * then starts on logical block F + b without taking it (a prefilled launch, above). With
+     * a yield word only together with raise and holes. */
     long long first;
     /* 1: the launch has more logical blocks than physical ones (more than one wave): a block
      * does not leave after its first logical block by the last-wave rule below but takes
      * again, so that the last wave goes to the blocks that finish first (see there). */
     int spread;
-    /* 1 (with first >= 0, never with a yield word): the counter still holds `first`, not
-     * advanced by the launcher (who knows its value because no launch that moves it can be
-     * in flight: a shard of the elastic policy). Physical block b starts on logical block
-     * first + b as in a prefilled launch, and its thread 0 raises the counter to
-     * min(first + P, end) itself as the kernel starts (atomicMax, not waited for: the same
-     * thread's later takes are ordered after it), so that no block waits for a take before
+    /* 1 (with first >= 0): the counter still holds `first`, not advanced by the launcher (who
+     * knows its value because no launch that moves it can be in flight: a shard of the
+     * elastic policy, or its preemptible launch of a phase it has seen start or resume). Physical
+     * block b starts on logical block first + b as in a prefilled launch, and its thread 0 raises
+     * the counter to min(first + P, end) itself as the kernel starts (atomicMax, not waited for:
+     * the same thread's later takes are ordered after it), so that no block waits for a take before
      * its first block. */
     int raise;
+    /* With raise and a yield word (a preemptible launch whose first wave starts on first + b
+     * without taking): the phase's record of the first wave's blocks that found the yield
+     * word set, one bit for each physical block b (logical block first + b), zero when the
+     * launch starts. Such a block leaves without running its logical block, which lies below
+     * the raised counter: a hole, re-run by whoever resumes the phase (the counter alone no
+     * longer says where the phase stopped). NULL otherwise. */
+    unsigned int *holes;
 } mr_elastic_ctl;
 
 #ifdef __CUDACC__
@@ -298,6 +310,17 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         if (ctl.first >= 0) {                                                                      \
             mr_i_ = ctl.first + (long long)blockIdx.x;                                             \
             if (mr_i_ >= ctl.end) return;                                                          \
+            /* preemptible, first wave without a take: the yield read alone; a block that finds    \
+             * the word set records its hole and leaves */                                         \
+            if (ctl.holes) {                                                                       \
+                if (threadIdx.x == 0) {                                                            \
+                    const int mr_y_ = *ctl.yield;                                                  \
+                    if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));   \
+                    mr_blk_[0] = mr_y_;                                                            \
+                }                                                                                  \
+                __syncthreads();                                                                   \
+                if (mr_blk_[0]) return;                                                            \
+            }                                                                                      \
         } else {                                                                                   \
             if (threadIdx.x == 0) mr_blk_[0] = mr_elastic_take(&ctl);                              \
             __syncthreads();                                                                       \

@@ -69,6 +69,12 @@ struct mr_exec {
     step_state *steps;
     unsigned long long *counters; /* device */
     long long n_counters;
+    /* device, right after the counters (one memset clears both): each counter's record of the
+     * holes of a preemptible launch whose first wave did not take (mr_elastic_ctl.holes),
+     * hole_words 32-bit words a counter, enough for the full width of variant 0 */
+    unsigned int *holes;
+    int hole_words;
+    size_t ctr_bytes; /* counters and records */
     /* device: what prefilled launches expect in the counters before a model's first launch
      * (mr_cuda_exec_prefill_counters): min(full width of variant 0, logical blocks) */
     unsigned long long *ctr_prefill;
@@ -483,6 +489,25 @@ static int prefill_by_index(const step_state *ss, int phase, int sms) {
     return !ss->plan.plain_grid && nb > P && nb <= 2 * P && 2 * (nb - P) >= sms;
 }
 
+/* The step counters and, after them, their hole records (sized by the widest full-width launch
+ * of variant 0), zeroed. */
+static mr_status alloc_counters(mr_exec *ex, mr_err *err) {
+    long long P = 1;
+    for (int s = 0; s < ex->plan->n_steps; s++)
+        if (!ex->steps[s].plan.skip && ex->steps[s].full_blocks[0] > P)
+            P = ex->steps[s].full_blocks[0];
+    ex->hole_words = (int)((P + 31) / 32);
+    size_t nc = (size_t)(ex->n_counters ? ex->n_counters : 1);
+    size_t rec = (nc * (size_t)ex->hole_words * sizeof(unsigned int) + 7) / 8 * 8;
+    ex->ctr_bytes = nc * sizeof(unsigned long long) + rec;
+    cudaError_t e = dev_malloc((void **)&ex->counters, ex->ctr_bytes);
+    if (e == cudaSuccess) e = cudaMemset(ex->counters, 0, ex->ctr_bytes);
+    if (e != cudaSuccess) return cuda_fail(err, e, "cudaMalloc (step counters)");
+    ex->holes = (unsigned int *)(ex->counters + nc);
+    ex->device_bytes += ex->ctr_bytes;
+    return MR_OK;
+}
+
 /* The counters' values before a model's prefilled launches (full width of variant 0, capped
  * by the phase's logical blocks, as launch_on sizes them), in device memory, so that one
  * device-to-device copy sets them where a memset used to zero them. */
@@ -555,13 +580,11 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
     }
     ex->n_counters = nc;
     cudaError_t e;
-    if ((e = dev_malloc(&ex->arena, plan->arena_bytes ? plan->arena_bytes : 64)) != cudaSuccess ||
-        (e = dev_malloc((void **)&ex->counters,
-                        sizeof(unsigned long long) * (size_t)(nc ? nc : 1))) != cudaSuccess) {
+    if ((e = dev_malloc(&ex->arena, plan->arena_bytes ? plan->arena_bytes : 64)) != cudaSuccess) {
         st = cuda_fail(err, e, "cudaMalloc (activation arena)");
         goto fail;
     }
-    ex->device_bytes += plan->arena_bytes + sizeof(unsigned long long) * (size_t)nc;
+    ex->device_bytes += plan->arena_bytes;
     /* The yield word lives in device memory, written by a 4-byte copy on its own stream: with
      * hundreds of resident blocks each reading a host-mapped word over PCIe between logical
      * blocks, the reads queued up (measured on an H200: ~400 us per logical block at full
@@ -614,7 +637,7 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
             ss->full_blocks[v] = per_sm * be->sms;
         }
     }
-    if ((st = make_prefill(ex, err)) != MR_OK) goto fail;
+    if ((st = alloc_counters(ex, err)) != MR_OK || (st = make_prefill(ex, err)) != MR_OK) goto fail;
     *out = ex;
     return MR_OK;
 fail:
@@ -722,6 +745,23 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
     args.phase = l->phase;
     dim3 block = {(unsigned)v->threads, 1, 1};
     const int pdl = ex->be->pdl && !v->foreign;
+    if (l->mode == MR_LAUNCH_PLAIN && l->known) {
+        /* the logical blocks [from, end) only: the holes a preemptible launch left */
+        long long to = l->end < 0 || l->end > nb ? nb : l->end;
+        if (ss->plan.plain_grid || v->foreign || l->from < 0 || l->from >= to)
+            return mr_errf(err, MR_ERR_INVALID_ARG,
+                           "step %d: a plain launch over logical blocks [%lld, %lld) of %lld "
+                           "(not for a kernel that takes blocks itself or a custom operator's)",
+                           l->step, l->from, to, nb);
+        for (long long base = l->from; base < to; base += 0x7fffffffLL) {
+            long long count = to - base < 0x7fffffffLL ? to - base : 0x7fffffffLL;
+            dim3 grid = {launch_grid(ex, count), 1, 1};
+            void *kargs[] = {&args, &base};
+            CU_TRY(launch_kernel(v->plain, grid, block, kargs, (size_t)v->smem, stream, pdl),
+                   "cudaLaunchKernel (plain, a range)");
+        }
+        return MR_OK;
+    }
     if (l->mode == MR_LAUNCH_PLAIN) {
         long long grid_blocks = nb;
         if (ss->plan.plain_grid) {
@@ -752,21 +792,28 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
      * blocks only take once more than they need). */
     ctl.spread = ctl.end > P;
     ctl.raise = 0;
+    ctl.holes = NULL;
     if (l->known) {
-        if (l->prefilled || l->preemptible || l->from < 0)
+        if (l->prefilled || l->from < 0)
             return mr_errf(err, MR_ERR_INVALID_ARG,
-                           "step %d: a launch with a known counter is neither prefilled nor "
-                           "preemptible, and its counter is not negative (%lld)",
+                           "step %d: a launch with a known counter is not prefilled, and its "
+                           "counter is not negative (%lld)",
                            l->step, l->from);
         /* Not for a kernel whose body takes further blocks itself (the persistent
          * recurrence, MR_ELASTIC_KERNEL_ONCE): it reads ctl.first as a prefilled launch of the
          * whole phase, and its kernels do not raise. Nor for a custom operator's: built against
          * an older elastic.cuh, it would start on first + b without raising the counter. */
-        if (!ss->plan.plain_grid && !v->foreign && l->from < ctl.end) {
+        /* Preemptible: only where the phase's hole record has a bit for every physical block
+         * (else the launch takes its first blocks, as without `known`). */
+        const int record = !l->preemptible || (ctl.yield && P <= (long long)ex->hole_words * 32);
+        if (!ss->plan.plain_grid && !v->foreign && l->from < ctl.end && record) {
             ctl.first = l->from;
             ctl.raise = 1;
             /* the last-wave rule needs a shard that starts at `from` */
             ctl.spread = ctl.end - l->from > P;
+            if (ctl.yield)
+                ctl.holes =
+                    ex->holes + (size_t)(ss->counter_base + l->phase) * (size_t)ex->hole_words;
         }
     }
     if (l->prefilled) {
@@ -819,10 +866,7 @@ mr_status mr_cuda_exec_begin(mr_exec *ex, const mr_tensor *inputs, mr_err *err) 
                                cudaMemcpyHostToDevice, s),
                "cudaMemcpyAsync (inputs)");
     }
-    CU_TRY(cudaMemsetAsync(
-               ex->counters, 0,
-               sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1), s),
-           "cudaMemsetAsync (counters)");
+    CU_TRY(cudaMemsetAsync(ex->counters, 0, ex->ctr_bytes, s), "cudaMemsetAsync (counters)");
     /* The high-priority stream must see the inputs and counters too. */
     CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize");
     return MR_OK;
@@ -916,10 +960,7 @@ static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode,
     if (mode == MR_TIME_ELASTIC) {
         MR_TRY(prefill(ex, err));
     } else {
-        CU_TRY(cudaMemsetAsync(
-                   ex->counters, 0,
-                   sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1), st),
-               "cudaMemsetAsync (counters)");
+        CU_TRY(cudaMemsetAsync(ex->counters, 0, ex->ctr_bytes, st), "cudaMemsetAsync (counters)");
     }
     if (ev) CU_TRY(cudaEventRecord(ev[0], st), "cudaEventRecord");
     if (ev) CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
@@ -935,8 +976,8 @@ static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode,
             l.end = -1;
             l.preemptible = mode == MR_TIME_PREEMPTIBLE;
             l.prefilled = mode == MR_TIME_ELASTIC;
-            /* as the elastic policy's shards, which know their counter (zeroed above) */
-            l.known = mode == MR_TIME_SHARD || mode == MR_TIME_SMALL;
+            /* as the elastic policy launches them, knowing the counter (zeroed above) */
+            l.known = mode == MR_TIME_SHARD || mode == MR_TIME_SMALL || mode == MR_TIME_PREEMPTIBLE;
 #ifdef MR_STUDY_SHARD_TAKES
             /* Study builds only (scripts/build-variant.sh NAME src/cuda/cuda_backend.c
              * -DMR_STUDY_SHARD_TAKES): the "shard" form takes its first logical blocks from
@@ -1448,9 +1489,7 @@ static mr_status stage_alloc(mr_exec *ex, mr_err *err) {
     if (!ex->stage)
         CU_TRY(pinned_malloc((void **)&ex->stage, in + out + 64),
                "cudaHostAlloc (request staging)");
-    CU_TRY(pinned_malloc((void **)&ex->ctr_host, sizeof(unsigned long long) *
-                                                     (size_t)(ex->n_counters ? ex->n_counters : 1)),
-           "cudaHostAlloc (counters)");
+    CU_TRY(pinned_malloc((void **)&ex->ctr_host, ex->ctr_bytes), "cudaHostAlloc (counters)");
     ex->stage_in = in;
     ex->stage_out = out;
     return MR_OK;
@@ -1481,11 +1520,8 @@ mr_status mr_cuda_exec_begin_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
                "cudaMemcpyAsync (inputs)");
         off += b;
     }
-    CU_TRY(
-        cudaMemsetAsync(ex->counters, 0,
-                        sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
-                        q->stream),
-        "cudaMemsetAsync (counters)");
+    CU_TRY(cudaMemsetAsync(ex->counters, 0, ex->ctr_bytes, q->stream),
+           "cudaMemsetAsync (counters)");
     return MR_OK;
 }
 
@@ -1526,20 +1562,70 @@ void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs) {
     }
 }
 
+/* The stream a copy of the counters goes on: q's, or (q NULL, after both of the runtime's
+ * streams have finished) the runtime's low-priority one. */
+static mr_status counters_stream(mr_exec *ex, mr_cuda_queue *q, cudaStream_t *s, mr_err *err) {
+    if (q) {
+        MR_TRY(bind_queue(q, err));
+        *s = q->stream;
+    } else {
+        MR_TRY(mr_cuda_exec_sync(ex, err));
+        *s = ex->be->stream_lo;
+    }
+    return stage_alloc(ex, err);
+}
+
 mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
-    MR_TRY(bind_queue(q, err));
-    MR_TRY(stage_alloc(ex, err));
-    CU_TRY(
-        cudaMemcpyAsync(ex->ctr_host, ex->counters,
-                        sizeof(unsigned long long) * (size_t)(ex->n_counters ? ex->n_counters : 1),
-                        cudaMemcpyDeviceToHost, q->stream),
-        "cudaMemcpyAsync (counters)");
-    CU_TRY(cudaStreamSynchronize(q->stream), "cudaStreamSynchronize (counters)");
+    cudaStream_t s;
+    MR_TRY(counters_stream(ex, q, &s, err));
+    CU_TRY(cudaMemcpyAsync(ex->ctr_host, ex->counters, ex->ctr_bytes, cudaMemcpyDeviceToHost, s),
+           "cudaMemcpyAsync (counters)");
+    CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize (counters)");
     return MR_OK;
 }
 
 long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase) {
     return ex->ctr_host ? (long long)ex->ctr_host[ex->steps[step].counter_base + phase] : 0;
+}
+
+long long mr_cuda_exec_hole_capacity(const mr_exec *ex) {
+    return (long long)ex->hole_words * 32;
+}
+
+/* The host copy of a phase's hole record (mr_cuda_exec_read_counters), bit b for logical block
+ * from + b of the launch that recorded it. */
+static unsigned int *host_holes(const mr_exec *ex, int step, int phase) {
+    unsigned int *h = (unsigned int *)(ex->ctr_host + (ex->n_counters ? ex->n_counters : 1));
+    return h + (size_t)(ex->steps[step].counter_base + phase) * (size_t)ex->hole_words;
+}
+
+long long mr_cuda_exec_holes(const mr_exec *ex, int step, int phase, long long n,
+                             long long *first) {
+    if (!ex->ctr_host) return 0;
+    const unsigned int *h = host_holes(ex, step, phase);
+    long long count = 0;
+    for (long long b = 0; b < (long long)ex->hole_words * 32; b++)
+        if (h[b >> 5] >> (b & 31) & 1u) {
+            if (count < n && first) first[count] = b;
+            count++;
+        }
+    return count;
+}
+
+void mr_cuda_exec_set_counter(mr_exec *ex, int step, int phase, long long value) {
+    if (!ex->ctr_host) return;
+    ex->ctr_host[ex->steps[step].counter_base + phase] = (unsigned long long)value;
+    memset(host_holes(ex, step, phase), 0, sizeof(unsigned int) * (size_t)ex->hole_words);
+}
+
+mr_status mr_cuda_exec_write_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
+    cudaStream_t s;
+    MR_TRY(counters_stream(ex, q, &s, err));
+    CU_TRY(cudaMemcpyAsync(ex->counters, ex->ctr_host, ex->ctr_bytes, cudaMemcpyHostToDevice, s),
+           "cudaMemcpyAsync (counters)");
+    /* the pinned copy may be changed again once this returns */
+    CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize (counters)");
+    return MR_OK;
 }
 
 mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,

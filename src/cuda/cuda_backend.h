@@ -34,11 +34,14 @@ typedef struct mr_launch {
      * mr_cuda_exec_prefill_counters (no launch of this phase since), so the first wave of
      * physical blocks starts without taking (include/miriam/elastic.cuh). */
     int prefilled;
-    /* elastic, not preemptible, not prefilled: 1 if the caller knows the phase's counter holds
-     * `from` (its shard starts there) and no launch that moves it can still be running (the
-     * counter was reset by mr_cuda_exec_begin, or the caller has seen every earlier launch of
-     * the phase finish). The first wave then starts without taking (mr_elastic_ctl.raise).
-     * 0 is always correct. */
+    /* elastic, not prefilled: 1 if the caller knows the phase's counter holds `from` (its
+     * shard starts there) and no launch that moves it can still be running (the counter was
+     * reset by mr_cuda_exec_begin, or the caller has seen every earlier launch of the phase
+     * finish). The first wave then starts without taking (mr_elastic_ctl.raise). Preemptible,
+     * the phase's hole record must be clear (it is after a begin, or after
+     * mr_cuda_exec_set_counter and mr_cuda_exec_write_counters), and whoever resumes the
+     * phase must re-run its holes (mr_cuda_exec_holes). 0 is always correct.
+     * plain: 1 = only the logical blocks [from, end) (end -1: the phase's last), e.g. holes. */
     int known;
     long long from;
 } mr_launch;
@@ -168,10 +171,22 @@ mr_status mr_cuda_exec_launch_on(mr_exec *ex, mr_cuda_queue *q, const mr_launch 
                                  mr_cuda_flag *yield, mr_err *err);
 mr_status mr_cuda_exec_end_on(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
 void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs);
-/* Reads every step counter (the next logical block of each step phase) through q, which
- * must be idle; mr_cuda_exec_counter_value then returns them. */
+/* Reads every step counter (the next logical block of each step phase) and hole record
+ * through q, which must be idle (NULL: after the runtime's own streams, which it waits for);
+ * mr_cuda_exec_counter_value and mr_cuda_exec_holes then return them. */
 mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
 long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase);
+/* From the same read: how many logical blocks of the phase's last preemptible launch with a
+ * known counter found the yield word set before their first block and left it undone (holes
+ * below the counter), and the first n of them, as offsets from that launch's `from`, in
+ * ascending order, into first (may be NULL). */
+long long mr_cuda_exec_holes(const mr_exec *ex, int step, int phase, long long n, long long *first);
+/* Changes the read copy: the phase's counter to `value`, its hole record cleared;
+ * mr_cuda_exec_write_counters (q idle) then writes every counter and record back. */
+void mr_cuda_exec_set_counter(mr_exec *ex, int step, int phase, long long value);
+/* The most holes one phase's record holds (the widest full-width launch of variant 0). */
+long long mr_cuda_exec_hole_capacity(const mr_exec *ex);
+mr_status mr_cuda_exec_write_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
 /* P of a full-width launch of a variant (occupancy x SMs) and its threads per block. */
 mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,
                                     int *threads, mr_err *err);
