@@ -361,10 +361,10 @@ static void test_interleavings(mr_backend_kind backend, mr_policy policy) {
          * exact). */
         mr_coord *c = tr[0].t->c;
         pthread_mutex_lock(&c->mu);
-        int64_t ny = c->n_yields, nr = c->n_resyncs, ns = c->n_shards;
+        int64_t ny = c->n_yields, nr = c->n_resyncs, ns = c->n_shards, nh = c->n_holes;
         pthread_mutex_unlock(&c->mu);
-        printf("coord: cuda elastic: %lld yields, %lld resumes, %lld shards\n", (long long)ny,
-               (long long)nr, (long long)ns);
+        printf("coord: cuda elastic: %lld yields, %lld resumes, %lld shards, %lld holes re-run\n",
+               (long long)ny, (long long)nr, (long long)ns, (long long)nh);
         CHECK(ny > 0 && nr > 0);
     }
     (void)cancelled;
@@ -728,11 +728,11 @@ static void test_yield_drain(void) {
     pthread_join(th, NULL);
     mr_coord *c = tn->c;
     pthread_mutex_lock(&c->mu);
-    int64_t ny = c->n_yields, nr = c->n_resyncs;
+    int64_t ny = c->n_yields, nr = c->n_resyncs, nh = c->n_holes;
     pthread_mutex_unlock(&c->mu);
-    printf("coord: cuda yield drain: %d critical requests, %lld yields, %lld resumes, "
-           "%d of %d normal outputs wrong\n",
-           cl.submitted, (long long)ny, (long long)nr, bad, N_RUNS);
+    printf("coord: cuda yield drain: %d critical requests, %lld yields, %lld resumes, %lld holes "
+           "re-run, %d of %d normal outputs wrong\n",
+           cl.submitted, (long long)ny, (long long)nr, (long long)nh, bad, N_RUNS);
     CHECK(cl.errors == 0 && ny > 0 && nr > 0);
     CHECK_MSG(bad == 0, "elastic: %d of %d normal outputs differ from the synchronous run", bad,
               N_RUNS);

@@ -109,6 +109,9 @@ struct mr_coord {
     /* What the CUDA engine did (for tests and logs): yield flag raised, preempted requests
      * resumed from their counters, elastic shards launched. */
     int64_t n_yields, n_resyncs, n_shards;
+    /* logical blocks that the first wave of a preemptible launch left undone because it found
+     * the yield flag set, re-run by the resume (CUDA engine) */
+    int64_t n_holes;
     int64_t n_tuned_shards; /* of n_shards, sized from a tuned profile */
     /* Execution trace (mr_runtime_trace_start); trace == NULL: not recording. */
     mr_trace_event *trace;

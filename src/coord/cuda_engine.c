@@ -75,12 +75,17 @@
 /* Dispatcher's poll interval while work is in flight. */
 #define POLL_NS 10000
 
-enum { K_BEGIN, K_WHOLE, K_FULL, K_SHARD, K_PLAIN, K_END };
+/* K_HOLES: a plain launch over logical blocks that a preemptible launch's first wave left
+ * undone (resync). */
+enum { K_BEGIN, K_WHOLE, K_FULL, K_SHARD, K_PLAIN, K_END, K_HOLES };
 
 typedef struct flight {
     int kind, step, phase;
     int uncertain;  /* a preemptible launch in flight when the yield flag was set */
     double t_issue; /* when it was enqueued (for the trace) */
+    /* a launch with a known counter (mr_launch.known): the counter's value it started from;
+     * else -1 */
+    long long from;
 } flight;
 
 typedef struct step_fp {
@@ -102,6 +107,11 @@ typedef struct gtask {
      * from the counters once the queue is idle. */
     flight unsure[RING];
     int n_unsure;
+    /* Logical blocks of the cursor's phase left undone by the first wave of a preemptible
+     * launch (holes, found by resync), to re-run before anything else of the request:
+     * holes[hole_at..n_holes), ascending; hole_cap entries allocated. */
+    long long *holes;
+    long long n_holes, hole_at, hole_cap;
     int ns, nv_max;
     step_fp *fps;
     /* The model's tuned profile (normal tasks under elastic; NULL: analytic shards). */
@@ -196,7 +206,7 @@ static mr_status push(mr_task *t, int kind, int step, int phase, mr_err *err) {
     gtask *g = gt_of(t);
     int slot = (g->head + g->count) % RING;
     MR_TRY(mr_cuda_event_record(g->ev[slot], g->q, err));
-    g->fl[slot] = (flight){kind, step, phase, 0, mr_coord_now_ms()};
+    g->fl[slot] = (flight){kind, step, phase, 0, mr_coord_now_ms(), -1};
     g->count++;
     return MR_OK;
 }
@@ -299,6 +309,18 @@ static mr_status issue_end(mr_task *t, mr_err *err) {
     return push(t, K_END, -1, 0, err);
 }
 
+/* 1 if a launch that moves the step phase's counter is in flight (a re-run of holes does
+ * not). */
+static int phase_in_flight(const gtask *g, int step, int phase) {
+    for (int k = 0; k < g->count; k++) {
+        const flight *f = &g->fl[(g->head + k) % RING];
+        if (f->step == step && f->phase == phase && f->kind != K_BEGIN && f->kind != K_END &&
+            f->kind != K_HOLES)
+            return 1;
+    }
+    return 0;
+}
+
 /* One launch of the cursor's phase in `kind` mode; advances the cursor. */
 static mr_status issue_launch(gengine *e, mr_task *t, int kind, int variant, int blocks,
                               long long end, mr_err *err) {
@@ -332,8 +354,14 @@ static mr_status issue_launch(gengine *e, mr_task *t, int kind, int variant, int
         break;
     }
     /* A shard is issued only when none of the task's launches is in flight (issue_shard), so
-     * the phase's counter is where the cursor says: its first wave need not take. */
-    if (kind == K_SHARD) {
+     * the phase's counter is where the cursor says: its first wave need not take. A
+     * full-width launch knows it too (the request's begin zeroed it, resync wrote back where
+     * the phase resumes, a shard ended exactly at the cursor), unless a shard of the phase is
+     * still in flight: its blocks' last atomicMin may reach the counter after the new
+     * launch's blocks raise it (only the grid-dependency wait orders them, and the raise
+     * comes before it). Its first wave then starts without taking, after the yield read
+     * alone, and records the blocks that found the flag set (holes) for resync. */
+    if (kind == K_SHARD || (kind == K_FULL && !phase_in_flight(g, g->step, g->phase))) {
         l.known = 1;
         l.from = g->next_block;
     }
@@ -342,8 +370,10 @@ static mr_status issue_launch(gengine *e, mr_task *t, int kind, int variant, int
      * padding: the leftover beside the running critical kernel, the resume points); the
      * other policies only wait for the end copy, and an event record between two kernels
      * of a graph costs the GPU a few microseconds. */
-    if (e->c->policy == MR_POLICY_ELASTIC || e->c->policy == MR_POLICY_PADDING)
+    if (e->c->policy == MR_POLICY_ELASTIC || e->c->policy == MR_POLICY_PADDING) {
         MR_TRY(push(t, kind, g->step, g->phase, err));
+        g->fl[(g->head + g->count - 1) % RING].from = l.known ? l.from : -1;
+    }
     if (kind == K_SHARD && end < nb)
         g->next_block = end;
     else
@@ -363,6 +393,28 @@ static mr_status issue_ahead(gengine *e, mr_task *t, int kind, int ahead, int *p
         MR_TRY(issue_end(t, err));
         *progress = 1;
     }
+    return MR_OK;
+}
+
+/* The tile variant of the cursor's step with the most threads that fit in L on every SM
+ * (*v = -1: none fits), and how many of its blocks fit on all SMs together. */
+static mr_status widest_fit(gengine *e, mr_task *t, const sm_left *L, int *v_out, long long *P,
+                            mr_err *err) {
+    gtask *g = gt_of(t);
+    const mr_footprint *fp;
+    MR_TRY(footprint(t, g->step, &fp, err));
+    int nv = mr_cuda_exec_n_variants(t->ex, g->step);
+    long long best_k = 0, best_thr = 0;
+    *v_out = -1;
+    for (int v = 0; v < nv && v < MR_CUDA_MAX_VARIANTS; v++) {
+        long long k = fit(L, &fp[v], e->sm.smem_reserved);
+        if (k > 0 && k * fp[v].threads > best_thr) {
+            *v_out = v;
+            best_k = k;
+            best_thr = k * fp[v].threads;
+        }
+    }
+    *P = best_k * e->sm.sms;
     return MR_OK;
 }
 
@@ -399,21 +451,10 @@ static mr_status issue_shard(gengine *e, mr_task *t, int *progress, mr_err *err)
         *progress = 1;
         return MR_OK;
     }
-    const mr_footprint *fp;
-    MR_TRY(footprint(t, g->step, &fp, err));
-    int nv = mr_cuda_exec_n_variants(t->ex, g->step);
-    int best = -1;
-    long long best_k = 0, best_thr = 0;
-    for (int v = 0; v < nv && v < MR_CUDA_MAX_VARIANTS; v++) {
-        long long k = fit(&L, &fp[v], e->sm.smem_reserved);
-        if (k > 0 && k * fp[v].threads > best_thr) {
-            best = v;
-            best_k = k;
-            best_thr = k * fp[v].threads;
-        }
-    }
+    int best;
+    long long P;
+    MR_TRY(widest_fit(e, t, &L, &best, &P, err));
     if (best < 0) return MR_OK;
-    long long P = best_k * e->sm.sms;
     if (P > left) P = left;
     if (P < 1) P = 1;
     long long end = g->next_block + P * SHARD_WAVES;
@@ -421,6 +462,53 @@ static mr_status issue_shard(gengine *e, mr_task *t, int *progress, mr_err *err)
     MR_TRY(issue_launch(e, t, K_SHARD, best, (int)P, end, err));
     e->c->n_shards++;
     *progress = 1;
+    return MR_OK;
+}
+
+/* Elastic: re-runs the holes resync found in the cursor's phase, as plain launches over runs
+ * of consecutive holes (each hole one physical block, so such a launch ends within about one
+ * logical block). While the yield flag is up: one run at a time, no wider than the variant
+ * that fits beside the running critical kernels (as a shard), nothing if none fits. Once all
+ * are issued the phase goes on from the cursor, or the cursor moves past a phase whose
+ * counter was already at its end. */
+static mr_status issue_holes(gengine *e, mr_task *t, int *progress, mr_err *err) {
+    gtask *g = gt_of(t);
+    long long limit = g->n_holes;
+    int variant = 0;
+    if (e->yield_on) {
+        if (g->count > 0) return MR_OK;
+        sm_left L;
+        MR_TRY(leftover(e, &L, err));
+        MR_TRY(widest_fit(e, t, &L, &variant, &limit, err));
+        if (variant < 0) return MR_OK;
+    }
+    while (g->hole_at < g->n_holes && g->count < RING - 1) {
+        long long a = g->holes[g->hole_at], b = a + 1;
+        long long j = g->hole_at + 1;
+        while (j < g->n_holes && g->holes[j] == b && b - a < limit) {
+            b++;
+            j++;
+        }
+        mr_launch l;
+        memset(&l, 0, sizeof l);
+        l.step = g->step;
+        l.phase = g->phase;
+        l.variant = variant;
+        l.mode = MR_LAUNCH_PLAIN;
+        l.known = 1;
+        l.from = a;
+        l.end = b;
+        MR_TRY(mr_cuda_exec_launch_on(t->ex, g->q, &l, NULL, err));
+        MR_TRY(push(t, K_HOLES, g->step, g->phase, err));
+        e->c->n_holes += b - a;
+        g->hole_at = j;
+        *progress = 1;
+        if (e->yield_on) break;
+    }
+    if (g->hole_at >= g->n_holes) {
+        g->n_holes = g->hole_at = 0;
+        if (g->next_block >= cursor_blocks(t)) cursor_set(t, g->step, g->phase + 1, 0);
+    }
     return MR_OK;
 }
 
@@ -466,7 +554,8 @@ static mr_status poll_task(gengine *e, mr_task *t, int *finished, int *progress,
             double now = mr_coord_now_ms();
             double t0 = f.t_issue > g->t_last_end ? f.t_issue : g->t_last_end;
             static const mr_trace_kind kinds[] = {MR_TRACE_COPY,  MR_TRACE_KERNEL, MR_TRACE_ELASTIC,
-                                                  MR_TRACE_SHARD, MR_TRACE_KERNEL, MR_TRACE_COPY};
+                                                  MR_TRACE_SHARD, MR_TRACE_KERNEL, MR_TRACE_COPY,
+                                                  MR_TRACE_SHARD};
             mr_coord_trace(e->c, t, t->id, f.step, kinds[f.kind], t0, now);
             g->t_last_end = now;
         }
@@ -480,30 +569,82 @@ static mr_status poll_task(gengine *e, mr_task *t, int *finished, int *progress,
     return MR_OK;
 }
 
-/* The queue is idle after a yield: find, from the counters, the first launch that did not
- * complete, and continue from there (no work lost or redone). */
+/* 1 if a flight after unsure[k] launched the same phase and moved its counter (the
+ * counter's state is that one's). */
+static int superseded(const gtask *g, int n, int k) {
+    for (int j = k + 1; j < n; j++) {
+        const flight *f = &g->unsure[j];
+        if (f->step == g->unsure[k].step && f->phase == g->unsure[k].phase && f->kind != K_BEGIN &&
+            f->kind != K_END && f->kind != K_HOLES)
+            return 1;
+    }
+    return 0;
+}
+
+/* The queue is idle after a yield: find, from the counters and hole records, the first
+ * launch that did not complete, and continue from there (no work lost or redone).
+ *
+ * A launch with a known counter (flight.from >= 0) raised it past its first wave before its
+ * blocks read the flag, and those that found it set left their logical blocks undone: holes,
+ * which its record lists. The first launch that stopped: if every block below its counter is
+ * a hole, nothing of it ran and its counter goes back to `from`; else its holes are re-run
+ * (issue_holes) and it goes on from its counter. Every launch behind it found the flag still
+ * set (it stays up until they have left) and ran nothing: their counters go back to `from`.
+ * The records are cleared and the counters written back before anything is launched. */
 static mr_status resync(mr_task *t, int *finished, mr_err *err) {
     gtask *g = gt_of(t);
     *finished = 0;
     MR_TRY(mr_cuda_exec_read_counters(t->ex, g->q, err));
     t->c->n_resyncs++;
-    int n = g->n_unsure;
+    int n = g->n_unsure, stopped = 0, dirty = 0;
     g->n_unsure = 0;
     for (int k = 0; k < n; k++) {
         const flight *f = &g->unsure[k];
         if (f->kind == K_END) {
-            *finished = 1; /* every kernel before it completed */
-            return MR_OK;
+            if (!stopped) *finished = 1; /* every kernel before it completed */
+            break;
         }
-        if (f->kind == K_BEGIN) continue;
+        /* a re-run of holes runs whole; the launches of its phase after it say the rest */
+        if (f->kind == K_BEGIN || f->kind == K_HOLES || superseded(g, n, k)) continue;
+        if (stopped) {
+            if (f->kind == K_FULL && f->from >= 0) {
+                mr_cuda_exec_set_counter(t->ex, f->step, f->phase, f->from);
+                dirty = 1;
+            }
+            continue;
+        }
         long long c = mr_cuda_exec_counter_value(t->ex, f->step, f->phase);
         long long nb = mr_cuda_exec_phase_blocks(t->ex, f->step, f->phase);
-        if (c < nb) {
+        long long h = f->from >= 0 ? mr_cuda_exec_holes(t->ex, f->step, f->phase, 0, NULL) : 0;
+        if (c >= nb && h == 0) continue;
+        stopped = 1;
+        g->ended = 0;
+        if (h == 0) {
             cursor_set(t, f->step, f->phase, c);
-            g->ended = 0;
-            return MR_OK;
+            continue;
         }
+        dirty = 1;
+        if (h == c - f->from) { /* nothing of it ran */
+            mr_cuda_exec_set_counter(t->ex, f->step, f->phase, f->from);
+            cursor_set(t, f->step, f->phase, f->from);
+            continue;
+        }
+        if (h > g->hole_cap) {
+            (void)mr_errf(err, MR_ERR_INTERNAL, "step %d: %lld holes, room for %lld", f->step, h,
+                          g->hole_cap);
+            return err->status;
+        }
+        mr_cuda_exec_holes(t->ex, f->step, f->phase, h, g->holes);
+        for (long long i = 0; i < h; i++) g->holes[i] += f->from;
+        g->n_holes = h;
+        g->hole_at = 0;
+        mr_cuda_exec_set_counter(t->ex, f->step, f->phase, c);
+        /* the cursor stays on this phase (also when c == nb) until its holes are issued */
+        g->step = f->step;
+        g->phase = f->phase;
+        g->next_block = c;
     }
+    if (dirty) MR_TRY(mr_cuda_exec_write_counters(t->ex, g->q, err));
     return MR_OK; /* all completed: the cursor is already past them */
 }
 
@@ -519,6 +660,7 @@ static void finish(gengine *e, mr_task *t, mr_status st) {
     gtask *g = gt_of(t);
     g->begun = g->ended = 0;
     g->n_unsure = 0;
+    g->n_holes = g->hole_at = 0;
     mr_task_finish(t, st);
     if (e->owner == t) e->owner = NULL;
 }
@@ -556,6 +698,7 @@ static void reset_request(mr_task *t) {
     gtask *g = gt_of(t);
     g->head = g->count = 0;
     g->n_unsure = 0;
+    g->n_holes = g->hole_at = 0;
     g->begun = g->ended = 0;
     cursor_set(t, 0, 0, 0);
 }
@@ -656,6 +799,8 @@ static void service(gengine *e, mr_task *t, int crit_active, int *progress, int 
          * while it is up would leave at once, unmarked, and be taken for done. */
         if (is_critical(t))
             st = issue_ahead(e, t, K_PLAIN, AHEAD, progress, &err);
+        else if (g->n_holes > 0)
+            st = g->n_unsure ? MR_OK : issue_holes(e, t, progress, &err);
         else if (!e->yield_on)
             st = g->n_unsure ? MR_OK : issue_ahead(e, t, K_FULL, AHEAD, progress, &err);
         else if (g->n_unsure == 0)
@@ -833,6 +978,7 @@ static void free_gtask(gtask *g) {
         if (g->ev[i]) mr_cuda_event_destroy(g->q, g->ev[i]);
     mr_cuda_queue_destroy(g->q);
     mr_profile_free(g->prof);
+    free(g->holes);
     free(g->fps);
     free(g);
 }
@@ -859,8 +1005,13 @@ static mr_status g_task_attach(mr_coord *c, mr_task *t, mr_err *err) {
         break;
     }
     mr_status st = g->fps ? mr_cuda_queue_create(e->be, part, high, &g->q, err) : err->status;
-    if (st == MR_OK && c->policy == MR_POLICY_ELASTIC && !is_critical(t))
+    if (st == MR_OK && c->policy == MR_POLICY_ELASTIC && !is_critical(t)) {
         st = mr_coord_load_profile(c, t, &g->prof, err);
+        g->hole_cap = mr_cuda_exec_hole_capacity(t->ex);
+        g->holes =
+            st == MR_OK ? mr_calloc((size_t)g->hole_cap, sizeof *g->holes, "hole list", err) : NULL;
+        if (st == MR_OK && !g->holes) st = err->status;
+    }
     for (int i = 0; st == MR_OK && i < RING; i++) st = mr_cuda_event_create(g->q, &g->ev[i], err);
     if (st != MR_OK) {
         free_gtask(g);
