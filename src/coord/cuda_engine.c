@@ -26,11 +26,14 @@
  *                kernel (REEF's dynamic kernel padding).
  *   elastic      critical requests as in padding. With no critical request in flight normal
  *                kernels are elastic, full width, preemptible (they read the shared yield
- *                flag between logical blocks). When a critical request starts, the flag is
+ *                flag between logical blocks; their first wave starts on blocks known in
+ *                advance, without taking). When a critical request starts, the flag is
  *                set: normal kernels leave the SMs within one logical block, and launches
  *                already queued behind them leave at once. Once a normal task's stream is
- *                idle, the dispatcher reads its step counters to find where it stopped (no
- *                work is lost or redone), and while critical work is in flight continues it
+ *                idle, the dispatcher reads its step counters, and the records of the
+ *                first-wave blocks that found the flag set (holes), to find where it
+ *                stopped (no work is lost or redone); it re-runs the holes as plain launches
+ *                over them, and while critical work is in flight continues
  *                only as elastic shards: the tile variant and physical block count that fit
  *                the per-SM resources the running critical kernel leaves (threads,
  *                registers, shared memory, blocks; footprints from the occupancy API), with
