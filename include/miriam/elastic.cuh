@@ -289,6 +289,19 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_TL_PRINT_(F, OK) (void)0
 #endif
 
+/* Study builds only (scripts/build-variant.sh NAME SOURCE -DMR_STUDY_EARLY_YIELD): a
+ * preemptible launch's first-wave yield read issued before the grid-dependency wait (the word
+ * is the host's, not the previous kernel's), its value used after it. */
+#ifdef MR_STUDY_EARLY_YIELD
+#define MR_EARLY_YIELD_READ_                                                                       \
+    int mr_y0_ = 0;                                                                                \
+    if (ctl.holes && threadIdx.x == 0) mr_y0_ = *ctl.yield
+#define MR_EARLY_YIELD_VALUE_ mr_y0_
+#else
+#define MR_EARLY_YIELD_READ_  (void)0
+#define MR_EARLY_YIELD_VALUE_ (*ctl.yield)
+#endif
+
 #define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, ONCE, CALL)                                          \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         /* 128 bytes, 128-aligned, of which 16 are used: dynamic shared memory follows the         \
@@ -305,6 +318,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
             const long long mr_r_ = ctl.first + (long long)gridDim.x;                              \
             atomicMax(ctl.next, (unsigned long long)(mr_r_ < ctl.end ? mr_r_ : ctl.end));          \
         }                                                                                          \
+        MR_EARLY_YIELD_READ_;                                                                      \
         mr_grid_dependency_sync();                                                                 \
         MR_TL_WAITED_;                                                                             \
         if (ctl.first >= 0) {                                                                      \
@@ -314,7 +328,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
              * the word set records its hole and leaves */                                         \
             if (ctl.holes) {                                                                       \
                 if (threadIdx.x == 0) {                                                            \
-                    const int mr_y_ = *ctl.yield;                                                  \
+                    const int mr_y_ = MR_EARLY_YIELD_VALUE_;                                       \
                     if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));   \
                     mr_blk_[0] = mr_y_;                                                            \
                 }                                                                                  \
