@@ -11,6 +11,10 @@
  *                                    repeatedly takes the next logical block from a per-step
  *                                    device counter and runs the body on it, until the counter
  *                                    reaches the shard's end or the launch is told to yield.
+ *   NAME_wave    (library launches)  one wave of a preemptible launch whose counter is known:
+ *                                    block b runs logical block first + b and nothing else
+ *                                    (MR_ELASTIC_KERNEL_WAVE_ below). Custom operators need
+ *                                    not register it.
  *
  * A physical block checks the yield word *before* taking a logical block, so every logical
  * block that was taken is finished, and blocks that overshoot the shard end put the counter
@@ -171,9 +175,9 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 #endif
 }
 
-/* Defines NAME_elastic and NAME_plain (extern "C", so host C code can take their addresses)
- * from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`. THREADS is the
- * block size the body is written for (used as __launch_bounds__).
+/* Defines NAME_elastic, NAME_plain and NAME_wave (extern "C", so host C code can take their
+ * addresses) from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`.
+ * THREADS is the block size the body is written for (used as __launch_bounds__).
  *
  * The elastic loop. mr_blk_ hands thread 0's logical block to the others; it alternates
  * between two slots, so one barrier per logical block suffices (a slot is rewritten only
@@ -201,7 +205,8 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
     MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
 
 #define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
-    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_))
+    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_))                                      \
+    MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, BODY(&a, mr_i_))
 
 /* What a body defined with MR_ELASTIC_KERNEL_HOW learns about the logical block it runs (the
  * library's own multi-step kernels use it; custom operators need not): MR_BLK_FIRST, the
@@ -370,6 +375,28 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         CALL;                                                                                      \
         MR_TL_END_;                                                                                \
         MR_TL_PRINT_('p', 1);                                                                      \
+    }
+
+/* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: one
+ * wave of a preemptible launch whose counter the launcher knows (ctl.first >= 0, ctl.raise,
+ * ctl.holes), with gridDim.x = ctl.end - ctl.first physical blocks, each running logical block
+ * ctl.first + blockIdx.x and no other. The first wave of the elastic form, without its loop:
+ * the plain body's code (registers, instructions), which the loop's live state would cost the
+ * launches of one wave, most of a model's on a large GPU. The yield word's value reaches the
+ * block through __syncthreads_or, not shared memory, so the dynamic shared memory starts where
+ * the plain form's does. Not for bodies that take further blocks themselves (HOW and ONCE). */
+#define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, CALL)                                                \
+    extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
+        const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
+        if (threadIdx.x == 0) atomicMax(ctl.next, (unsigned long long)ctl.end);                    \
+        mr_grid_dependency_sync();                                                                 \
+        int mr_y_ = 0;                                                                             \
+        if (threadIdx.x == 0) {                                                                    \
+            mr_y_ = *ctl.yield;                                                                    \
+            if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));           \
+        }                                                                                          \
+        if (__syncthreads_or(mr_y_)) return;                                                       \
+        CALL;                                                                                      \
     }
 
 /* Custom operators (miriam.h, "Custom operators"): fills *OUT, an mr_custom_kernel, with the

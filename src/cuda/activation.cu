@@ -25,10 +25,18 @@ static __device__ __forceinline__ void act_body(const mr_cuda_args *a, long long
 MR_ELASTIC_KERNEL(mr_act_k256, 256, act_body)
 MR_ELASTIC_KERNEL(mr_act_k64, 64, act_body)
 
-static const mr_cuda_variant act_full = {"t256", (const void *)mr_act_k256_elastic,
-                                         (const void *)mr_act_k256_plain, 256, 0};
-static const mr_cuda_variant act_small = {"t64", (const void *)mr_act_k64_elastic,
-                                          (const void *)mr_act_k64_plain, 64, 0};
+static const mr_cuda_variant act_full = {"t256",
+                                         (const void *)mr_act_k256_elastic,
+                                         (const void *)mr_act_k256_plain,
+                                         (const void *)mr_act_k256_wave,
+                                         256,
+                                         0};
+static const mr_cuda_variant act_small = {"t64",
+                                          (const void *)mr_act_k64_elastic,
+                                          (const void *)mr_act_k64_plain,
+                                          (const void *)mr_act_k64_wave,
+                                          64,
+                                          0};
 
 static mr_status act_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                              mr_cuda_plan *plan, mr_err *err) {

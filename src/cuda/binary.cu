@@ -143,10 +143,18 @@ static __device__ __forceinline__ int i32_div(int a, int b) {
     }                                                                                              \
     MR_ELASTIC_KERNEL(mr_bin_##FN##_k256, 256, FN##_body)                                          \
     MR_ELASTIC_KERNEL(mr_bin_##FN##_k64, 64, FN##_body)                                            \
-    static const mr_cuda_variant FN##_full = {"t256", (const void *)mr_bin_##FN##_k256_elastic,    \
-                                              (const void *)mr_bin_##FN##_k256_plain, 256, 0};     \
-    static const mr_cuda_variant FN##_small = {"t64", (const void *)mr_bin_##FN##_k64_elastic,     \
-                                               (const void *)mr_bin_##FN##_k64_plain, 64, 0};
+    static const mr_cuda_variant FN##_full = {"t256",                                              \
+                                              (const void *)mr_bin_##FN##_k256_elastic,            \
+                                              (const void *)mr_bin_##FN##_k256_plain,              \
+                                              (const void *)mr_bin_##FN##_k256_wave,               \
+                                              256,                                                 \
+                                              0};                                                  \
+    static const mr_cuda_variant FN##_small = {"t64",                                              \
+                                               (const void *)mr_bin_##FN##_k64_elastic,            \
+                                               (const void *)mr_bin_##FN##_k64_plain,              \
+                                               (const void *)mr_bin_##FN##_k64_wave,               \
+                                               64,                                                 \
+                                               0};
 
 BIN_KERNELS(float, f32_add)
 BIN_KERNELS(float, f32_sub)

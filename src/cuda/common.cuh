@@ -126,13 +126,13 @@ static __device__ __forceinline__ void mr_cp_async_wait(void) {
     asm volatile("cp.async.wait_all;" ::: "memory");
 }
 
-/* Host side: sets both kernels of variant v up for its v->smem bytes of dynamic shared memory
- * (past the 48 KiB a kernel gets without opting in), with the largest shared-memory carveout
- * (so that as many blocks fit an SM as their shared memory allows). */
+/* Host side: sets the kernels of variant v (each form) up for its v->smem bytes of dynamic
+ * shared memory (past the 48 KiB a kernel gets without opting in), with the largest
+ * shared-memory carveout (so that as many blocks fit an SM as their shared memory allows). */
 static inline cudaError_t mr_cuda_smem_attr(const mr_cuda_variant *v) {
-    const void *fn[2] = {v->elastic, v->plain};
+    const void *fn[3] = {v->elastic, v->plain, v->wave};
     cudaError_t e = cudaSuccess;
-    for (int i = 0; i < 2 && e == cudaSuccess; i++) {
+    for (int i = 0; i < 3 && fn[i] && e == cudaSuccess; i++) {
         e = cudaFuncSetAttribute(fn[i], cudaFuncAttributeMaxDynamicSharedMemorySize, v->smem);
         if (e == cudaSuccess)
             e = cudaFuncSetAttribute(fn[i], cudaFuncAttributePreferredSharedMemoryCarveout,

@@ -1371,44 +1371,66 @@ MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
 
 static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
                                                (const void *)mr_conv_gemm_t256_elastic,
-                                               (const void *)mr_conv_gemm_t256_plain, 256, 0};
+                                               (const void *)mr_conv_gemm_t256_plain,
+                                               (const void *)mr_conv_gemm_t256_wave,
+                                               256,
+                                               0};
 static const mr_cuda_variant conv_gemm_small = {"gemm64x64_t64",
                                                 (const void *)mr_conv_gemm_t64_elastic,
-                                                (const void *)mr_conv_gemm_t64_plain, 64, 0};
+                                                (const void *)mr_conv_gemm_t64_plain,
+                                                (const void *)mr_conv_gemm_t64_wave,
+                                                64,
+                                                0};
 static const mr_cuda_variant conv_tc_full = {"tf32_64x64_t256",
                                              (const void *)mr_conv_tc_t256_elastic,
-                                             (const void *)mr_conv_tc_t256_plain, 256, 0};
+                                             (const void *)mr_conv_tc_t256_plain,
+                                             (const void *)mr_conv_tc_t256_wave,
+                                             256,
+                                             0};
 static const mr_cuda_variant conv_tc_small = {"tf32_64x64_t64",
                                               (const void *)mr_conv_tc_t64_elastic,
-                                              (const void *)mr_conv_tc_t64_plain, 64, 0};
+                                              (const void *)mr_conv_tc_t64_plain,
+                                              (const void *)mr_conv_tc_t64_wave,
+                                              64,
+                                              0};
 static const mr_cuda_variant conv_tc1x1_full = {"tf32_1x1_64x64_t256",
                                                 (const void *)mr_conv_tc1x1_t256_elastic,
-                                                (const void *)mr_conv_tc1x1_t256_plain, 256, 0};
+                                                (const void *)mr_conv_tc1x1_t256_plain,
+                                                (const void *)mr_conv_tc1x1_t256_wave,
+                                                256,
+                                                0};
 static const mr_cuda_variant conv_tc1x1_small = {"tf32_1x1_64x64_t64",
                                                  (const void *)mr_conv_tc1x1_t64_elastic,
-                                                 (const void *)mr_conv_tc1x1_t64_plain, 64, 0};
+                                                 (const void *)mr_conv_tc1x1_t64_plain,
+                                                 (const void *)mr_conv_tc1x1_t64_wave,
+                                                 64,
+                                                 0};
 /* The patch kernels, [tile width 8, 16, 32][variant] */
 static const mr_cuda_variant conv_tcp[3][2] = {
     {{"tf32_3x3_tw8_v0", (const void *)mr_conv_tcp8_v0k_elastic,
-      (const void *)mr_conv_tcp8_v0k_plain, CONV_TCP_T0,
+      (const void *)mr_conv_tcp8_v0k_plain, (const void *)mr_conv_tcp8_v0k_wave, CONV_TCP_T0,
       conv_p_smem(8, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw8_v1", (const void *)mr_conv_tcp8_v1k_elastic,
-      (const void *)mr_conv_tcp8_v1k_plain, CONV_TCP_T1, conv_p_smem(8, 2, CONV_TCP_T1)}},
+      (const void *)mr_conv_tcp8_v1k_plain, (const void *)mr_conv_tcp8_v1k_wave, CONV_TCP_T1,
+      conv_p_smem(8, 2, CONV_TCP_T1)}},
     {{"tf32_3x3_tw16_v0", (const void *)mr_conv_tcp16_v0k_elastic,
-      (const void *)mr_conv_tcp16_v0k_plain, CONV_TCP_T0,
+      (const void *)mr_conv_tcp16_v0k_plain, (const void *)mr_conv_tcp16_v0k_wave, CONV_TCP_T0,
       conv_p_smem(16, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw16_v1", (const void *)mr_conv_tcp16_v1k_elastic,
-      (const void *)mr_conv_tcp16_v1k_plain, CONV_TCP_T1, conv_p_smem(16, 2, CONV_TCP_T1)}},
+      (const void *)mr_conv_tcp16_v1k_plain, (const void *)mr_conv_tcp16_v1k_wave, CONV_TCP_T1,
+      conv_p_smem(16, 2, CONV_TCP_T1)}},
     {{"tf32_3x3_tw32_v0", (const void *)mr_conv_tcp32_v0k_elastic,
-      (const void *)mr_conv_tcp32_v0k_plain, CONV_TCP_T0,
+      (const void *)mr_conv_tcp32_v0k_plain, (const void *)mr_conv_tcp32_v0k_wave, CONV_TCP_T0,
       conv_p_smem(32, CONV_TCP_STAGES, CONV_TCP_T0)},
      {"tf32_3x3_tw32_v1", (const void *)mr_conv_tcp32_v1k_elastic,
-      (const void *)mr_conv_tcp32_v1k_plain, CONV_TCP_T1, conv_p_smem(32, 2, CONV_TCP_T1)}},
+      (const void *)mr_conv_tcp32_v1k_plain, (const void *)mr_conv_tcp32_v1k_wave, CONV_TCP_T1,
+      conv_p_smem(32, 2, CONV_TCP_T1)}},
 };
 #define CONV_WG_VARIANT(TW, V, NS)                                                                 \
     {                                                                                              \
         "tf32_3x3_wgmma_tw" #TW "_v" #V, (const void *)mr_conv_wg##TW##_v##V##k_elastic,           \
-            (const void *)mr_conv_wg##TW##_v##V##k_plain, CONV_WG_T, conv_wg_smem(TW, NS)          \
+            (const void *)mr_conv_wg##TW##_v##V##k_plain,                                          \
+            (const void *)mr_conv_wg##TW##_v##V##k_wave, CONV_WG_T, conv_wg_smem(TW, NS)           \
     }
 static const mr_cuda_variant conv_wg[3][2] = {
     {CONV_WG_VARIANT(8, 0, 3), CONV_WG_VARIANT(8, 1, 2)},
@@ -1416,10 +1438,16 @@ static const mr_cuda_variant conv_wg[3][2] = {
     {CONV_WG_VARIANT(32, 0, 3), CONV_WG_VARIANT(32, 1, 2)}};
 static const mr_cuda_variant conv_direct_full = {"direct_t256",
                                                  (const void *)mr_conv_direct_t256_elastic,
-                                                 (const void *)mr_conv_direct_t256_plain, 256, 0};
+                                                 (const void *)mr_conv_direct_t256_plain,
+                                                 (const void *)mr_conv_direct_t256_wave,
+                                                 256,
+                                                 0};
 static const mr_cuda_variant conv_direct_small = {"direct_t64",
                                                   (const void *)mr_conv_direct_t64_elastic,
-                                                  (const void *)mr_conv_direct_t64_plain, 64, 0};
+                                                  (const void *)mr_conv_direct_t64_plain,
+                                                  (const void *)mr_conv_direct_t64_wave,
+                                                  64,
+                                                  0};
 
 /* ------------------------------------------------------------------ host code ---- */
 

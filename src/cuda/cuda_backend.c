@@ -815,6 +815,15 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
                 ctl.holes =
                     ex->holes + (size_t)(ss->counter_base + l->phase) * (size_t)ex->hole_words;
         }
+        /* Preemptible and one wave: the body without the elastic loop (NAME_wave), one
+         * physical block per logical block left. */
+        if (ctl.holes && v->wave && ctl.end - ctl.first <= P) {
+            dim3 grid = {launch_grid(ex, ctl.end - ctl.first), 1, 1};
+            void *kargs[] = {&args, &ctl};
+            CU_TRY(launch_kernel(v->wave, grid, block, kargs, (size_t)v->smem, stream, pdl),
+                   "cudaLaunchKernel (elastic, one preemptible wave)");
+            return MR_OK;
+        }
     }
     if (l->prefilled) {
         /* The prefill (make_prefill) holds exactly this launch's P for the whole phase. */

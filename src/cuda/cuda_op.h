@@ -35,8 +35,11 @@ typedef struct mr_cuda_variant {
     const char *name;    /* "tile64", "small", ... */
     const void *elastic; /* __global__ void NAME_elastic(mr_cuda_args, mr_elastic_ctl) */
     const void *plain;   /* __global__ void NAME_plain(mr_cuda_args, long long base) */
-    int threads;         /* threads per block */
-    int smem;            /* dynamic shared memory per block, bytes */
+    /* __global__ void NAME_wave(mr_cuda_args, mr_elastic_ctl): one wave of a preemptible
+     * launch with a known counter (MR_ELASTIC_KERNEL; NULL: such launches run `elastic`) */
+    const void *wave;
+    int threads; /* threads per block */
+    int smem;    /* dynamic shared memory per block, bytes */
     /* 1: built outside the library (a custom operator's kernels), so possibly without the
      * grid-dependency wait of elastic.cuh: never launched with programmatic dependent launch.
      * The library's own variants leave it 0. */

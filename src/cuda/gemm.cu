@@ -270,18 +270,38 @@ static __device__ void gemv_64(const mr_cuda_args *a, long long blk) {
 MR_ELASTIC_KERNEL(mr_gemv256, 256, gemv_256)
 MR_ELASTIC_KERNEL(mr_gemv64, 64, gemv_64)
 
-static const mr_cuda_variant tile_full = {"tile64x64_t256", (const void *)mr_gemm_tile256_elastic,
-                                          (const void *)mr_gemm_tile256_plain, 256, 0};
-static const mr_cuda_variant tile_small = {"tile64x64_t64", (const void *)mr_gemm_tile64_elastic,
-                                           (const void *)mr_gemm_tile64_plain, 64, 0};
-static const mr_cuda_variant tc_full = {"tf32_64x64_t256", (const void *)mr_gemm_tc256_elastic,
-                                        (const void *)mr_gemm_tc256_plain, 256, 0};
-static const mr_cuda_variant tc_small = {"tf32_64x64_t64", (const void *)mr_gemm_tc64_elastic,
-                                         (const void *)mr_gemm_tc64_plain, 64, 0};
-static const mr_cuda_variant gemv_full = {"gemv_t256", (const void *)mr_gemv256_elastic,
-                                          (const void *)mr_gemv256_plain, 256, 0};
-static const mr_cuda_variant gemv_small = {"gemv_t64", (const void *)mr_gemv64_elastic,
-                                           (const void *)mr_gemv64_plain, 64, 0};
+static const mr_cuda_variant tile_full = {"tile64x64_t256",
+                                          (const void *)mr_gemm_tile256_elastic,
+                                          (const void *)mr_gemm_tile256_plain,
+                                          (const void *)mr_gemm_tile256_wave,
+                                          256,
+                                          0};
+static const mr_cuda_variant tile_small = {"tile64x64_t64",
+                                           (const void *)mr_gemm_tile64_elastic,
+                                           (const void *)mr_gemm_tile64_plain,
+                                           (const void *)mr_gemm_tile64_wave,
+                                           64,
+                                           0};
+static const mr_cuda_variant tc_full = {"tf32_64x64_t256",
+                                        (const void *)mr_gemm_tc256_elastic,
+                                        (const void *)mr_gemm_tc256_plain,
+                                        (const void *)mr_gemm_tc256_wave,
+                                        256,
+                                        0};
+static const mr_cuda_variant tc_small = {"tf32_64x64_t64",
+                                         (const void *)mr_gemm_tc64_elastic,
+                                         (const void *)mr_gemm_tc64_plain,
+                                         (const void *)mr_gemm_tc64_wave,
+                                         64,
+                                         0};
+/* No wave form for the GEMV: the body compiled without the elastic loop takes 64 registers
+ * and spills (the plain form's 64 + 8 bytes of stack against the elastic form's 80), and the
+ * fully-connected layers of AlexNet and VGG-16 ran 20% slower in it than in the elastic form
+ * (H200, TF32, one preemptible wave: 24.4 against 20.3 us; docs/KERNEL_NOTES.md, 33). */
+static const mr_cuda_variant gemv_full = {
+    "gemv_t256", (const void *)mr_gemv256_elastic, (const void *)mr_gemv256_plain, NULL, 256, 0};
+static const mr_cuda_variant gemv_small = {
+    "gemv_t64", (const void *)mr_gemv64_elastic, (const void *)mr_gemv64_plain, NULL, 64, 0};
 
 /* ---- host side ---- */
 

@@ -68,10 +68,18 @@ static __device__ __forceinline__ void bn_body(const mr_cuda_args *a, long long 
 MR_ELASTIC_KERNEL(mr_bn_k256, 256, bn_body)
 MR_ELASTIC_KERNEL(mr_bn_k64, 64, bn_body)
 
-static const mr_cuda_variant bn_full = {"t256", (const void *)mr_bn_k256_elastic,
-                                        (const void *)mr_bn_k256_plain, 256, 0};
-static const mr_cuda_variant bn_small = {"t64", (const void *)mr_bn_k64_elastic,
-                                         (const void *)mr_bn_k64_plain, 64, 0};
+static const mr_cuda_variant bn_full = {"t256",
+                                        (const void *)mr_bn_k256_elastic,
+                                        (const void *)mr_bn_k256_plain,
+                                        (const void *)mr_bn_k256_wave,
+                                        256,
+                                        0};
+static const mr_cuda_variant bn_small = {"t64",
+                                         (const void *)mr_bn_k64_elastic,
+                                         (const void *)mr_bn_k64_plain,
+                                         (const void *)mr_bn_k64_wave,
+                                         64,
+                                         0};
 
 static mr_status bn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                             mr_cuda_plan *plan, mr_err *err) {
@@ -147,10 +155,18 @@ static __device__ __forceinline__ void lrn_body(const mr_cuda_args *a, long long
 MR_ELASTIC_KERNEL(mr_lrn_k256, 256, lrn_body)
 MR_ELASTIC_KERNEL(mr_lrn_k64, 64, lrn_body)
 
-static const mr_cuda_variant lrn_full = {"t256", (const void *)mr_lrn_k256_elastic,
-                                         (const void *)mr_lrn_k256_plain, 256, 0};
-static const mr_cuda_variant lrn_small = {"t64", (const void *)mr_lrn_k64_elastic,
-                                          (const void *)mr_lrn_k64_plain, 64, 0};
+static const mr_cuda_variant lrn_full = {"t256",
+                                         (const void *)mr_lrn_k256_elastic,
+                                         (const void *)mr_lrn_k256_plain,
+                                         (const void *)mr_lrn_k256_wave,
+                                         256,
+                                         0};
+static const mr_cuda_variant lrn_small = {"t64",
+                                          (const void *)mr_lrn_k64_elastic,
+                                          (const void *)mr_lrn_k64_plain,
+                                          (const void *)mr_lrn_k64_wave,
+                                          64,
+                                          0};
 
 static mr_status lrn_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                              mr_cuda_plan *plan, mr_err *err) {

@@ -199,20 +199,42 @@ MR_ELASTIC_KERNEL(mr_pool_max_small_t64, 64, pool_max_small_body)
 MR_ELASTIC_KERNEL(mr_gap_t256, 256, gap_body)
 MR_ELASTIC_KERNEL(mr_gap_t64, 64, gap_body)
 
-static const mr_cuda_variant pool_full = {"t256", (const void *)mr_pool_t256_elastic,
-                                          (const void *)mr_pool_t256_plain, 256, 0};
-static const mr_cuda_variant pool_small = {"t64", (const void *)mr_pool_t64_elastic,
-                                           (const void *)mr_pool_t64_plain, 64, 0};
-static const mr_cuda_variant pool_max_small_full = {
-    "max3x3_t256", (const void *)mr_pool_max_small_t256_elastic,
-    (const void *)mr_pool_max_small_t256_plain, 256, 0};
-static const mr_cuda_variant pool_max_small_small = {
-    "max3x3_t64", (const void *)mr_pool_max_small_t64_elastic,
-    (const void *)mr_pool_max_small_t64_plain, 64, 0};
-static const mr_cuda_variant gap_full = {"t256", (const void *)mr_gap_t256_elastic,
-                                         (const void *)mr_gap_t256_plain, 256, 0};
-static const mr_cuda_variant gap_small = {"t64", (const void *)mr_gap_t64_elastic,
-                                          (const void *)mr_gap_t64_plain, 64, 0};
+static const mr_cuda_variant pool_full = {"t256",
+                                          (const void *)mr_pool_t256_elastic,
+                                          (const void *)mr_pool_t256_plain,
+                                          (const void *)mr_pool_t256_wave,
+                                          256,
+                                          0};
+static const mr_cuda_variant pool_small = {"t64",
+                                           (const void *)mr_pool_t64_elastic,
+                                           (const void *)mr_pool_t64_plain,
+                                           (const void *)mr_pool_t64_wave,
+                                           64,
+                                           0};
+static const mr_cuda_variant pool_max_small_full = {"max3x3_t256",
+                                                    (const void *)mr_pool_max_small_t256_elastic,
+                                                    (const void *)mr_pool_max_small_t256_plain,
+                                                    (const void *)mr_pool_max_small_t256_wave,
+                                                    256,
+                                                    0};
+static const mr_cuda_variant pool_max_small_small = {"max3x3_t64",
+                                                     (const void *)mr_pool_max_small_t64_elastic,
+                                                     (const void *)mr_pool_max_small_t64_plain,
+                                                     (const void *)mr_pool_max_small_t64_wave,
+                                                     64,
+                                                     0};
+static const mr_cuda_variant gap_full = {"t256",
+                                         (const void *)mr_gap_t256_elastic,
+                                         (const void *)mr_gap_t256_plain,
+                                         (const void *)mr_gap_t256_wave,
+                                         256,
+                                         0};
+static const mr_cuda_variant gap_small = {"t64",
+                                          (const void *)mr_gap_t64_elastic,
+                                          (const void *)mr_gap_t64_plain,
+                                          (const void *)mr_gap_t64_wave,
+                                          64,
+                                          0};
 
 /* ------------------------------------------------------------------ host code ---- */
 

@@ -1667,12 +1667,13 @@ RNN_PFAM(qf, 3, 2)
 RNN_PBODY(rnn_pbody_qf4t_256, 4, 256, 4, 2, 2)
 MR_ELASTIC_KERNEL_ONCE(mr_rnn_qf4t_256, 256, 2, rnn_pbody_qf4t_256)
 
-static const mr_cuda_variant rnn_full = {"t256", (const void *)mr_rnn_t256_elastic,
-                                         (const void *)mr_rnn_t256_plain, 256, 0};
-static const mr_cuda_variant rnn_small = {"t64", (const void *)mr_rnn_t64_elastic,
-                                          (const void *)mr_rnn_t64_plain, 64, 0};
-static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t256s_elastic,
-                                           (const void *)mr_rnn_t256s_plain, 256, RNN_STAGE_BYTES};
+static const mr_cuda_variant rnn_full = {
+    "t256", (const void *)mr_rnn_t256_elastic, (const void *)mr_rnn_t256_plain, NULL, 256, 0};
+static const mr_cuda_variant rnn_small = {
+    "t64", (const void *)mr_rnn_t64_elastic, (const void *)mr_rnn_t64_plain, NULL, 64, 0};
+static const mr_cuda_variant rnn_staged = {
+    "t256_staged",  (const void *)mr_rnn_t256s_elastic, (const void *)mr_rnn_t256s_plain, NULL, 256,
+    RNN_STAGE_BYTES};
 /* The persistent recurrence's variants, per kernel family (generic, fused LSTM, fused GRU):
  * the same kernels with dynamic shared memory for the vector and rows of R (rnn_pstep). The
  * full one is the largest that fits as many blocks per SM as the kernel's registers allow (up
@@ -1686,7 +1687,7 @@ static const mr_cuda_variant rnn_staged = {"t256_staged", (const void *)mr_rnn_t
 static_assert(sizeof(rnn_proj_smem) <= RNN_PSMALL_SMEM && RNN_PSMALL_BYTES <= RNN_PSMALL_SMEM,
               "the small variants' shared memory");
 #define RNN_PV(LABEL, K, T, SMEM)                                                                  \
-    { LABEL, (const void *)K##_elastic, (const void *)K##_plain, T, SMEM }
+    { LABEL, (const void *)K##_elastic, (const void *)K##_plain, NULL, T, SMEM }
 enum {
     RNN_FAM_GENERIC,
     RNN_FAM_LSTM,

@@ -49,10 +49,18 @@ static __device__ __forceinline__ void copy_body(const mr_cuda_args *a, long lon
 MR_ELASTIC_KERNEL(mr_copy_k256, 256, copy_body)
 MR_ELASTIC_KERNEL(mr_copy_k64, 64, copy_body)
 
-static const mr_cuda_variant copy_full = {"t256", (const void *)mr_copy_k256_elastic,
-                                          (const void *)mr_copy_k256_plain, 256, 0};
-static const mr_cuda_variant copy_small = {"t64", (const void *)mr_copy_k64_elastic,
-                                           (const void *)mr_copy_k64_plain, 64, 0};
+static const mr_cuda_variant copy_full = {"t256",
+                                          (const void *)mr_copy_k256_elastic,
+                                          (const void *)mr_copy_k256_plain,
+                                          (const void *)mr_copy_k256_wave,
+                                          256,
+                                          0};
+static const mr_cuda_variant copy_small = {"t64",
+                                           (const void *)mr_copy_k64_elastic,
+                                           (const void *)mr_copy_k64_plain,
+                                           (const void *)mr_copy_k64_wave,
+                                           64,
+                                           0};
 
 static mr_status view_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                               mr_cuda_plan *plan, mr_err *err) {
@@ -105,10 +113,18 @@ static __device__ __forceinline__ void fill_body(const mr_cuda_args *a, long lon
 MR_ELASTIC_KERNEL(mr_fill_k256, 256, fill_body)
 MR_ELASTIC_KERNEL(mr_fill_k64, 64, fill_body)
 
-static const mr_cuda_variant fill_full = {"t256", (const void *)mr_fill_k256_elastic,
-                                          (const void *)mr_fill_k256_plain, 256, 0};
-static const mr_cuda_variant fill_small = {"t64", (const void *)mr_fill_k64_elastic,
-                                           (const void *)mr_fill_k64_plain, 64, 0};
+static const mr_cuda_variant fill_full = {"t256",
+                                          (const void *)mr_fill_k256_elastic,
+                                          (const void *)mr_fill_k256_plain,
+                                          (const void *)mr_fill_k256_wave,
+                                          256,
+                                          0};
+static const mr_cuda_variant fill_small = {"t64",
+                                           (const void *)mr_fill_k64_elastic,
+                                           (const void *)mr_fill_k64_plain,
+                                           (const void *)mr_fill_k64_wave,
+                                           64,
+                                           0};
 
 static mr_status const_of_shape_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                         mr_cuda_plan *plan, mr_err *err) {

@@ -153,10 +153,18 @@ static __device__ __forceinline__ void softmax_body(const mr_cuda_args *a, long 
 MR_ELASTIC_KERNEL(mr_softmax_k256, 256, softmax_body)
 MR_ELASTIC_KERNEL(mr_softmax_k64, 64, softmax_body)
 
-static const mr_cuda_variant softmax_full = {"t256", (const void *)mr_softmax_k256_elastic,
-                                             (const void *)mr_softmax_k256_plain, 256, 0};
-static const mr_cuda_variant softmax_small = {"t64", (const void *)mr_softmax_k64_elastic,
-                                              (const void *)mr_softmax_k64_plain, 64, 0};
+static const mr_cuda_variant softmax_full = {"t256",
+                                             (const void *)mr_softmax_k256_elastic,
+                                             (const void *)mr_softmax_k256_plain,
+                                             (const void *)mr_softmax_k256_wave,
+                                             256,
+                                             0};
+static const mr_cuda_variant softmax_small = {"t64",
+                                              (const void *)mr_softmax_k64_elastic,
+                                              (const void *)mr_softmax_k64_plain,
+                                              (const void *)mr_softmax_k64_wave,
+                                              64,
+                                              0};
 
 static mr_status softmax_prepare(const mr_graph *g, const mr_node *n, const mr_cuda_cfg *cfg,
                                  mr_cuda_plan *plan, mr_err *err) {

@@ -73,10 +73,18 @@ static int has_input(const mr_node *n, int i) {
 #define MV_VARIANTS(PREFIX, BODY)                                                                  \
     MR_ELASTIC_KERNEL(PREFIX##_k256, 256, BODY)                                                    \
     MR_ELASTIC_KERNEL(PREFIX##_k64, 64, BODY)                                                      \
-    static const mr_cuda_variant PREFIX##_full = {"t256", (const void *)PREFIX##_k256_elastic,     \
-                                                  (const void *)PREFIX##_k256_plain, 256, 0};      \
-    static const mr_cuda_variant PREFIX##_small = {"t64", (const void *)PREFIX##_k64_elastic,      \
-                                                   (const void *)PREFIX##_k64_plain, 64, 0};
+    static const mr_cuda_variant PREFIX##_full = {"t256",                                          \
+                                                  (const void *)PREFIX##_k256_elastic,             \
+                                                  (const void *)PREFIX##_k256_plain,               \
+                                                  (const void *)PREFIX##_k256_wave,                \
+                                                  256,                                             \
+                                                  0};                                              \
+    static const mr_cuda_variant PREFIX##_small = {"t64",                                          \
+                                                   (const void *)PREFIX##_k64_elastic,             \
+                                                   (const void *)PREFIX##_k64_plain,               \
+                                                   (const void *)PREFIX##_k64_wave,                \
+                                                   64,                                             \
+                                                   0};
 
 static void set_plan(mr_cuda_plan *plan, long long numel, const mr_cuda_variant *full,
                      const mr_cuda_variant *small) {
