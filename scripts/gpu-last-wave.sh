@@ -101,14 +101,7 @@ for sms in ("16", "0"):
 PY
 fi
 if on mdtb; then
-  for w in ${LAST_WAVE_WORKLOADS:-b c}; do
-    for sms in 16 0; do
-      for b in $builds; do
-        echo "== workload $w, $b, sms $sms (policy, task, completed, p50, p90, p99, max, req/s)"
-        bench_elastic_rows "$b" "$w" "$sms" 10 1
-      done
-    done
-  done
+  mdtb_builds "$builds" "${LAST_WAVE_WORKLOADS:-b c}" 10
   rm -f "$OUT/w.log"
 fi
 if on map && [[ -x build-gpu/miriam-tl ]]; then

@@ -36,14 +36,7 @@ if on steps; then
 fi
 if on mdtb; then
   for ((r = 1; r <= ${PREEMPT_ROUNDS:-2}; r++)); do
-    for w in ${PREEMPT_WORKLOADS:-a b}; do
-      for sms in 16 0; do
-        for b in $builds; do
-          echo "== round $r, workload $w, $b, sms $sms (policy, task, completed, p50, p90, p99, max, req/s)"
-          bench_elastic_rows "$b" "$w" "$sms" 10 1
-        done
-      done
-    done
+    mdtb_builds "$builds" "${PREEMPT_WORKLOADS:-a b}" 10 "round $r, "
   done
   rm -f "$OUT/w.log"
 fi

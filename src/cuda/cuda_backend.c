@@ -1571,26 +1571,32 @@ void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs) {
     }
 }
 
-/* The stream a copy of the counters goes on: q's, or (q NULL, after both of the runtime's
- * streams have finished) the runtime's low-priority one. */
-static mr_status counters_stream(mr_exec *ex, mr_cuda_queue *q, cudaStream_t *s, mr_err *err) {
+/* Copies every counter and hole record between the device and the pinned host copy (kind:
+ * cudaMemcpyDeviceToHost or HostToDevice), on q's stream or (q NULL, after both of the
+ * runtime's streams have finished) the runtime's low-priority one, and waits for it: the host
+ * copy is read, or may be changed again, once this returns. */
+static mr_status copy_counters(mr_exec *ex, mr_cuda_queue *q, enum cudaMemcpyKind kind,
+                               mr_err *err) {
+    cudaStream_t s;
     if (q) {
         MR_TRY(bind_queue(q, err));
-        *s = q->stream;
+        s = q->stream;
     } else {
         MR_TRY(mr_cuda_exec_sync(ex, err));
-        *s = ex->be->stream_lo;
+        s = ex->be->stream_lo;
     }
-    return stage_alloc(ex, err);
-}
-
-mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
-    cudaStream_t s;
-    MR_TRY(counters_stream(ex, q, &s, err));
-    CU_TRY(cudaMemcpyAsync(ex->ctr_host, ex->counters, ex->ctr_bytes, cudaMemcpyDeviceToHost, s),
+    MR_TRY(stage_alloc(ex, err));
+    const int in = kind == cudaMemcpyDeviceToHost;
+    CU_TRY(cudaMemcpyAsync(in ? (void *)ex->ctr_host : (void *)ex->counters,
+                           in ? (const void *)ex->counters : (const void *)ex->ctr_host,
+                           ex->ctr_bytes, kind, s),
            "cudaMemcpyAsync (counters)");
     CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize (counters)");
     return MR_OK;
+}
+
+mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
+    return copy_counters(ex, q, cudaMemcpyDeviceToHost, err);
 }
 
 long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase) {
@@ -1628,13 +1634,7 @@ void mr_cuda_exec_set_counter(mr_exec *ex, int step, int phase, long long value)
 }
 
 mr_status mr_cuda_exec_write_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err) {
-    cudaStream_t s;
-    MR_TRY(counters_stream(ex, q, &s, err));
-    CU_TRY(cudaMemcpyAsync(ex->counters, ex->ctr_host, ex->ctr_bytes, cudaMemcpyHostToDevice, s),
-           "cudaMemcpyAsync (counters)");
-    /* the pinned copy may be changed again once this returns */
-    CU_TRY(cudaStreamSynchronize(s), "cudaStreamSynchronize (counters)");
-    return MR_OK;
+    return copy_counters(ex, q, cudaMemcpyHostToDevice, err);
 }
 
 mr_status mr_cuda_exec_launch_shape(mr_exec *ex, int step, int variant, int *full_blocks,
