@@ -146,6 +146,27 @@ static void pinned_free(void *p) {
     cudaFreeHost(p);
 }
 
+/* A yield word in device memory and its pinned staging copy, both zero. On failure *host and
+ * *dev are left for the caller's usual frees (NULL or allocated). */
+static cudaError_t yield_word_alloc(int **host, int **dev) {
+    cudaError_t e;
+    if ((e = pinned_malloc((void **)host, sizeof(int))) != cudaSuccess ||
+        (e = dev_malloc((void **)dev, sizeof(int))) != cudaSuccess ||
+        (e = cudaMemset(*dev, 0, sizeof(int))) != cudaSuccess)
+        return e;
+    **host = 0;
+    return cudaSuccess;
+}
+
+/* Writes a yield word: a 4-byte copy on the control stream, which copy engines run beside busy
+ * SMs, so it lands within microseconds even while the GPU is full; waiting for it makes the
+ * value visible to every launch that follows. */
+static cudaError_t yield_word_set(int *host, int *dev, int value, cudaStream_t ctl) {
+    *host = value;
+    cudaError_t e = cudaMemcpyAsync(dev, host, sizeof(int), cudaMemcpyHostToDevice, ctl);
+    return e == cudaSuccess ? cudaStreamSynchronize(ctl) : e;
+}
+
 /* The grid of a launch. Fault injection (tests): the armed launch of this execution context
  * gets an empty grid, which cudaLaunchKernel refuses (cudaErrorInvalidValue on CUDA 13,
  * cudaErrorInvalidConfiguration on older releases): a real launch error, taking the runtime's
@@ -589,13 +610,10 @@ static mr_status cuda_exec_create(mr_backend *be, const mr_graph *g, const mr_pl
      * hundreds of resident blocks each reading a host-mapped word over PCIe between logical
      * blocks, the reads queued up (measured on an H200: ~400 us per logical block at full
      * width against ~50 us on 16 SMs). */
-    if ((e = pinned_malloc((void **)&ex->yield_host, sizeof(int))) != cudaSuccess ||
-        (e = dev_malloc((void **)&ex->yield_dev, sizeof(int))) != cudaSuccess ||
-        (e = cudaMemset(ex->yield_dev, 0, sizeof(int))) != cudaSuccess) {
+    if ((e = yield_word_alloc(&ex->yield_host, &ex->yield_dev)) != cudaSuccess) {
         st = cuda_fail(err, e, "allocating the yield word");
         goto fail;
     }
-    *ex->yield_host = 0;
     if ((st = upload_constants(ex, err)) != MR_OK) goto fail;
     for (int s = 0; s < ns; s++) {
         step_state *ss = &ex->steps[s];
@@ -670,14 +688,8 @@ size_t mr_cuda_exec_device_bytes(const mr_exec *ex) {
     return ex->device_bytes;
 }
 void mr_cuda_exec_set_yield(mr_exec *ex, int value) {
-    /* Copy engines run beside busy SMs, so this lands within microseconds even while the GPU
-     * is full; waiting for it makes the new value visible to every launch after return. */
     if (bind_thread(ex->be, NULL) != MR_OK) return;
-    *ex->yield_host = value;
-    if (cudaMemcpyAsync(ex->yield_dev, ex->yield_host, sizeof(int), cudaMemcpyHostToDevice,
-                        ex->be->stream_ctl) == cudaSuccess)
-        cudaStreamSynchronize(ex->be->stream_ctl);
-    else
+    if (yield_word_set(ex->yield_host, ex->yield_dev, value, ex->be->stream_ctl) != cudaSuccess)
         cudaGetLastError();
 }
 
@@ -1457,13 +1469,10 @@ mr_status mr_cuda_flag_create(mr_backend *be, mr_cuda_flag **out, mr_err *err) {
     if (!f) return err->status;
     f->be = be;
     cudaError_t e;
-    if ((e = pinned_malloc((void **)&f->host, sizeof(int))) != cudaSuccess ||
-        (e = dev_malloc((void **)&f->dev, sizeof(int))) != cudaSuccess ||
-        (e = cudaMemset(f->dev, 0, sizeof(int))) != cudaSuccess) {
+    if ((e = yield_word_alloc(&f->host, &f->dev)) != cudaSuccess) {
         mr_cuda_flag_destroy(f);
         return cuda_fail(err, e, "allocating a yield flag");
     }
-    *f->host = 0;
     *out = f;
     return MR_OK;
 }
@@ -1478,13 +1487,8 @@ void mr_cuda_flag_destroy(mr_cuda_flag *f) {
 }
 
 mr_status mr_cuda_flag_set(mr_cuda_flag *f, int value, mr_err *err) {
-    /* As mr_cuda_exec_set_yield: a copy on the control stream, which copy engines run beside
-     * busy SMs; waiting for it makes the value visible to every launch that follows. */
     MR_TRY(bind_thread(f->be, err));
-    *f->host = value;
-    CU_TRY(cudaMemcpyAsync(f->dev, f->host, sizeof(int), cudaMemcpyHostToDevice, f->be->stream_ctl),
-           "cudaMemcpyAsync (yield flag)");
-    CU_TRY(cudaStreamSynchronize(f->be->stream_ctl), "cudaStreamSynchronize (yield flag)");
+    CU_TRY(yield_word_set(f->host, f->dev, value, f->be->stream_ctl), "setting a yield flag");
     return MR_OK;
 }
 
