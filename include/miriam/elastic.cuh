@@ -140,7 +140,9 @@ typedef struct mr_elastic_ctl {
  * it, so a launch enqueued behind a set yield word would run up to a wave of blocks instead
  * of leaving (docs/KERNEL_NOTES.md, 26). */
 static __device__ __forceinline__ long long mr_elastic_take(const mr_elastic_ctl *c) {
+#ifndef MR_STUDY_TAKE_NO_READ /* study builds only: takes without the read (timing only) */
     if (c->yield && *c->yield) return -1;
+#endif
     unsigned long long end = (unsigned long long)c->end;
     unsigned long long i = atomicAdd(c->next, 1ull);
     if (i < end) return (long long)i;
@@ -175,6 +177,44 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 #endif
 }
 
+/* The yield gate of a gated body (MR_ELASTIC_KERNEL_GATED below). A one-wave preemptible
+ * launch must leave every logical block whose block finds the yield word set, and its blocks
+ * read the word as they start; waiting for that read before the body (one L2 round trip,
+ * about 0.3 us on an H200) cost the short kernels of a large GPU 4-6% (docs/KERNEL_NOTES.md,
+ * 34). A gated body receives the read still in flight, and consults it at the gate, a point
+ * it reaches after issuing its first global loads and before its first global store, so that
+ * the read's round trip overlaps the body's own. In the plain and elastic forms the gate is
+ * open (armed 0, a constant once inlined): it lets every block through.
+ *
+ * The rules for a gated body: every path passes a gate (mr_gate_check, or mr_gate_sync with
+ * `at` nonzero) before its first global side effect, with all threads of the block together
+ * (it is a barrier in a wave launch); a nonzero result means the block leaves at once, after
+ * waiting for its own asynchronous copies into shared memory. test_cuda checks that a wave
+ * launch with the word set leaves every block undone. */
+typedef struct mr_yield_gate {
+    int armed;           /* 1: a wave launch's gate, y being read; 0: open */
+    int y;               /* thread 0: the yield word (its load may still be in flight) */
+    unsigned int *holes; /* the phase's hole record (ctl.holes) */
+} mr_yield_gate;
+
+/* The gate where the body has no barrier of its own: in a wave launch, a barrier that hands
+ * thread 0's read to the block (thread 0 also records the hole); nothing when open. Returns
+ * nonzero when the block must leave. */
+static __device__ __forceinline__ int mr_gate_check(const mr_yield_gate *g) {
+    if (!g->armed) return 0;
+    if (threadIdx.x == 0 && g->y) atomicOr(g->holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));
+    return __syncthreads_or(g->y);
+}
+
+/* A barrier of the body (__syncthreads) that is also its gate where `at` is nonzero (the
+ * first time through: `at` must be the same for the whole block). Returns nonzero when the
+ * block must leave. */
+static __device__ __forceinline__ int mr_gate_sync(const mr_yield_gate *g, int at) {
+    if (g->armed && at) return mr_gate_check(g);
+    __syncthreads();
+    return 0;
+}
+
 /* Defines NAME_elastic, NAME_plain and NAME_wave (extern "C", so host C code can take their
  * addresses) from a body `__device__ void BODY(const mr_cuda_args *a, long long blk)`.
  * THREADS is the block size the body is written for (used as __launch_bounds__).
@@ -203,6 +243,18 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
  * as MR_ELASTIC_KERNEL: it lets the compiler take up to 255 registers per thread.) */
 #define MR_ELASTIC_KERNEL_BOUNDS(NAME, THREADS, MIN_BLOCKS, BODY)                                  \
     MR_ELASTIC_KERNEL_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
+
+/* As MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS, for a gated body `__device__ void
+ * BODY(const mr_cuda_args *a, long long blk, const mr_yield_gate *g)` (see mr_yield_gate for
+ * its rules): the wave form hands it the yield read in flight instead of waiting for it. */
+#define MR_ELASTIC_KERNEL_GATED(NAME, THREADS, BODY)                                               \
+    MR_ELASTIC_KERNEL_GATED_(NAME, __launch_bounds__(THREADS), BODY)
+#define MR_ELASTIC_KERNEL_GATED_BOUNDS(NAME, THREADS, MIN_BLOCKS, BODY)                            \
+    MR_ELASTIC_KERNEL_GATED_(NAME, __launch_bounds__(THREADS, MIN_BLOCKS), BODY)
+
+#define MR_ELASTIC_KERNEL_GATED_(NAME, BOUNDS, BODY)                                               \
+    MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_, &mr_gate_open_))                      \
+    MR_ELASTIC_KERNEL_WAVE_GATED_(NAME, BOUNDS, BODY(&a, mr_i_, &mr_g_))
 
 #define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
     MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_))                                      \
@@ -314,6 +366,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
          * have in the plain form (docs/KERNEL_NOTES.md, 26). */                                   \
         __shared__ __align__(128) long long mr_blk_[16];                                           \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = &ctl;                              \
+        const mr_yield_gate mr_gate_open_ __attribute__((unused)) = {0, 0, NULL};                  \
         long long mr_i_;                                                                           \
         MR_TL_DECL_;                                                                               \
         /* ctl.raise: the counter is this launch's alone, so thread 0 raises it before the wait    \
@@ -368,6 +421,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         const long long mr_i_ = base + (long long)blockIdx.x;                                      \
         const int mr_f_ __attribute__((unused)) = MR_BLK_FIRST | MR_BLK_PLAIN;                     \
         const mr_elastic_ctl *mr_ctl_ __attribute__((unused)) = NULL;                              \
+        const mr_yield_gate mr_gate_open_ __attribute__((unused)) = {0, 0, NULL};                  \
         MR_TL_DECL_;                                                                               \
         mr_grid_dependency_sync();                                                                 \
         MR_TL_WAITED_;                                                                             \
@@ -376,6 +430,28 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         MR_TL_END_;                                                                                \
         MR_TL_PRINT_('p', 1);                                                                      \
     }
+
+/* Study builds only (scripts/build-variant.sh NAME SOURCE -DMR_STUDY_WAVE_NO_READ): the wave
+ * forms without their yield read, gated or not (not preemptible: timing only; what the read
+ * costs, docs/KERNEL_NOTES.md, 34). */
+#ifdef MR_STUDY_WAVE_RAISE0 /* study builds only: block 0 alone raises the counter */
+#define MR_WAVE_RAISER_ (threadIdx.x == 0 && blockIdx.x == 0)
+#else
+#define MR_WAVE_RAISER_ (threadIdx.x == 0)
+#endif
+#ifdef MR_STUDY_WAVE_NO_READ
+#define MR_WAVE_YIELD_CHECK_ (void)0
+#define MR_WAVE_GATE_ARMED_  0
+#else
+#define MR_WAVE_GATE_ARMED_ 1
+#define MR_WAVE_YIELD_CHECK_                                                                       \
+    int mr_y_ = 0;                                                                                 \
+    if (threadIdx.x == 0) {                                                                        \
+        mr_y_ = *ctl.yield;                                                                        \
+        if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));               \
+    }                                                                                              \
+    if (__syncthreads_or(mr_y_)) return
+#endif
 
 /* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: one
  * wave of a preemptible launch whose counter the launcher knows (ctl.first >= 0, ctl.raise,
@@ -388,14 +464,21 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, CALL)                                                \
     extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
         const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
-        if (threadIdx.x == 0) atomicMax(ctl.next, (unsigned long long)ctl.end);                    \
+        if (MR_WAVE_RAISER_) atomicMax(ctl.next, (unsigned long long)ctl.end);                     \
         mr_grid_dependency_sync();                                                                 \
-        int mr_y_ = 0;                                                                             \
-        if (threadIdx.x == 0) {                                                                    \
-            mr_y_ = *ctl.yield;                                                                    \
-            if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));           \
-        }                                                                                          \
-        if (__syncthreads_or(mr_y_)) return;                                                       \
+        MR_WAVE_YIELD_CHECK_;                                                                      \
+        CALL;                                                                                      \
+    }
+
+/* NAME_wave of a gated body: as above, but thread 0's yield read is handed to the body in
+ * flight (mr_g_.y), to be consulted at the body's gate, which also records the hole. */
+#define MR_ELASTIC_KERNEL_WAVE_GATED_(NAME, BOUNDS, CALL)                                          \
+    extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
+        const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
+        if (MR_WAVE_RAISER_) atomicMax(ctl.next, (unsigned long long)ctl.end);                     \
+        mr_grid_dependency_sync();                                                                 \
+        mr_yield_gate mr_g_ = {MR_WAVE_GATE_ARMED_, 0, ctl.holes};                                 \
+        if (MR_WAVE_GATE_ARMED_ && threadIdx.x == 0) mr_g_.y = *ctl.yield;                         \
         CALL;                                                                                      \
     }
 

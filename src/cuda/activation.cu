@@ -10,20 +10,45 @@ typedef struct act_params {
     int clip_min_input, clip_max_input; /* Clip (opset 11+): bounds read from inputs 1/2 */
 } act_params;
 
-static __device__ __forceinline__ void act_body(const mr_cuda_args *a, long long blk) {
+/* A thread loads ACT_UNROLL elements (tid, tid + T, ...) before storing any, so that they are
+ * in flight together: one at a time (a store may alias the next load), the 256-thread kernel's
+ * 8 elements a thread were 8 round trips in a row. The first group's loads overlap the yield
+ * gate's read (wave launches, include/miriam/elastic.cuh). */
+#define ACT_UNROLL 8
+
+static __device__ __forceinline__ void act_body(const mr_cuda_args *a, long long blk,
+                                                const mr_yield_gate *yg) {
     const act_params *p = MR_PARAMS(act_params, a);
     const float *x = (const float *)a->in[0];
     float *y = (float *)a->out[0];
     mr_act act = p->act;
     if (p->clip_min_input && a->in[1]) act.alpha = *(const float *)a->in[1];
     if (p->clip_max_input && a->in[2]) act.beta = *(const float *)a->in[2];
-    long long begin = blk * MR_ACT_CHUNK, end = begin + MR_ACT_CHUNK;
-    if (end > p->n) end = p->n;
-    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) y[i] = mr_dev_act(act, x[i]);
+    const long long begin = blk * MR_ACT_CHUNK;
+    /* offsets within the chunk in 32 bits: 64-bit indices cost the elastic form 48 registers
+     * and three of its eight blocks an SM */
+    const int n = (int)(p->n - begin < MR_ACT_CHUNK ? p->n - begin : MR_ACT_CHUNK);
+    const float *xc = x + begin;
+    float *yc = y + begin;
+    const int T = (int)blockDim.x;
+    for (int o0 = 0; o0 < n; o0 += ACT_UNROLL * T) { /* the same for every thread */
+        float v[ACT_UNROLL];
+#pragma unroll
+        for (int u = 0; u < ACT_UNROLL; u++) {
+            const int o = o0 + (int)threadIdx.x + u * T;
+            v[u] = o < n ? xc[o] : 0.0f;
+        }
+        if (o0 == 0 && mr_gate_check(yg)) return;
+#pragma unroll
+        for (int u = 0; u < ACT_UNROLL; u++) {
+            const int o = o0 + (int)threadIdx.x + u * T;
+            if (o < n) yc[o] = mr_dev_act(act, v[u]);
+        }
+    }
 }
 
-MR_ELASTIC_KERNEL(mr_act_k256, 256, act_body)
-MR_ELASTIC_KERNEL(mr_act_k64, 64, act_body)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_act_k256, 256, 8, act_body)
+MR_ELASTIC_KERNEL_GATED(mr_act_k64, 64, act_body)
 
 static const mr_cuda_variant act_full = {"t256",
                                          (const void *)mr_act_k256_elastic,

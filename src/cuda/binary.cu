@@ -117,17 +117,19 @@ static __device__ __forceinline__ int i32_div(int a, int b) {
 
 /* Body + both variants of one (type, function). */
 #define BIN_KERNELS(T, FN)                                                                         \
-    static __device__ __forceinline__ void FN##_body(const mr_cuda_args *a, long long blk) {       \
+    static __device__ __forceinline__ void FN##_body(const mr_cuda_args *a, long long blk,         \
+                                                     const mr_yield_gate *yg) {                    \
         const bin_params *p = MR_PARAMS(bin_params, a);                                            \
         const T *x = (const T *)a->in[0], *z = (const T *)a->in[1];                                \
         T *y = (T *)a->out[0];                                                                     \
         long long begin = blk * BIN_CHUNK, end = begin + BIN_CHUNK;                                \
         if (end > p->numel) end = p->numel;                                                        \
         const long long step = blockDim.x;                                                         \
-        for (long long i0 = begin + threadIdx.x; i0 < end; i0 += BIN_UNROLL * step) {              \
+        /* b0: the same for every thread, so that all reach the gate (after the first loads) */    \
+        for (long long b0 = begin; b0 < end; b0 += BIN_UNROLL * step) {                            \
             T va[BIN_UNROLL], vb[BIN_UNROLL];                                                      \
             _Pragma("unroll") for (int u = 0; u < BIN_UNROLL; u++) {                               \
-                long long i = i0 + u * step, oa = 0, ob = 0;                                       \
+                long long i = b0 + threadIdx.x + u * step, oa = 0, ob = 0;                         \
                 va[u] = vb[u] = (T)0;                                                              \
                 if (i < end) {                                                                     \
                     bin_offsets(p, i, &oa, &ob);                                                   \
@@ -135,14 +137,15 @@ static __device__ __forceinline__ int i32_div(int a, int b) {
                     vb[u] = z[ob];                                                                 \
                 }                                                                                  \
             }                                                                                      \
+            if (b0 == begin && mr_gate_check(yg)) return;                                          \
             _Pragma("unroll") for (int u = 0; u < BIN_UNROLL; u++) {                               \
-                long long i = i0 + u * step;                                                       \
+                long long i = b0 + threadIdx.x + u * step;                                         \
                 if (i < end) y[i] = FN(va[u], vb[u]);                                              \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    MR_ELASTIC_KERNEL(mr_bin_##FN##_k256, 256, FN##_body)                                          \
-    MR_ELASTIC_KERNEL(mr_bin_##FN##_k64, 64, FN##_body)                                            \
+    MR_ELASTIC_KERNEL_GATED(mr_bin_##FN##_k256, 256, FN##_body)                                    \
+    MR_ELASTIC_KERNEL_GATED(mr_bin_##FN##_k64, 64, FN##_body)                                      \
     static const mr_cuda_variant FN##_full = {"t256",                                              \
                                               (const void *)mr_bin_##FN##_k256_elastic,            \
                                               (const void *)mr_bin_##FN##_k256_plain,              \

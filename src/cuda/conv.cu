@@ -236,7 +236,8 @@ static __device__ __forceinline__ void conv_load_b(float *rb, const conv_cu_para
  * groups of 4 so that the shared-memory reads are float4 and conflict-free. */
 template <int NT, int TM, int TN, int BK>
 static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
-                                                      const mr_cuda_args *a, long long blk) {
+                                                      const mr_cuda_args *a, long long blk,
+                                                      const mr_yield_gate *yg) {
     constexpr int TXN = CONV_TP / TN; /* threads along positions */
     constexpr int TYM = CONV_TM / TM; /* threads along channels */
     constexpr int A_PER = BK * CONV_TM / NT;
@@ -303,7 +304,8 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
         for (int i = 0; i < A_PER; i++) As[a_kk][a_mm0 + i * (NT / BK)] = ra[i];
 #pragma unroll
         for (int i = 0; i < B_PER; i++) Bs[b_kk0 + i * (NT / CONV_TP)][b_pp] = rb[i];
-        __syncthreads();
+        /* the gate: the first chunk's loads have landed, nothing is stored yet */
+        if (mr_gate_sync(yg, k0 == kbeg)) return;
         /* the next chunk's global loads overlap this chunk's arithmetic */
         if (k0 + BK < kend) {
             conv_load_a<NT, BK>(ra, w, p->K, rows, k0 + BK, kend, a_kk, a_mm0);
@@ -336,6 +338,7 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
         }
         __syncthreads();
     }
+    if (kbeg >= kend && mr_gate_check(yg)) return; /* an empty slice: the gate still */
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
@@ -364,83 +367,98 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
 /* Split-K phase 1: outputs [blk*red_chunk, ...) = sum of the slices in slice order, + bias,
  * activation. Elementwise: the same sums whichever variant (thread count) runs it. */
 static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, const mr_cuda_args *a,
-                                                   long long blk) {
+                                                   long long blk, const mr_yield_gate *yg) {
     const float *ws = (const float *)a->workspace;
     const float *bias = (const float *)a->in[2];
     float *y = (float *)a->out[0];
     const long long e0 = blk * p->red_chunk;
     const long long e1 = e0 + p->red_chunk < p->total ? e0 + p->red_chunk : p->total;
+    /* b: the same for every thread, so that all reach the gate, after their first loads and
+     * before their first store */
     if (p->red_vec && (((uintptr_t)ws | (uintptr_t)y) & 15) == 0) {
         /* Four outputs of one channel per thread and step: 16-byte loads keep four times the
          * bytes in flight (the phase is bound by reading the partial sums), and the channel
          * of the bias is one division per four outputs, in 32 bits where the indices fit.
          * Each output is still the slices' sum in slice order: the same bits as below. */
-        for (long long e = e0 + 4 * threadIdx.x; e < e1; e += 4 * blockDim.x) {
-            float4 s = *(const float4 *)(ws + e);
-            /* The slices four at a time: their loads issued together, so that a thread waits
-             * for one L2 round trip per four slices instead of one per slice (a 56 x 56 x 256
-             * layer's 8 slices on 16 SMs of an H200: 71 us of 500 in its reduction, the SMs
-             * mostly waiting). Still added one by one, in slice order. */
-            int si = 1;
-            for (; si + 4 <= p->splits; si += 4) {
-                float4 t[4];
+        for (long long b = e0; b < e1; b += 4 * (long long)blockDim.x) {
+            const long long e = b + 4 * threadIdx.x;
+            float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (e < e1) {
+                s = *(const float4 *)(ws + e);
+                /* The slices four at a time: their loads issued together, so that a thread
+                 * waits for one L2 round trip per four slices instead of one per slice (a
+                 * 56 x 56 x 256 layer's 8 slices on 16 SMs of an H200: 71 us of 500 in its
+                 * reduction, the SMs mostly waiting). Still added one by one, in slice
+                 * order. */
+                int si = 1;
+                for (; si + 4 <= p->splits; si += 4) {
+                    float4 t[4];
 #pragma unroll
-                for (int q = 0; q < 4; q++)
-                    t[q] = *(const float4 *)(ws + (long long)(si + q) * p->total + e);
+                    for (int q = 0; q < 4; q++)
+                        t[q] = *(const float4 *)(ws + (long long)(si + q) * p->total + e);
 #pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    s.x += t[q].x;
-                    s.y += t[q].y;
-                    s.z += t[q].z;
-                    s.w += t[q].w;
+                    for (int q = 0; q < 4; q++) {
+                        s.x += t[q].x;
+                        s.y += t[q].y;
+                        s.z += t[q].z;
+                        s.w += t[q].w;
+                    }
                 }
+                for (; si < p->splits; si++) {
+                    const float4 t = *(const float4 *)(ws + (long long)si * p->total + e);
+                    s.x += t.x;
+                    s.y += t.y;
+                    s.z += t.z;
+                    s.w += t.w;
+                }
+                if (bias) {
+                    const int ch = p->red_i32 ? (int)((unsigned)e / (unsigned)p->P % (unsigned)p->M)
+                                              : (int)(e / p->P % p->M);
+                    const float bv = bias[ch];
+                    s.x += bv;
+                    s.y += bv;
+                    s.z += bv;
+                    s.w += bv;
+                }
+                s.x = mr_dev_act(p->act, s.x);
+                s.y = mr_dev_act(p->act, s.y);
+                s.z = mr_dev_act(p->act, s.z);
+                s.w = mr_dev_act(p->act, s.w);
             }
-            for (; si < p->splits; si++) {
-                const float4 t = *(const float4 *)(ws + (long long)si * p->total + e);
-                s.x += t.x;
-                s.y += t.y;
-                s.z += t.z;
-                s.w += t.w;
-            }
-            if (bias) {
-                const int ch = p->red_i32 ? (int)((unsigned)e / (unsigned)p->P % (unsigned)p->M)
-                                          : (int)(e / p->P % p->M);
-                const float bv = bias[ch];
-                s.x += bv;
-                s.y += bv;
-                s.z += bv;
-                s.w += bv;
-            }
-            s.x = mr_dev_act(p->act, s.x);
-            s.y = mr_dev_act(p->act, s.y);
-            s.z = mr_dev_act(p->act, s.z);
-            s.w = mr_dev_act(p->act, s.w);
-            *(float4 *)(y + e) = s;
+            if (b == e0 && mr_gate_check(yg)) return;
+            if (e < e1) *(float4 *)(y + e) = s;
         }
         return;
     }
-    for (long long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
-        float s = ws[e];
-        for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
-        if (bias) s += bias[(e / p->P) % p->M];
-        y[e] = mr_dev_act(p->act, s);
+    for (long long b = e0; b < e1; b += blockDim.x) {
+        const long long e = b + threadIdx.x;
+        float s = 0.0f;
+        if (e < e1) {
+            s = ws[e];
+            for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
+            if (bias) s += bias[(e / p->P) % p->M];
+            s = mr_dev_act(p->act, s);
+        }
+        if (b == e0 && mr_gate_check(yg)) return;
+        if (e < e1) y[e] = s;
     }
 }
 
 template <int NT, int TM, int TN, int BK>
-static __device__ __forceinline__ void conv_gemm_body(const mr_cuda_args *a, long long blk) {
+static __device__ __forceinline__ void conv_gemm_body(const mr_cuda_args *a, long long blk,
+                                                      const mr_yield_gate *yg) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     if (a->phase == 0)
-        conv_gemm_tile<NT, TM, TN, BK>(p, a, blk);
+        conv_gemm_tile<NT, TM, TN, BK>(p, a, blk, yg);
     else
-        conv_reduce(p, a, blk);
+        conv_reduce(p, a, blk, yg);
 }
 
-static __device__ void conv_gemm_v0(const mr_cuda_args *a, long long blk) {
-    conv_gemm_body<256, 4, 4, 16>(a, blk);
+static __device__ void conv_gemm_v0(const mr_cuda_args *a, long long blk, const mr_yield_gate *yg) {
+    conv_gemm_body<256, 4, 4, 16>(a, blk, yg);
 }
-static __device__ void conv_gemm_v1(const mr_cuda_args *a, long long blk) {
-    conv_gemm_body<64, 8, 8, 8>(a, blk);
+static __device__ void conv_gemm_v1(const mr_cuda_args *a, long long blk, const mr_yield_gate *yg) {
+    conv_gemm_body<64, 8, 8, 8>(a, blk, yg);
 }
 
 /* ---- TF32 tensor-core GEMM (prepare picks it under MR_PRECISION_TF32) ---- */
@@ -535,7 +553,8 @@ conv_tc_load(const conv_cu_params *p, int gather, float (*as)[BK + 4], float (*b
  * chunk's mma run. Epilogue and split-K partial tiles as in conv_gemm_tile. */
 template <int NT, int TM, int BK>
 static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int gather,
-                                                    const mr_cuda_args *a, long long blk) {
+                                                    const mr_cuda_args *a, long long blk,
+                                                    const mr_yield_gate *yg) {
     static_assert((CONV_TM / (8 * TM)) * (CONV_TP / (4 * TM)) * 32 == NT,
                   "the warps do not cover the tile");
     static_assert(CONV_TM == MR_GT_TILE && CONV_TP == MR_GT_TILE, "gemm_tile.cuh's warp layout");
@@ -591,9 +610,9 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
     for (int c = 0; c < chunks; c++) {
         /* Chunk c has landed (own copies: the wait; everyone's: the barrier), chunk c + 1's
          * table is written, and every thread is done with chunk c - 1's stage and table,
-         * which are overwritten next. */
+         * which are overwritten next. The first time, the gate. */
         mr_cp_async_wait();
-        __syncthreads();
+        if (mr_gate_sync(yg, c == 0)) return;
         const int st = c & 1;
         if (c + 1 < chunks) {
             conv_tc_load<NT, BK>(p, gather, As[st ^ 1], Bs[st ^ 1], Kt[st ^ 1], w, wsafe, rows,
@@ -605,6 +624,7 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
         /* The weights (A) are a constant the backend uploaded rounded to TF32 (tf32_inputs). */
         mr_gtc_mma(acc, &As[st][0][0], BK + 4, &Bs[st][0][0], BK, TM, 1);
     }
+    if (chunks <= 0 && mr_gate_check(yg)) return; /* an empty slice: the gate still */
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
@@ -643,28 +663,30 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
 
 template <int NT, int TM, int BK>
 static __device__ __forceinline__ void conv_tc_body(const mr_cuda_args *a, int gather,
-                                                    long long blk) {
+                                                    long long blk, const mr_yield_gate *yg) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     if (a->phase == 0)
-        conv_tc_tile<NT, TM, BK>(p, gather, a, blk);
+        conv_tc_tile<NT, TM, BK>(p, gather, a, blk, yg);
     else
-        conv_reduce(p, a, blk);
+        conv_reduce(p, a, blk, yg);
 }
 
 /* Variant 0: 8 warps of 32 x 16 outputs, K chunks of 32 (37 KiB of shared memory). Variant 1:
  * 2 warps of 64 x 32, K chunks of 16 (20 KiB). Same k8 steps in the same order: bit-identical
  * (gemm_tile.cuh). One kernel pair per gather, so that each holds only its own registers. */
-static __device__ void conv_tc_v0(const mr_cuda_args *a, long long blk) {
-    conv_tc_body<256, 4, 32>(a, CONV_B_GENERIC, blk);
+static __device__ void conv_tc_v0(const mr_cuda_args *a, long long blk, const mr_yield_gate *yg) {
+    conv_tc_body<256, 4, 32>(a, CONV_B_GENERIC, blk, yg);
 }
-static __device__ void conv_tc_v1(const mr_cuda_args *a, long long blk) {
-    conv_tc_body<64, 8, 16>(a, CONV_B_GENERIC, blk);
+static __device__ void conv_tc_v1(const mr_cuda_args *a, long long blk, const mr_yield_gate *yg) {
+    conv_tc_body<64, 8, 16>(a, CONV_B_GENERIC, blk, yg);
 }
-static __device__ void conv_tc1x1_v0(const mr_cuda_args *a, long long blk) {
-    conv_tc_body<256, 4, 32>(a, CONV_B_1X1, blk);
+static __device__ void conv_tc1x1_v0(const mr_cuda_args *a, long long blk,
+                                     const mr_yield_gate *yg) {
+    conv_tc_body<256, 4, 32>(a, CONV_B_1X1, blk, yg);
 }
-static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk) {
-    conv_tc_body<64, 8, 16>(a, CONV_B_1X1, blk);
+static __device__ void conv_tc1x1_v1(const mr_cuda_args *a, long long blk,
+                                     const mr_yield_gate *yg) {
+    conv_tc_body<64, 8, 16>(a, CONV_B_1X1, blk, yg);
 }
 
 /* ---- TF32, 3x3 stride-1 convolutions from an input patch in shared memory (CONV_B_PATCH) ----
@@ -772,7 +794,7 @@ conv_tcp_issue(float (*As)[CONV_TM][CONV_PLDA], float (*Bs)[conv_p_bfl(TW, NT)],
  * along the channels, the rest along the positions: the tile's CONV_TPP positions. */
 template <int NT, int FM, int FN, int TW, int NS>
 static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, const mr_cuda_args *a,
-                                                     long long blk) {
+                                                     long long blk, const mr_yield_gate *yg) {
     constexpr int TH = conv_p_th(TW), RS = conv_p_rs(TW), PS = conv_p_ps(TW), CS = PS;
     constexpr int PE = conv_p_bfl(TW, NT) / NT; /* patch copies per thread */
     static_assert(PS % 16 == 8 && PE <= 32, "conflict-free rectangles; pmask's bits");
@@ -857,9 +879,13 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
         conv_tcp_issue<NT, TW, NS>(As, Bs, c, chunks, am, aq, aok, wk, xc, poff, pmask);
     for (int c = 0; c < chunks; c++, wk += CONV_PK, xc += xstep) {
         /* chunk c has landed (own copies: the wait; everyone's: the barrier), and every thread
-         * is done with chunk c - 1, whose stage the copies of chunk c + NS - 1 overwrite */
+         * is done with chunk c - 1, whose stage the copies of chunk c + NS - 1 overwrite. The
+         * first time, the gate (a block that leaves waits for its copies in flight). */
         MR_CP_ASYNC_WAIT_GROUP(NS - 2);
-        __syncthreads();
+        if (mr_gate_sync(yg, c == 0)) {
+            mr_cp_async_wait();
+            return;
+        }
         conv_tcp_issue<NT, TW, NS>(As, Bs, c + NS - 1, chunks, am, aq, aok, wk, xc, poff, pmask);
         const int st = c % NS;
         const float *as = &As[st][0][0], *bs = Bs[st];
@@ -889,6 +915,10 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
 #pragma unroll
                 for (int j = 0; j < FN; j++) mr_mma_tf32(acc[i][j], af[i], bf[j]);
         }
+    }
+    if (chunks <= 0 && mr_gate_check(yg)) { /* an empty slice: the gate still */
+        mr_cp_async_wait();
+        return;
     }
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
@@ -928,12 +958,13 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
 }
 
 template <int NT, int FM, int FN, int TW, int NS>
-static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long long blk) {
+static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long long blk,
+                                                     const mr_yield_gate *yg) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     if (a->phase == 0)
-        conv_tcp_tile<NT, FM, FN, TW, NS>(p, a, blk);
+        conv_tcp_tile<NT, FM, FN, TW, NS>(p, a, blk, yg);
     else
-        conv_reduce(p, a, blk);
+        conv_reduce(p, a, blk, yg);
 }
 
 /* Per tile width (prepare takes the one that covers fewest positions outside the output): the
@@ -943,23 +974,25 @@ static __device__ __forceinline__ void conv_tcp_body(const mr_cuda_args *a, long
  * 4-12% slower per VGG-16 layer on 16 SMs of an H200). 64-position tiles: 256 threads (8 warps
  * of 32 x 16), and 64 (2 of 64 x 32). */
 #if CONV_TCP_WIDE
-#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 4, TW, CONV_TCP_STAGES>(a, blk)
-#define CONV_TCP_V1(TW) conv_tcp_body<128, 4, 4, TW, 2>(a, blk)
+#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 4, TW, CONV_TCP_STAGES>(a, blk, yg)
+#define CONV_TCP_V1(TW) conv_tcp_body<128, 4, 4, TW, 2>(a, blk, yg)
 #define CONV_TCP_T0     256
 #define CONV_TCP_T1     128
 #else
-#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 2, TW, CONV_TCP_STAGES>(a, blk)
-#define CONV_TCP_V1(TW) conv_tcp_body<64, 4, 4, TW, 2>(a, blk)
+#define CONV_TCP_V0(TW) conv_tcp_body<256, 2, 2, TW, CONV_TCP_STAGES>(a, blk, yg)
+#define CONV_TCP_V1(TW) conv_tcp_body<64, 4, 4, TW, 2>(a, blk, yg)
 #define CONV_TCP_T0     256
 #define CONV_TCP_T1     64
 #endif
 /* The two variants' bodies of one tile width TW of a patch kernel family: NAME<TW>_v0 and
  * _v1, running V0(TW) and V1(TW) (the elastic kernels below take a body by name). */
 #define CONV_PATCH_BODIES(NAME, TW, V0, V1)                                                        \
-    static __device__ void NAME##TW##_v0(const mr_cuda_args *a, long long blk) {                   \
+    static __device__ void NAME##TW##_v0(const mr_cuda_args *a, long long blk,                     \
+                                         const mr_yield_gate *yg) {                                \
         V0(TW);                                                                                    \
     }                                                                                              \
-    static __device__ void NAME##TW##_v1(const mr_cuda_args *a, long long blk) {                   \
+    static __device__ void NAME##TW##_v1(const mr_cuda_args *a, long long blk,                     \
+                                         const mr_yield_gate *yg) {                                \
         V1(TW);                                                                                    \
     }
 CONV_PATCH_BODIES(conv_tcp, 8, CONV_TCP_V0, CONV_TCP_V1)
@@ -1052,7 +1085,7 @@ static __device__ __forceinline__ void conv_wg_issue(float *smem, int c, int chu
 
 template <int TW, int NS, int WGW>
 static __device__ __forceinline__ void conv_wg_tile(const conv_cu_params *p, const mr_cuda_args *a,
-                                                    long long blk) {
+                                                    long long blk, const mr_yield_gate *yg) {
 #if MR_WGMMA
     constexpr int NT = CONV_WG_T, TH = conv_p_th(TW), RS = TW + 2, PS = conv_wg_ps(TW);
     constexpr int PF = conv_wg_pfl(TW), PE = PF / NT, SF = CONV_WG_AFL + PF;
@@ -1107,6 +1140,13 @@ static __device__ __forceinline__ void conv_wg_tile(const conv_cu_params *p, con
 #pragma unroll
     for (int c = 0; c < D; c++, wk += CONV_WG_AFL, xc += xstep)
         conv_wg_issue<TW, NS>(conv_pdyn, c, chunks, wk, xc, poff, pmask);
+    /* The gate, with the first chunks' copies in flight; before the loop, not at its first
+     * barrier: an exit inside it, around the wgmmas, had ptxas serialise them (C7518). A block
+     * that leaves waits for its copies. */
+    if (mr_gate_check(yg)) {
+        mr_cp_async_wait();
+        return;
+    }
     /* wk and xc: the chunk to copy next (c + D) */
     for (int c = 0; c < chunks; c++, wk += CONV_WG_AFL, xc += xstep) {
         const int st = c % NS;
@@ -1202,23 +1242,24 @@ static __device__ __forceinline__ void conv_wg_tile(const conv_cu_params *p, con
         }
     }
 #else
-    (void)p, (void)a, (void)blk;
+    (void)p, (void)a, (void)blk, (void)yg;
 #endif
 }
 
 template <int TW, int NS, int WGW>
-static __device__ __forceinline__ void conv_wg_body(const mr_cuda_args *a, long long blk) {
+static __device__ __forceinline__ void conv_wg_body(const mr_cuda_args *a, long long blk,
+                                                    const mr_yield_gate *yg) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     if (a->phase == 0)
-        conv_wg_tile<TW, NS, WGW>(p, a, blk);
+        conv_wg_tile<TW, NS, WGW>(p, a, blk, yg);
     else
-        conv_reduce(p, a, blk);
+        conv_reduce(p, a, blk, yg);
 }
 
 /* Variant 0: three stages, one batch in flight (72-74 KiB); variant 1: two stages, none in
  * flight (48-50 KiB). */
-#define CONV_WG_V0(TW) conv_wg_body<TW, 3, 1>(a, blk)
-#define CONV_WG_V1(TW) conv_wg_body<TW, 2, 0>(a, blk)
+#define CONV_WG_V0(TW) conv_wg_body<TW, 3, 1>(a, blk, yg)
+#define CONV_WG_V1(TW) conv_wg_body<TW, 2, 0>(a, blk, yg)
 CONV_PATCH_BODIES(conv_wg, 8, CONV_WG_V0, CONV_WG_V1)
 CONV_PATCH_BODIES(conv_wg, 16, CONV_WG_V0, CONV_WG_V1)
 CONV_PATCH_BODIES(conv_wg, 32, CONV_WG_V0, CONV_WG_V1)
@@ -1246,7 +1287,8 @@ static __device__ __forceinline__ float conv_direct_taps(const float *xp, const 
     return acc;
 }
 
-static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk) {
+static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, long long blk,
+                                                        const mr_yield_gate *yg) {
     const conv_cu_params *p = MR_PARAMS(conv_cu_params, a);
     /* 32-bit block and element arithmetic (prepare keeps the logical blocks and both tensors
      * below 2^31): the 64-bit divisions of the block index were a called subroutine and the
@@ -1273,6 +1315,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
     /* Study build only: two outputs of a thread in flight at once (e and e + blockDim.x), for
      * fewer resident blocks (CONV_DIRECT_BLOCKS) of longer logical blocks (CONV_DIRECT_OUTS). */
     const int xb = nb * p->C * p->HW;
+    if (mr_gate_check(yg)) return; /* (at the start, as ungated bodies have it) */
     for (int e = threadIdx.x; e < cnt; e += 2 * blockDim.x) {
         const int n2 = e + (int)blockDim.x < cnt ? 2 : 1;
         float acc[2] = {0.0f, 0.0f};
@@ -1308,35 +1351,43 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
      * every output, ~10% more instructions than the plain form, whose compiler puts them in
      * uniform registers; the kernel is issue-bound (docs/KERNEL_NOTES.md, 30). */
     const int g0 = yb + m0 * p->P + r0 * OW, nbm = nb * p->M;
-    for (int e = threadIdx.x; e < cnt; e += blockDim.x) {
+    /* e0: the same for every thread, so that all reach the gate, after their first taps */
+    for (int e0 = 0; e0 < cnt; e0 += blockDim.x) {
+        const int e = e0 + (int)threadIdx.x;
         const int g = g0 + e;
-        const int ow = g % OW, t2 = g / OW;
-        const int oh = t2 % p->OH, c = t2 / p->OH;
-        /* image n, channel m = c - n M; one input channel per group: channel m reads input
-         * channel n C + m / Mg = c / Mg (M = C Mg) */
-        const int m = c - nbm;
-        const float *xp = x + (c / p->Mg) * p->HW;
-        const float *wp = w + m * KK;
-        const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
         float acc = 0.0f;
-        if (k3)
-            acc = conv_direct_taps(xp, wp, ih0, iw0, 3, 3, p);
-        else
-            acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
-        if (bias) acc += bias[m];
-        y[g] = mr_dev_act(p->act, acc);
+        int m = 0;
+        if (e < cnt) {
+            const int ow = g % OW, t2 = g / OW;
+            const int oh = t2 % p->OH, c = t2 / p->OH;
+            /* image n, channel m = c - n M; one input channel per group: channel m reads input
+             * channel n C + m / Mg = c / Mg (M = C Mg) */
+            m = c - nbm;
+            const float *xp = x + (c / p->Mg) * p->HW;
+            const float *wp = w + m * KK;
+            const int ih0 = oh * p->sh - p->pt, iw0 = ow * p->sw - p->pl;
+            if (k3)
+                acc = conv_direct_taps(xp, wp, ih0, iw0, 3, 3, p);
+            else
+                acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
+        }
+        if (e0 == 0 && mr_gate_check(yg)) return;
+        if (e < cnt) {
+            if (bias) acc += bias[m];
+            y[g] = mr_dev_act(p->act, acc);
+        }
     }
 #endif
 }
 
-MR_ELASTIC_KERNEL(mr_conv_gemm_t256, 256, conv_gemm_v0)
-MR_ELASTIC_KERNEL(mr_conv_gemm_t64, 64, conv_gemm_v1)
+MR_ELASTIC_KERNEL_GATED(mr_conv_gemm_t256, 256, conv_gemm_v0)
+MR_ELASTIC_KERNEL_GATED(mr_conv_gemm_t64, 64, conv_gemm_v1)
 /* Variant 0's TF32 kernels: four blocks per SM, as shared memory allows (37 KiB each), in
  * both forms (64 registers; the plain form would otherwise take 78-94 and fit three). */
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
-MR_ELASTIC_KERNEL(mr_conv_tc_t64, 64, conv_tc_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
-MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tc_t256, 256, 4, conv_tc_v0)
+MR_ELASTIC_KERNEL_GATED(mr_conv_tc_t64, 64, conv_tc_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tc1x1_t256, 256, 4, conv_tc1x1_v0)
+MR_ELASTIC_KERNEL_GATED(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
 /* The patch kernels' blocks per SM (registers capped in both forms to fit them). 64 x 128
  * tiles: variant 0, two of 256 threads (up to 128 registers); variant 1, three of 128 (up to
  * 168: at four, 128, its 64 accumulators, fragments and patch offsets spilled). 64 x 64 tiles:
@@ -1345,20 +1396,20 @@ MR_ELASTIC_KERNEL(mr_conv_tc1x1_t64, 64, conv_tc1x1_v1)
 #define CONV_TCP_BLOCKS                                                                            \
     (CONV_TCP_WIDE ? 2 : CONV_TCP_STAGES >= 4 ? 2 : CONV_TCP_STAGES == 3 ? 3 : 4)
 #define CONV_TCP_BLOCKS1 (CONV_TCP_WIDE ? 3 : 1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp8_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp8_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp8_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp16_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp16_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp16_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp32_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_tcp32_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp32_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp8_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp8_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp8_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp8_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp16_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp16_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp16_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp16_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp32_v0k, CONV_TCP_T0, CONV_TCP_BLOCKS, conv_tcp32_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_tcp32_v1k, CONV_TCP_T1, CONV_TCP_BLOCKS1, conv_tcp32_v1)
 /* The warpgroup-MMA patch kernels: three blocks per SM (at four, 128 registers, the elastic
  * form spilled around the 64 accumulators). */
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg8_v0k, CONV_WG_T, 3, conv_wg8_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg8_v1k, CONV_WG_T, 3, conv_wg8_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg16_v0k, CONV_WG_T, 3, conv_wg16_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg16_v1k, CONV_WG_T, 3, conv_wg16_v1)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v0k, CONV_WG_T, 3, conv_wg32_v0)
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v1k, CONV_WG_T, 3, conv_wg32_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg8_v0k, CONV_WG_T, 3, conv_wg8_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg8_v1k, CONV_WG_T, 3, conv_wg8_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg16_v0k, CONV_WG_T, 3, conv_wg16_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg16_v1k, CONV_WG_T, 3, conv_wg16_v1)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg32_v0k, CONV_WG_T, 3, conv_wg32_v0)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_wg32_v1k, CONV_WG_T, 3, conv_wg32_v1)
 /* DIRECT, variant 0: eight blocks per SM in both forms (32 registers, no spills with the 3x3
  * taps unrolled). Latency-bound: the elastic form's loop had taken it to 39-48 registers and
  * five or six blocks per SM where the plain grid ran eight, 20-50% slower per depthwise layer
@@ -1366,8 +1417,8 @@ MR_ELASTIC_KERNEL_BOUNDS(mr_conv_wg32_v1k, CONV_WG_T, 3, conv_wg32_v1)
 #ifndef CONV_DIRECT_BLOCKS /* may be set at build time (with CONV_DIRECT_PAIR) to study it */
 #define CONV_DIRECT_BLOCKS 8
 #endif
-MR_ELASTIC_KERNEL_BOUNDS(mr_conv_direct_t256, 256, CONV_DIRECT_BLOCKS, conv_direct_body)
-MR_ELASTIC_KERNEL(mr_conv_direct_t64, 64, conv_direct_body)
+MR_ELASTIC_KERNEL_GATED_BOUNDS(mr_conv_direct_t256, 256, CONV_DIRECT_BLOCKS, conv_direct_body)
+MR_ELASTIC_KERNEL_GATED(mr_conv_direct_t64, 64, conv_direct_body)
 
 static const mr_cuda_variant conv_gemm_full = {"gemm64x64_t256",
                                                (const void *)mr_conv_gemm_t256_elastic,

@@ -267,7 +267,15 @@ static __device__ void gemv_64(const mr_cuda_args *a, long long blk) {
     gemv_body(a, blk, 64);
 }
 
+/* Study builds only (scripts/build-variant.sh NAME src/cuda/gemm.cu
+ * -DMR_STUDY_GEMV_MIN_BLOCKS=3): the 256-thread GEMV's forms compiled for at least that many
+ * resident blocks an SM, which gives the plain form the elastic form's 80 registers
+ * (docs/KERNEL_NOTES.md, 34). */
+#ifdef MR_STUDY_GEMV_MIN_BLOCKS
+MR_ELASTIC_KERNEL_BOUNDS(mr_gemv256, 256, MR_STUDY_GEMV_MIN_BLOCKS, gemv_256)
+#else
 MR_ELASTIC_KERNEL(mr_gemv256, 256, gemv_256)
+#endif
 MR_ELASTIC_KERNEL(mr_gemv64, 64, gemv_64)
 
 static const mr_cuda_variant tile_full = {"tile64x64_t256",
