@@ -1900,7 +1900,9 @@ typedef enum mode_kind {
     M_PREFILLED,
     M_SHARDED,
     M_PREEMPT,
-    M_PREEMPT_KNOWN
+    M_PREEMPT_KNOWN,
+    M_WHOLE,        /* each phase one launch from a known counter of 0: a whole-phase shard */
+    M_PREEMPT_WHOLE /* the same, preemptible, the yield word clear */
 } mode_kind;
 
 typedef struct mode {
@@ -1931,6 +1933,8 @@ static const mode MODES[] = {
     {"preempt/P7/mixed", M_PREEMPT, 7, -1, 0},
     {"preempt/known/full/v0", M_PREEMPT_KNOWN, 0, 0, 0},
     {"preempt/known/P7/mixed", M_PREEMPT_KNOWN, 7, -1, 0},
+    {"whole/v0", M_WHOLE, 0, 0, 0},
+    {"preempt/whole/v0", M_PREEMPT_WHOLE, 0, 0, 0},
     {NULL, M_PLAIN, 0, 0, 0},
 };
 
@@ -2155,6 +2159,15 @@ static int run_mode(mr_model *m, const mr_tensor *ins, mr_tensor *outs, const mo
             }
             case M_PREEMPT_KNOWN:
                 if (nb > 0) ok = preempt_known(ex, &l, nb, nv, md, label);
+                break;
+            case M_WHOLE:
+            case M_PREEMPT_WHOLE:
+                /* As the elastic policy launches a phase it runs whole: where a prefilled
+                 * launch hands its later wave on by block index, so does this one. */
+                l.known = 1;
+                l.from = 0;
+                l.preemptible = md->kind == M_PREEMPT_WHOLE;
+                ok = launch_check(ex, &l, nb > 0 ? nb : 0, label, md->name, "whole phase");
                 break;
             }
         }
@@ -2494,8 +2507,9 @@ static void zoo_case_tol(ctx *cx, mr_runtime *rt, const char *name, const char *
 #ifdef MIRIAM_HAVE_CUDA
     if (ok && modes == 2) {
         /* The model's prefilled launches include some that hand the blocks past their first
-         * wave out by block index (the "run" above and the "prefilled" mode below run them),
-         * or this case would not test that path (docs/KERNEL_NOTES.md, 28). */
+         * wave out by block index (the "run" above and the "prefilled" mode below run them;
+         * the "whole" modes launch the same phases so from a known counter), or this case
+         * would not test that path (docs/KERNEL_NOTES.md, 28 and 34). */
         mr_exec *ex = mr_model_exec(mg);
         int n_by_index = 0;
         for (int s = 0; s < mr_cuda_exec_n_steps(ex); s++)
@@ -2509,7 +2523,9 @@ static void zoo_case_tol(ctx *cx, mr_runtime *rt, const char *name, const char *
         for (const mode *md = MODES; md->name; md++) {
             if (strcmp(md->name, "preempt/P7/mixed") != 0 && strcmp(md->name, "plain/v1") != 0 &&
                 strcmp(md->name, "sharded/full/mixed") != 0 &&
-                !(modes == 2 && strcmp(md->name, "prefilled") == 0))
+                !(modes == 2 &&
+                  (strcmp(md->name, "prefilled") == 0 || strcmp(md->name, "whole/v0") == 0 ||
+                   strcmp(md->name, "preempt/whole/v0") == 0)))
                 continue;
             if (!mode_selected(md->name)) continue;
             poison_outputs(got, n_out);

@@ -823,6 +823,14 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
             ctl.raise = 1;
             /* the last-wave rule needs a shard that starts at `from` */
             ctl.spread = ctl.end - l->from > P;
+            /* A whole phase at variant 0's full width hands its later wave on by block index
+             * where a prefilled launch does (prefill_by_index): the elastic policy's shards
+             * and preemptible launches of ResNet-18 on 16 SMs had paid 3-4% over the prefilled
+             * form there (docs/KERNEL_NOTES.md, 34). */
+            if (l->from == 0 && ctl.end == nb && l->variant == 0 &&
+                P == phase_full(&ss->plan, l->phase, ss->full_blocks[0]) &&
+                prefill_by_index(ss, l->phase, ex->be->sms))
+                ctl.spread = 0;
             if (ctl.yield)
                 ctl.holes =
                     ex->holes + (size_t)(ss->counter_base + l->phase) * (size_t)ex->hole_words;
