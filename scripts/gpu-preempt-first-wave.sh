@@ -8,8 +8,9 @@
 #           re-run per case;
 #   steps   `miriam steps` over the CNNs of the zoo for both builds, TF32, whole GPU and 16 SMs
 #           (the "preempt" column is the changed form; the others must not move);
-#   mdtb    MDTB workloads (PREEMPT_WORKLOADS, default "a b") under elastic, TF32, 16 SMs and
-#           the whole GPU, 10 s each, both builds, PREEMPT_ROUNDS rounds (default 2).
+#   mdtb    MDTB workloads (PREEMPT_WORKLOADS, default "a b") under elastic, TF32, on the SM
+#           counts of PREEMPT_MDTB_SMS (default "16 0": 16 SMs and the whole GPU), 10 s each,
+#           both builds, PREEMPT_ROUNDS rounds (default 2).
 # PREEMPT_STAGES picks them (default: all). Logs under $OUT.
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
@@ -36,7 +37,7 @@ if on steps; then
 fi
 if on mdtb; then
   for ((r = 1; r <= ${PREEMPT_ROUNDS:-2}; r++)); do
-    mdtb_builds "$builds" "${PREEMPT_WORKLOADS:-a b}" 10 "round $r, "
+    mdtb_builds "$builds" "${PREEMPT_WORKLOADS:-a b}" 10 "round $r, " "${PREEMPT_MDTB_SMS:-16 0}"
   done
   rm -f "$OUT/w.log"
 fi

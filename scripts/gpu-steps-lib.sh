@@ -66,13 +66,13 @@ bench_elastic_rows() {
   grep -E "^\| elastic " "$OUT/w.log" | awk -F'|' '{print $2, $3, $7, $10, $11, $12, $13, $14}'
 }
 
-# bench_elastic_rows for every workload in WORKLOADS (split on spaces), 16 SMs then the whole
-# GPU, every build in BUILDS, DURATION seconds after a 1 s warm-up; each block headed
-# "== PREFIXworkload W, BUILD, sms N (...)".
+# bench_elastic_rows for every workload in WORKLOADS (split on spaces), on each SM count of
+# SMS_LIST (default "16 0": 16 SMs, then the whole GPU), every build in BUILDS, DURATION seconds
+# after a 1 s warm-up; each block headed "== PREFIXworkload W, BUILD, sms N (...)".
 mdtb_builds() {
-  local builds=$1 workloads=$2 duration=$3 prefix=${4:-} w sms b
+  local builds=$1 workloads=$2 duration=$3 prefix=${4:-} sms_list=${5:-16 0} w sms b
   for w in $workloads; do
-    for sms in 16 0; do
+    for sms in $sms_list; do
       for b in $builds; do
         echo "== ${prefix}workload $w, $b, sms $sms (policy, task, completed, p50, p90, p99, max, req/s)"
         bench_elastic_rows "$b" "$w" "$sms" "$duration" 1
