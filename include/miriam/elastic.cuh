@@ -202,8 +202,13 @@ typedef struct mr_yield_gate {
  * nonzero when the block must leave. */
 static __device__ __forceinline__ int mr_gate_check(const mr_yield_gate *g) {
     if (!g->armed) return 0;
-    if (threadIdx.x == 0 && g->y) atomicOr(g->holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));
-    return __syncthreads_or(g->y);
+    /* The read's first use stays here: a gate sits in the body's first loop, where the test
+     * of y is loop-invariant, and the compiler hoisted it to the body's start, where warp 0
+     * then waited for the read before issuing its loads (docs/KERNEL_NOTES.md, 34). */
+    int y = g->y;
+    asm volatile("mov.b32 %0, %1;" : "=r"(y) : "r"(y));
+    if (threadIdx.x == 0 && y) atomicOr(g->holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));
+    return __syncthreads_or(y);
 }
 
 /* A barrier of the body (__syncthreads) that is also its gate where `at` is nonzero (the

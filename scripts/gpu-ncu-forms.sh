@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Nsight Compute's duration of every launch of the kernels matching KERNEL (a regex on the
+# kernel name, default the 256-thread TF32 1x1 and depthwise convolutions in their plain, wave
+# and elastic forms) while `miriam steps --profile` launches each form of MODEL's steps once
+# (default mobilenet_v2, TF32, whole GPU; STEPS_ARGS adds options, e.g. '--sms 16'; the
+# prefilled form's one-wave launches run the plain kernel), on the GPU machine from the repo root
+# after `bash scripts/gpu-check.sh __none` unpacked the build. ncu serialises the launches, so
+# this compares the forms' kernels alone, without the overlap of programmatic dependent launch
+# (docs/KERNEL_NOTES.md, 34). Output: $OUT/ncu-forms.csv (ncu's raw CSV: kernel name, grid,
+# gpu__time_duration.sum) and a per-kernel-name summary on stdout.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# STEPS_ARGS is a list of miriam options
+# shellcheck disable=SC2086
+timeout 400 ncu --clock-control none --cache-control none \
+  -k "regex:${KERNEL:-mr_conv_(tc1x1|direct)_t256_(plain|wave|elastic)}" --metrics gpu__time_duration.sum \
+  --csv build-gpu/miriam steps "zoo:${MODEL:-mobilenet_v2}" --precision tf32 --profile \
+  ${STEPS_ARGS-} >"$OUT/ncu-forms.csv" 2>"$OUT/ncu-forms.err"
+echo "ncu rc=$?"
+python3 - "$OUT/ncu-forms.csv" <<'PY'
+import csv, collections, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+if not rows:
+    sys.exit("no ncu rows")
+head, rows = rows[0], rows[1:]
+col = {n: i for i, n in enumerate(head)}
+by = collections.defaultdict(list)
+for r in rows:
+    if r[col["Metric Name"]] != "gpu__time_duration.sum":
+        continue
+    by[(r[col["Kernel Name"]], r[col["Grid Size"]])].append(float(r[col["Metric Value"]].replace(",", "")))
+for (k, g), v in sorted(by.items()):
+    v.sort()
+    print(f"{k:40s} grid {g:16s} n={len(v):3d} median {v[len(v) // 2]:10.1f} min {v[0]:10.1f}")
+PY
