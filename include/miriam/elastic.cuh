@@ -180,11 +180,11 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 /* The yield gate of a gated body (MR_ELASTIC_KERNEL_GATED below). A one-wave preemptible
  * launch must leave every logical block whose block finds the yield word set, and its blocks
  * read the word as they start; waiting for that read before the body (one L2 round trip,
- * about 0.3 us on an H200) cost the short kernels of a large GPU 4-6% (docs/KERNEL_NOTES.md,
- * 34). A gated body receives the read still in flight, and consults it at the gate, a point
- * it reaches after issuing its first global loads and before its first global store, so that
- * the read's round trip overlaps the body's own. In the plain and elastic forms the gate is
- * open (armed 0, a constant once inlined): it lets every block through.
+ * about 0.3 us on an H200) was 2-4 points of the 5-6% the short kernels of a large GPU paid
+ * over plain launches (docs/KERNEL_NOTES.md, 34). A gated body receives the read still in flight,
+ * and consults it at the gate, a point it reaches after issuing its first global loads and before
+ * its first global store, so that the read's round trip overlaps the body's own. In the plain and
+ * elastic forms the gate is open (armed 0, a constant once inlined): it lets every block through.
  *
  * The rules for a gated body: every path passes a gate (mr_gate_check, or mr_gate_sync with
  * `at` nonzero) before its first global side effect, with all threads of the block together
