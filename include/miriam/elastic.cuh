@@ -259,11 +259,11 @@ static __device__ __forceinline__ int mr_gate_sync(const mr_yield_gate *g, int a
 
 #define MR_ELASTIC_KERNEL_GATED_(NAME, BOUNDS, BODY)                                               \
     MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_, &mr_gate_open_))                      \
-    MR_ELASTIC_KERNEL_WAVE_GATED_(NAME, BOUNDS, BODY(&a, mr_i_, &mr_g_))
+    MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, 1, BODY(&a, mr_i_, &mr_g_))
 
 #define MR_ELASTIC_KERNEL_(NAME, BOUNDS, BODY)                                                     \
     MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, 0, BODY(&a, mr_i_))                                      \
-    MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, BODY(&a, mr_i_))
+    MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, 0, BODY(&a, mr_i_))
 
 /* What a body defined with MR_ELASTIC_KERNEL_HOW learns about the logical block it runs (the
  * library's own multi-step kernels use it; custom operators need not): MR_BLK_FIRST, the
@@ -445,17 +445,9 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_WAVE_RAISER_ (threadIdx.x == 0)
 #endif
 #ifdef MR_STUDY_WAVE_NO_READ
-#define MR_WAVE_YIELD_CHECK_ (void)0
-#define MR_WAVE_GATE_ARMED_  0
+#define MR_WAVE_GATE_ARMED_ 0
 #else
 #define MR_WAVE_GATE_ARMED_ 1
-#define MR_WAVE_YIELD_CHECK_                                                                       \
-    int mr_y_ = 0;                                                                                 \
-    if (threadIdx.x == 0) {                                                                        \
-        mr_y_ = *ctl.yield;                                                                        \
-        if (mr_y_) atomicOr(ctl.holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));               \
-    }                                                                                              \
-    if (__syncthreads_or(mr_y_)) return
 #endif
 
 /* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: one
@@ -465,25 +457,18 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
  * the plain body's code (registers, instructions), which the loop's live state would cost the
  * launches of one wave, most of a model's on a large GPU. The yield word's value reaches the
  * block through __syncthreads_or, not shared memory, so the dynamic shared memory starts where
- * the plain form's does. Not for bodies that take further blocks themselves (HOW and ONCE). */
-#define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, CALL)                                                \
-    extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
-        const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
-        if (MR_WAVE_RAISER_) atomicMax(ctl.next, (unsigned long long)ctl.end);                     \
-        mr_grid_dependency_sync();                                                                 \
-        MR_WAVE_YIELD_CHECK_;                                                                      \
-        CALL;                                                                                      \
-    }
-
-/* NAME_wave of a gated body: as above, but thread 0's yield read is handed to the body in
- * flight (mr_g_.y), to be consulted at the body's gate, which also records the hole. */
-#define MR_ELASTIC_KERNEL_WAVE_GATED_(NAME, BOUNDS, CALL)                                          \
+ * the plain form's does. Not for bodies that take further blocks themselves (HOW and ONCE).
+ * GATED (a literal): 1, the body takes the gate with the read in flight and consults it itself
+ * (MR_ELASTIC_KERNEL_GATED); 0, the gate is passed before the body. */
+#define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, GATED, CALL)                                         \
     extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
         const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
         if (MR_WAVE_RAISER_) atomicMax(ctl.next, (unsigned long long)ctl.end);                     \
         mr_grid_dependency_sync();                                                                 \
         mr_yield_gate mr_g_ = {MR_WAVE_GATE_ARMED_, 0, ctl.holes};                                 \
         if (MR_WAVE_GATE_ARMED_ && threadIdx.x == 0) mr_g_.y = *ctl.yield;                         \
+        /* an ungated body: the gate before it */                                                  \
+        if (!(GATED) && mr_gate_check(&mr_g_)) return;                                             \
         CALL;                                                                                      \
     }
 
