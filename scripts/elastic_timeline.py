@@ -22,6 +22,14 @@ taken on one SM's timer (timers of different SMs differ by up to ~2.5 us):
 
 The launches are matched in order: the n-th multi-wave plain launch of a (blocks) size with the
 n-th elastic one of the same size.
+
+Then the launches of one wave of the preemptible form (the wave form, FORM w), each matched with
+the plain launch of the same size in the same order, one row a launch and a row of sums:
+
+  wait     median time from a block's start to the end of its grid-dependency wait (us)
+  lead     median time from the end of that wait to the start of its body (us)
+  body     median duration of its logical block (us)
+  span     as above
 """
 import collections
 import statistics
@@ -113,6 +121,47 @@ def main():
                 print(f"| {nb} | {grid} | {name} | {s['span']:.2f} | {s['body1']:.2f} | "
                       f"{s['body2']:.2f} | {s['gap2']:.2f} | {s['n2']} | {s['sms2']} | "
                       f"{s['max2']} |")
+    wave_section(launches)
+
+
+def one_wave(blocks):
+    med = lambda v: statistics.median(v) if v else float("nan")
+    by_sm = collections.defaultdict(list)
+    for b in blocks:
+        by_sm[b["sm"]].append(b)
+    span = max((max(r[2] for b in bs for r in b["recs"]) - min(b["start"] for b in bs)) / 1e3
+               for bs in by_sm.values())
+    return dict(wait=med([(b["waited"] - b["start"]) / 1e3 for b in blocks]),
+                lead=med([(b["recs"][0][1] - b["waited"]) / 1e3 for b in blocks if b["recs"]]),
+                body=med([(b["recs"][0][2] - b["recs"][0][1]) / 1e3 for b in blocks if b["recs"]]),
+                span=span)
+
+
+def wave_section(launches):
+    plain, wave = collections.defaultdict(list), collections.defaultdict(list)
+    for (form, nb, grid), blocks in launches:
+        if grid != nb:
+            continue
+        if form == "p":
+            plain[nb].append(blocks)
+        elif form == "w":
+            wave[nb].append(blocks)
+    print("\n| logical blocks | form | wait us | lead us | body us | span us |")
+    print("|--:|---|--:|--:|--:|--:|")
+    tot = collections.defaultdict(float)
+    for nb in sorted(wave):
+        for k, wb in enumerate(wave[nb]):
+            if k >= len(plain[nb]):
+                continue
+            for name, bl in (("plain", plain[nb][k]), ("wave", wb)):
+                r = one_wave(bl)
+                for key, v in r.items():
+                    tot[(name, key)] += v
+                print(f"| {nb} | {name} | {r['wait']:.2f} | {r['lead']:.2f} | {r['body']:.2f} | "
+                      f"{r['span']:.2f} |")
+    for name in ("plain", "wave"):
+        print(f"| all | {name} | {tot[(name, 'wait')]:.1f} | {tot[(name, 'lead')]:.1f} | "
+              f"{tot[(name, 'body')]:.1f} | {tot[(name, 'span')]:.1f} |")
 
 
 if __name__ == "__main__":

@@ -301,10 +301,11 @@ static __device__ __forceinline__ int mr_gate_sync(const mr_yield_gate *g, int a
  * build): every plain block and every physical block of a prefilled elastic launch prints, as
  * it leaves, its SM and the %globaltimer nanoseconds of its start, of the end of its
  * grid-dependency wait and of the start and end of each of its first four logical blocks:
- * "etl FORM LOGICAL-BLOCKS GRID BLOCK SM T-START T-WAITED N [I T0 T1]...", FORM p (plain) or
- * e (prefilled elastic). Kept in shared memory until the block leaves, so that printing
- * delays no logical block. scripts/elastic_timeline.py summarises them. Timers of different
- * SMs differ by up to ~2.5 us (docs/KERNEL_NOTES.md, 25): compare stamps of one SM. */
+ * "etl FORM LOGICAL-BLOCKS GRID BLOCK SM T-START T-WAITED N [I T0 T1]...", FORM p (plain),
+ * e (prefilled elastic) or w (the wave form of a one-wave preemptible launch). Kept in shared
+ * memory until the block leaves, so that printing delays no logical block.
+ * scripts/elastic_timeline.py summarises them. Timers of different SMs differ by up to ~2.5 us
+ * (docs/KERNEL_NOTES.md, 25): compare stamps of one SM. */
 #ifdef MR_ELASTIC_TIMELINE
 #include <stdio.h>
 static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
@@ -326,10 +327,14 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_TL_END_                                                                                 \
     if (threadIdx.x == 0 && mr_tn_ < 4) mr_tl_[4 + 3 * mr_tn_] = mr_tl_now_();                     \
     mr_tn_++
-/* FORM_OK: whether this launch prints */
+/* FORM_OK: whether this launch prints; only its blocks below MR_TL_MAX_BLOCK do (a whole GPU's
+ * launches would otherwise overflow the device's printf buffer) */
+#ifndef MR_TL_MAX_BLOCK
+#define MR_TL_MAX_BLOCK 0x7fffffff
+#endif
 #define MR_TL_PRINT_(FORM, FORM_OK)                                                                \
     do {                                                                                           \
-        if (threadIdx.x == 0 && (FORM_OK)) {                                                       \
+        if (threadIdx.x == 0 && (FORM_OK) && blockIdx.x < (unsigned)MR_TL_MAX_BLOCK) {             \
             unsigned sm_;                                                                          \
             asm volatile("mov.u32 %0, %%smid;" : "=r"(sm_));                                       \
             const int n_ = mr_tn_ < 4 ? mr_tn_ : 4;                                                \
@@ -364,6 +369,15 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_EARLY_YIELD_VALUE_ (*ctl.yield)
 #endif
 
+/* Study builds only (-DMR_STUDY_NO_RAISE): no block raises the counter, in the elastic and
+ * wave forms (what the raise costs a launch; the counter is then wrong: timing only;
+ * docs/KERNEL_NOTES.md, 35). */
+#ifdef MR_STUDY_NO_RAISE
+#define MR_ELASTIC_RAISES_ 0
+#else
+#define MR_ELASTIC_RAISES_ 1
+#endif
+
 #define MR_ELASTIC_KERNEL_CALL_(NAME, BOUNDS, ONCE, CALL)                                          \
     extern "C" __global__ void BOUNDS NAME##_elastic(mr_cuda_args a, mr_elastic_ctl ctl) {         \
         /* 128 bytes, 128-aligned, of which 16 are used: dynamic shared memory follows the         \
@@ -377,7 +391,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         /* ctl.raise: the counter is this launch's alone, so thread 0 raises it before the wait    \
          * (after it, the code cost the 32-register kernels 60 bytes of spills). Not in a ONCE     \
          * kernel (the persistent recurrence, never so launched: its steps slowed 4-7%). */        \
-        if (!(ONCE) && ctl.raise && threadIdx.x == 0) {                                            \
+        if (!(ONCE) && MR_ELASTIC_RAISES_ && ctl.raise && threadIdx.x == 0) {                      \
             const long long mr_r_ = ctl.first + (long long)gridDim.x;                              \
             atomicMax(ctl.next, (unsigned long long)(mr_r_ < ctl.end ? mr_r_ : ctl.end));          \
         }                                                                                          \
@@ -439,7 +453,9 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 /* Study builds only (scripts/build-variant.sh NAME SOURCE -DMR_STUDY_WAVE_NO_READ): the wave
  * forms without their yield read, gated or not (not preemptible: timing only; what the read
  * costs, docs/KERNEL_NOTES.md, 34). */
-#ifdef MR_STUDY_WAVE_RAISE0 /* study builds only: block 0 alone raises the counter */
+#if defined(MR_STUDY_NO_RAISE) /* study builds only: nobody raises (timing only) */
+#define MR_WAVE_RAISER_ 0
+#elif defined(MR_STUDY_WAVE_RAISE0) /* study builds only: block 0 alone raises the counter */
 #define MR_WAVE_RAISER_ (threadIdx.x == 0 && blockIdx.x == 0)
 #else
 #define MR_WAVE_RAISER_ (threadIdx.x == 0)
@@ -448,6 +464,14 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_WAVE_GATE_ARMED_ 0
 #else
 #define MR_WAVE_GATE_ARMED_ 1
+#endif
+/* Study builds only (-DMR_STUDY_WAVE_ZERO_READ): the gates armed but no load, a zero the
+ * compiler cannot see through (what the gates cost without the read: timing only;
+ * docs/KERNEL_NOTES.md, 35). */
+#ifdef MR_STUDY_WAVE_ZERO_READ
+#define MR_WAVE_READ_(P) ((int)(ctl.end >> 62))
+#else
+#define MR_WAVE_READ_(P) (*(P))
 #endif
 
 /* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: one
@@ -463,13 +487,18 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, GATED, CALL)                                         \
     extern "C" __global__ void BOUNDS NAME##_wave(mr_cuda_args a, mr_elastic_ctl ctl) {            \
         const long long mr_i_ = ctl.first + (long long)blockIdx.x;                                 \
+        MR_TL_DECL_;                                                                               \
         if (MR_WAVE_RAISER_) atomicMax(ctl.next, (unsigned long long)ctl.end);                     \
         mr_grid_dependency_sync();                                                                 \
+        MR_TL_WAITED_;                                                                             \
         mr_yield_gate mr_g_ = {MR_WAVE_GATE_ARMED_, 0, ctl.holes};                                 \
-        if (MR_WAVE_GATE_ARMED_ && threadIdx.x == 0) mr_g_.y = *ctl.yield;                         \
+        if (MR_WAVE_GATE_ARMED_ && threadIdx.x == 0) mr_g_.y = MR_WAVE_READ_(ctl.yield);           \
         /* an ungated body: the gate before it */                                                  \
         if (!(GATED) && mr_gate_check(&mr_g_)) return;                                             \
+        MR_TL_START_(mr_i_);                                                                       \
         CALL;                                                                                      \
+        MR_TL_END_;                                                                                \
+        MR_TL_PRINT_('w', 1);                                                                      \
     }
 
 /* Custom operators (miriam.h, "Custom operators"): fills *OUT, an mr_custom_kernel, with the
