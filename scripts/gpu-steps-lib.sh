@@ -18,10 +18,12 @@ run_test_cuda() {
   grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
 }
 
-# The sum of the steps per form, one line per model, from a `miriam steps` log.
+# The sum of the steps per form, one line per model, and below it the whole inference back to
+# back (no events between the steps), from a `miriam steps` log.
 steps_sums() {
-  grep -E "kernel steps|sum of the steps" "$1" | sed -E 's/: [0-9]+ kernel steps.*//' |
-    paste - - | awk -F'|' '{printf "%-20s plain %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", $1, $8, $9, $10, $11, $12, $13, $14}'
+  grep -E "kernel steps|sum of the steps|back to back" "$1" | sed -E 's/: [0-9]+ kernel steps.*//' |
+    paste - - - | awk -F'|' '{printf "%-20s plain %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", $1, $8, $9, $10, $11, $12, $13, $14;
+      printf "%-20s b2b   %8s elastic %8s %6s preempt %8s %6s shard %8s %6s\n", "", $25, $26, $27, $28, $29, $30, $31}'
 }
 
 # `miriam steps` of SPECS (model specs, split on spaces) with each build named in BUILDS

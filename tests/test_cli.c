@@ -222,6 +222,16 @@ static void test_arg_errors(void) {
     } else {
         CHECK_MSG(strstr(r.err, "no_such_net") != NULL, "stderr: %s", r.err);
         CHECK_MSG(strstr(r.out, "| all | sum of the steps |") != NULL, "stdout: %s", r.out);
+        /* the whole inference back to back: a positive time for the plain form */
+        const char *b2b = strstr(r.out, "| all | back to back (no events between the steps) |");
+        double b2b_us = 0;
+        CHECK_MSG(b2b &&
+                      sscanf(b2b,
+                             "| all | back to back (no events between the steps) | | | | "
+                             "| %lf |",
+                             &b2b_us) == 1 &&
+                      b2b_us > 0,
+                  "stdout: %s", r.out);
         CHECK_MSG(strstr(r.out, "Conv+Relu") != NULL && strstr(r.out, "Gemm") != NULL, "stdout: %s",
                   r.out);
         char *text = mr_test_slurp(csv);

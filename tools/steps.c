@@ -12,7 +12,10 @@
  * event after every step. A repetition times the five forms one after the other; after
  * --warmup untimed repetitions, --repeat timed ones give each step's median. The interval of
  * two events with nothing between them (median, about a microsecond) is subtracted from every
- * step. Overhead = elastic median / plain median - 1, per step and for the sum of the steps. */
+ * step. Overhead = elastic median / plain median - 1, per step and for the sum of the steps.
+ * A repetition also times each form's whole inference with no event between its steps, the
+ * launches back to back as a model run has them ("back to back": what the per-step events
+ * themselves cost the forms, and how much of a form's per-step overhead shows in a run). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +39,9 @@ static void steps_usage(void) {
            "variant (\"small\"), with the elastic overhead of every step\n"
            "and of the whole model. The launches of one inference run\n"
            "back to back behind a gate kernel, a timing event after each step; medians over\n"
-           "the repetitions, the cost of an empty event interval subtracted. Needs the CUDA\n"
-           "backend.\n\n"
+           "the repetitions, the cost of an empty event interval subtracted; and each form's\n"
+           "whole inference with no event between its steps (\"back to back\"). Needs the\n"
+           "CUDA backend.\n\n"
            "  --repeat N     timed repetitions (default 50)\n"
            "  --profile      for a profiler that serializes launches (Nsight Compute): launch\n"
            "                 each form of each model once, in the order above, without the gate\n"
@@ -85,9 +89,11 @@ static int cmp_time_desc(const void *a, const void *b) {
 /* Times one model; fills *rows_out (n_steps entries, caller frees). */
 /* 0: *rows_out holds the medians; 2: --profile (each form launched once, nothing timed); 1:
  * failed (reported). */
+/* whole_out[f]: the median of form f's whole inference, back to back (no events between the
+ * steps). */
 static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long repeat,
                       long long warmup, int profile, long long seed, step_row **rows_out,
-                      int *n_out, double *event_us_out) {
+                      int *n_out, double *event_us_out, double *whole_out) {
     mr_exec *ex = mr_model_exec(m);
     int ns = mr_model_n_steps(m), ni = mr_model_n_inputs(m), no = mr_model_n_outputs(m), rc = 1;
     mr_err err;
@@ -97,8 +103,9 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
     double *samples = malloc(sizeof(double) * (size_t)(ns + 1) * N_FORMS * (size_t)repeat);
     double *us = malloc(sizeof(double) * (size_t)(ns + 1));
     double *ev = malloc(sizeof(double) * (size_t)repeat);
+    double *whole = malloc(sizeof(double) * N_FORMS * (size_t)repeat);
     step_row *rows = calloc((size_t)ns + 1, sizeof(step_row));
-    if (!in || !out || !samples || !us || !ev || !rows) {
+    if (!in || !out || !samples || !us || !ev || !whole || !rows) {
         cli_error("out of memory");
         goto done;
     }
@@ -119,13 +126,19 @@ static int time_model(mr_runtime *rt, const char *spec, mr_model *m, long long r
     for (long long r = -warmup; r < repeat; r++) {
         for (int f = 0; f < N_FORMS; f++) {
             double e_us = 0;
-            if (mr_cuda_exec_time_steps(ex, form_mode[f], us, &e_us, &err) != MR_OK) goto fail;
+            double w_us = 0;
+            if (mr_cuda_exec_time_steps(ex, form_mode[f], us, &e_us, &err) != MR_OK ||
+                mr_cuda_exec_time_steps(ex, form_mode[f], NULL, &w_us, &err) != MR_OK)
+                goto fail;
             if (r < 0) continue;
+            whole[(size_t)f * repeat + r] = w_us;
             for (int s = 0; s < ns; s++) samples[((size_t)s * N_FORMS + f) * repeat + r] = us[s];
             if (f == 0) ev[r] = e_us;
         }
     }
     double event_us = cli_percentile(ev, (int)repeat, 50);
+    for (int f = 0; f < N_FORMS; f++)
+        whole_out[f] = cli_percentile(whole + (size_t)f * repeat, (int)repeat, 50);
     int n = 0;
     for (int s = 0; s < ns; s++) {
         if (mr_cuda_exec_step_skipped(ex, s)) continue;
@@ -160,12 +173,13 @@ done:
     free(samples);
     free(us);
     free(ev);
+    free(whole);
     free(rows);
     return rc;
 }
 
-static void print_model(const char *spec, step_row *rows, int n, double event_us, long long top,
-                        long long repeat, long long warmup) {
+static void print_model(const char *spec, step_row *rows, int n, double event_us,
+                        const double *whole, long long top, long long repeat, long long warmup) {
     double tot[N_FORMS] = {0};
     for (int i = 0; i < n; i++)
         for (int f = 0; f < N_FORMS; f++) tot[f] += rows[i].med[f];
@@ -195,6 +209,9 @@ static void print_model(const char *spec, step_row *rows, int n, double event_us
     printf("| all | sum of the steps | | | | | %.1f |", tot[0]);
     for (int f = 1; f < N_FORMS; f++) printf(" %.1f | %+.1f |", tot[f], pct(tot[f], tot[0]));
     printf(" 100 |\n");
+    printf("| all | back to back (no events between the steps) | | | | | %.1f |", whole[0]);
+    for (int f = 1; f < N_FORMS; f++) printf(" %.1f | %+.1f |", whole[f], pct(whole[f], whole[0]));
+    printf(" |\n");
     free(order);
 }
 
@@ -245,10 +262,11 @@ static int run_steps(const cli_common *c, const char **specs, int n_specs, long 
         }
         step_row *rows = NULL;
         int n = 0;
-        double event_us = 0;
-        int t = time_model(rt, specs[i], m, repeat, warmup, profile, seed, &rows, &n, &event_us);
+        double event_us = 0, whole[N_FORMS] = {0};
+        int t =
+            time_model(rt, specs[i], m, repeat, warmup, profile, seed, &rows, &n, &event_us, whole);
         if (t == 0) {
-            print_model(specs[i], rows, n, event_us, top, repeat, warmup);
+            print_model(specs[i], rows, n, event_us, whole, top, repeat, warmup);
             if (csv && write_csv(csv, specs[i], be, rows, n, event_us)) {
                 cli_error("writing %s failed", csv_path);
                 rc = 1;

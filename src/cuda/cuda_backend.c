@@ -981,10 +981,11 @@ static mr_status check_timing_mode(mr_step_timing mode, mr_err *err) {
 }
 
 /* Enqueues one inference's launches in `mode` on st, the counters reset (or prefilled) first;
- * with ev (n_steps + 2 events): ev[0] and ev[1] before the first step (the empty interval),
- * ev[2 + s] after step s. */
+ * with ev and per_step (n_steps + 2 events): ev[0] and ev[1] before the first step (the empty
+ * interval), ev[2 + s] after step s; with ev alone (2 events): ev[0] before the first step,
+ * ev[1] after the last. */
 static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode, cudaEvent_t *ev,
-                              mr_err *err) {
+                              int per_step, mr_err *err) {
     int ns = ex->plan->n_steps;
     if (mode == MR_TIME_ELASTIC) {
         MR_TRY(prefill(ex, err));
@@ -992,7 +993,7 @@ static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode,
         CU_TRY(cudaMemsetAsync(ex->counters, 0, ex->ctr_bytes, st), "cudaMemsetAsync (counters)");
     }
     if (ev) CU_TRY(cudaEventRecord(ev[0], st), "cudaEventRecord");
-    if (ev) CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
+    if (ev && per_step) CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
     for (int s = 0; s < ns; s++) {
         const step_state *ss = &ex->steps[s];
         for (int ph = 0; !ss->plan.skip && ph < ss->plan.n_phases; ph++) {
@@ -1017,17 +1018,20 @@ static mr_status enqueue_form(mr_exec *ex, cudaStream_t st, mr_step_timing mode,
             l.from = 0;
             MR_TRY(launch_on(ex, st, ex->yield_dev, &l, err));
         }
-        if (ev) CU_TRY(cudaEventRecord(ev[2 + s], st), "cudaEventRecord");
+        if (ev && per_step) CU_TRY(cudaEventRecord(ev[2 + s], st), "cudaEventRecord");
     }
+    if (ev && !per_step) CU_TRY(cudaEventRecord(ev[1], st), "cudaEventRecord");
     return MR_OK;
 }
 
+/* us == NULL: the whole form between ev[0] and ev[1] into *event_us (2 events); else every
+ * step (n_steps + 2 events, enqueue_form). */
 static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, double *us,
                             double *event_us, mr_err *err) {
     cudaStream_t st = ex->be->stream_lo;
     int ns = ex->plan->n_steps;
     CU_TRY(mr_cuda_launch_gate(st, GATE_US), "gate kernel");
-    MR_TRY(enqueue_form(ex, st, mode, ev, err));
+    MR_TRY(enqueue_form(ex, st, mode, ev, us != NULL, err));
     /* Everything is enqueued: if the gate has already let the first event through, some
      * launches may have waited for the host, and the intervals would show it. */
     cudaError_t q = cudaEventQuery(ev[0]);
@@ -1040,7 +1044,7 @@ static mr_status time_steps(mr_exec *ex, mr_step_timing mode, cudaEvent_t *ev, d
     float ms = 0;
     CU_TRY(cudaEventElapsedTime(&ms, ev[0], ev[1]), "cudaEventElapsedTime");
     *event_us = ms * 1e3;
-    for (int s = 0; s < ns; s++) {
+    for (int s = 0; us && s < ns; s++) {
         us[s] = 0;
         if (ex->steps[s].plan.skip) continue;
         CU_TRY(cudaEventElapsedTime(&ms, ev[1 + s], ev[2 + s]), "cudaEventElapsedTime");
@@ -1053,7 +1057,7 @@ mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, 
                                   mr_err *err) {
     MR_TRY(bind_thread(ex->be, err));
     MR_TRY(check_timing_mode(mode, err));
-    int n = ex->plan->n_steps + 2;
+    int n = us ? ex->plan->n_steps + 2 : 2;
     cudaEvent_t *ev = mr_calloc((size_t)n, sizeof *ev, "timing events", err);
     if (!ev) return err->status;
     mr_status st = MR_OK;
@@ -1080,7 +1084,7 @@ mr_status mr_cuda_exec_launch_form(mr_exec *ex, mr_step_timing mode, mr_err *err
     MR_TRY(bind_thread(ex->be, err));
     MR_TRY(check_timing_mode(mode, err));
     cudaStream_t st = ex->be->stream_lo;
-    MR_TRY(enqueue_form(ex, st, mode, NULL, err));
+    MR_TRY(enqueue_form(ex, st, mode, NULL, 0, err));
     CU_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize");
     return MR_OK;
 }

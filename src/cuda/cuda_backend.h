@@ -99,7 +99,9 @@ typedef enum mr_step_timing {
  * step; *event_us = the interval of two events with nothing between them, the part of every
  * us[s] that is not the step's. Reads what the last begin or inference left in the inputs;
  * the outputs are overwritten. MR_ERR_BACKEND when the gate ended before the launches were
- * enqueued (a host too slow or too busy to time this model). */
+ * enqueued (a host too slow or too busy to time this model). With us NULL: no events between
+ * the steps, *event_us = the whole inference from the event before its first step to the one
+ * after its last (the launches back to back, as in a model run). */
 mr_status mr_cuda_exec_time_steps(mr_exec *ex, mr_step_timing mode, double *us, double *event_us,
                                   mr_err *err);
 /* One inference's launches in `mode`, as mr_cuda_exec_time_steps enqueues them but without the
