@@ -177,6 +177,9 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
 #endif
 }
 
+/* Study builds only (-DMR_STUDY_GATE=K, with MR_STUDY_WAVE_ZERO_READ; timing only; the pieces
+ * of an armed gate, docs/KERNEL_NOTES.md, 35): 1, no hole record; 2, no block leaves at the
+ * gate; 3, the gate a plain barrier. */
 /* The yield gate of a gated body (MR_ELASTIC_KERNEL_GATED below). A one-wave preemptible
  * launch must leave every logical block whose block finds the yield word set, and its blocks
  * read the word as they start; waiting for that read before the body (one L2 round trip,
@@ -207,8 +210,22 @@ static __device__ __forceinline__ int mr_gate_check(const mr_yield_gate *g) {
      * then waited for the read before issuing its loads (docs/KERNEL_NOTES.md, 34). */
     int y = g->y;
     asm volatile("mov.b32 %0, %1;" : "=r"(y) : "r"(y));
+#if defined(MR_STUDY_GATE) && MR_STUDY_GATE == 3
+    /* study builds only: the gate a plain barrier (timing only) */
+    (void)y;
+    __syncthreads();
+    return 0;
+#else
+#if !defined(MR_STUDY_GATE) || MR_STUDY_GATE != 1 /* 1: no hole record (timing only) */
     if (threadIdx.x == 0 && y) atomicOr(g->holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));
+#endif
+#if defined(MR_STUDY_GATE) && MR_STUDY_GATE == 2 /* 2: no block leaves (timing only) */
+    (void)__syncthreads_or(y);
+    return 0;
+#else
     return __syncthreads_or(y);
+#endif
+#endif
 }
 
 /* A barrier of the body (__syncthreads) that is also its gate where `at` is nonzero (the
