@@ -9,7 +9,7 @@
 # (docs/KERNEL_NOTES.md, 34). BUILD names the CLI under build-gpu/ (default miriam; a study
 # variant: miriam-NAME, unpacked by scripts/gpu-steps-lib.sh's unpack_variant). Output:
 # $OUT/ncu-forms-BUILD.csv (ncu's raw CSV: kernel name, grid, gpu__time_duration.sum) and a
-# per-kernel-name summary on stdout.
+# per-kernel-name summary on stdout; METRICS adds further metrics (a comma-separated list).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/out}
@@ -20,7 +20,8 @@ export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PAT
 # STEPS_ARGS is a list of miriam options
 # shellcheck disable=SC2086
 timeout 400 ncu --clock-control none --cache-control none \
-  -k "regex:${KERNEL:-mr_conv_(tc1x1|direct)_t256_(plain|wave|elastic)}" --metrics gpu__time_duration.sum \
+  -k "regex:${KERNEL:-mr_conv_(tc1x1|direct)_t256_(plain|wave|elastic)}" \
+  --metrics "gpu__time_duration.sum${METRICS:+,$METRICS}" \
   --csv "build-gpu/$build" steps "zoo:${MODEL:-mobilenet_v2}" --precision tf32 --profile \
   ${STEPS_ARGS-} >"$csv" 2>"$OUT/ncu-forms-$build.err"
 echo "ncu rc=$?"
@@ -33,10 +34,9 @@ head, rows = rows[0], rows[1:]
 col = {n: i for i, n in enumerate(head)}
 by = collections.defaultdict(list)
 for r in rows:
-    if r[col["Metric Name"]] != "gpu__time_duration.sum":
-        continue
-    by[(r[col["Kernel Name"]], r[col["Grid Size"]])].append(float(r[col["Metric Value"]].replace(",", "")))
-for (k, g), v in sorted(by.items()):
+    key = (r[col["Metric Name"]], r[col["Kernel Name"]], r[col["Grid Size"]])
+    by[key].append(float(r[col["Metric Value"]].replace(",", "")))
+for (m, k, g), v in sorted(by.items()):
     v.sort()
-    print(f"{k:40s} grid {g:16s} n={len(v):3d} median {v[len(v) // 2]:10.1f} min {v[0]:10.1f}")
+    print(f"{m:32s} {k:32s} grid {g:16s} n={len(v):3d} median {v[len(v) // 2]:12.1f} min {v[0]:12.1f}")
 PY
