@@ -60,18 +60,29 @@ def parse(lines):
     return launches
 
 
+def median(v):
+    return statistics.median(v) if v else float("nan")
+
+
+def by_sm(blocks):
+    out = collections.defaultdict(list)
+    for b in blocks:
+        out[b["sm"]].append(b)
+    return out
+
+
+def span_of(bs):
+    """From the earliest start of a block in bs (one SM's) to the latest end of a logical block."""
+    return (max(r[2] for b in bs for r in b["recs"]) - min(b["start"] for b in bs)) / 1e3
+
+
 def summarise(blocks, first_wave):
     """first_wave(block, q): whether the q-th logical block of `block` is in the first wave."""
-    by_sm = collections.defaultdict(list)
-    for b in blocks:
-        by_sm[b["sm"]].append(b)
     span = 0.0
     body1, body2, gap2 = [], [], []
     later_per_sm = collections.Counter()
-    for sm, bs in by_sm.items():
-        t_first = min(b["start"] for b in bs)
-        t_last = max(r[2] for b in bs for r in b["recs"])
-        span = max(span, (t_last - t_first) / 1e3)
+    for sm, bs in by_sm(blocks).items():
+        span = max(span, span_of(bs))
         ends = sorted(r[2] for b in bs for r in b["recs"])
         for b in bs:
             for q, (i, t0, t1) in enumerate(b["recs"]):
@@ -87,8 +98,7 @@ def summarise(blocks, first_wave):
                     prev = before[-1] if before else None
                 if prev is not None:
                     gap2.append((t0 - prev) / 1e3)
-    med = lambda v: statistics.median(v) if v else float("nan")
-    return dict(span=span, body1=med(body1), body2=med(body2), gap2=med(gap2),
+    return dict(span=span, body1=median(body1), body2=median(body2), gap2=median(gap2),
                 n2=sum(later_per_sm.values()), sms2=len(later_per_sm),
                 max2=max(later_per_sm.values()) if later_per_sm else 0)
 
@@ -125,16 +135,10 @@ def main():
 
 
 def one_wave(blocks):
-    med = lambda v: statistics.median(v) if v else float("nan")
-    by_sm = collections.defaultdict(list)
-    for b in blocks:
-        by_sm[b["sm"]].append(b)
-    span = max((max(r[2] for b in bs for r in b["recs"]) - min(b["start"] for b in bs)) / 1e3
-               for bs in by_sm.values())
-    return dict(wait=med([(b["waited"] - b["start"]) / 1e3 for b in blocks]),
-                lead=med([(b["recs"][0][1] - b["waited"]) / 1e3 for b in blocks if b["recs"]]),
-                body=med([(b["recs"][0][2] - b["recs"][0][1]) / 1e3 for b in blocks if b["recs"]]),
-                span=span)
+    return dict(wait=median([(b["waited"] - b["start"]) / 1e3 for b in blocks]),
+                lead=median([(b["recs"][0][1] - b["waited"]) / 1e3 for b in blocks if b["recs"]]),
+                body=median([(b["recs"][0][2] - b["recs"][0][1]) / 1e3 for b in blocks if b["recs"]]),
+                span=max(span_of(bs) for bs in by_sm(blocks).values()))
 
 
 def wave_section(launches):
