@@ -564,6 +564,85 @@ static void c_conv(cb *b, int v) {
         AIS(b, "strides", 1, 2);
         AIS(b, "pads", 1, 0, 1, 2);
         break;
+    /* 24-31: a residual Add fused into the Conv's epilogue (mr_pass_fuse_residual), the
+     * activation after it: every kernel's epilogue and the split-K reduction's */
+    case 24: /* 3x3 batch 2 (the TF32 patch kernel) + residual + Relu */
+        x = in_f(b, D(2, 8, 12, 12), -1, 1);
+        w = k_f(b, D(16, 8, 3, 3), -0.5f, 0.5f);
+        bias = k_f(b, D(16), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Add", y, in_f(b, D(2, 16, 12, 12), -1, 1));
+        y = OP(b, "Relu", y);
+        break;
+    case 25: /* Add(residual, 1x1 split-K) + Relu, batch 2: the float4 reduction */
+        x = in_f(b, D(2, 256, 8, 8), -1, 1);
+        w = k_f(b, D(96, 256, 1, 1), -0.1f, 0.1f);
+        bias = k_f(b, D(96), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        y = OP(b, "Add", in_f(b, D(2, 96, 8, 8), -1, 1), y);
+        y = OP(b, "Relu", y);
+        break;
+    case 26: /* 1x1 without bias over an odd plane (no paired stores) + residual, no
+                activation (MobileNet-V2's projections) */
+        x = in_f(b, D(1, 32, 7, 7), -1, 1);
+        w = k_f(b, D(64, 32, 1, 1), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w);
+        y = OP(b, "Add", y, in_f(b, D(1, 64, 7, 7), -1, 1));
+        break;
+    case 27: { /* depthwise (DIRECT) + residual + Clip(0, 6) */
+        x = in_f(b, D(1, 8, 9, 9), -4, 4);
+        w = k_f(b, D(8, 1, 3, 3), -1, 1);
+        bias = k_f(b, D(8), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 8);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Add", y, in_f(b, D(1, 8, 9, 9), -4, 4));
+        int lo = k_scalar_f(b, 0.0f), hi = k_scalar_f(b, 6.0f);
+        y = OP(b, "Clip", y, lo, hi);
+        break;
+    }
+    case 28: /* 3x3 patch, odd output width, asymmetric pads, tiles past the edges +
+                residual */
+        x = in_f(b, D(2, 24, 13, 30), -1, 1);
+        w = k_f(b, D(70, 24, 3, 3), -0.3f, 0.3f);
+        bias = k_f(b, D(70), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 0, 2, 1);
+        y = OP(b, "Add", y, in_f(b, D(2, 70, 14, 29), -1, 1));
+        break;
+    case 29: /* 3x3 patch, K = 1152 in K slices (the reduction) + residual + Relu */
+        x = in_f(b, D(1, 128, 28, 28), -1, 1);
+        w = k_f(b, D(40, 128, 3, 3), -0.05f, 0.05f);
+        bias = k_f(b, D(40), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Add", y, in_f(b, D(1, 40, 28, 28), -1, 1));
+        y = OP(b, "Relu", y);
+        break;
+    case 30: { /* ResNet's downsampling block: Relu(3x3 stride 2 + 1x1 stride 2) */
+        x = in_f(b, D(1, 16, 14, 14), -1, 1);
+        w = k_f(b, D(32, 16, 3, 3), -0.3f, 0.3f);
+        bias = k_f(b, D(32), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        AIS(b, "strides", 2, 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        int wd = k_f(b, D(32, 16, 1, 1), -0.5f, 0.5f);
+        int d = OP(b, "Conv", x, wd);
+        AIS(b, "strides", 2, 2);
+        y = OP(b, "Add", y, d);
+        y = OP(b, "Relu", y);
+        break;
+    }
+    case 31: /* 3x3, 2 groups, K split, odd plane (the scalar reduction) + residual */
+        x = in_f(b, D(1, 64, 9, 11), -1, 1);
+        w = k_f(b, D(80, 32, 3, 3), -0.2f, 0.2f);
+        bias = k_f(b, D(80), -0.5f, 0.5f);
+        y = OP(b, "Conv", x, w, bias);
+        attr_int(b, "group", 2);
+        AIS(b, "pads", 1, 1, 1, 1);
+        y = OP(b, "Add", y, in_f(b, D(1, 80, 9, 11), -1, 1));
+        break;
     default: /* 3x3, 2 groups of 32 channels (K = 288, split in 2), odd plane, two position
                 tiles */
         x = in_f(b, D(1, 64, 9, 11), -1, 1);
@@ -1452,6 +1531,14 @@ static const op_case CASES[] = {
     {"op/conv/3x3_patch_4x16_relu", c_conv, 21, &TOL_GEMM, 0, 1, TF32_TC},
     {"op/conv/depthwise_waves", c_conv, 22, &TOL_GEMM, 0, 0, TF32_FP},
     {"op/conv/depthwise_batch3_mult2", c_conv, 23, &TOL_GEMM, 0, 0, TF32_FP},
+    {"op/conv/residual_relu_b2", c_conv, 24, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/residual_1x1_splitk_relu", c_conv, 25, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/residual_1x1_odd", c_conv, 26, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/residual_dw_clip", c_conv, 27, &TOL_GEMM, 0, 1, TF32_FP},
+    {"op/conv/residual_patch_asym", c_conv, 28, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/residual_patch_splitk_relu", c_conv, 29, &TOL_GEMM, 0, 1, TF32_TC},
+    {"op/conv/residual_downsample", c_conv, 30, &TOL_GEMM, 0, 2, TF32_TC},
+    {"op/conv/residual_grouped_splitk", c_conv, 31, &TOL_GEMM, 0, 1, TF32_TC},
     {"op/gemm/bias_n", c_gemm, 0, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transA_c_mn", c_gemm, 1, &TOL_GEMM, 0, 0, TF32_TC},
     {"op/gemm/transB_alpha_beta_c_m1", c_gemm, 2, &TOL_GEMM, 0, 0, TF32_TC},

@@ -986,6 +986,209 @@ static void test_fuse_activation(mr_runtime *rt) {
     result_free(&r1);
 }
 
+/* ---- residual fusion: Conv then Add of a tensor of its shape ---- */
+
+/* y = Relu(Conv(x) + s), s a second graph input: the residual joins the Conv's epilogue and
+ * the Relu then fuses after it. */
+static void build_conv_add_relu(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 31);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W}, ds[4] = {1, BN_M, BN_H, BN_W};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, ds, err);
+    int c, a, y;
+    conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){c, s}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
+}
+
+/* Add(s, Conv(x)) (the Conv result second), Conv without a bias, no activation. */
+static void build_add_conv_swapped(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 32);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W}, ds[4] = {1, BN_M, BN_H, BN_W};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, ds, err);
+    int c, y;
+    conv3x3(g, &r, "conv", x, BN_C, BN_M, 0, &c, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){s, c}, &y, err);
+    mr_test_mark_output(g, y);
+}
+
+/* ResNet's downsampling block: Relu(Conv_a(x) + Conv_b(x)); one Conv takes the other's result
+ * as its residual, whichever order the re-sort gives them. */
+static void build_two_convs_add(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 33);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int ca, cb, a, y;
+    conv3x3(g, &r, "conv_a", x, BN_C, BN_M, 1, &ca, err);
+    conv3x3(g, &r, "conv_b", x, BN_C, BN_M, 1, &cb, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){ca, cb}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
+}
+
+/* A depthwise Conv (group = channels: the CPU's DIRECT kernel) with a residual and Relu. */
+static void build_dw_add_relu(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 34);
+    int64_t dx[4] = {1, BN_M, BN_H, BN_W}, wd[4] = {BN_M, 1, 3, 3}, nb = BN_M;
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, dx, err);
+    int w = mr_test_rand_const(g, &r, "dw.w", 4, wd, -0.5f, 0.5f, err);
+    int b = mr_test_rand_const(g, &r, "dw.b", 1, &nb, -0.5f, 0.5f, err);
+    int c, a, y;
+    int nd = mr_test_add_node1(g, "dw", "Conv", 3, (int[]){x, w, b}, &c, err);
+    static const int64_t k[2] = {3, 3}, pads[4] = {1, 1, 1, 1};
+    set_ints(g, nd, "kernel_shape", 2, k, err);
+    set_ints(g, nd, "pads", 4, pads, err);
+    mr_attr *ga = mr_node_add_attr(g, nd, "group", MR_ATTR_INT, err);
+    MUST(ga ? 0 : -1);
+    ga->i = BN_M;
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){c, s}, &a, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &a, &y, err);
+    mr_test_mark_output(g, y);
+}
+
+/* Not fused: the Add broadcasts a per-channel tensor over the Conv result. */
+static void build_conv_add_broadcast(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 35);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W}, ds[4] = {1, BN_M, 1, 1};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, ds, err);
+    int c, y;
+    conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){c, s}, &y, err);
+    mr_test_mark_output(g, y);
+}
+
+/* Not fused: the Conv result is also a graph output. */
+static void build_conv_add_out(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 36);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W}, ds[4] = {1, BN_M, BN_H, BN_W};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, ds, err);
+    int c, y;
+    conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){c, s}, &y, err);
+    mr_test_mark_output(g, c);
+    mr_test_mark_output(g, y);
+}
+
+/* Not fused: Relu before the Add (the activation fuses, the Add stays after it), and an Add of
+ * the Conv result to itself. */
+static void build_conv_relu_add(mr_graph *g, mr_err *err) {
+    mr_rng r;
+    mr_rng_seed(&r, 37);
+    int64_t dx[4] = {1, BN_C, BN_H, BN_W}, ds[4] = {1, BN_M, BN_H, BN_W};
+    int x = mr_test_add_input(g, "x", 4, dx, err);
+    int s = mr_test_add_input(g, "s", 4, ds, err);
+    int c, rl, y, c2, y2;
+    conv3x3(g, &r, "conv", x, BN_C, BN_M, 1, &c, err);
+    mr_test_add_node1(g, "relu", "Relu", 1, &c, &rl, err);
+    mr_test_add_node1(g, "add", "Add", 2, (int[]){rl, s}, &y, err);
+    conv3x3(g, &r, "conv2", x, BN_C, BN_M, 1, &c2, err);
+    mr_test_add_node1(g, "twice", "Add", 2, (int[]){c2, c2}, &y2, err);
+    mr_test_mark_output(g, y);
+    mr_test_mark_output(g, y2);
+}
+
+/* 1 if the optimised run's outputs are bitwise the unoptimised run's. */
+static int same_bits(const result *r0, const result *r1) {
+    if (r0->n_out != r1->n_out) return 0;
+    for (int i = 0; i < r0->n_out; i++)
+        if (r0->out_numel[i] != r1->out_numel[i] ||
+            memcmp(r0->out[i], r1->out[i], sizeof(float) * (size_t)r0->out_numel[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static int count_label(const result *r, const char *label) {
+    int n = 0;
+    for (int k = 0; k < 16; k++) n += strcmp(r->labels[k], label) == 0;
+    return n;
+}
+
+static void test_fuse_residual(mr_runtime *rt) {
+    enum { N = BN_M * BN_H * BN_W };
+    float want[N], conv_out[N];
+    result r0, r1;
+
+    /* The fused sums are the Add's, in the same order (bias, then the residual): the same
+     * bits as the unfused graph, and close to a double-precision reference. */
+    run_both(rt, build_conv_add_relu, "Conv+Add+Relu", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        conv_bn_ref(build_conv_add_relu, r0.in[0], 1, 0, 0, conv_out, want);
+        for (int i = 0; i < N; i++) want[i] = (float)relu_d((double)conv_out[i] + r0.in[1][i]);
+        check_close("Conv+Add+Relu vs reference", r1.out[0], want, N);
+        CHECK_MSG(same_bits(&r0, &r1), "Conv+Add+Relu: not the unfused graph's bits");
+        CHECK_MSG(r0.stats.n_steps == 3 && r1.stats.n_steps == 1, "%d / %d steps", r0.stats.n_steps,
+                  r1.stats.n_steps);
+        CHECK_MSG(strcmp(r1.labels[0], "Conv+Add+Relu") == 0, "label %s", r1.labels[0]);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_add_conv_swapped, "Add(s, Conv)", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK_MSG(same_bits(&r0, &r1), "Add(s, Conv): not the unfused graph's bits");
+        CHECK(r0.stats.n_steps == 2 && r1.stats.n_steps == 1);
+        CHECK_MSG(strcmp(r1.labels[0], "Conv+Add") == 0, "label %s", r1.labels[0]);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_two_convs_add, "Conv_a + Conv_b", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK_MSG(same_bits(&r0, &r1), "Conv_a + Conv_b: not the unfused graph's bits");
+        CHECK_MSG(r0.stats.n_steps == 4 && r1.stats.n_steps == 2, "%d / %d steps", r0.stats.n_steps,
+                  r1.stats.n_steps);
+        CHECK_MSG(strcmp(r1.labels[0], "Conv") == 0 && strcmp(r1.labels[1], "Conv+Add+Relu") == 0,
+                  "labels %s, %s", r1.labels[0], r1.labels[1]);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_dw_add_relu, "depthwise Conv+Add+Relu", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK_MSG(same_bits(&r0, &r1), "depthwise Conv+Add+Relu: not the unfused graph's bits");
+        CHECK(r0.stats.n_steps == 3 && r1.stats.n_steps == 1);
+        CHECK_MSG(strcmp(r1.labels[0], "Conv+Add+Relu") == 0, "label %s", r1.labels[0]);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_conv_add_broadcast, "Conv + broadcast", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK(r1.stats.n_steps == 2 && count_label(&r1, "Add") == 1);
+        CHECK(strcmp(r1.labels[0], "Conv") == 0);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_conv_add_out, "Conv result also an output", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK(r1.stats.n_steps == 2 && count_label(&r1, "Add") == 1);
+        CHECK(strcmp(r1.labels[0], "Conv") == 0);
+    }
+    result_free(&r0);
+    result_free(&r1);
+
+    run_both(rt, build_conv_relu_add, "Conv, Relu, Add; Add(c, c)", &r0, &r1);
+    if (r0.st == MR_OK && r1.st == MR_OK) {
+        CHECK_MSG(r1.stats.n_steps == 4, "%d steps", r1.stats.n_steps);
+        CHECK(count_label(&r1, "Conv+Relu") == 1 && count_label(&r1, "Conv") == 1);
+        CHECK(count_label(&r1, "Add") == 2);
+    }
+    result_free(&r0);
+    result_free(&r1);
+}
+
 /* Clip whose upper bound is a graph input: only known at run time, so it cannot move into
  * the Gemm's epilogue. */
 static void build_gemm_clip_runtime(mr_graph *g, mr_err *err) {
@@ -1273,6 +1476,7 @@ int main(void) {
     test_const_fold(rt);
     test_fold_batchnorm(rt);
     test_fuse_activation(rt);
+    test_fuse_residual(rt);
     test_stack_rnn(rt);
     test_runtime_bounds_and_const_outputs(rt);
     test_identity(rt);

@@ -342,13 +342,15 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
+    const float *res = split ? NULL : (const float *)a->in[3]; /* the fused residual */
     float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int ml = m0 + (i / 4) * 4 * TYM + ty * 4 + (i % 4);
         if (ml >= p->Mg) continue;
         const int m = gi * p->Mg + ml;
-        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+        const long long row = ((long long)nb * p->M + m) * (long long)p->P;
+        float *dst = base + row;
         const float bv = bias ? bias[m] : 0.0f;
 #pragma unroll
         for (int j = 0; j < TN; j++) {
@@ -357,6 +359,7 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
             float v = acc[i][j];
             if (!split) {
                 if (bias) v += bv;
+                if (res) v += res[row + pp];
                 v = mr_dev_act(p->act, v);
             }
             dst[pp] = v;
@@ -370,12 +373,13 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
                                                    long long blk, const mr_yield_gate *yg) {
     const float *ws = (const float *)a->workspace;
     const float *bias = (const float *)a->in[2];
+    const float *res = (const float *)a->in[3]; /* the fused residual: output-shaped */
     float *y = (float *)a->out[0];
     const long long e0 = blk * p->red_chunk;
     const long long e1 = e0 + p->red_chunk < p->total ? e0 + p->red_chunk : p->total;
     /* b: the same for every thread, so that all reach the gate, after their first loads and
      * before their first store */
-    if (p->red_vec && (((uintptr_t)ws | (uintptr_t)y) & 15) == 0) {
+    if (p->red_vec && (((uintptr_t)ws | (uintptr_t)y | (uintptr_t)res) & 15) == 0) {
         /* Four outputs of one channel per thread and step: 16-byte loads keep four times the
          * bytes in flight (the phase is bound by reading the partial sums), and the channel
          * of the bias is one division per four outputs, in 32 bits where the indices fit.
@@ -420,6 +424,13 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
                     s.z += bv;
                     s.w += bv;
                 }
+                if (res) {
+                    const float4 r = *(const float4 *)(res + e);
+                    s.x += r.x;
+                    s.y += r.y;
+                    s.z += r.z;
+                    s.w += r.w;
+                }
                 s.x = mr_dev_act(p->act, s.x);
                 s.y = mr_dev_act(p->act, s.y);
                 s.z = mr_dev_act(p->act, s.z);
@@ -437,6 +448,7 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
             s = ws[e];
             for (int si = 1; si < p->splits; si++) s += ws[(long long)si * p->total + e];
             if (bias) s += bias[(e / p->P) % p->M];
+            if (res) s += res[e];
             s = mr_dev_act(p->act, s);
         }
         if (b == e0 && mr_gate_check(yg)) return;
@@ -628,14 +640,16 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
+    const float *res = split ? NULL : (const float *)a->in[3]; /* the fused residual */
     float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
-    const int pair = (p->P & 1) == 0 && ((uintptr_t)base & 7) == 0;
+    const int pair = (p->P & 1) == 0 && (((uintptr_t)base | (uintptr_t)res) & 7) == 0;
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int ml = m0 + mr_gtc_row(i, tid, TM);
         if (ml >= p->Mg) continue;
         const int m = gi * p->Mg + ml;
-        float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+        const long long row = ((long long)nb * p->M + m) * (long long)p->P;
+        float *dst = base + row;
         const float bv = bias ? bias[m] : 0.0f;
         /* A thread holds columns j and j + 1 (j even) of a fragment row side by side: one
          * 8-byte store where the row is 8-byte aligned (P even), so that a warp's store
@@ -648,6 +662,16 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
             float v0 = acc[i][j], v1 = acc[i][j + 1];
             if (!split) {
                 if (bias) v0 += bv, v1 += bv;
+                if (res) {
+                    const float *r = res + row + pp;
+                    if (pair && pp + 1 < p->P) {
+                        const float2 t = *(const float2 *)r;
+                        v0 += t.x, v1 += t.y;
+                    } else {
+                        v0 += r[0];
+                        if (pp + 1 < p->P) v1 += r[1];
+                    }
+                }
                 v0 = mr_dev_act(p->act, v0);
                 v1 = mr_dev_act(p->act, v1);
             }
@@ -922,10 +946,11 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
     }
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
+    const float *res = split ? NULL : (const float *)a->in[3]; /* the fused residual */
     float *base = split ? (float *)a->workspace + (long long)si * p->total : (float *)a->out[0];
     /* columns 2 t and 2 t + 1 are neighbours in a tile row (TW even): one 8-byte store where
      * the output row is 8-byte aligned (OW even; x0 and the column are even) */
-    const int pair = (p->OW & 1) == 0 && ((uintptr_t)base & 7) == 0;
+    const int pair = (p->OW & 1) == 0 && (((uintptr_t)base | (uintptr_t)res) & 7) == 0;
 #pragma unroll
     for (int i = 0; i < FM; i++)
 #pragma unroll
@@ -933,7 +958,8 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
             const int ml = m0 + wm0 + 16 * i + 8 * h + g;
             if (ml >= p->Mg) continue;
             const int m = gi * p->Mg + ml;
-            float *dst = base + ((long long)nb * p->M + m) * (long long)p->P;
+            const long long row = ((long long)nb * p->M + m) * (long long)p->P;
+            float *dst = base + row;
             const float bv = bias ? bias[m] : 0.0f;
 #pragma unroll
             for (int j = 0; j < FN; j++) {
@@ -943,6 +969,16 @@ static __device__ __forceinline__ void conv_tcp_tile(const conv_cu_params *p, co
                 float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
                 if (!split) {
                     if (bias) v0 += bv, v1 += bv;
+                    if (res) {
+                        const float *r = res + row + oy * p->OW + ox;
+                        if (pair) {
+                            const float2 t = *(const float2 *)r;
+                            v0 += t.x, v1 += t.y;
+                        } else {
+                            v0 += r[0];
+                            if (ox + 1 < p->OW) v1 += r[1];
+                        }
+                    }
                     v0 = mr_dev_act(p->act, v0);
                     v1 = mr_dev_act(p->act, v1);
                 }
@@ -1194,6 +1230,31 @@ static __device__ __forceinline__ void conv_wg_tile(const conv_cu_params *p, con
 #pragma unroll
                 for (int r = 0; r < NA; r++) acc[h][r] += (r & 2) ? b1 : b0;
         }
+        /* the fused residual (output-shaped), at the places the stores below write */
+        const float *res = (const float *)a->in[3];
+        if (res) {
+            const int rj = min(TH, p->OH - oy0);
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int ml = mr0 + 8 * hh;
+                if (ml >= p->Mg) continue;
+                const float *rr = res +
+                                  ((long long)tl.nb * p->M + tl.gi * p->Mg + ml) * (long long)p->P +
+                                  (long long)oy0 * p->OW + ox0 + 2 * tq;
+#pragma unroll
+                for (int h = 0; h < NW; h++) {
+                    const int ox = ox0 + 8 * h + 2 * tq;
+                    if (ox >= p->OW) continue;
+#pragma unroll
+                    for (int j = 0; j < TH; j++) {
+                        if (j >= rj) break;
+                        const float *q = rr + j * p->OW + 8 * h;
+                        acc[h][4 * j + 2 * hh] += q[0];
+                        if (ox + 1 < p->OW) acc[h][4 * j + 2 * hh + 1] += q[1];
+                    }
+                }
+            }
+        }
         const mr_act act = p->act;
 #define CONV_WG_MAP(EXPR)                                                                          \
     _Pragma("unroll") for (int h = 0; h < NW; h++)                                                 \
@@ -1307,6 +1368,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
     const float *x = (const float *)a->in[0];
     const float *w = (const float *)a->in[1];
     const float *bias = (const float *)a->in[2];
+    const float *res = (const float *)a->in[3]; /* the fused residual: output-shaped */
     float *y = (float *)a->out[0];
     /* 3x3 (every depthwise layer of MobileNet): the taps unrolled, so that all 18 loads of an
      * output are in flight at once instead of a loop's few. Same taps, same order. */
@@ -1339,6 +1401,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
             if (u >= n2) break;
             float v = acc[u];
             if (bias) v += bias[mm[u]];
+            if (res) v += res[yb + yi[u]];
             y[yb + yi[u]] = mr_dev_act(p->act, v);
         }
     }
@@ -1374,6 +1437,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
         if (e0 == 0 && mr_gate_check(yg)) return;
         if (e < cnt) {
             if (bias) acc += bias[m];
+            if (res) acc += res[g];
             y[g] = mr_dev_act(p->act, acc);
         }
     }

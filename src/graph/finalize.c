@@ -232,6 +232,7 @@ mr_status mr_graph_finalize(mr_graph *g, int optimize, mr_err *err) {
         MR_TRY(mr_pass_drop_identity(g, err));
         MR_TRY(mr_pass_fold_batchnorm(g, err));
         MR_TRY(mr_pass_fuse_bias(g, err));
+        MR_TRY(mr_pass_fuse_residual(g, err));
         MR_TRY(mr_pass_fuse_activation(g, err));
         MR_TRY(mr_pass_stack_rnn(g, err));
         MR_TRY(mr_graph_sort(g, err));

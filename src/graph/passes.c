@@ -181,6 +181,42 @@ mr_status mr_pass_fuse_bias(mr_graph *g, mr_err *err) {
     return MR_OK;
 }
 
+/* 1: tensors a and b have the same dtype and shape. */
+static int same_shape(const mr_graph *g, int a, int b) {
+    const mr_tensor_desc *x = &g->tensors[a], *y = &g->tensors[b];
+    return x->dtype == y->dtype && x->ndim == y->ndim &&
+           memcmp(x->dims, y->dims, sizeof(int64_t) * (size_t)x->ndim) == 0;
+}
+
+mr_status mr_pass_fuse_residual(mr_graph *g, mr_err *err) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        mr_node *conv = &g->nodes[i];
+        /* Before fuse_activation: an activation already in the epilogue would come before
+         * the residual, where the graph has it after (Conv, Add, Relu). */
+        if (!is_op(conv, "Conv") || conv->act.kind != MR_ACT_NONE || conv->n_in > 3) continue;
+        if (conv->n_out != 1 || conv->out[0] < 0) continue;
+        const int y = conv->out[0];
+        if (g->tensors[y].dtype != MR_DTYPE_F32) continue;
+        int c = sole_consumer(g, y);
+        if (c < 0 || !is_op(&g->nodes[c], "Add")) continue;
+        mr_node *add = &g->nodes[c];
+        if (add->n_in != 2 || add->n_out != 1 || add->out[0] < 0) continue;
+        const int other = add->in[0] == y ? add->in[1] : add->in[0];
+        /* no broadcasting either way: the residual is read at the output's own index */
+        if (other < 0 || other == y || !same_shape(g, other, y) || !same_shape(g, add->out[0], y))
+            continue;
+        /* The residual's producer cannot depend on the Conv (its result's one consumer is the
+         * Add), so the re-sort after the passes can always put it first. */
+        MR_TRY(ensure_inputs(conv, 4, err));
+        conv->in[3] = other;
+        conv->out[0] = add->out[0];
+        MR_TRY(add_label(conv, "Add", err));
+        kill(add);
+        mr_graph_link(g);
+    }
+    return MR_OK;
+}
+
 mr_status mr_pass_fuse_activation(mr_graph *g, mr_err *err) {
     for (int i = 0; i < g->n_nodes; i++) {
         mr_node *p = &g->nodes[i];

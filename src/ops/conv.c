@@ -24,7 +24,9 @@
  * weights (BatchNorm folding) after init need nothing special; it must still be a constant,
  * as every backend may pack it.
  *
- * Epilogue, per output tile while it is in cache: + bias, then node->act (MR_OP_FUSE_ACT).
+ * Epilogue, per output tile while it is in cache: + bias, + the residual (input 3, which only
+ * the residual fusion pass gives a Conv: an Add of the result and a tensor of its shape), then
+ * node->act (MR_OP_FUSE_ACT).
  * node->flops = 2 * MACs of the convolution (the bias adds are left out).
  */
 #include <cblas.h>
@@ -285,6 +287,11 @@ static mr_status conv_infer(mr_graph *g, mr_node *n, mr_err *err) {
     mr_tensor_desc *y = mr_node_output(g, n, 0);
     if (!y) return mr_err_node(err, MR_ERR_GRAPH, n, "the output Y is missing");
     mr_set_shape(y, MR_DTYPE_F32, nd, dims);
+    /* the fused residual (mr_pass_fuse_residual) is read at the output's own index */
+    const mr_tensor_desc *r = mr_node_input(g, n, 3);
+    if (r && (r->dtype != MR_DTYPE_F32 || r->ndim != nd ||
+              memcmp(r->dims, dims, sizeof(int64_t) * (size_t)nd) != 0))
+        return mr_err_node(err, MR_ERR_SHAPE, n, "the residual does not have the output's shape");
     return MR_OK;
 }
 
@@ -454,15 +461,20 @@ static void im2col_row(const conv_params *p, const float *xc, int64_t kh, int64_
     }
 }
 
-/* + bias and the fused activation on rows [m0, m0+mc) x positions [p0, p0+np) of one image's
- * output (y points at row m0, position p0; rows are ld apart). */
-static void epilogue(const mr_node *n, const float *bias, int64_t m0, int64_t mc, float *y,
-                     int64_t np, int64_t ld) {
+/* + bias, + the residual and the fused activation on rows [m0, m0+mc) x positions [p0, p0+np)
+ * of one image's output (y, and res when there is one, point at row m0, position p0; rows are
+ * ld apart). */
+static void epilogue(const mr_node *n, const float *bias, const float *res, int64_t m0, int64_t mc,
+                     float *y, int64_t np, int64_t ld) {
     for (int64_t m = 0; m < mc; m++) {
         float *r = y + m * ld;
         if (bias) {
             float bv = bias[m0 + m];
             for (int64_t j = 0; j < np; j++) r[j] += bv;
+        }
+        if (res) {
+            const float *q = res + m * ld;
+            for (int64_t j = 0; j < np; j++) r[j] += q[j];
         }
         if (n->act.kind != MR_ACT_NONE) mr_act_apply(&n->act, r, np);
     }
@@ -482,6 +494,7 @@ static void run_direct(const mr_step *s, const conv_params *p, int64_t blk, floa
     mr_block_range(p->OH, p->rb, rbi, &r0, &r1);
     const float *x = s->in[0].data, *w = s->in[1].data;
     const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
+    const float *res = s->n_in > 3 ? s->in[3].data : NULL;
     float *y = s->out[0].data;
     const int64_t H = p->H, W = p->W, OW = p->OW, KH = p->KH, KW = p->KW;
     const int64_t sh = p->sh, sw = p->sw, dh = p->dh, dw = p->dw, pl = p->pl;
@@ -534,6 +547,10 @@ static void run_direct(const mr_step *s, const conv_params *p, int64_t blk, floa
                     }
                 }
             }
+            if (res) {
+                const float *q = res + (nb * p->M + m) * p->P + oh * OW;
+                for (int64_t j = 0; j < OW; j++) yr[j] += q[j];
+            }
             if (s->node->act.kind != MR_ACT_NONE) mr_act_apply(&s->node->act, yr, OW);
         }
     }
@@ -582,6 +599,9 @@ static void conv_run_block(const mr_step *s, int64_t blk, void *scratch) {
     const float *x = (const float *)s->in[0].data + u * p->Cg * p->H * p->W;
     const float *w = (const float *)s->in[1].data + m0 * K;
     const float *bias = s->n_in > 2 ? s->in[2].data : NULL;
+    const float *res = s->n_in > 3 && s->in[3].data
+                           ? (const float *)s->in[3].data + (nb * p->M + m0) * P + p0
+                           : NULL;
     float *y = (float *)s->out[0].data + (nb * p->M + m0) * P + p0;
     if (K == 0) {
         for (int64_t m = 0; m < mc; m++) memset(y + m * P, 0, sizeof(float) * (size_t)np);
@@ -601,7 +621,7 @@ static void conv_run_block(const mr_step *s, int64_t blk, void *scratch) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mc, (int)np, (int)K, 1.0f, w,
                     (int)K, col, (int)np, 0.0f, y, (int)P);
     }
-    epilogue(s->node, bias, m0, mc, y, np, P);
+    epilogue(s->node, bias, res, m0, mc, y, np, P);
 }
 
 const mr_op_def mr_op_conv = {
