@@ -80,6 +80,10 @@ mr_status mr_pass_drop_identity(mr_graph *g, mr_err *err) {
     return MR_OK;
 }
 
+static int dims_are(const mr_tensor_desc *t, int ndim, const int64_t *dims) {
+    return t->ndim == ndim && memcmp(t->dims, dims, sizeof(int64_t) * (size_t)ndim) == 0;
+}
+
 static const float *const_f32(const mr_graph *g, int t, int64_t numel) {
     if (t < 0) return NULL;
     const mr_tensor_desc *d = &g->tensors[t];
@@ -168,9 +172,7 @@ mr_status mr_pass_fuse_bias(mr_graph *g, mr_err *err) {
         const mr_tensor_desc *b = &g->tensors[other];
         if (!b->data || b->dtype != MR_DTYPE_F32 || b->ndim != 1 || b->dims[0] != ncols) continue;
         /* The Add must not broadcast the MatMul result to a larger shape. */
-        const mr_tensor_desc *z = &g->tensors[add->out[0]];
-        if (z->ndim != y->ndim || memcmp(z->dims, y->dims, sizeof(int64_t) * (size_t)y->ndim))
-            continue;
+        if (!dims_are(&g->tensors[add->out[0]], y->ndim, y->dims)) continue;
         MR_TRY(ensure_inputs(mm, 3, err));
         mm->in[2] = other;
         mm->out[0] = add->out[0];
@@ -184,8 +186,7 @@ mr_status mr_pass_fuse_bias(mr_graph *g, mr_err *err) {
 /* 1: tensors a and b have the same dtype and shape. */
 static int same_shape(const mr_graph *g, int a, int b) {
     const mr_tensor_desc *x = &g->tensors[a], *y = &g->tensors[b];
-    return x->dtype == y->dtype && x->ndim == y->ndim &&
-           memcmp(x->dims, y->dims, sizeof(int64_t) * (size_t)x->ndim) == 0;
+    return x->dtype == y->dtype && dims_are(x, y->ndim, y->dims);
 }
 
 mr_status mr_pass_fuse_residual(mr_graph *g, mr_err *err) {
@@ -244,10 +245,6 @@ static int outputs_unused_from(const mr_graph *g, const mr_node *n, int k) {
         if (t >= 0 && (g->tensors[t].is_output || g->tensors[t].n_consumers > 0)) return 0;
     }
     return 1;
-}
-
-static int dims_are(const mr_tensor_desc *t, int ndim, const int64_t *dims) {
-    return t->ndim == ndim && memcmp(t->dims, dims, sizeof(int64_t) * (size_t)ndim) == 0;
 }
 
 /* The conditions of mr_pass_stack_rnn on the layers lo (below) and up. */
