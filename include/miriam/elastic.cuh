@@ -119,9 +119,10 @@ typedef struct mr_elastic_ctl {
     /* With raise and a yield word (a preemptible launch whose first wave starts on first + b
      * without taking): the phase's record of the first wave's blocks that found the yield
      * word set, one bit for each physical block b (logical block first + b), zero when the
-     * launch starts. Such a block leaves without running its logical block, which lies below
-     * the raised counter: a hole, re-run by whoever resumes the phase (the counter alone no
-     * longer says where the phase stopped). NULL otherwise. */
+     * launch starts. Such a block leaves without finishing its logical block (behind a warp
+     * gate, mr_gate_warp, some of its warps may have written their part), which lies below
+     * the raised counter: a hole, re-run whole by whoever resumes the phase (the counter alone
+     * no longer says where the phase stopped). NULL otherwise. */
     unsigned int *holes;
 } mr_elastic_ctl;
 
@@ -192,11 +193,12 @@ static __device__ __forceinline__ void mr_grid_dependency_sync(void) {
  * The rules for a gated body: every path passes a gate (mr_gate_check, or mr_gate_sync with
  * `at` nonzero) before its first global side effect, with all threads of the block together
  * (it is a barrier in a wave launch); a nonzero result means the block leaves at once, after
- * waiting for its own asynchronous copies into shared memory. test_cuda checks that a wave
- * launch with the word set leaves every block undone. */
+ * waiting for its own asynchronous copies into shared memory. Or, for an idempotent body, the
+ * warp gate (mr_gate_warp), passed by each warp alone. test_cuda checks that a wave launch
+ * with the word set leaves every block undone. */
 typedef struct mr_yield_gate {
     int armed;           /* 1: a wave launch's gate, y being read; 0: open */
-    int y;               /* thread 0: the yield word (its load may still be in flight) */
+    int y;               /* the yield word, read by every thread (the load may be in flight) */
     unsigned int *holes; /* the phase's hole record (ctl.holes) */
 } mr_yield_gate;
 
@@ -207,8 +209,9 @@ static __device__ __forceinline__ int mr_gate_check(const mr_yield_gate *g) {
     if (!g->armed) return 0;
     /* The read's first use stays here: a gate sits in the body's first loop, where the test
      * of y is loop-invariant, and the compiler hoisted it to the body's start, where warp 0
-     * then waited for the read before issuing its loads (docs/KERNEL_NOTES.md, 34). */
-    int y = g->y;
+     * then waited for the read before issuing its loads (docs/KERNEL_NOTES.md, 34). Thread
+     * 0's read alone decides, so that the block leaves exactly when thread 0 records it. */
+    int y = threadIdx.x == 0 ? g->y : 0;
     asm volatile("mov.b32 %0, %1;" : "=r"(y) : "r"(y));
 #if defined(MR_STUDY_GATE) && MR_STUDY_GATE == 3
     /* study builds only: the gate a plain barrier (timing only) */
@@ -226,6 +229,25 @@ static __device__ __forceinline__ int mr_gate_check(const mr_yield_gate *g) {
     return __syncthreads_or(y);
 #endif
 #endif
+}
+
+/* The gate without a barrier, for a body whose warps need not wait for each other: each warp
+ * decides alone, and a warp that finds the word set records its block's hole and leaves (the
+ * function returns nonzero), while the block's other warps may go on. The whole logical block
+ * is then re-run on resume, so the body must be idempotent per logical block: its outputs
+ * written, never accumulated, and none of them read by it (the library's depthwise
+ * convolution, split-K reduction, element-wise binary ops and activations; the planner never
+ * places a step's output over its inputs). All threads of the warp reach it together. A
+ * barrier added where the body had none held every warp until the slowest one's first loads
+ * had landed: in MobileNet-V2's depthwise and reduction launches that barrier was most of
+ * what the wave form cost over plain (docs/KERNEL_NOTES.md, 37). */
+static __device__ __forceinline__ int mr_gate_warp(const mr_yield_gate *g) {
+    if (!g->armed) return 0;
+    int y = g->y; /* every thread's own read (MR_ELASTIC_KERNEL_WAVE_) */
+    asm volatile("mov.b32 %0, %1;" : "=r"(y) : "r"(y)); /* the first use stays here */
+    if (!__any_sync(__activemask(), y)) return 0;
+    if ((threadIdx.x & 31) == 0) atomicOr(g->holes + (blockIdx.x >> 5), 1u << (blockIdx.x & 31));
+    return 1;
 }
 
 /* A barrier of the body (__syncthreads) that is also its gate where `at` is nonzero (the
@@ -509,7 +531,7 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
         mr_grid_dependency_sync();                                                                 \
         MR_TL_WAITED_;                                                                             \
         mr_yield_gate mr_g_ = {MR_WAVE_GATE_ARMED_, 0, ctl.holes};                                 \
-        if (MR_WAVE_GATE_ARMED_ && threadIdx.x == 0) mr_g_.y = MR_WAVE_READ_(ctl.yield);           \
+        if (MR_WAVE_GATE_ARMED_) mr_g_.y = MR_WAVE_READ_(ctl.yield);                               \
         /* an ungated body: the gate before it */                                                  \
         if (!(GATED) && mr_gate_check(&mr_g_)) return;                                             \
         MR_TL_START_(mr_i_);                                                                       \

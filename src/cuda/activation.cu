@@ -38,7 +38,7 @@ static __device__ __forceinline__ void act_body(const mr_cuda_args *a, long long
             const int o = o0 + (int)threadIdx.x + u * T;
             v[u] = o < n ? xc[o] : 0.0f;
         }
-        if (o0 == 0 && mr_gate_check(yg)) return;
+        if (o0 == 0 && mr_gate_warp(yg)) return;
 #pragma unroll
         for (int u = 0; u < ACT_UNROLL; u++) {
             const int o = o0 + (int)threadIdx.x + u * T;

@@ -137,7 +137,7 @@ static __device__ __forceinline__ int i32_div(int a, int b) {
                     vb[u] = z[ob];                                                                 \
                 }                                                                                  \
             }                                                                                      \
-            if (b0 == begin && mr_gate_check(yg)) return;                                          \
+            if (b0 == begin && mr_gate_warp(yg)) return;                                           \
             _Pragma("unroll") for (int u = 0; u < BIN_UNROLL; u++) {                               \
                 long long i = b0 + threadIdx.x + u * step;                                         \
                 if (i < end) y[i] = FN(va[u], vb[u]);                                              \

@@ -231,6 +231,17 @@ static __device__ __forceinline__ void conv_load_b(float *rb, const conv_cu_para
     }
 }
 
+/* A chunk of the SIMT tile's operands, held in registers, into shared memory. */
+template <int NT, int BK, int A_PER, int B_PER>
+static __device__ __forceinline__ void
+conv_gemm_stage(float (*As)[CONV_TM + 4], float (*Bs)[CONV_TP], const float *ra, const float *rb,
+                int a_kk, int a_mm0, int b_kk0, int b_pp) {
+#pragma unroll
+    for (int i = 0; i < A_PER; i++) As[a_kk][a_mm0 + i * (NT / BK)] = ra[i];
+#pragma unroll
+    for (int i = 0; i < B_PER; i++) Bs[b_kk0 + i * (NT / CONV_TP)][b_pp] = rb[i];
+}
+
 /* One 64 x 64 output tile over one K slice. NT threads, TM x TN outputs each, K chunks of
  * BK. Thread (tx, ty) owns rows (j*4*TYM + ty*4 + 0..3) and columns (j*4*TXN + tx*4 + 0..3):
  * groups of 4 so that the shared-memory reads are float4 and conflict-free. */
@@ -299,13 +310,12 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
     conv_load_a<NT, BK>(ra, w, p->K, rows, kbeg, kend, a_kk, a_mm0);
     conv_load_b<NT, BK>(rb, p, x, kbeg, kend, b_kk0, pos_ok, ih0, iw0, bc, bkh, bkw, adv_c, adv_kh,
                         adv_kw);
-    for (int k0 = kbeg; k0 < kend; k0 += BK) {
-#pragma unroll
-        for (int i = 0; i < A_PER; i++) As[a_kk][a_mm0 + i * (NT / BK)] = ra[i];
-#pragma unroll
-        for (int i = 0; i < B_PER; i++) Bs[b_kk0 + i * (NT / CONV_TP)][b_pp] = rb[i];
-        /* the gate: the first chunk's loads have landed, nothing is stored yet */
-        if (mr_gate_sync(yg, k0 == kbeg)) return;
+    /* The first chunk into shared memory, then the gate: its loads have landed, nothing is
+     * stored yet. Before the loop, which is rotated, as in conv_tc_tile. */
+    if (kbeg < kend)
+        conv_gemm_stage<NT, BK, A_PER, B_PER>(As, Bs, ra, rb, a_kk, a_mm0, b_kk0, b_pp);
+    if (mr_gate_sync(yg, 1)) return;
+    for (int k0 = kbeg; k0 < kend;) {
         /* the next chunk's global loads overlap this chunk's arithmetic */
         if (k0 + BK < kend) {
             conv_load_a<NT, BK>(ra, w, p->K, rows, k0 + BK, kend, a_kk, a_mm0);
@@ -337,8 +347,10 @@ static __device__ __forceinline__ void conv_gemm_tile(const conv_cu_params *p,
                 for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
         }
         __syncthreads();
+        if ((k0 += BK) >= kend) break;
+        conv_gemm_stage<NT, BK, A_PER, B_PER>(As, Bs, ra, rb, a_kk, a_mm0, b_kk0, b_pp);
+        __syncthreads();
     }
-    if (kbeg >= kend && mr_gate_check(yg)) return; /* an empty slice: the gate still */
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
@@ -436,7 +448,7 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
                 s.z = mr_dev_act(p->act, s.z);
                 s.w = mr_dev_act(p->act, s.w);
             }
-            if (b == e0 && mr_gate_check(yg)) return;
+            if (b == e0 && mr_gate_warp(yg)) return;
             if (e < e1) *(float4 *)(y + e) = s;
         }
         return;
@@ -451,7 +463,7 @@ static __device__ __forceinline__ void conv_reduce(const conv_cu_params *p, cons
             if (res) s += res[e];
             s = mr_dev_act(p->act, s);
         }
-        if (b == e0 && mr_gate_check(yg)) return;
+        if (b == e0 && mr_gate_warp(yg)) return;
         if (e < e1) y[e] = s;
     }
 }
@@ -619,12 +631,13 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
                          kend, p0, ih0, iw0, pbase);
     mr_cp_async_commit();
     if (generic && chunks > 1) conv_tc_ktab(p, Kt[1], kbeg + BK, kend, BK);
-    for (int c = 0; c < chunks; c++) {
-        /* Chunk c has landed (own copies: the wait; everyone's: the barrier), chunk c + 1's
-         * table is written, and every thread is done with chunk c - 1's stage and table,
-         * which are overwritten next. The first time, the gate. */
-        mr_cp_async_wait();
-        if (mr_gate_sync(yg, c == 0)) return;
+    /* Chunk 0 has landed (own copies: the wait; everyone's: the barrier) and chunk 1's table
+     * is written: the gate, before the loop (every slice, an empty one too). Inside the loop,
+     * as its first iteration's barrier, it cost every chunk a branch around its barrier
+     * (docs/KERNEL_NOTES.md, 37), so the loop is rotated: its barrier comes last. */
+    mr_cp_async_wait();
+    if (mr_gate_sync(yg, 1)) return;
+    for (int c = 0; c < chunks;) {
         const int st = c & 1;
         if (c + 1 < chunks) {
             conv_tc_load<NT, BK>(p, gather, As[st ^ 1], Bs[st ^ 1], Kt[st ^ 1], w, wsafe, rows,
@@ -635,8 +648,12 @@ static __device__ __forceinline__ void conv_tc_tile(const conv_cu_params *p, int
         }
         /* The weights (A) are a constant the backend uploaded rounded to TF32 (tf32_inputs). */
         mr_gtc_mma(acc, &As[st][0][0], BK + 4, &Bs[st][0][0], BK, TM, 1);
+        if (++c >= chunks) break;
+        /* Chunk c has landed, chunk c + 1's table is written, and every thread is done with
+         * chunk c - 1's stage and table, which are overwritten next. */
+        mr_cp_async_wait();
+        __syncthreads();
     }
-    if (chunks <= 0 && mr_gate_check(yg)) return; /* an empty slice: the gate still */
 
     const int split = p->splits > 1;
     const float *bias = (const float *)a->in[2];
@@ -1434,7 +1451,7 @@ static __device__ __forceinline__ void conv_direct_body(const mr_cuda_args *a, l
             else
                 acc = conv_direct_taps(xp, wp, ih0, iw0, p->KH, KW, p);
         }
-        if (e0 == 0 && mr_gate_check(yg)) return;
+        if (e0 == 0 && mr_gate_warp(yg)) return;
         if (e < cnt) {
             if (bias) acc += bias[m];
             if (res) acc += res[g];
