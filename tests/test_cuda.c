@@ -2074,8 +2074,9 @@ static int launch_check(mr_exec *ex, const mr_launch *l, long long want, const c
 
 /* A phase as the elastic policy runs it with preemptible launches whose first wave does not
  * take (mr_launch.known with preemptible): its first half as a shard; then, with the yield
- * word set, a preemptible launch from there, every block of whose first wave must find the
- * word set and leave a hole: the counter raised past exactly the holes the record lists,
+ * word set, a preemptible launch from there, every block of whose first wave (of every wave,
+ * where it runs the wave form over all its blocks) must find the word set and leave a hole:
+ * the counter raised past exactly the holes the record lists,
  * [half, counter); those re-run as two plain launches over ranges, the record cleared as the
  * coordinator clears it, and the rest resumed with the word clear. (The outputs are compared
  * with the CPU's afterwards.) A kernel that takes blocks itself, or a width the record cannot
@@ -2105,14 +2106,19 @@ static int preempt_known(mr_exec *ex, mr_launch *l, long long nb, int nv, const 
         mr_cuda_exec_set_yield(ex, 0);
         return 0;
     }
-    long long c = mr_cuda_exec_counter_value(ex, l->step, l->phase), off[4096];
-    long long h = mr_cuda_exec_holes(ex, l->step, l->phase, 4096, off);
-    int exact = h == c - half && h <= nb - half && h <= 4096;
+    const long long cap = mr_cuda_exec_hole_capacity(ex);
+    long long c = mr_cuda_exec_counter_value(ex, l->step, l->phase);
+    long long *off = malloc((size_t)cap * sizeof *off);
+    CHECK(off != NULL);
+    long long h = off ? mr_cuda_exec_holes(ex, l->step, l->phase, cap, off) : -1;
+    int exact = h == c - half && h <= nb - half && h <= cap;
     for (long long i = 0; exact && i < h; i++) exact = off[i] == i;
+    const long long first = h > 0 && off ? off[0] : -1;
+    free(off);
     CHECK_MSG(exact,
               "%s [%s] step %d phase %d: counter %lld after a launch from %lld with the "
               "yield set, %lld holes (first %lld)",
-              label, md->name, l->step, l->phase, c, half, h, h > 0 ? off[0] : -1);
+              label, md->name, l->step, l->phase, c, half, h, first);
     if (!exact) {
         mr_cuda_exec_set_yield(ex, 0);
         return 0;

@@ -591,8 +591,9 @@ static int superseded(const gtask *g, int n, int k) {
  * blocks read the flag, and those that found it set left their logical blocks undone: holes,
  * which its record lists. The first launch that stopped: if every block below its counter is
  * a hole, nothing of it ran and its counter goes back to `from`; else its holes are re-run
- * (issue_holes) and it goes on from its counter. Every launch behind it found the flag still
- * set (it stays up until they have left) and ran nothing: their counters go back to `from`.
+ * (issue_holes) and it goes on from its counter, or from the start of a run of holes that
+ * ends there (a launch of several waves in the wave form). Every launch behind it found the flag
+ * still set (it stays up until they have left) and ran nothing: their counters go back to `from`.
  * The records are cleared and the counters written back before anything is launched. */
 static mr_status resync(mr_task *t, int *finished, mr_err *err) {
     gtask *g = gt_of(t);
@@ -639,13 +640,26 @@ static mr_status resync(mr_task *t, int *finished, mr_err *err) {
         }
         mr_cuda_exec_holes(t->ex, f->step, f->phase, h, g->holes);
         for (long long i = 0; i < h; i++) g->holes[i] += f->from;
+        /* A run of holes up to the counter (a launch that ran the wave form over several
+         * waves: the blocks dispatched after the flag went up) is resumed from the counter,
+         * put back to the run's start, not re-run as holes: the phase then goes on as
+         * preemptible launches or shards. */
+        long long top = c;
+        while (h > 0 && g->holes[h - 1] == top - 1) {
+            top--;
+            h--;
+        }
+        mr_cuda_exec_set_counter(t->ex, f->step, f->phase, top);
+        if (h == 0) {
+            cursor_set(t, f->step, f->phase, top);
+            continue;
+        }
         g->n_holes = h;
         g->hole_at = 0;
-        mr_cuda_exec_set_counter(t->ex, f->step, f->phase, c);
-        /* the cursor stays on this phase (also when c == nb) until its holes are issued */
+        /* the cursor stays on this phase (also when top == nb) until its holes are issued */
         g->step = f->step;
         g->phase = f->phase;
-        g->next_block = c;
+        g->next_block = top;
     }
     if (dirty) MR_TRY(mr_cuda_exec_write_counters(t->ex, g->q, err));
     return MR_OK; /* all completed: the cursor is already past them */

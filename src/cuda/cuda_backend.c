@@ -510,13 +510,39 @@ static int prefill_by_index(const step_state *ss, int phase, int sms) {
     return !ss->plan.plain_grid && nb > P && nb <= 2 * P && 2 * (nb - P) >= sms;
 }
 
-/* The step counters and, after them, their hole records (sized by the widest full-width launch
- * of variant 0), zeroed. */
+/* A preemptible launch from a known counter of at most WAVE_GRID_WAVES waves of its width
+ * (and WAVE_GRID_BLOCKS blocks) runs the wave form over all of its blocks, the GPU dispatching
+ * the later waves as slots free up, instead of the elastic loop, whose take before every
+ * logical block past the first wave (the yield read, then the atomic) is two round trips
+ * each block waits for: on 16 SMs that cost MobileNet-V2's launches of 3-8 waves 7-9% over
+ * plain, most of its preemptible form's overhead (docs/KERNEL_NOTES.md, 38). Every block of
+ * such a launch gets a bit in the hole record, so a yield leaves holes past the first wave
+ * too (resync resumes a trailing run of them from the counter). Longer launches keep the
+ * loop: a launch that yields dispatches every block it has left, each only to leave at its
+ * gate, before its stream is idle again, and the hole records grow with the blocks. */
+#define WAVE_GRID_WAVES  8
+#define WAVE_GRID_BLOCKS 4096
+
+static int wave_grid(const mr_exec *ex, long long blocks, long long P) {
+    return blocks <= WAVE_GRID_WAVES * P && blocks <= (long long)ex->hole_words * 32;
+}
+
+/* The step counters and, after them, their hole records (a bit for every block of the widest
+ * full-width launch of variant 0, and of every phase a wave-form launch covers whole:
+ * wave_grid), zeroed. */
 static mr_status alloc_counters(mr_exec *ex, mr_err *err) {
     long long P = 1;
-    for (int s = 0; s < ex->plan->n_steps; s++)
-        if (!ex->steps[s].plan.skip && ex->steps[s].full_blocks[0] > P)
-            P = ex->steps[s].full_blocks[0];
+    for (int s = 0; s < ex->plan->n_steps; s++) {
+        const step_state *ss = &ex->steps[s];
+        if (ss->plan.skip) continue;
+        if (ss->full_blocks[0] > P) P = ss->full_blocks[0];
+        for (int ph = 0; ph < ss->plan.n_phases && !ss->plan.plain_grid; ph++) {
+            const long long nb = phase_blocks(&ss->plan, ph);
+            if (nb > P && nb <= WAVE_GRID_BLOCKS &&
+                nb <= WAVE_GRID_WAVES * phase_full(&ss->plan, ph, ss->full_blocks[0]))
+                P = nb;
+        }
+    }
     ex->hole_words = (int)((P + 31) / 32);
     size_t nc = (size_t)(ex->n_counters ? ex->n_counters : 1);
     size_t rec = (nc * (size_t)ex->hole_words * sizeof(unsigned int) + 7) / 8 * 8;
@@ -835,13 +861,13 @@ static mr_status launch_on(mr_exec *ex, cudaStream_t stream, const int *yield, c
                 ctl.holes =
                     ex->holes + (size_t)(ss->counter_base + l->phase) * (size_t)ex->hole_words;
         }
-        /* Preemptible and one wave: the body without the elastic loop (NAME_wave), one
-         * physical block per logical block left. */
-        if (ctl.holes && v->wave && ctl.end - ctl.first <= P) {
+        /* Preemptible, of one wave or a few (wave_grid): the body without the elastic loop
+         * (NAME_wave), one physical block per logical block left. */
+        if (ctl.holes && v->wave && wave_grid(ex, ctl.end - ctl.first, P)) {
             dim3 grid = {launch_grid(ex, ctl.end - ctl.first), 1, 1};
             void *kargs[] = {&args, &ctl};
             CU_TRY(launch_kernel(v->wave, grid, block, kargs, (size_t)v->smem, stream, pdl),
-                   "cudaLaunchKernel (elastic, one preemptible wave)");
+                   "cudaLaunchKernel (elastic, preemptible waves)");
             return MR_OK;
         }
     }

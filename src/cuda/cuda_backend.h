@@ -179,14 +179,16 @@ void mr_cuda_exec_unstage_outputs(const mr_exec *ex, mr_tensor *outputs);
 mr_status mr_cuda_exec_read_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
 long long mr_cuda_exec_counter_value(const mr_exec *ex, int step, int phase);
 /* From the same read: how many logical blocks of the phase's last preemptible launch with a
- * known counter found the yield word set before their first block and left it undone (holes
- * below the counter), and the first n of them, as offsets from that launch's `from`, in
- * ascending order, into first (may be NULL). */
+ * known counter found the yield word set and left it undone (holes below the counter: blocks
+ * of its first wave, or of any wave where it ran the wave form over all its blocks), and the
+ * first n of them, as offsets from that launch's `from`, in ascending order, into first (may
+ * be NULL). */
 long long mr_cuda_exec_holes(const mr_exec *ex, int step, int phase, long long n, long long *first);
 /* Changes the read copy: the phase's counter to `value`, its hole record cleared;
  * mr_cuda_exec_write_counters (q idle) then writes every counter and record back. */
 void mr_cuda_exec_set_counter(mr_exec *ex, int step, int phase, long long value);
-/* The most holes one phase's record holds (the widest full-width launch of variant 0). */
+/* The most holes one phase's record holds (the widest full-width launch of variant 0, or the
+ * most blocks of a phase whose preemptible launches run the wave form over all of them). */
 long long mr_cuda_exec_hole_capacity(const mr_exec *ex);
 mr_status mr_cuda_exec_write_counters(mr_exec *ex, mr_cuda_queue *q, mr_err *err);
 /* P of a full-width launch of a variant (occupancy x SMs) and its threads per block. */
