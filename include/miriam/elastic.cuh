@@ -11,10 +11,10 @@
  *                                    repeatedly takes the next logical block from a per-step
  *                                    device counter and runs the body on it, until the counter
  *                                    reaches the shard's end or the launch is told to yield.
- *   NAME_wave    (library launches)  one wave of a preemptible launch whose counter is known:
- *                                    block b runs logical block first + b and nothing else
- *                                    (MR_ELASTIC_KERNEL_WAVE_ below). Custom operators need
- *                                    not register it.
+ *   NAME_wave    (library launches)  a preemptible launch whose counter is known, of one or a
+ *                                    few waves: block b runs logical block first + b and
+ *                                    nothing else (MR_ELASTIC_KERNEL_WAVE_ below). Custom
+ *                                    operators need not register it.
  *
  * A physical block checks the yield word *before* taking a logical block, so every logical
  * block that was taken is finished, and blocks that overshoot the shard end put the counter
@@ -513,14 +513,16 @@ static __device__ __forceinline__ unsigned long long mr_tl_now_(void) {
 #define MR_WAVE_READ_(P) (*(P))
 #endif
 
-/* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: one
- * wave of a preemptible launch whose counter the launcher knows (ctl.first >= 0, ctl.raise,
- * ctl.holes), with gridDim.x = ctl.end - ctl.first physical blocks, each running logical block
- * ctl.first + blockIdx.x and no other. The first wave of the elastic form, without its loop:
- * the plain body's code (registers, instructions), which the loop's live state would cost the
- * launches of one wave, most of a model's on a large GPU. The yield word's value reaches the
- * block through __syncthreads_or, not shared memory, so the dynamic shared memory starts where
- * the plain form's does. Not for bodies that take further blocks themselves (HOW and ONCE).
+/* NAME_wave, a third form of the bodies of MR_ELASTIC_KERNEL and MR_ELASTIC_KERNEL_BOUNDS: a
+ * preemptible launch whose counter the launcher knows (ctl.first >= 0, ctl.raise, ctl.holes),
+ * with gridDim.x = ctl.end - ctl.first physical blocks, each running logical block
+ * ctl.first + blockIdx.x and no other: one wave, or a few that the GPU dispatches as slots free
+ * up (the hole record then has a bit for every block). The elastic form without its loop: the
+ * plain body's code (registers, instructions), which the loop's live state would cost, and no
+ * take before the blocks past the first wave. The yield word's value reaches the block through
+ * __syncthreads_or (or each warp's own read, mr_gate_warp), not shared memory, so the dynamic
+ * shared memory starts where the plain form's does. Not for bodies that take further blocks
+ * themselves (HOW and ONCE).
  * GATED (a literal): 1, the body takes the gate with the read in flight and consults it itself
  * (MR_ELASTIC_KERNEL_GATED); 0, the gate is passed before the body. */
 #define MR_ELASTIC_KERNEL_WAVE_(NAME, BOUNDS, GATED, CALL)                                         \
