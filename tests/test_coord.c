@@ -122,6 +122,24 @@ static void test_names(void) {
     CHECK(strstr(eb, "policy 9") != NULL);
 }
 
+/* Where a preempted phase resumes: the run of holes that ends at the counter goes back to
+ * the counter, the holes below it stay holes. */
+static void test_resume_point(void) {
+    const long long tail[] = {7, 8, 9}, inner[] = {2, 5}, both[] = {2, 8, 9}, gap[] = {7, 9};
+    long long n = 3;
+    CHECK(mr_coord_resume_point(tail, &n, 10) == 7 && n == 0);
+    n = 2;
+    CHECK(mr_coord_resume_point(inner, &n, 10) == 10 && n == 2);
+    n = 3;
+    CHECK(mr_coord_resume_point(both, &n, 10) == 8 && n == 1);
+    n = 2; /* block 8 ran: only 9 joins the counter */
+    CHECK(mr_coord_resume_point(gap, &n, 10) == 9 && n == 1);
+    n = 0;
+    CHECK(mr_coord_resume_point(NULL, &n, 4) == 4 && n == 0);
+    n = 3; /* the holes end below the counter: nothing to resume from them */
+    CHECK(mr_coord_resume_point(tail, &n, 12) == 12 && n == 3);
+}
+
 static void test_bad_input(void) {
     mr_runtime *rt = make_rt(MR_POLICY_ELASTIC, 2), *rt2 = make_rt(MR_POLICY_ELASTIC, 1);
     mr_model *m = load(rt, "cifarnet"), *m_other = load(rt2, "cifarnet");
@@ -820,6 +838,7 @@ static void test_cuda(void) {
 
 int main(void) {
     test_names();
+    test_resume_point();
     test_bad_input();
     for (int i = 0; i < N_POLICIES; i++) test_interleavings(MR_BACKEND_CPU, all_policies[i]);
     test_preemption(MR_POLICY_ELASTIC);

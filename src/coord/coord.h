@@ -152,6 +152,18 @@ void mr_coord_count_block(mr_task *t, int finished);
 struct mr_profile;
 mr_status mr_coord_load_profile(mr_coord *c, mr_task *t, struct mr_profile **out, mr_err *err);
 
+/* Where a phase that a yield stopped resumes (the CUDA engine's resync): holes[0..*n), the
+ * logical blocks below its counter c that were left undone, ascending. Returns the start of the
+ * run of holes that ends at c (c itself when block c - 1 ran) and drops that run from *n: it is
+ * resumed from the counter, and only the holes below it are re-run one by one. */
+static inline long long mr_coord_resume_point(const long long *holes, long long *n, long long c) {
+    while (*n > 0 && holes[*n - 1] == c - 1) {
+        c--;
+        (*n)--;
+    }
+    return c;
+}
+
 /* Tests: the CPU engine's block-duration estimate of t's step (ms; 0 = none yet). */
 double mr_cpu_engine_estimate_ms(const mr_task *t, int step);
 

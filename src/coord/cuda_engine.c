@@ -644,11 +644,7 @@ static mr_status resync(mr_task *t, int *finished, mr_err *err) {
          * waves: the blocks dispatched after the flag went up) is resumed from the counter,
          * put back to the run's start, not re-run as holes: the phase then goes on as
          * preemptible launches or shards. */
-        long long top = c;
-        while (h > 0 && g->holes[h - 1] == top - 1) {
-            top--;
-            h--;
-        }
+        const long long top = mr_coord_resume_point(g->holes, &h, c);
         mr_cuda_exec_set_counter(t->ex, f->step, f->phase, top);
         if (h == 0) {
             cursor_set(t, f->step, f->phase, top);
