@@ -17,16 +17,7 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 # shellcheck source=scripts/gpu-steps-lib.sh
 . scripts/gpu-steps-lib.sh
-stages=" ${GATE_STAGES:-tests ncu steps mdtb} "
-on() { [[ $stages == *" $1 "* ]]; }
-if on tests; then
-  bash scripts/gpu-check.sh tests 2>&1 | tail -n 15
-else
-  bash scripts/gpu-check.sh __none >/dev/null 2>&1
-fi
-export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-builds="miriam"
-if unpack_variant before; then builds="miriam-before miriam"; else echo "no variant before"; fi
+before_after_start "${GATE_STAGES:-tests ncu steps mdtb}"
 if on ncu; then
   STALL_VARIANTS=before bash scripts/gpu-ncu-stalls.sh 2>&1 |
     grep -E "^==|grids|duration|cycles_active|inst_executed|stalled_(barrier|branch|wait|no_inst)"

@@ -25,18 +25,4 @@ timeout 400 ncu --clock-control none --cache-control none \
   --csv "build-gpu/$build" steps "zoo:${MODEL:-mobilenet_v2}" --precision tf32 --profile \
   ${STEPS_ARGS-} >"$csv" 2>"$OUT/ncu-forms-$build.err"
 echo "ncu rc=$?"
-python3 - "$csv" <<'PY'
-import csv, collections, sys
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
-if not rows:
-    sys.exit("no ncu rows")
-head, rows = rows[0], rows[1:]
-col = {n: i for i, n in enumerate(head)}
-by = collections.defaultdict(list)
-for r in rows:
-    key = (r[col["Metric Name"]], r[col["Kernel Name"]], r[col["Grid Size"]])
-    by[key].append(float(r[col["Metric Value"]].replace(",", "")))
-for (m, k, g), v in sorted(by.items()):
-    v.sort()
-    print(f"{m:32s} {k:32s} grid {g:16s} n={len(v):3d} median {v[len(v) // 2]:12.1f} min {v[0]:12.1f}")
-PY
+python3 scripts/ncu_csv.py "$csv"

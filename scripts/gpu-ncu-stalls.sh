@@ -25,25 +25,5 @@ for b in $builds; do
   BUILD=$b METRICS=$metrics KERNEL='mr_conv_(tc1x1|direct)_t256_(plain|wave)' \
     bash scripts/gpu-ncu-forms.sh >/dev/null
   echo "== $b"
-  python3 - "$OUT/ncu-forms-$b.csv" <<'PY'
-import collections, csv, sys
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
-if not rows:
-    sys.exit("no ncu rows")
-head, rows = rows[0], rows[1:]
-col = {n: i for i, n in enumerate(head)}
-by = collections.defaultdict(list)
-for r in rows:
-    key = (r[col["Metric Name"]], r[col["Kernel Name"]], r[col["Grid Size"]])
-    by[key].append(float(r[col["Metric Value"]].replace(",", "")))
-med = lambda v: sorted(v)[len(v) // 2]
-for base in ("mr_conv_direct_t256", "mr_conv_tc1x1_t256"):
-    p_, w_ = base + "_plain", base + "_wave"
-    grids = {k[2] for k in by if k[1] == p_} & {k[2] for k in by if k[1] == w_}
-    print(f"{base}: {len(grids)} grids")
-    for m in sorted({k[0] for k in by}):
-        p = sum(med(by[(m, p_, g)]) for g in grids if (m, p_, g) in by)
-        w = sum(med(by[(m, w_, g)]) for g in grids if (m, w_, g) in by)
-        print(f"  {m:48s} plain {p:13.0f} wave {w:13.0f} wave-plain {w - p:11.0f}")
-PY
+  python3 scripts/ncu_csv.py --wave-plain "$OUT/ncu-forms-$b.csv"
 done

@@ -18,6 +18,26 @@ run_test_cuda() {
   grep -E "checks|FAIL" "$OUT/test_cuda.log" | tail -n 5
 }
 
+# The start of a before/after study (scripts/gpu-residual.sh, scripts/gpu-gate.sh): its stages
+# from STAGES (words, for on()); the tests stage (scripts/gpu-check.sh tests) when asked, else
+# the build unpacked; the build's libraries on the library path; and `builds`, "miriam-before
+# miriam" (the CLI of the commit before, packed as the variant "before") or "miriam".
+before_after_start() {
+  stages=" $1 "
+  if on tests; then
+    bash scripts/gpu-check.sh tests 2>&1 | tail -n 15
+  else
+    bash scripts/gpu-check.sh __none >/dev/null 2>&1
+  fi
+  export LD_LIBRARY_PATH=$PWD/build-gpu/devlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # shellcheck disable=SC2034 # read by the script that sourced this file
+  builds="miriam"
+  if unpack_variant before; then builds="miriam-before miriam"; else echo "no variant before"; fi
+}
+
+# Whether the stage $1 is among before_after_start's.
+on() { [[ $stages == *" $1 "* ]]; }
+
 # The sum of the steps per form, one line per model, and below it the whole inference back to
 # back (no events between the steps), from a `miriam steps` log.
 steps_sums() {
